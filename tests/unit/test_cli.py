@@ -1,0 +1,57 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot import __version__
+from bot.cli import app
+
+runner = CliRunner()
+
+
+def test_version_and_help():
+    assert runner.invoke(app, ["--version"]).output.strip() == f"bot {__version__}"
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("backtest", "paper", "live", "data", "train", "evaluate", "explain", "status"):
+        assert command in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["paper"], ["live"], ["evaluate"], ["explain"], ["status"], ["train", "sft"], ["train", "ppo"]],
+)
+def test_unbuilt_commands_say_so_and_fail(args):
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 64
+    assert "not built yet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_malformed_config_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[router]\nwindow = -3\n")
+
+    result = runner.invoke(app, ["--config", str(path), "config", "show"])
+
+    assert result.exit_code == 2
+    assert "router.window" in result.output and str(path) in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_config_show_reports_sources_and_redacts(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT__ROUTER__SEED", "9")
+    monkeypatch.setenv("APCA_API_SECRET_KEY", "do-not-print-me")
+
+    result = runner.invoke(app, ["--set", "router.window=33", "config", "show"])
+
+    assert result.exit_code == 0
+    lines = {line.split("=")[0].strip(): line for line in result.output.splitlines()}
+    assert lines["router.window"].endswith("# cli") and "33" in lines["router.window"]
+    assert lines["router.seed"].endswith("# env:BOT__ROUTER__SEED")
+    assert lines["backtest.years"].endswith("# default")
+    assert "do-not-print-me" not in result.output
+    assert json.loads(lines["router.window"].split("=", 1)[1].split("#")[0]) == 33
