@@ -1,18 +1,22 @@
 """The `bot` command line. The one place that turns `BotError`s into messages and exit codes."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
+import pandas as pd
 import structlog
 import typer
 from typer.core import TyperGroup
 
 from bot import __version__
-from bot.errors import BotError, NotBuiltError
+from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
+from bot.errors import BotError, ConfigError, NotBuiltError
 from bot.logging import configure_logging, new_run_id
 from bot.settings import LoadedSettings, effective_items, load_settings, parse_assignment
+from bot.validation import format_report, validate
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +45,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 data_app = typer.Typer(help="List, import, check and fetch market data.", no_args_is_help=True)
-train_app = typer.Typer(help="Build datasets and train the router (SFT, PPO).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Build datasets and train the router (SFT, PPO).", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
@@ -80,7 +86,7 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    """Settings precedence: command flags and --set > BOT__SECTION__KEY env > config file > defaults."""
+    """Settings precedence: flags and --set > BOT__SECTION__KEY env > config file > defaults."""
     run = _Context(config, tuple(assignments or ()), new_run_id())
     loaded = run.settings()
     configure_logging(loaded.settings.logging, run.run_id)
@@ -98,6 +104,174 @@ def config_show(ctx: typer.Context) -> None:
     width = max(len(key) for key, _, _ in rows)
     for key, value, source in rows:
         typer.echo(f"{key.ljust(width)} = {value}  # {source}")
+
+
+@data_app.command("list")
+def data_list(ctx: typer.Context) -> None:
+    """Every dataset available here: built-in real data and imported files."""
+    settings = _ctx(ctx).settings().settings
+    rows = [
+        (
+            info.symbol,
+            info.bar,
+            info.asset_class,
+            f"{info.first:%Y-%m-%d}" if info.first is not None else "-",
+            f"{info.last:%Y-%m-%d}" if info.last is not None else "-",
+            str(info.rows) if info.available else "-",
+            info.source if info.available else f"not installed: {info.note}",
+        )
+        for info in list_datasets(settings.data.catalog)
+    ]
+    typer.echo(_table(("symbol", "bar", "class", "first", "last", "bars", "source"), rows))
+
+
+@data_app.command("check")
+def data_check(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A dataset symbol, or the path of a bar file.")],
+    bar: Annotated[str, typer.Option(help="Bar size of the dataset or file.")] = "1d",
+    asset_class: Annotated[
+        str | None, typer.Option("--asset-class", help="Asset class, needed for a file.")
+    ] = None,
+    policy: Annotated[str | None, typer.Option(help="strict | repair")] = None,
+) -> None:
+    """Validate a dataset or file and print what is wrong (strict) or what was repaired."""
+    settings = _ctx(ctx).settings(**{"data.policy": policy}).settings
+    if Path(target).is_file():
+        if asset_class is None:
+            raise ConfigError("Checking a file needs --asset-class (index, equity, crypto, ...).")
+        raw, first_line = read_user_file(target), 2
+    else:
+        raw, asset_class = read_raw(target, bar, catalog_dir=settings.data.catalog)
+        first_line = None
+    result = validate(
+        raw,
+        asset_class=asset_class,
+        bar=bar,
+        policy=settings.data.policy,
+        label=target,
+        first_line=first_line,
+    )
+    typer.echo(format_report(result))
+
+
+@data_app.command("import")
+def data_import(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file; schema in bot/data.py.")],
+    symbol: Annotated[str, typer.Option(help="Symbol to store it under.")],
+    asset_class: Annotated[
+        str, typer.Option("--asset-class", help="index | equity | crypto | perpetual | fx")
+    ],
+    bar: Annotated[str, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = "1d",
+    tz: Annotated[str, typer.Option(help="Time zone of times without an offset.")] = "UTC",
+    adjusted: Annotated[
+        bool, typer.Option(help="Prices are already split-adjusted: keep big jumps.")
+    ] = False,
+    policy: Annotated[str | None, typer.Option(help="strict | repair")] = None,
+) -> None:
+    """Validate a user file and store it in the catalog."""
+    settings = _ctx(ctx).settings(**{"data.policy": policy}).settings
+    result = import_file(
+        path,
+        symbol,
+        asset_class,
+        bar,
+        policy=settings.data.policy,
+        catalog_dir=settings.data.catalog,
+        tz=tz,
+        adjusted=adjusted,
+    )
+    typer.echo(format_report(result))
+    typer.echo(f"Stored {symbol} {bar} in {settings.data.catalog}.")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    ctx: typer.Context,
+    venue: Annotated[str, typer.Option(help="binance | alpaca")],
+    symbol: Annotated[str, typer.Option(help="Venue symbol, e.g. BTC/USDT or AAPL.")],
+    start: Annotated[datetime, typer.Option(help="First bar (UTC).")],
+    end: Annotated[datetime, typer.Option(help="End, exclusive (UTC).")],
+    bar: Annotated[str, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = "1d",
+    store_as: Annotated[
+        str | None, typer.Option(help="Catalog symbol (default: the symbol without '/').")
+    ] = None,
+    asset_class: Annotated[
+        str | None, typer.Option("--asset-class", help="equity | crypto | perpetual")
+    ] = None,
+) -> None:
+    """Download history (needs network), validate it and store it in the catalog."""
+    loaded = _ctx(ctx).settings()
+    start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    frame, default_class = _download(loaded, venue, symbol, bar, start, end, asset_class)
+    name = store_as or symbol.replace("/", "").replace(":", "")
+    settings = loaded.settings
+    result = store_bars(
+        frame,
+        name,
+        asset_class or default_class,
+        bar,
+        policy=settings.data.policy,
+        catalog_dir=settings.data.catalog,
+        adjusted=True,
+    )
+    typer.echo(format_report(result))
+    typer.echo(f"Stored {name} {bar} in {settings.data.catalog}.")
+
+
+def _download(
+    loaded: LoadedSettings,
+    venue: str,
+    symbol: str,
+    bar: str,
+    start: datetime,
+    end: datetime,
+    asset_class: str | None,
+) -> tuple[pd.DataFrame, str]:
+    venues = loaded.settings.venues
+    if venue == "binance":
+        from adapters.ccxt_history import binance_api_urls, fetch_ohlcv
+
+        base = venues.binance.api_url
+        frame = fetch_ohlcv(
+            venues.binance.exchange,
+            symbol,
+            bar,
+            start,
+            end,
+            urls=binance_api_urls(base) if base else None,
+        )
+        return frame, "perpetual" if venues.binance.exchange == "binanceusdm" else "crypto"
+    if venue == "alpaca":
+        from adapters.alpaca.history import fetch_bars
+
+        kind = asset_class or ("crypto" if "/" in symbol else "equity")
+        secrets = loaded.secrets
+        frame = fetch_bars(
+            symbol,
+            bar,
+            start,
+            end,
+            asset_class=kind,
+            api_key=secrets.alpaca_api_key.get_secret_value() if secrets.alpaca_api_key else None,
+            secret_key=(
+                secrets.alpaca_secret_key.get_secret_value() if secrets.alpaca_secret_key else None
+            ),
+            url_override=venues.alpaca.data_url,
+            feed=venues.alpaca.feed,
+        )
+        return frame, kind
+    raise ConfigError(f"Unknown venue {venue!r} for fetch: use binance or alpaca.")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _not_built(command: str, issue: int) -> None:

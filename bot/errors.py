@@ -23,7 +23,7 @@ class DataError(BotError):
 
 
 class VenueError(BotError):
-    """An operational error at a venue that needs a person (auth, rejected request, unknown outcome)."""
+    """An operational venue error that needs a person (auth, rejection, unknown outcome)."""
 
     exit_code = 4
 

@@ -1,4 +1,4 @@
-"""structlog outside the nautilus node, and one helper that points nautilus' own logging the same way.
+"""structlog outside the nautilus node, and a helper that points nautilus logging the same way.
 
 Pretty lines on a terminal, JSON lines otherwise. Every line carries the process's `run_id`.
 """
@@ -20,9 +20,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def configure_logging(
-    settings: LoggingSettings, run_id: str, stream: TextIO | None = None
-) -> None:
+def configure_logging(settings: LoggingSettings, run_id: str, stream: TextIO | None = None) -> None:
     """Configure structlog for this process and bind `run_id` to every line."""
     stream = stream or sys.stderr
     renderer = (
@@ -49,7 +47,10 @@ def configure_logging(
 
 
 def nautilus_logging(
-    settings: LoggingSettings, run_id: str, log_dir: Path | None = None, stream: TextIO | None = None
+    settings: LoggingSettings,
+    run_id: str,
+    log_dir: Path | None = None,
+    stream: TextIO | None = None,
 ) -> LoggingConfig:
     """The nautilus `LoggingConfig` matching ours: same level, colours only on a terminal, and,
     when `log_dir` is given, a JSON log file named after the run so its lines join ours by run_id.

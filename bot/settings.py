@@ -65,7 +65,9 @@ class BacktestSettings(_Section):
 
 
 class RouterSettings(_Section):
-    policy: str = Field("uniform", description="uniform | fixed | best-expert | random | single:<name>")
+    policy: str = Field(
+        "uniform", description="uniform | fixed | best-expert | random | single:<name>"
+    )
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0
     weights: dict[str, float] = Field(default_factory=dict, description="for policy 'fixed'")

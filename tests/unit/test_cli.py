@@ -19,7 +19,15 @@ def test_version_and_help():
 
 @pytest.mark.parametrize(
     "args",
-    [["paper"], ["live"], ["evaluate"], ["explain"], ["status"], ["train", "sft"], ["train", "ppo"]],
+    [
+        ["paper"],
+        ["live"],
+        ["evaluate"],
+        ["explain"],
+        ["status"],
+        ["train", "sft"],
+        ["train", "ppo"],
+    ],
 )
 def test_unbuilt_commands_say_so_and_fail(args):
     result = runner.invoke(app, args)
