@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from bot import __version__
+from bot.backtest import backtest_requests, run_many, write_backtest_report
 from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
 from bot.errors import BotError, ConfigError, NotBuiltError
 from bot.logging import configure_logging, new_run_id
@@ -282,9 +283,56 @@ def _not_built(command: str, issue: int) -> None:
 
 
 @app.command()
-def backtest() -> None:
-    """Backtest the routed portfolio on historical bars and write a report."""
-    _not_built("backtest", 3)
+def backtest(
+    ctx: typer.Context,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (see `bot data list`).")
+    ] = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    bar: Annotated[str | None, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="uniform | fixed | best-expert | random | single:<name>")
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated policies run side by side (buy-and-hold is added)."),
+    ] = None,
+    window: Annotated[int | None, typer.Option(help="Bars between router decisions.")] = None,
+    capital: Annotated[float | None, typer.Option(help="Starting capital.")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="Commission per side, bps.")] = None,
+    slippage_bps: Annotated[float | None, typer.Option(help="Slippage per fill, bps.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the random policy.")] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="Where report folders go.")] = None,
+) -> None:
+    """Backtest the routed portfolio on historical bars, print metrics and write a report."""
+    run = _ctx(ctx)
+    settings = run.settings(
+        **{
+            "backtest.symbols": symbols.split(",") if symbols else None,
+            "backtest.start": start.date() if start else None,
+            "backtest.end": end.date() if end else None,
+            "backtest.bar": bar,
+            "backtest.capital": capital,
+            "backtest.fee_bps": fee_bps,
+            "backtest.slippage_bps": slippage_bps,
+            "backtest.report_dir": report_dir,
+            "router.policy": policy,
+            "router.window": window,
+            "router.seed": seed,
+        }
+    ).settings
+    policies = compare.split(",") if compare else [settings.router.policy]
+    results = run_many(backtest_requests(settings, policies))
+    out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
+    for symbol in settings.backtest.symbols:
+        mine = [r for r in results if r.request.symbol == symbol]
+        folder = out / symbol if len(settings.backtest.symbols) > 1 else out
+        table = write_backtest_report(mine, folder)
+        typer.echo(f"\n{symbol}\n{table}")
+        for flag in {flag for r in mine for flag in r.flags}:
+            typer.secho(f"WARNING: {flag}", fg=typer.colors.YELLOW)
+    typer.echo(f"\nReport: {out.resolve()}")
 
 
 @app.command()

@@ -1,0 +1,79 @@
+"""The strategy table: the eleven strategies of MM-DREX Appendix A, in the model's action order.
+
+The order of `STRATEGIES` is the router model's action space: checkpoints record it and refuse
+a mismatch, so append, never reorder.
+"""
+
+from typing import NamedTuple
+
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+
+from strategies.atr_breakout import ATRBreakout, ATRBreakoutConfig
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.bollinger import Bollinger, BollingerConfig
+from strategies.cash import Cash, CashConfig
+from strategies.kdj import KDJ, KDJConfig
+from strategies.long_only import LongOnly, LongOnlyConfig
+from strategies.ma_cross import MACross, MACrossConfig
+from strategies.momentum import Momentum, MomentumConfig
+from strategies.rsi import RSI, RSIConfig
+from strategies.short_only import ShortOnly, ShortOnlyConfig
+from strategies.turtle import Turtle, TurtleConfig
+from strategies.volume_breakout import VolumeBreakout, VolumeBreakoutConfig
+
+EXPERTS = ("trend", "reversal", "breakout", "position")
+
+
+class StrategySpec(NamedTuple):
+    """One row of the table: the strategy's name, its expert, and its classes."""
+
+    name: str
+    expert: str
+    strategy: type[RoutedStrategy]
+    config: type[RoutedStrategyConfig]
+
+
+STRATEGIES: tuple[StrategySpec, ...] = (
+    StrategySpec("MACross", "trend", MACross, MACrossConfig),
+    StrategySpec("Momentum", "trend", Momentum, MomentumConfig),
+    StrategySpec("Turtle", "trend", Turtle, TurtleConfig),
+    StrategySpec("Bollinger", "reversal", Bollinger, BollingerConfig),
+    StrategySpec("RSI", "reversal", RSI, RSIConfig),
+    StrategySpec("KDJ", "reversal", KDJ, KDJConfig),
+    StrategySpec("VolumeBreakout", "breakout", VolumeBreakout, VolumeBreakoutConfig),
+    StrategySpec("ATRBreakout", "breakout", ATRBreakout, ATRBreakoutConfig),
+    StrategySpec("LongOnly", "position", LongOnly, LongOnlyConfig),
+    StrategySpec("ShortOnly", "position", ShortOnly, ShortOnlyConfig),
+    StrategySpec("Cash", "position", Cash, CashConfig),
+)
+
+
+def strategy_names() -> tuple[str, ...]:
+    """The strategy names in table order."""
+    return tuple(spec.name for spec in STRATEGIES)
+
+
+def strategy_id(name: str) -> StrategyId:
+    """The StrategyId that `build_strategies` gives the strategy `name`: `{name}-{row:03d}`.
+
+    Nautilus needs a distinct order-id tag per strategy, so the tag is the table row.
+    """
+    return StrategyId(f"{name}-{strategy_names().index(name):03d}")
+
+
+def build_strategies(
+    instrument_id: InstrumentId, bar_type: BarType, *, long_only: bool = False
+) -> list[RoutedStrategy]:
+    """One instance of every strategy, in table order, with its default parameters."""
+    return [
+        spec.strategy(
+            spec.config(
+                instrument_id=instrument_id,
+                bar_type=bar_type,
+                long_only=long_only,
+                order_id_tag=f"{row:03d}",
+            )
+        )
+        for row, spec in enumerate(STRATEGIES)
+    ]

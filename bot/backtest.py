@@ -1,0 +1,267 @@
+"""Backtests: one fresh nautilus engine per run, the eleven strategies plus the router actor.
+
+A run loads validated bars, prepends warm-up bars from before `start` (the router makes no
+decision before `start`, so strategies hold nothing while they warm up), runs the engine, and
+returns the equity curve, per-strategy PnL, weights, orders and fills. Several runs go to
+separate processes: nautilus engines leak memory and are not reusable.
+"""
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from bot.catalog import bar_type_for, to_nautilus_bars
+from bot.data import dataset_asset_class, load_bars
+from bot.errors import ConfigError, DataError
+from bot.instruments import make_instrument
+from bot.metrics import daily_equity, sharpe, summarize
+from bot.policy import PolicySpec, check_policy
+from bot.report import format_table, write_report
+from bot.router import RouterActor, RouterActorConfig
+from bot.settings import Settings
+from bot.sim import new_engine
+from strategies import EXPERTS, STRATEGIES, build_strategies
+
+BUY_AND_HOLD = "buy_and_hold"
+VALIDATION_FRACTION = 0.25  # best-expert: validation span before start, as a share of the test span
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """Everything one run needs; picklable so runs can go to worker processes."""
+
+    symbol: str
+    policy: str = "uniform"
+    bar: str = "1d"
+    start: date | None = None
+    end: date | None = None
+    years: int = 10
+    window: int = 20
+    seed: int = 0
+    weights: dict[str, float] = field(default_factory=dict)
+    capital: float = 100_000.0
+    fee_bps: float = 10.0
+    slippage_bps: float = 1.0
+    data_policy: str = "repair"
+    catalog: str | None = None
+    progress: bool = False
+
+
+@dataclass
+class BacktestResult:
+    """What a run produced; the report and the comparison table read it."""
+
+    request: BacktestRequest
+    equity: pd.Series
+    pnl: pd.DataFrame
+    weights: pd.DataFrame
+    fills: pd.DataFrame
+    orders: pd.DataFrame
+    bars: pd.DataFrame
+    metrics: dict[str, float]
+    flags: list[str]
+    asset_class: str
+    best_expert: str | None = None
+
+
+def backtest_requests(settings: Settings, policies: list[str]) -> list[BacktestRequest]:
+    """One request per symbol and policy, from the effective settings."""
+    run, router = settings.backtest, settings.router
+    return [
+        BacktestRequest(
+            symbol=symbol,
+            policy=policy,
+            bar=run.bar,
+            start=run.start,
+            end=run.end,
+            years=run.years,
+            window=router.window,
+            seed=router.seed,
+            weights=dict(router.weights),
+            capital=run.capital,
+            fee_bps=run.fee_bps,
+            slippage_bps=run.slippage_bps,
+            data_policy=settings.data.policy,
+            catalog=str(settings.data.catalog),
+            progress=True,
+        )
+        for symbol in run.symbols
+        for policy in policies
+    ]
+
+
+def write_backtest_report(results: list[BacktestResult], out_dir: Path) -> str:
+    """Write one report for runs on the same symbol (the first run's details, every run's
+    equity and metrics, buy-and-hold added) and return the printed metrics table."""
+    first = results[0]
+    request = first.request
+    hold = buy_and_hold(first.bars, request.capital, request.fee_bps)
+    equity = pd.concat([r.equity.rename(r.request.policy) for r in results] + [hold], axis=1)
+    periods = 365 if first.asset_class == "crypto" else 252
+    metrics = {r.request.policy: r.metrics for r in results}
+    metrics[BUY_AND_HOLD] = summarize(hold, periods_per_year=periods)
+    flags = [flag for r in results for flag in r.flags]
+    write_report(
+        out_dir,
+        title=f"{request.symbol} {request.bar} backtest, {first.bars.index[0]:%Y-%m-%d} .. "
+        f"{first.bars.index[-1]:%Y-%m-%d}, details for policy {request.policy}",
+        metrics=metrics,
+        equity=equity,
+        weights=first.weights,
+        bars=first.bars,
+        fills=first.fills,
+        orders=first.orders,
+        flags=flags,
+    )
+    return format_table(metrics)
+
+
+def run_backtest(request: BacktestRequest) -> BacktestResult:
+    """Run one backtest in this process."""
+    check_policy(PolicySpec(request.policy, request.weights, request.seed))
+    frame = load_bars(
+        request.symbol, request.bar, policy=request.data_policy, catalog_dir=request.catalog
+    )
+    start, end = resolve_window(frame, request)
+    best = None
+    if request.policy == "best-expert":
+        best = choose_best_expert(frame, request, start)
+    result = _simulate(frame, request, start, end, best_expert=best)
+    result.best_expert = best
+    return result
+
+
+def run_many(requests: list[BacktestRequest]) -> list[BacktestResult]:
+    """Run several backtests in parallel processes (one engine per process), in request order."""
+    if len(requests) == 1:
+        return [run_backtest(requests[0])]
+    workers = min(len(requests), os.cpu_count() or 1)
+    quiet = [replace(r, progress=False) for r in requests]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(tqdm(pool.map(run_backtest, quiet), total=len(quiet), desc="backtests"))
+
+
+def resolve_window(
+    frame: pd.DataFrame, request: BacktestRequest
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The [start, end] span to trade, checked against the data."""
+    first, last = frame.index[0], frame.index[-1]
+    end = _ts(request.end) if request.end else last
+    start = _ts(request.start) if request.start else end - pd.DateOffset(years=request.years)
+    if start < first or end > last + pd.Timedelta(days=1) or start >= end:
+        raise DataError(
+            f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
+            f"requested span {start.date()} .. {end.date()} is outside it or empty. Choose dates "
+            "inside that range (`bot data list` shows every range)."
+        )
+    return start, end
+
+
+def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.Timestamp) -> str:
+    """The expert whose strategies had the best Sharpe on the validation span before `start`."""
+    test_span = (request.end and _ts(request.end) or frame.index[-1]) - start
+    val_start = start - test_span * VALIDATION_FRACTION
+    if val_start < frame.index[0]:
+        raise ConfigError(
+            f"best-expert chooses its expert on a validation span before the test start; "
+            f"{request.symbol} has data only from {frame.index[0].date()}, but the span needs "
+            f"{val_start.date()}. Choose a later --start."
+        )
+    uniform = replace(request, policy="uniform", progress=False)
+    validation = _simulate(frame, uniform, val_start, start - pd.Timedelta(seconds=1))
+    pnl = daily_equity(validation.pnl.ffill())
+    scores = {}
+    for expert in EXPERTS:
+        members = [s.name for s in STRATEGIES if s.expert == expert]
+        returns = pnl[members].sum(axis=1).diff().dropna() / request.capital
+        scores[expert] = sharpe(returns.to_numpy())
+    return max(scores, key=lambda k: scores[k])
+
+
+def buy_and_hold(bars: pd.DataFrame, capital: float, fee_bps: float) -> pd.Series:
+    """Buy at the first close (paying the fee), hold to the end."""
+    qty = capital * (1 - fee_bps / 1e4) / bars["close"].iloc[0]
+    return (bars["close"] * qty).rename(BUY_AND_HOLD)
+
+
+def _simulate(
+    frame: pd.DataFrame,
+    request: BacktestRequest,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    best_expert: str | None = None,
+) -> BacktestResult:
+    asset_class = dataset_asset_class(request.symbol, request.bar, catalog_dir=request.catalog)
+    instrument = make_instrument(request.symbol, asset_class, fee_bps=request.fee_bps)
+    bar_type = bar_type_for(instrument, request.bar)
+    strategies = build_strategies(instrument.id, bar_type, long_only=asset_class == "crypto")
+    warmup = max(s.config.warmup_bars for s in strategies)
+    history = frame[frame.index < start].tail(warmup)
+    traded = frame[(frame.index >= start) & (frame.index <= end)]
+    bars = to_nautilus_bars(pd.concat([history, traded]), instrument, request.bar)
+    engine = new_engine(
+        instrument,
+        bars,
+        capital=request.capital,
+        account="cash" if asset_class == "crypto" else "margin",
+        fee_bps=request.fee_bps,
+        slippage_bps=request.slippage_bps,
+        seed=request.seed,
+    )
+    actor = RouterActor(
+        RouterActorConfig(
+            instrument_id=instrument.id,
+            bar_type=bar_type,
+            policy=request.policy,
+            window=request.window,
+            seed=request.seed,
+            start_ns=int(traded.index[0].value),
+            weights_json=json.dumps(request.weights),
+            best_expert=best_expert,
+        )
+    )
+    # The actor is added first so that it sees each bar before the strategies do.
+    actor.watch(strategies)
+    engine.add_actor(actor)
+    for strategy in strategies:
+        engine.add_strategy(strategy)
+    with tqdm(total=len(bars), desc=request.symbol, disable=not request.progress) as bar:
+        actor.progress = bar
+        engine.run()
+    curve, pnl, weights = actor.frames()
+    fills = _fills(engine.trader.generate_fills_report())
+    orders = engine.trader.generate_orders_report()
+    flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
+    engine.dispose()
+    periods = 365 if asset_class == "crypto" else 252
+    equity = curve["equity"]
+    metrics = summarize(equity, fills=fills, exposure=curve["exposure"], periods_per_year=periods)
+    return BacktestResult(
+        request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
+    )
+
+
+def _fills(report: pd.DataFrame) -> pd.DataFrame:
+    columns = ["ts", "strategy", "side", "qty", "price", "commission"]
+    if report.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(
+        {
+            "ts": pd.to_datetime(report["ts_event"], utc=True),
+            "strategy": report["strategy_id"].str.rsplit("-", n=1).str[0],
+            "side": report["order_side"],
+            "qty": report["last_qty"].astype(float),
+            "price": report["last_px"].astype(float),
+            "commission": report["commission"].str.split().str[0].astype(float),
+        }
+    ).reset_index(drop=True)[columns]
+
+
+def _ts(day: date) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize("UTC")

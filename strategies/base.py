@@ -1,0 +1,330 @@
+"""The routed-strategy base: turns a strategy's signal into orders sized by its router weight.
+
+A subclass implements only `decide(window) -> float`, its algorithm's target exposure in [-1, 1].
+The base feeds it one bar at a time (`signal`), and trades the difference between the target
+position, weight x equity x signal / price, and the position it holds plus its pending orders:
+- the position is per strategy (NETTING OMS): it closes, then opens, on a sign change; no order
+  ever flips a position and none is reduce-only, since reduce-only is checked against the whole
+  netting account, not this strategy's share of it;
+- a change smaller than `tolerance` x weight x equity is ignored, except a close or a flip;
+- a strategy that raises is flattened and stopped, and its `failure` says why.
+"""
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+from nautilus_trader.common.component import LiveClock
+from nautilus_trader.config import NonNegativeFloat, PositiveInt, StrategyConfig
+from nautilus_trader.model.data import Bar, BarType, DataType
+from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from bot.errors import ConfigError, VenueError
+from strategies.indicators import BarWindow
+from strategies.layers import Layers
+from strategies.weights import RouterWeights, decode
+
+
+class RoutedStrategyConfig(StrategyConfig, kw_only=True, frozen=True):
+    """Settings shared by every routed strategy.
+
+    Parameters
+    ----------
+    instrument_id, bar_type :
+        What to trade, and on which bars.
+    tolerance :
+        Rebalance band as a fraction of the strategy's allocation: a change of position notional
+        below tolerance x weight x equity is not traded. 0.1 keeps price drift from trading every
+        bar, while a layer change (at least 1/5 of the allocation) always trades.
+    long_only :
+        Clip the signal to [0, 1], for spot cash accounts that cannot short.
+    warmup_bars :
+        Bars before the first signal; also the length of the trailing window the indicators see.
+    max_layers :
+        Most layers (pyramid units) the algorithm holds; exposure is side x layers / max_layers.
+    cash_reserve :
+        In cash accounts, the share of free cash a buy leaves unspent, for fees and slippage.
+    """
+
+    instrument_id: InstrumentId
+    bar_type: BarType
+    tolerance: NonNegativeFloat = 0.1
+    long_only: bool = False
+    warmup_bars: PositiveInt = 100
+    max_layers: PositiveInt = 1
+    cash_reserve: NonNegativeFloat = 0.01
+    oms_type: str | None = "NETTING"
+
+    def __post_init__(self) -> None:
+        if self.oms_type != "NETTING":
+            raise ConfigError(
+                f"oms_type={self.oms_type!r}: routed strategies need NETTING, so that each keeps "
+                "one position of its own. Remove the setting."
+            )
+        if not 0.0 <= self.tolerance < 1.0 or not 0.0 <= self.cash_reserve < 1.0:
+            raise ConfigError(
+                f"tolerance={self.tolerance} and cash_reserve={self.cash_reserve} must lie in "
+                "[0, 1): they are fractions of the strategy's capital."
+            )
+        if self.warmup_bars < 1:
+            raise ConfigError(f"warmup_bars={self.warmup_bars} must be at least 1.")
+
+
+def account_equity(portfolio, cache, instrument: Instrument, price: Price | None = None) -> float:
+    """Mark-to-market equity of the instrument's venue account, in its quote currency.
+
+    Margin: balance plus the unrealised PnL of every open position on the venue. Cash: the quote
+    balance plus held base currency (spot coins) at the last price. `price` is the instrument's
+    last price when the caller has it (else it is read from the cache).
+    """
+    account = portfolio.account(instrument.id.venue)
+    if account is None:
+        raise VenueError(
+            f"no account for venue {instrument.id.venue}: strategies cannot size orders. "
+            "Check that the venue is configured and connected."
+        )
+    if price is None:
+        price = cache.price(instrument.id, PriceType.LAST)
+    balance = account.balance_total(instrument.quote_currency)
+    equity = balance.as_double() if balance is not None else 0.0
+    if account.type == AccountType.CASH:
+        base = instrument.get_base_currency()
+        held = account.balance_total(base) if base is not None else None
+        if held is not None and price is not None:
+            equity += held.as_double() * price.as_double()
+        return equity
+    for position in cache.positions_open(venue=instrument.id.venue):
+        same = position.instrument_id == instrument.id
+        last = price if same else cache.price(position.instrument_id, PriceType.LAST)
+        if last is not None:
+            equity += position.unrealized_pnl(last).as_double()
+    return equity
+
+
+class RoutedStrategy(Strategy):
+    """Base of the eleven strategies: sizing by router weight, warm-up and failure fencing."""
+
+    def __init__(self, config: RoutedStrategyConfig) -> None:
+        super().__init__(config)
+        self.failure: str | None = None
+        self.weight = 0.0
+        self.target = 0.0
+        self.window = BarWindow(config.warmup_bars)
+        self.layers = Layers(config.max_layers)
+        self._instrument: Instrument | None = None
+        self._last_ts = -1
+        self._last_price: Price | None = None
+        self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
+        self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
+        self._units = 0.0
+
+    @property
+    def name(self) -> str:
+        """The strategy's table name, which keys its router weight."""
+        return type(self).__name__
+
+    @property
+    def is_warm(self) -> bool:
+        """True once `warmup_bars` bars have been seen: signals and orders start then."""
+        return self.window.count >= self.config.warmup_bars
+
+    def decide(self, window: BarWindow) -> float:
+        """The algorithm's target exposure in [-1, 1] after the newest bar in `window`."""
+        raise NotImplementedError
+
+    def signal(self, bar: Bar) -> float:
+        """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
+        self._last_price = bar.close
+        self.window.push(
+            bar.open.as_double(),
+            bar.high.as_double(),
+            bar.low.as_double(),
+            bar.close.as_double(),
+            bar.volume.as_double(),
+        )
+        if not self.is_warm:
+            return 0.0
+        low = 0.0 if self.config.long_only else -1.0
+        return min(max(float(self.decide(self.window)), low), 1.0)
+
+    @property
+    def units(self) -> float:
+        """Signed position from this strategy's own fills."""
+        return self._units
+
+    def pnl(self, price: float) -> float:
+        """Mark-to-market PnL at `price` of the fills since this instance started, net of fees
+        charged in the quote currency. O(1): the router may call it every bar."""
+        if self._instrument is None:
+            return 0.0
+        return self._cash + self._units * price * self._multiplier()
+
+    # -- nautilus handlers -------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._instrument = self.cache.instrument(self.config.instrument_id)
+        if self._instrument is None:
+            self._fail(ConfigError(f"instrument {self.config.instrument_id} is not in the cache"))
+            return
+        self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
+        self.subscribe_bars(self.config.bar_type)
+        self.subscribe_data(DataType(RouterWeights))
+        if isinstance(self.clock, LiveClock):
+            # Live: warm the indicators from history; backtests warm up on their first bars.
+            span = self.config.bar_type.spec.timedelta * self.config.warmup_bars
+            self.request_bars(self.config.bar_type, self.clock.utc_now() - 3 * span - _CLOSED)
+
+    def on_historical_data(self, data) -> None:
+        if isinstance(data, Bar) and self._accept(data):
+            self._guarded(self._observe, data)
+
+    def on_bar(self, bar: Bar) -> None:
+        if self._accept(bar):
+            self._guarded(self._trade, bar)
+
+    def on_data(self, data) -> None:
+        if isinstance(data, RouterWeights) and self.failure is None:
+            self._guarded(self._on_weights, data)
+
+    def on_order_filled(self, fill) -> None:
+        sign = 1.0 if fill.order_side == OrderSide.BUY else -1.0
+        qty = fill.last_qty.as_double()
+        self._units += sign * qty
+        self._cash -= sign * qty * fill.last_px.as_double() * self._multiplier()
+        if fill.commission.currency == self._instrument.quote_currency:
+            self._cash -= fill.commission.as_double()
+
+    def on_order_event(self, event) -> None:
+        order = self._orders.get(event.client_order_id)
+        if order is not None and order.is_closed:
+            del self._orders[event.client_order_id]
+
+    def on_position_closed(self, event) -> None:
+        if self.failure is not None:
+            self._stop_when_flat()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _accept(self, bar: Bar) -> bool:
+        if self.failure is not None or bar.ts_event <= self._last_ts:
+            return False  # failed, or a bar already seen (history overlapping the live feed)
+        self._last_ts = bar.ts_event
+        return True
+
+    def _observe(self, bar: Bar) -> None:
+        self.target = self.signal(bar)
+
+    def _on_weights(self, data: RouterWeights) -> None:
+        self.weight = decode(data).get(self.name, 0.0)
+        latest = self.cache.bar(self.config.bar_type)
+        if latest is None or latest.ts_event <= self._last_ts:  # else on_bar is about to trade
+            self._rebalance()
+
+    def _trade(self, bar: Bar) -> None:
+        self.target = self.signal(bar)
+        self._rebalance()
+
+    def _guarded(self, handler, *args) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:  # a failing strategy must not stop the node
+            self._fail(exc)
+
+    def _rebalance(self) -> None:
+        if not self.is_warm or self._instrument is None:
+            return
+        held = self._expected_qty()
+        if held == 0 and (self.weight == 0 or self.target == 0):
+            return
+        price = self.window.close[-1]
+        equity = account_equity(self.portfolio, self.cache, self._instrument, self._last_price)
+        target = self.weight * equity * self.target / (price * self._multiplier())
+        if held != 0 and (target == 0 or (target > 0) != (held > 0)):
+            self._submit_exact(-held)  # close first: never one order that flips
+            held = Decimal(0)
+            if target == 0:
+                return
+        delta = target - float(held)
+        band = self.config.tolerance * self.weight * equity
+        if delta == 0 or abs(delta) * price * self._multiplier() < band:
+            return
+        self._submit_float(delta, price)
+
+    def _expected_qty(self) -> Decimal:
+        """Signed position after the pending orders of this strategy fill."""
+        iid = self.config.instrument_id
+        qty = Decimal(0)
+        for position in self.cache.positions_open(instrument_id=iid, strategy_id=self.id):
+            qty += position.signed_decimal_qty()
+        for order in self._orders.values():
+            qty += order.leaves_qty.as_decimal() * (1 if order.is_buy else -1)
+        return qty
+
+    def _pending(self, strategy_id=None) -> list:
+        iid = self.config.instrument_id
+        orders = self.cache.orders_open(instrument_id=iid, strategy_id=strategy_id)
+        inflight = self.cache.orders_inflight(instrument_id=iid, strategy_id=strategy_id)
+        if not inflight:
+            return orders
+        return list({o.client_order_id: o for o in orders + inflight}.values())
+
+    def _submit_float(self, qty: float, price: float) -> None:
+        if qty > 0:
+            qty = min(qty, self._affordable(price))
+        step = self._instrument.size_increment.as_double()
+        steps = math.floor(abs(qty) / step + 1e-9) * (1 if qty > 0 else -1)
+        if steps != 0:
+            self._submit_exact(steps * self._instrument.size_increment.as_decimal())
+
+    def _affordable(self, price: float) -> float:
+        """Units a buy may take: unlimited on margin, free cash less pending buys on cash."""
+        account = self.portfolio.account(self.config.instrument_id.venue)
+        if account.type != AccountType.CASH:
+            return math.inf
+        balance = account.balance_free(self._instrument.quote_currency)
+        free = balance.as_double() if balance is not None else 0.0
+        pending = sum(o.leaves_qty.as_double() for o in self._pending() if o.is_buy) * price
+        spend = max(free - pending, 0.0) * (1.0 - self.config.cash_reserve)
+        return spend / (price * self._multiplier())
+
+    def _submit_exact(self, qty: Decimal) -> None:
+        side = OrderSide.BUY if qty > 0 else OrderSide.SELL
+        quantity = Quantity(abs(qty), self._instrument.size_precision)
+        order = self.order_factory.market(self.config.instrument_id, side, quantity)
+        self._orders[order.client_order_id] = order
+        self.submit_order(order)
+
+    def _multiplier(self) -> float:
+        return self._instrument.multiplier.as_double()
+
+    def _fail(self, exc: Exception) -> None:
+        self.failure = f"{type(exc).__name__}: {exc}"
+        self.weight = self.target = 0.0
+        self.log.exception(f"{self.name} failed; flattening it, its capital stays in cash", exc)
+        if not self.is_running:
+            return  # failed while starting: nothing to flatten, nothing to stop
+        try:
+            if self._instrument is not None:
+                held = self._expected_qty()  # pending market orders still fill: net them out
+                if held != 0:
+                    self._submit_exact(-held)
+        except Exception as flatten_exc:
+            self.log.exception(f"{self.name} could not flatten", flatten_exc)
+        self._stop_when_flat()
+
+    def _stop_when_flat(self) -> None:
+        # Stopping only once flat keeps the closing fill visible to this strategy's ledger.
+        open_positions = self.cache.positions_open(
+            instrument_id=self.config.instrument_id, strategy_id=self.id
+        )
+        if not self._orders and not open_positions:
+            self.stop()
+
+
+# Market closures (weekends, holidays, nights for intraday equity bars) hide bars from the
+# live warm-up request: ask for three times the span plus four days, the buffer keeps the last.
+_CLOSED = timedelta(days=4)

@@ -1,0 +1,77 @@
+"""Bollinger (Algorithm 4): fade closes outside the bands, take profit back at the middle band."""
+
+from nautilus_trader.config import PositiveFloat, PositiveInt
+
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.indicators import BarWindow, atr, bollinger, roc, rsi, volume_ratio
+from strategies.layers import votes
+
+
+class BollingerConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Algorithm 4 with the paper's parameters (n=20, k=1.8, ATR 14, m=1.8, L=3).
+
+    Bands: SMA(20) +/- 1.8 population standard deviations of closes.
+
+    - Oversold score (0..3): RSI(14) < 35, 5-bar return < -3%, volume ratio (volume / mean of
+      the previous 20 bars) > 1.2. Overbought score: RSI > 65, 5-bar return > +3%, volume ratio
+      > 1.2.
+    - Long entry: close below the lower band with an oversold score >= 1; short entry: close
+      above the upper band with an overbought score >= 1. Size by score: 1 layer for a score
+      of 1, 2 layers for 2 or more.
+    - Target: close back at or beyond the middle band with negative momentum against the trade
+      (long: close >= middle and close < previous close).
+    - Stop: close beyond average entry -/+ m x ATR.
+    - Add ("more extreme, time"): close still outside the band, at least 0.5 x ATR beyond the
+      last entry, and at least `add_gap` (3) bars after it.
+    """
+
+    warmup_bars: PositiveInt = 100
+    period: PositiveInt = 20
+    k: PositiveFloat = 1.8
+    atr_period: PositiveInt = 14
+    atr_mult: PositiveFloat = 1.8
+    max_layers: PositiveInt = 3
+    add_gap: PositiveInt = 3
+
+
+class Bollinger(RoutedStrategy):
+    """Reversal expert: mean reversion from the Bollinger bands back to their middle."""
+
+    def decide(self, window: BarWindow) -> float:
+        cfg, close = self.config, window.close
+        upper, middle, lower = (band[-1] for band in bollinger(close, cfg.period, cfg.k))
+        if self.layers.side == 0:
+            self._enter(window, upper, lower)
+            return self.layers.exposure
+        layers, price = self.layers, close[-1]
+        side = layers.side
+        atr_now = atr(window.high, window.low, close, cfg.atr_period)[-1]
+        band = lower if side > 0 else upper
+        if side * (price - middle) >= 0 and side * (price - close[-2]) < 0:
+            layers.close()  # target reached
+        elif layers.stop_hit(price, cfg.atr_mult * atr_now):
+            layers.close()
+        elif (
+            layers.can_add
+            and side * (band - price) > 0
+            and side * (layers.last_entry - price) > 0.5 * atr_now
+            and window.count - layers.last_entry_bar >= cfg.add_gap
+        ):
+            layers.add(price, window.count)
+        return layers.exposure
+
+    def _enter(self, window: BarWindow, upper: float, lower: float) -> None:
+        close, price = window.close, window.close[-1]
+        rsi_now = rsi(close, 14)[-1]
+        ret5 = roc(close, 5)[-1]
+        heavy = volume_ratio(window.volume, 20)[-1] > 1.2
+        if price < lower:
+            score = votes(rsi_now < 35, ret5 < -0.03, heavy)
+            side = 1
+        elif price > upper:
+            score = votes(rsi_now > 65, ret5 > 0.03, heavy)
+            side = -1
+        else:
+            return
+        if score >= 1:
+            self.layers.open(side, price, window.count, layers=min(score, 2))

@@ -1,0 +1,81 @@
+"""The position state of the paper's algorithms: side, pyramided layers and their entry prices.
+
+A strategy's target exposure is side * layers / max_layers. The state is virtual: it follows the
+algorithm bar by bar whatever capital the router gives, so the same bars always give the same
+state, in backtests and live.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Layers:
+    """Side (+1 long, -1 short, 0 flat), entry price per layer, and the bar of the last entry."""
+
+    max_layers: int
+    side: int = 0
+    entries: list[float] = field(default_factory=list)
+    last_entry_bar: int = -1
+
+    def open(self, side: int, price: float, bar: int, layers: int = 1) -> None:
+        """Open `layers` layers (capped at max_layers) on `side` at `price`."""
+        self.side = side
+        self.entries = [price] * max(1, min(layers, self.max_layers))
+        self.last_entry_bar = bar
+
+    def add(self, price: float, bar: int) -> None:
+        """Add one layer at `price` (no-op at max_layers)."""
+        if len(self.entries) < self.max_layers:
+            self.entries.append(price)
+            self.last_entry_bar = bar
+
+    def reduce(self) -> None:
+        """Remove the most recent layer, keeping at least one."""
+        if len(self.entries) > 1:
+            self.entries.pop()
+
+    def close(self) -> None:
+        """Go flat."""
+        self.side = 0
+        self.entries = []
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def can_add(self) -> bool:
+        return self.side != 0 and len(self.entries) < self.max_layers
+
+    @property
+    def avg_entry(self) -> float:
+        return sum(self.entries) / len(self.entries)
+
+    @property
+    def last_entry(self) -> float:
+        return self.entries[-1]
+
+    @property
+    def exposure(self) -> float:
+        return self.side * len(self.entries) / self.max_layers
+
+    def profit(self, price: float) -> float:
+        """Return on the average entry, signed so that a gain is positive on either side."""
+        return self.side * (price / self.avg_entry - 1.0)
+
+    def stop_hit(self, price: float, distance: float) -> bool:
+        """True when `price` is beyond the stop `distance` away from the average entry."""
+        return self.side * (price - self.avg_entry) < -distance
+
+
+def votes(*conditions) -> int:
+    """How many conditions hold (numpy booleans add as logical OR, so count explicitly)."""
+    return sum(1 for condition in conditions if condition)
+
+
+def mirror(oscillator: float, side: int) -> float:
+    """A 0..100 oscillator as seen by `side`: unchanged for longs, 100 - x for shorts.
+
+    Writing the long-side rule once on mirrored values gives the symmetric short-side rule.
+    """
+    return oscillator if side >= 0 else 100.0 - oscillator

@@ -1,0 +1,83 @@
+"""Momentum (Algorithm 2): blended multi-horizon momentum with RSI and volume confirmation."""
+
+from nautilus_trader.config import PositiveFloat, PositiveInt
+
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.indicators import BarWindow, atr, roc, rsi, volume_ratio
+from strategies.layers import votes
+
+
+class MomentumConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Algorithm 2 with the paper's parameters (l=10, entry 0.02, exit 0.005, ATR 14, m=1.5, L=3).
+
+    momentum = 0.5 x ROC(l) + 0.3 x ROC(l/2) + 0.2 x ROC(2l) on closes; acceleration = momentum
+    now minus momentum `accel_bars` (5) bars ago; volume ratio = volume / mean volume of the
+    previous `volume_bars` (20) bars; RSI is Wilder's, 14 bars.
+
+    - Long entry: momentum > entry AND at least 2 of {acceleration > 0, RSI > 50, volume ratio
+      > 1.2} (the paper lists the three without saying how many must hold).
+    - Short entry: momentum < -entry AND acceleration < 0 AND RSI < `short_rsi` (40).
+    - Exit: price beyond average entry -/+ m x ATR, or momentum in the trade's direction below
+      `exit` (long: momentum < 0.005; short: momentum > -0.005).
+    - Add a layer when at least 2 of: momentum beyond entry x (1 + 0.5 x layers), price beyond
+      the first entry by 1% x layers, acceleration beyond 0.5 x entry, volume ratio > 1.3 (all
+      in the trade's direction).
+    """
+
+    warmup_bars: PositiveInt = 100
+    lookback: PositiveInt = 10
+    entry: PositiveFloat = 0.02
+    exit: PositiveFloat = 0.005
+    atr_period: PositiveInt = 14
+    atr_mult: PositiveFloat = 1.5
+    max_layers: PositiveInt = 3
+    short_rsi: PositiveFloat = 40.0
+    rsi_period: PositiveInt = 14
+    accel_bars: PositiveInt = 5
+    volume_bars: PositiveInt = 20
+
+
+class Momentum(RoutedStrategy):
+    """Trend expert: follows strong blended momentum, pyramiding while it strengthens."""
+
+    def decide(self, window: BarWindow) -> float:
+        cfg = self.config
+        close = window.close
+        half = max(cfg.lookback // 2, 1)
+        blend = (
+            0.5 * roc(close, cfg.lookback)
+            + 0.3 * roc(close, half)
+            + 0.2 * roc(close, 2 * cfg.lookback)
+        )
+        momentum, accel = blend[-1], blend[-1] - blend[-1 - cfg.accel_bars]
+        vol = volume_ratio(window.volume, cfg.volume_bars)[-1]
+        if self.layers.side == 0:
+            self._enter(momentum, accel, rsi(close, cfg.rsi_period)[-1], vol, window.count)
+        else:
+            atr_now = atr(window.high, window.low, close, cfg.atr_period)[-1]
+            self._manage(momentum, accel, vol, atr_now, window.count)
+        return self.layers.exposure
+
+    def _enter(self, momentum: float, accel: float, rsi_now: float, vol: float, bar: int) -> None:
+        cfg, price = self.config, self.window.close[-1]
+        confirmations = votes(accel > 0, rsi_now > 50, vol > 1.2)
+        if momentum > cfg.entry and confirmations >= 2:
+            self.layers.open(1, price, bar)
+        elif momentum < -cfg.entry and accel < 0 and rsi_now < cfg.short_rsi:
+            self.layers.open(-1, price, bar)
+
+    def _manage(self, momentum: float, accel: float, vol: float, atr_now: float, bar: int) -> None:
+        cfg, layers = self.config, self.layers
+        side, price = layers.side, self.window.close[-1]
+        if layers.stop_hit(price, cfg.atr_mult * atr_now) or side * momentum < cfg.exit:
+            layers.close()
+            return
+        n = layers.count
+        agree = votes(
+            side * momentum > cfg.entry * (1 + 0.5 * n),
+            side * (price / layers.entries[0] - 1.0) > 0.01 * n,
+            side * accel > 0.5 * cfg.entry,
+            vol > 1.3,
+        )
+        if layers.can_add and agree >= 2:
+            layers.add(price, bar)

@@ -1,0 +1,90 @@
+"""RSI (Algorithm 5): swing reversals from oversold / overbought RSI."""
+
+from nautilus_trader.config import PositiveFloat, PositiveInt
+
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.indicators import BarWindow, atr, rsi, sma, volume_ratio
+from strategies.layers import mirror, votes
+
+
+class RSIConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Algorithm 5 with the paper's parameters (RSI 14, 35/65, neutral 50, ATR 14, m=1.8, L=3).
+
+    RSI is Wilder's on the 0..100 scale. "As seen by the trade" below means the long rule on
+    the RSI for longs and on 100 - RSI for shorts (the paper's "symmetric short-side logic").
+
+    - Oversold score (0..4): RSI rising on the bar; volume spike (volume / mean of the previous
+      20 bars > 1.5); bullish divergence (close below every close of the previous 10 bars while
+      RSI is above its lowest value over them); RSI < 25.
+    - Long entry ("strong oversold signals"): RSI < 35 and oversold score >= 2; 1 layer for a
+      score of 2, 2 layers for 3 or more.
+    - Short entry: RSI > 65 and a flat or negative trend: SMA(20) at most 0.5% above its value
+      5 bars ago.
+    - Exit, as seen by the trade: RSI > 50 and falling (mean reversion done); close beyond
+      average entry -/+ m x ATR (stop); profit > 8% with RSI > 60 (profit target).
+    - Add ("RSI even more extreme, price drop"), as seen by the trade: RSI at least 5 points
+      below its value at the last entry, or close 3% beyond the last entry against the trade.
+    """
+
+    warmup_bars: PositiveInt = 100
+    rsi_period: PositiveInt = 14
+    oversold: PositiveFloat = 35.0
+    overbought: PositiveFloat = 65.0
+    neutral: PositiveFloat = 50.0
+    atr_period: PositiveInt = 14
+    atr_mult: PositiveFloat = 1.8
+    max_layers: PositiveInt = 3
+    profit_target: PositiveFloat = 0.08
+
+
+class RSI(RoutedStrategy):
+    """Reversal expert: buys oversold and sells overbought RSI, exits as it normalises."""
+
+    def __init__(self, config: RSIConfig) -> None:
+        super().__init__(config)
+        self.entry_rsi = 50.0
+
+    def decide(self, window: BarWindow) -> float:
+        values = rsi(window.close, self.config.rsi_period)
+        if self.layers.side == 0:
+            self._enter(window, values)
+        else:
+            self._manage(window, values)
+        return self.layers.exposure
+
+    def _enter(self, window: BarWindow, values) -> None:
+        cfg, close, now = self.config, window.close, values[-1]
+        if now < cfg.oversold:
+            divergence = close[-1] < close[-11:-1].min() and now > values[-11:-1].min()
+            score = votes(
+                now > values[-2],
+                volume_ratio(window.volume, 20)[-1] > 1.5,
+                divergence,
+                now < 25,
+            )
+            if score >= 2:
+                self.layers.open(1, close[-1], window.count, layers=min(score - 1, 2))
+                self.entry_rsi = now
+        elif now > cfg.overbought:
+            trend = sma(close, 20)
+            if trend[-1] <= trend[-6] * 1.005:
+                self.layers.open(-1, close[-1], window.count)
+                self.entry_rsi = now
+
+    def _manage(self, window: BarWindow, values) -> None:
+        cfg, layers = self.config, self.layers
+        side, price = layers.side, window.close[-1]
+        now, before = mirror(values[-1], side), mirror(values[-2], side)
+        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        if (
+            (now > cfg.neutral and now < before)
+            or layers.stop_hit(price, cfg.atr_mult * atr_now)
+            or (layers.profit(price) > cfg.profit_target and now > 60)
+        ):
+            layers.close()
+        elif layers.can_add and (
+            now < mirror(self.entry_rsi, side) - 5
+            or side * (price / layers.last_entry - 1.0) < -0.03
+        ):
+            layers.add(price, window.count)
+            self.entry_rsi = values[-1]

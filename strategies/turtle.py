@@ -1,0 +1,66 @@
+"""Turtle (Algorithm 3): Donchian breakouts with unit pyramiding, N-stops and one partial profit."""
+
+from nautilus_trader.config import PositiveFloat, PositiveInt
+
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.indicators import BarWindow, atr, donchian
+
+
+class TurtleConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Algorithm 3 with the paper's parameters (entry 20, exit 10, ATR 20, m=2.0, U=5 units).
+
+    Channels are the highest high / lowest low of the bars BEFORE the current one.
+
+    - Entry: close above the 20-bar high -> long 1 unit; below the 20-bar low -> short 1 unit.
+      Each unit is 1/U of the strategy's capital: the router, not volatility, sizes capital.
+    - Stop ("dynamic m x ATR"): the classic Turtle 2N stop, m x the current ATR from the MOST
+      RECENT unit's entry, so it trails up as units are added.
+    - Exit: close beyond the 10-bar channel against the trade (long: below the 10-bar low).
+    - Partial profit: once per trade, when profit on the average entry exceeds 10% and more
+      than one unit is held, drop one unit; the trade adds no units after that.
+    - Add ("pyramid signal"): the classic rule, close at least `add_step` (0.5) x ATR beyond
+      the last unit's entry in the trade's direction.
+    """
+
+    warmup_bars: PositiveInt = 100
+    entry_period: PositiveInt = 20
+    exit_period: PositiveInt = 10
+    atr_period: PositiveInt = 20
+    atr_mult: PositiveFloat = 2.0
+    max_layers: PositiveInt = 5
+    take_profit: PositiveFloat = 0.10
+    add_step: PositiveFloat = 0.5
+
+
+class Turtle(RoutedStrategy):
+    """Trend expert: the Turtle breakout system on a fixed capital share per unit."""
+
+    def __init__(self, config: TurtleConfig) -> None:
+        super().__init__(config)
+        self.took_profit = False
+
+    def decide(self, window: BarWindow) -> float:
+        cfg, price = self.config, window.close[-1]
+        if self.layers.side == 0:
+            high, low = donchian(window.high, window.low, cfg.entry_period)
+            if price > high[-1] or price < low[-1]:
+                self.layers.open(1 if price > high[-1] else -1, price, window.count)
+                self.took_profit = False
+        else:
+            self._manage(window, price)
+        return self.layers.exposure
+
+    def _manage(self, window: BarWindow, price: float) -> None:
+        cfg, layers = self.config, self.layers
+        side = layers.side
+        high, low = donchian(window.high, window.low, cfg.exit_period)
+        exit_level = low[-1] if side > 0 else high[-1]
+        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        beyond_last = side * (price - layers.last_entry)
+        if side * (price - exit_level) < 0 or beyond_last < -cfg.atr_mult * atr_now:
+            layers.close()
+        elif not self.took_profit and layers.count > 1 and layers.profit(price) > cfg.take_profit:
+            layers.reduce()
+            self.took_profit = True
+        elif not self.took_profit and layers.can_add and beyond_last >= cfg.add_step * atr_now:
+            layers.add(price, window.count)

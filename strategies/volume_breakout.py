@@ -1,0 +1,79 @@
+"""VolumeBreakout (Algorithm 7): price-channel breakouts confirmed by a volume surge."""
+
+import numpy as np
+from nautilus_trader.config import PositiveFloat, PositiveInt
+
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.indicators import BarWindow, atr, donchian, sma, volume_ratio
+from strategies.layers import votes
+
+
+class VolumeBreakoutConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Algorithm 7 with the paper's parameters (price window 20, volume window 5, MA 10,
+    lambda=1.5, ATR 14, m=1.8); the paper gives no layer limit, we use L=3.
+
+    Volume ratio = volume / mean volume of the previous 5 bars. Recent high / low = highest high
+    / lowest low of the 20 bars before the current one. "Volume high" means the mean volume of
+    the last 5 bars is above the mean of the last 20.
+
+    - Entry: close above the recent high (long) or below the recent low (short) with volume
+      ratio > lambda; 1 layer, or 2 when the ratio exceeds 2 x lambda ("breakout score").
+    - Stop: set at entry to entry -/+ m x ATR and reset to average entry -/+ m x ATR on each
+      add; the trade closes when the close crosses it.
+    - Volume exhaustion: close back through the 10-bar MA against the trade while volume is no
+      longer high; the trade closes.
+    - Add ("breakout extends and volume stays high"): a new close beyond the recent high (long)
+      / low (short), beyond the last entry, while volume is high.
+    """
+
+    warmup_bars: PositiveInt = 100
+    price_window: PositiveInt = 20
+    volume_window: PositiveInt = 5
+    ma_period: PositiveInt = 10
+    volume_mult: PositiveFloat = 1.5
+    atr_period: PositiveInt = 14
+    atr_mult: PositiveFloat = 1.8
+    max_layers: PositiveInt = 3
+
+
+class VolumeBreakout(RoutedStrategy):
+    """Breakout expert: joins range breaks that come with heavy volume."""
+
+    def __init__(self, config: VolumeBreakoutConfig) -> None:
+        super().__init__(config)
+        self.stop_price = np.nan
+
+    def decide(self, window: BarWindow) -> float:
+        cfg = self.config
+        high, low = (x[-1] for x in donchian(window.high, window.low, cfg.price_window))
+        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        if self.layers.side == 0:
+            self._enter(window, high, low, atr_now)
+        else:
+            self._manage(window, high if self.layers.side > 0 else low, atr_now)
+        return self.layers.exposure
+
+    def _enter(self, window: BarWindow, high: float, low: float, atr_now: float) -> None:
+        cfg, price = self.config, window.close[-1]
+        ratio = volume_ratio(window.volume, cfg.volume_window)[-1]
+        side = 1 if price > high else -1 if price < low else 0
+        if side and ratio > cfg.volume_mult:
+            strong = votes(ratio > 2 * cfg.volume_mult)
+            self.layers.open(side, price, window.count, layers=1 + strong)
+            self.stop_price = price - side * cfg.atr_mult * atr_now
+
+    def _manage(self, window: BarWindow, extreme: float, atr_now: float) -> None:
+        cfg, layers = self.config, self.layers
+        side, price, volume = layers.side, window.close[-1], window.volume
+        volume_high = volume[-cfg.volume_window :].mean() > volume[-cfg.price_window :].mean()
+        below_ma = side * (price - sma(window.close, cfg.ma_period)[-1]) < 0
+        if side * (price - self.stop_price) < 0 or (below_ma and not volume_high):
+            layers.close()
+        elif (
+            layers.can_add
+            and side * (price - extreme) > 0
+            and side * (price - layers.last_entry) > 0
+            and volume_high
+        ):
+            layers.add(price, window.count)
+            self.stop_price = layers.avg_entry - side * cfg.atr_mult * atr_now

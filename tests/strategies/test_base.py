@@ -1,0 +1,199 @@
+"""The routed-strategy base: sizing, flips, the tolerance band, weights, failures, accounting."""
+
+import numpy as np
+import pytest
+from nautilus_trader.config import PositiveInt
+from nautilus_trader.model.objects import Price
+
+from bot.errors import ConfigError
+from strategies import build_strategies, strategy_names
+from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.long_only import LongOnly
+from tests.strategies import series
+from tests.strategies.harness import (
+    bar_type_for,
+    expected_fill_bars,
+    frame,
+    make_strategy,
+    run,
+    to_bars,
+)
+
+
+class ScriptedConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    warmup_bars: PositiveInt = 1
+    script: tuple[float, ...] = ()
+
+
+class Scripted(RoutedStrategy):
+    """Plays a fixed exposure per bar (the last one repeats)."""
+
+    def decide(self, window):
+        script = self.config.script
+        return script[min(window.count, len(script)) - 1]
+
+
+class Exploding(LongOnly):
+    """Long like LongOnly, until its 31st bar raises; remembers when it was first stopped."""
+
+    stopped_ns: int | None = None
+
+    def on_stop(self) -> None:
+        if self.stopped_ns is None:
+            self.stopped_ns = self.clock.timestamp_ns()
+
+    def decide(self, window):
+        if window.count == 31:
+            raise RuntimeError("boom")
+        return 1.0
+
+
+def _scripted(instrument, script, **overrides):
+    return Scripted(
+        ScriptedConfig(
+            instrument_id=instrument.id,
+            bar_type=bar_type_for(instrument),
+            script=tuple(script),
+            **overrides,
+        )
+    )
+
+
+def _ramp(n=60, step=0.01):
+    return frame(100.0 * (1 + step) ** np.arange(n))
+
+
+def test_flip_closes_then_opens_and_keeps_the_closed_legs_pnl(stock):
+    strategy = _scripted(stock, [1.0] * 20 + [-1.0] * 20)
+
+    result = run(stock, _ramp(40), [strategy], {0: {"Scripted": 0.5, "Cash": 0.5}})
+
+    fills = result.fills_of("Scripted")
+    at_flip = fills[fills["bar"] == 20]["qty"].tolist()
+    held = result.held("Scripted")
+    assert len(at_flip) == 2  # two orders, never one that flips
+    assert at_flip[0] == -held[19]  # the first closes the long exactly
+    assert at_flip[1] == pytest.approx(-0.5 * result.equity[20] / result.close[20], abs=1.0)
+    closed = [p for p in result.positions["Scripted"] if p.is_closed]
+    assert len(closed) == 1 and closed[0].realized_pnl.as_double() > 0  # the long's gain is kept
+
+
+def test_drift_inside_the_tolerance_band_is_not_traded(stock):
+    strategy = _scripted(stock, [1.0])
+
+    result = run(stock, _ramp(60), [strategy], {0: {"Scripted": 0.5, "Cash": 0.5}})
+
+    exposure = np.ones(60)
+    bars = result.fills_of("Scripted")["bar"].tolist()
+    assert bars == expected_fill_bars(result, "Scripted", exposure, 0.5)
+    assert bars[0] == 0 and 2 <= len(bars) < 10  # a few rebalances as price drifts, no churn
+
+
+def test_zero_tolerance_rebalances_every_bar(stock):
+    strategy = _scripted(stock, [1.0], tolerance=0.0)
+
+    result = run(stock, _ramp(30), [strategy], {0: {"Scripted": 0.5, "Cash": 0.5}})
+
+    assert result.fills_of("Scripted")["bar"].nunique() == 30
+
+
+@pytest.mark.parametrize("actor_first", [True, False])
+def test_a_new_weight_is_traded_on_its_bar_whatever_the_handler_order(stock, actor_first):
+    df = series.trend_then_crash()
+    schedule = {0: {"LongOnly": 0.2, "Cash": 0.8}, 30: {"LongOnly": 0.6, "Cash": 0.4}}
+
+    result = run(stock, df, [make_strategy("LongOnly", stock)], schedule, actor_first=actor_first)
+
+    held = result.held("LongOnly")
+    assert 30 in result.fills_of("LongOnly")["bar"].tolist()
+    assert held[30] == pytest.approx(0.6 * result.equity[30] / result.close[30], abs=1.0)
+    assert held[29] == pytest.approx(0.2 * result.equity[29] / result.close[29], rel=0.1)
+
+
+def test_a_failing_strategy_is_flattened_and_stopped_while_the_others_trade(stock):
+    df = series.trend_then_crash()
+    exploding = Exploding(make_strategy("LongOnly", stock).config)
+    survivor = make_strategy("LongOnly", stock)
+    schedule = {
+        0: {"Exploding": 0.5, "LongOnly": 0.5},
+        40: {"Exploding": 0.2, "LongOnly": 0.8},
+    }
+
+    result = run(stock, df, [exploding, survivor], schedule)
+
+    assert exploding.failure == "RuntimeError: boom"
+    assert exploding.stopped_ns == df.index[30].value  # stopped on the failing bar, not at the end
+    held = result.held("Exploding")
+    assert held[29] > 0 and np.all(held[30:] == 0)  # flattened on the failing bar
+    assert survivor.failure is None and survivor.window.count == len(df)
+    assert 40 in result.fills_of("LongOnly")["bar"].tolist()  # still trading after it
+
+
+def test_cash_account_buys_leave_the_reserve_for_fees_and_slippage(btc):
+    df = frame(np.full(10, 30_000.0))
+    strategy = make_strategy("LongOnly", btc, long_only=True)
+
+    result = run(btc, df, [strategy], {0: {"LongOnly": 1.0}}, account="cash", slippage_bps=5.0)
+
+    fills = result.fills_of("LongOnly")
+    spent = (fills["qty"] * fills["price"] + fills["commission"]).sum()
+    assert len(fills) == 1 and fills["bar"][0] == 0
+    assert 0.985 * 100_000 < spent < 100_000  # 1% of the free cash is kept back
+
+
+def _conservation(result, instrument):
+    """(realised + unrealised - costs, ledger PnL, equity change) over all strategies."""
+    last = Price(result.close[-1], instrument.price_precision)
+    gross, costs = 0.0, result.fills["commission"].sum()
+    for positions in result.positions.values():
+        for p in positions:
+            fees = sum(m.as_double() for m in p.commissions())
+            realised = p.realized_pnl.as_double() if p.realized_pnl is not None else 0.0
+            unrealised = p.unrealized_pnl(last).as_double() if p.is_open else 0.0
+            gross += realised + fees + unrealised  # nautilus nets fees out of realised PnL
+    ledger = sum(s.pnl(last.as_double()) for s in result.strategies.values())
+    return gross - costs, ledger, result.equity_end - 100_000.0
+
+
+@pytest.mark.parametrize("account", ["margin", "cash"])
+def test_strategy_pnl_sums_to_the_equity_change(stock, btc, account):
+    instrument = stock if account == "margin" else btc
+    df = series.regime()
+    strategies = build_strategies(
+        instrument.id, bar_type_for(instrument), long_only=account == "cash"
+    )
+    uniform = {name: 1 / 11 for name in strategy_names()}
+    tilted = {**{name: 0.05 for name in strategy_names()}, "Turtle": 0.3, "RSI": 0.25}
+
+    result = run(
+        instrument, df, strategies, {0: uniform, 150: tilted}, account=account, slippage_bps=2.0
+    )
+
+    pnl, ledger, change = _conservation(result, instrument)
+    assert result.fills["commission"].sum() > 0 and len(result.fills) > 50
+    assert pnl == pytest.approx(change, rel=1e-6, abs=1e-6 * 100_000)
+    assert ledger == pytest.approx(change, rel=1e-6, abs=1e-6 * 100_000)
+    assert all(s.failure is None for s in strategies)
+
+
+def test_history_warms_up_the_signal_without_trading(stock):
+    bars = to_bars(series.trend_then_crash(), stock)
+    live = make_strategy("MACross", stock)
+    reference = make_strategy("MACross", stock)
+
+    for bar in bars[:110]:
+        live.on_historical_data(bar)  # unregistered: any order attempt would fail it
+    expected = [reference.signal(bar) for bar in bars[:110]][-1]
+    live.on_bar(bars[105])  # a bar already seen through history is ignored
+
+    assert live.failure is None and live.is_warm
+    assert live.target == expected == 1.0
+    assert live.layers == reference.layers and live.window.count == 110
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"oms_type": "HEDGING"}, {"tolerance": 1.5}, {"cash_reserve": 1.0}]
+)
+def test_config_refuses_unsafe_settings(stock, overrides):
+    with pytest.raises(ConfigError):
+        RoutedStrategyConfig(instrument_id=stock.id, bar_type=bar_type_for(stock), **overrides)
