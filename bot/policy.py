@@ -46,8 +46,8 @@ class Policy(Protocol):
 
 def validate_weights(weights: Mapping[str, float], *, what: str = "router.weights") -> None:
     """Refuse weights that name unknown strategies, are negative, or do not sum to 1."""
-    known = set(strategy_names())
-    unknown = sorted(set(weights) - known)
+    known = strategy_names()
+    unknown = sorted(set(weights) - set(known))
     if unknown:
         raise ConfigError(
             f"{what} names unknown strategies {unknown}. Known strategies: {', '.join(known)}."

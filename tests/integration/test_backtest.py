@@ -1,0 +1,137 @@
+"""Whole backtests: one engine with the eleven strategies and the router actor, on real bars."""
+
+import json
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.backtest import BacktestRequest, run_backtest, write_backtest_report
+from bot.data import load_bars, store_bars
+from bot.errors import ConfigError, DataError
+from strategies import strategy_names
+from strategies.long_only import LongOnly
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "spx_2018_2019_random_seed7.json"
+SLICE = BacktestRequest(
+    symbol="SPX", policy="random", seed=7, start=date(2018, 1, 1), end=date(2019, 12, 31)
+)
+
+
+def test_pnl_of_strategies_sums_to_equity_change():
+    result = run_backtest(replace(SLICE, policy="uniform"))
+
+    change = result.equity.iloc[-1] - result.equity.iloc[0]
+    assert result.equity.iloc[0] == pytest.approx(SLICE.capital, rel=1e-12)
+    assert result.pnl.iloc[-1].sum() == pytest.approx(change, rel=1e-6)
+    assert len(result.fills) > 50
+    assert result.metrics["costs"] == pytest.approx(result.fills["commission"].sum())
+
+
+def test_router_decides_every_window_from_start():
+    result = run_backtest(replace(SLICE, window=20))
+
+    decisions = result.weights.index
+    bars = result.bars.index
+    assert decisions[0] >= bars[0]
+    positions = np.searchsorted(bars + pd.Timedelta(days=1), decisions)
+    assert set(np.diff(positions)) == {20}
+    assert np.allclose(result.weights.sum(axis=1), 1.0)
+    assert result.weights.std().min() > 0  # random weights change between windows
+
+
+def test_golden_statistics_are_reproduced():
+    result = run_backtest(SLICE)
+
+    if os.environ.get("BOT_RECORD_GOLDEN"):
+        GOLDEN.write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+    expected = json.loads(GOLDEN.read_text())
+    assert expected.keys() == result.metrics.keys()
+    for key, value in expected.items():
+        assert result.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_no_look_ahead_changing_future_bars_keeps_past_decisions(tmp_path):
+    request = replace(SLICE, catalog=str(tmp_path))
+    shift = pd.Timestamp("2019-01-01", tz="UTC")
+    original = load_bars("SPX")
+    future = original.index >= shift
+    altered = original.copy()
+    rng = np.random.default_rng(0)
+    noise = np.exp(np.cumsum(rng.normal(0.0, 0.02, future.sum())))
+    for column in ("open", "high", "low", "close"):
+        altered.loc[future, column] *= noise
+    altered.loc[future, "volume"] *= 3.0
+    store_bars(altered, "SPX", "index", "1d", policy="strict", catalog_dir=tmp_path)
+
+    base = run_backtest(SLICE)
+    changed = run_backtest(request)
+
+    def before(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+        return frame[frame.index < shift]
+
+    past = base.fills[base.fills["ts"] < shift].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        past, changed.fills[changed.fills["ts"] < shift].reset_index(drop=True)
+    )
+    pd.testing.assert_series_equal(before(base.equity), before(changed.equity))
+    pd.testing.assert_frame_equal(before(base.weights), before(changed.weights))
+    assert len(past) > 20
+    after = base.fills[base.fills["ts"] >= shift].reset_index(drop=True)
+    assert not after.equals(changed.fills[changed.fills["ts"] >= shift].reset_index(drop=True))
+
+
+def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_path):
+    calls = {"n": 0}
+    failure_bar = 150
+
+    def exploding(self, window):
+        calls["n"] += 1
+        if calls["n"] >= failure_bar:
+            raise RuntimeError("boom in on_bar")
+        return 1.0
+
+    monkeypatch.setattr(LongOnly, "decide", exploding)
+
+    result = run_backtest(replace(SLICE, policy="uniform"))
+    table = write_backtest_report([result], tmp_path)
+
+    assert result.flags == ["LongOnly failed and was flattened: RuntimeError: boom in on_bar"]
+    fills = result.fills
+    longonly = fills[fills["strategy"] == "LongOnly"]
+    assert longonly["side"].tolist()[0] == "BUY" and longonly["side"].tolist()[-1] == "SELL"
+    net = np.where(longonly["side"] == "BUY", 1, -1) @ longonly["qty"].to_numpy()
+    assert net == pytest.approx(0.0)
+    failed_at = longonly["ts"].iloc[-1]
+    others = fills[(fills["strategy"] != "LongOnly") & (fills["ts"] > failed_at)]
+    assert len(others) > 10  # the rest kept trading
+    assert result.pnl["LongOnly"][result.pnl.index > failed_at].nunique() == 1
+    assert "LongOnly failed" in (tmp_path / "index.html").read_text()
+    assert "LongOnly failed" in json.loads((tmp_path / "metrics.json").read_text())["flags"][0]
+    assert table.splitlines()[1].startswith("uniform")
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "needle"),
+    [
+        (replace(SLICE, symbol="NOPE"), DataError, "Available"),
+        (replace(SLICE, start=date(1950, 1, 1)), DataError, "1982-04-20"),
+        (replace(SLICE, policy="fixed", weights={"LongOnly": 0.5}), ConfigError, "sums to"),
+        (replace(SLICE, policy="fixed", weights={"Nope": 1.0}), ConfigError, "unknown strat"),
+        (replace(SLICE, policy="sometimes"), ConfigError, "Unknown router policy"),
+    ],
+)
+def test_bad_input_gives_clear_errors(request_, error, needle):
+    with pytest.raises(error, match=needle):
+        run_backtest(request_)
+
+
+def test_every_strategy_is_reported():
+    result = run_backtest(replace(SLICE, policy="uniform"))
+
+    assert list(result.pnl.columns) == list(strategy_names())
+    assert list(result.weights.columns) == list(strategy_names())
