@@ -101,11 +101,16 @@ def write_backtest_report(results: list[BacktestResult], out_dir: Path) -> str:
     equity and metrics, buy-and-hold added) and return the printed metrics table."""
     first = results[0]
     request = first.request
-    hold = buy_and_hold(first.bars, request.capital, request.fee_bps)
+    hold, hold_fill = buy_and_hold(first.bars, request.capital, request.fee_bps)
     equity = pd.concat([r.equity.rename(r.request.policy) for r in results] + [hold], axis=1)
     periods = 365 if first.asset_class == "crypto" else 252
     metrics = {r.request.policy: r.metrics for r in results}
-    metrics[BUY_AND_HOLD] = summarize(hold, periods_per_year=periods)
+    metrics[BUY_AND_HOLD] = summarize(
+        hold,
+        fills=hold_fill,
+        exposure=pd.Series(1.0, index=hold.index),
+        periods_per_year=periods,
+    )
     flags = [flag for r in results for flag in r.flags]
     write_report(
         out_dir,
@@ -184,10 +189,23 @@ def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.
     return max(scores, key=lambda k: scores[k])
 
 
-def buy_and_hold(bars: pd.DataFrame, capital: float, fee_bps: float) -> pd.Series:
-    """Buy at the first close (paying the fee), hold to the end."""
-    qty = capital * (1 - fee_bps / 1e4) / bars["close"].iloc[0]
-    return (bars["close"] * qty).rename(BUY_AND_HOLD)
+def buy_and_hold(
+    bars: pd.DataFrame, capital: float, fee_bps: float
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Buy at the first close (paying the fee) and hold: the equity curve and its one fill."""
+    price = bars["close"].iloc[0]
+    qty = capital / (price * (1 + fee_bps / 1e4))
+    fill = pd.DataFrame(
+        {
+            "ts": [bars.index[0]],
+            "strategy": [BUY_AND_HOLD],
+            "side": ["BUY"],
+            "qty": [qty],
+            "price": [price],
+            "commission": [capital - qty * price],
+        }
+    )
+    return (bars["close"] * qty).rename(BUY_AND_HOLD), fill
 
 
 def _simulate(

@@ -45,16 +45,20 @@ class Policy(Protocol):
 
 
 def validate_weights(weights: Mapping[str, float], *, what: str = "router.weights") -> None:
-    """Refuse weights that name unknown strategies, are negative, or do not sum to 1."""
+    """Refuse weights that name unknown strategies, lie outside 0..1 (NaN included), or do not
+    sum to 1."""
     known = strategy_names()
     unknown = sorted(set(weights) - set(known))
     if unknown:
         raise ConfigError(
             f"{what} names unknown strategies {unknown}. Known strategies: {', '.join(known)}."
         )
-    negative = {name: w for name, w in weights.items() if w < 0}
-    if negative:
-        raise ConfigError(f"{what} has negative fractions {negative}; use Cash for no risk.")
+    outside = {name: w for name, w in weights.items() if not 0 <= w <= 1}  # NaN fails too
+    if outside:
+        raise ConfigError(
+            f"{what} has fractions outside 0..1 {outside}; each must be a number from 0 to 1. "
+            "Use Cash for capital you do not want at risk."
+        )
     total = sum(weights.values())
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         raise ConfigError(

@@ -1,0 +1,257 @@
+"""The report folder: files, metrics.json round trip, html contents, readable images, speed."""
+
+import json
+import time
+
+import matplotlib.pyplot as plt
+import mplfinance as mpf
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.metrics import summarize
+from bot.report import CANDLE_BARS, COLUMNS, format_table, write_report
+
+NAMES = (
+    "MACross",
+    "Momentum",
+    "Turtle",
+    "Bollinger",
+    "RSI",
+    "KDJ",
+    "VolumeBreakout",
+    "ATRBreakout",
+    "LongOnly",
+    "ShortOnly",
+    "Cash",
+)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def synthetic_run(days: int = 2520, seed: int = 3) -> dict:
+    """A made-up daily run: bars, two policies' equity, weights every 20 bars, fills, orders."""
+    rng = np.random.default_rng(seed)
+    index = pd.bdate_range("2014-01-01", periods=days, tz="UTC")
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.011, days)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    wick = np.abs(rng.normal(0, 0.005, (2, days)))
+    bars = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * (1 + wick[0]),
+            "low": np.minimum(open_, close) * (1 - wick[1]),
+            "close": close,
+            "volume": rng.uniform(1e6, 3e6, days),
+        },
+        index=index,
+    )
+    routed = 1e5 * np.exp(np.cumsum(rng.normal(0.0004, 0.006, days)))
+    equity = pd.DataFrame(
+        {
+            "uniform": routed,
+            "random": 1e5 * np.exp(np.cumsum(rng.normal(0.0, 0.008, days))),
+            "buy_and_hold": 1e5 * close / close[0],
+        },
+        index=index,
+    )
+    decisions = index[::20]
+    weights = pd.DataFrame(
+        rng.dirichlet(np.ones(len(NAMES)), len(decisions)), index=decisions, columns=NAMES
+    )
+    traded = np.sort(rng.choice(days, 600, replace=False))
+    fills = pd.DataFrame(
+        {
+            "ts": index[traded],
+            "strategy": rng.choice(NAMES[:10], len(traded)),
+            "side": rng.choice(["BUY", "SELL"], len(traded)),
+            "qty": rng.uniform(1, 50, len(traded)).round(2),
+            "price": close[traded],
+            "commission": rng.uniform(0.5, 5.0, len(traded)).round(2),
+        }
+    )
+    orders = pd.DataFrame(
+        {"side": fills["side"], "quantity": fills["qty"], "status": "FILLED"},
+        index=pd.Index([f"O-{i}" for i in range(len(fills))], name="client_order_id"),
+    )
+    exposure = pd.Series(rng.uniform(0, 1, days), index=index)
+    metrics = {
+        "uniform": summarize(equity["uniform"], fills=fills, exposure=exposure),
+        "random": summarize(equity["random"]),
+        "buy_and_hold": summarize(equity["buy_and_hold"]),
+    }
+    return {
+        "title": "SYN 1d backtest",
+        "metrics": metrics,
+        "equity": equity,
+        "weights": weights,
+        "bars": bars,
+        "fills": fills,
+        "orders": orders,
+        "flags": ["KDJ failed and was flattened: RuntimeError: <boom> & co"],
+    }
+
+
+@pytest.fixture(scope="module")
+def run() -> dict:
+    return synthetic_run()
+
+
+@pytest.fixture(scope="module")
+def written(run, tmp_path_factory) -> dict:
+    """The ten-year report, written once for the tests that only read it."""
+    folder = tmp_path_factory.mktemp("report")
+    figures, style = len(plt.get_fignums()), dict(plt.rcParams)
+    started = time.perf_counter()
+    index = write_report(folder, **run)
+    return {
+        "folder": folder,
+        "index": index,
+        "seconds": time.perf_counter() - started,
+        "figures_left": len(plt.get_fignums()) - figures,
+        "style_changed": dict(plt.rcParams) != style,
+    }
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, path.name
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_report_writes_every_file_with_content(written):
+    folder = written["folder"]
+
+    assert written["index"] == folder / "index.html"
+    for name in ("metrics.json", "metrics.txt", "orders.csv", "fills.csv", "index.html"):
+        assert (folder / name).stat().st_size > 0, name
+    for name in ("equity", "weights", "candles"):
+        width, height = _png_size(folder / f"{name}.png")
+        assert width >= 800 and height >= 350, name
+        assert (folder / f"{name}.png").stat().st_size > 20_000, name  # not a blank canvas
+
+
+def test_ten_years_take_seconds_and_leave_no_figure_or_style_behind(written):
+    assert written["seconds"] < 5.0  # about 0.7 s here; slack for a busy machine
+    assert written["figures_left"] == 0
+    assert not written["style_changed"]  # mplfinance's style stays inside the candle chart
+
+
+def test_metrics_json_and_txt_round_trip(run, written):
+    saved = json.loads((written["folder"] / "metrics.json").read_text())
+
+    assert saved == {
+        "title": run["title"],
+        "benchmark": "buy_and_hold",
+        "flags": run["flags"],
+        "metrics": run["metrics"],
+    }
+    assert list(saved["metrics"]) == ["uniform", "random", "buy_and_hold"]
+    assert (written["folder"] / "metrics.txt").read_text() == format_table(run["metrics"]) + "\n"
+
+
+def test_csvs_hold_the_fills_and_orders(run, written):
+    fills = pd.read_csv(written["folder"] / "fills.csv", parse_dates=["ts"])
+    orders = pd.read_csv(written["folder"] / "orders.csv", index_col=0)
+
+    pd.testing.assert_frame_equal(fills, run["fills"])
+    assert list(orders.index) == list(run["orders"].index)
+
+
+def test_html_shows_flags_table_and_every_image(run, written):
+    page = written["index"].read_text()
+
+    for name in ("equity.png", "weights.png", "candles.png"):
+        assert f'src="{name}"' in page
+    assert 'class="flags"' in page
+    assert "KDJ failed and was flattened: RuntimeError: &lt;boom&gt; &amp; co" in page
+    assert page.count("<tr>") == 1 + len(run["metrics"])
+    for _, title, _, _ in COLUMNS:
+        assert f"<th>{title}</th>" in page
+    assert "<td>buy_and_hold</td>" in page
+
+
+@pytest.mark.parametrize("weights", [None, pd.DataFrame()])
+def test_run_without_router_or_flags_still_gets_a_weights_plot(run, tmp_path, weights):
+    page = write_report(tmp_path, **{**run, "weights": weights, "flags": []}).read_text()
+
+    assert _png_size(tmp_path / "weights.png")[0] >= 800
+    assert 'src="weights.png"' in page
+    assert 'class="flags"' not in page
+
+
+def test_short_run_with_few_bars_and_no_fills_or_volume(run, tmp_path):
+    bars = run["bars"].head(15).assign(volume=0.0)
+    short = {
+        **run,
+        "bars": bars,
+        "equity": run["equity"].head(15),
+        "weights": run["weights"].head(1),
+        "fills": run["fills"].iloc[:0],
+        "orders": run["orders"].iloc[:0],
+    }
+
+    write_report(tmp_path, **short)
+
+    assert _png_size(tmp_path / "candles.png")[0] >= 800
+    assert pd.read_csv(tmp_path / "fills.csv").empty
+
+
+def test_intraday_curve_is_plotted(run, tmp_path):
+    minutes = pd.date_range("2024-01-01", periods=20_000, freq="15min", tz="UTC")
+    rng = np.random.default_rng(0)
+    equity = pd.DataFrame(
+        {"uniform": 1e5 * np.exp(np.cumsum(rng.normal(0, 1e-3, len(minutes))))}, index=minutes
+    )
+
+    write_report(tmp_path, **{**run, "equity": equity, "weights": None})
+
+    assert _png_size(tmp_path / "equity.png")[0] >= 800
+
+
+def test_candles_show_only_the_last_bars(run, tmp_path, monkeypatch):
+    shown = {}
+    real_plot = mpf.plot
+
+    def spy(data, **kwargs):
+        shown["index"] = data.index
+        shown["addplot"] = kwargs["addplot"]
+        return real_plot(data, **kwargs)
+
+    monkeypatch.setattr("bot.report.mpf.plot", spy)
+
+    write_report(tmp_path, **run)
+
+    assert len(shown["index"]) == CANDLE_BARS
+    assert shown["index"][-1] == run["bars"].index[-1].tz_localize(None)
+    buys, sells = (plot["data"] for plot in shown["addplot"] if plot["type"] == "scatter")
+    bars = run["bars"].tail(CANDLE_BARS)
+    fills = run["fills"]
+    bought = bars.index.isin(fills.loc[fills["side"] == "BUY", "ts"])
+    assert np.array_equal(np.isfinite(buys), bought)
+    assert np.all(buys[bought] < bars["low"].to_numpy()[bought])  # below the candle
+    assert np.array_equal(
+        np.isfinite(sells), bars.index.isin(fills.loc[fills["side"] == "SELL", "ts"])
+    )
+    averages = [plot["data"] for plot in shown["addplot"] if plot["type"] == "line"]
+    assert len(averages) == 2 and all(np.isfinite(line[0]) for line in averages)  # full history
+
+
+def test_table_has_one_row_per_run_in_order_with_aligned_columns(run):
+    table = format_table(run["metrics"])
+
+    lines = table.splitlines()
+    assert [line.split()[0] for line in lines] == ["run", "uniform", "random", "buy_and_hold"]
+    assert len({len(line) for line in lines}) == 1  # fixed width
+    assert lines[0].split()[1:] == [title for _, title, _, _ in COLUMNS]
+
+
+def test_table_scales_and_formats_values():
+    metrics = dict.fromkeys((key for key, _, _, _ in COLUMNS), 0.0)
+    metrics.update(total_return=0.1234, sharpe=1.5, trades=42.0, win_rate=None)
+
+    cells = format_table({"p": metrics}).splitlines()[1].split()
+
+    assert cells[1] == "12.34"  # TR% in percent
+    assert cells[4] == "1.50"  # Sharpe as is
+    assert cells[-2] == "42"
+    assert cells[-1] == "n/a"  # not measured
