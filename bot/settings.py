@@ -71,6 +71,18 @@ class RouterSettings(_Section):
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0
     weights: dict[str, float] = Field(default_factory=dict, description="for policy 'fixed'")
+    fallback: str = Field("uniform", description="static policy used when the model fails")
+    timeout_s: PositiveFloat = Field(5.0, description="model inference limit per decision")
+
+    @model_validator(mode="after")
+    def _fallback_is_static(self) -> "RouterSettings":
+        if self.fallback.startswith("model:"):
+            raise ValueError("router.fallback must be a static policy, not a model checkpoint")
+        return self
+
+
+class JournalSettings(_Section):
+    path: Path = Field(Path("var/journal.sqlite"), description="SQLite audit journal")
 
 
 class AlpacaSettings(_Section):
@@ -113,6 +125,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     backtest: BacktestSettings = BacktestSettings()
     router: RouterSettings = RouterSettings()
+    journal: JournalSettings = JournalSettings()
     venues: VenueSettings = VenueSettings()
 
     @model_validator(mode="after")

@@ -1,0 +1,163 @@
+"""The chart the router sees, rasterised straight into a pixel canvas (matplotlib is ~100x slower).
+
+One chart of the last `LOOKBACK` bars, top to bottom: candles with the Bollinger band (shaded,
+20 bars, 2 sigma) and MA10/20/100; volume; MACD(12, 26, 9) with its histogram; RSI(14) with the
+30/70 lines; KDJ(9) with the 20/80 lines. Colours follow mplfinance's "yahoo" style (green up,
+red down, grey wicks, light face) with matplotlib's tab10 colours for the lines.
+
+The chart is drawn at twice the output height and four times as wide, then box-filtered:
+- global view: the whole chart resized to size x size;
+- local view: the rightmost `alpha` share (the last 25 bars at the default 0.25) cropped and
+  resized to size x size, so it is a sharp zoom on the bars just before the decision.
+Panel names are written on each view after resizing, so that they stay legible. Drawing uses
+integer pixel coordinates only, so the same bars always give the same bytes.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from bot.features import LOOKBACK, Indicators
+
+_SUPERSAMPLE = 2
+_ASPECT = 4  # canvas width / height: the default alpha's crop is square before resizing
+_BODY = 0.34  # half the candle body width, as a share of one bar's slot
+_FACE = "#fafafa"
+_UP, _DOWN, _WICK = "#00b060", "#fe3032", "#606060"
+_VOLUME_UP, _VOLUME_DOWN = "#4dc790", "#fd6b6c"
+_BAND_FILL, _BAND_EDGE = "#e3eaf5", "#9fb4d8"
+_BLUE, _ORANGE, _PURPLE = "#1f77b4", "#ff7f0e", "#9467bd"
+_SEPARATOR, _LEVEL = "#a8a8a8", "#e2e2e2"
+_MOVING_AVERAGES = (("ma10", _BLUE), ("ma20", _ORANGE), ("ma100", _PURPLE))
+_TEXT = "#404040"
+# (name, share of the height), top to bottom.
+_LAYOUT = (("", 0.46), ("VOL", 0.12), ("MACD", 0.14), ("RSI", 0.14), ("KDJ", 0.14))
+_PAD = 0.06  # blank share at the top and bottom of each panel
+
+
+@dataclass(frozen=True)
+class _Panel:
+    top: int
+    bottom: int
+    lo: float
+    hi: float
+
+    def y(self, values: np.ndarray) -> np.ndarray:
+        span = self.hi - self.lo if self.hi > self.lo else 1.0
+        inner = (self.bottom - self.top) * (1.0 - 2.0 * _PAD)
+        pixels = self.bottom - (self.bottom - self.top) * _PAD - (values - self.lo) / span * inner
+        return np.rint(pixels).astype(np.int64)
+
+
+def chart_views(ind: Indicators, size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The global and local views, each a (size, size, 3) uint8 array."""
+    height = size * _SUPERSAMPLE
+    width = height * _ASPECT
+    canvas = Image.new("RGB", (width, height), _FACE)
+    _draw_chart(ImageDraw.Draw(canvas), ind, width, height)
+    crop = canvas.crop((width - round(alpha * width), 0, width, height))
+    return _finish(canvas, size), _finish(crop, size)
+
+
+def _finish(image: Image.Image, size: int) -> np.ndarray:
+    view = image.resize((size, size), Image.Resampling.BOX)
+    draw = ImageDraw.Draw(view)
+    font = _font()
+    for (name, _), top in zip(_LAYOUT, _tops(size), strict=False):
+        if name:
+            draw.text((2, top + 1), name, fill=_TEXT, font=font)
+    return np.asarray(view, dtype=np.uint8)
+
+
+@cache
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=9)
+
+
+def _tops(height: int) -> list[int]:
+    shares = np.cumsum([0.0] + [share for _, share in _LAYOUT])
+    return [round(s * height) for s in shares]
+
+
+def _draw_chart(draw: ImageDraw.ImageDraw, ind: Indicators, width: int, height: int) -> None:
+    tops = _tops(height)
+    slot = width / LOOKBACK
+    centres = np.rint((np.arange(LOOKBACK) + 0.5) * slot).astype(np.int64)
+    half = max(1, round(_BODY * slot))
+    bands = [ind.window(name) for name in ("boll_upper", "boll_lower", "low", "high")]
+    averages = [ind.window(name) for name, _ in _MOVING_AVERAGES]
+    price = _panel(tops[0], tops[1], [*bands, *averages])
+    _draw_price(draw, ind, price, centres, half)
+    rising = ind.window("close") >= ind.window("open")
+    volume = _Panel(tops[1], tops[2], 0.0, float(np.max(ind.window("volume"))))
+    _draw_bars(draw, volume, centres, half, ind.window("volume"), rising)
+    macd = [ind.window(name) for name in ("macd", "macd_signal", "macd_hist")]
+    macd_panel = _panel(tops[2], tops[3], [*macd, np.zeros(1)])
+    _draw_bars(draw, macd_panel, centres, half, macd[2], macd[2] >= 0)
+    _draw_lines(draw, macd_panel, centres, [(macd[0], _BLUE), (macd[1], _ORANGE)])
+    rsi_panel = _Panel(tops[3], tops[4], 0.0, 100.0)
+    _draw_levels(draw, rsi_panel, width, (30.0, 70.0))
+    _draw_lines(draw, rsi_panel, centres, [(ind.window("rsi"), _PURPLE)])
+    kdj = [ind.window(name) for name in ("kdj_k", "kdj_d", "kdj_j")]
+    kdj_panel = _panel(tops[4], tops[5], [*kdj, np.array([0.0, 100.0])])
+    _draw_levels(draw, kdj_panel, width, (20.0, 80.0))
+    _draw_lines(draw, kdj_panel, centres, list(zip(kdj, (_BLUE, _ORANGE, _PURPLE), strict=True)))
+    for top in tops[1:-1]:
+        draw.line([(0, top), (width, top)], fill=_SEPARATOR, width=_SUPERSAMPLE)
+
+
+def _panel(top: int, bottom: int, series: Sequence[np.ndarray]) -> _Panel:
+    values = np.concatenate(series)
+    return _Panel(top, bottom, float(np.min(values)), float(np.max(values)))
+
+
+def _draw_price(
+    draw: ImageDraw.ImageDraw, ind: Indicators, panel: _Panel, xs: np.ndarray, half: int
+) -> None:
+    upper, lower = panel.y(ind.window("boll_upper")), panel.y(ind.window("boll_lower"))
+    outline = np.concatenate([np.column_stack([xs, upper]), np.column_stack([xs, lower])[::-1]])
+    draw.polygon([tuple(point) for point in outline.tolist()], fill=_BAND_FILL)
+    _draw_lines(draw, panel, xs, [(ind.window("boll_upper"), _BAND_EDGE)])
+    _draw_lines(draw, panel, xs, [(ind.window("boll_lower"), _BAND_EDGE)])
+    opens, closes = panel.y(ind.window("open")), panel.y(ind.window("close"))
+    highs, lows = panel.y(ind.window("high")), panel.y(ind.window("low"))
+    rising = ind.window("close") >= ind.window("open")
+    for x, o, c, h, lo, up in zip(xs, opens, closes, highs, lows, rising, strict=True):
+        draw.line([(x, h), (x, lo)], fill=_WICK, width=_SUPERSAMPLE)
+        draw.rectangle([x - half, min(o, c), x + half, max(o, c) + 1], fill=_UP if up else _DOWN)
+    _draw_lines(draw, panel, xs, [(ind.window(n), colour) for n, colour in _MOVING_AVERAGES])
+
+
+def _draw_bars(
+    draw: ImageDraw.ImageDraw,
+    panel: _Panel,
+    xs: np.ndarray,
+    half: int,
+    values: np.ndarray,
+    positive: np.ndarray,
+) -> None:
+    base = int(panel.y(np.zeros(1))[0])
+    tips = panel.y(values)
+    for x, tip, up in zip(xs, tips, positive, strict=True):
+        draw.rectangle(
+            [x - half, min(tip, base), x + half, max(tip, base)],
+            fill=_VOLUME_UP if up else _VOLUME_DOWN,
+        )
+
+
+def _draw_levels(
+    draw: ImageDraw.ImageDraw, panel: _Panel, width: int, levels: tuple[float, float]
+) -> None:
+    for y in panel.y(np.array(levels)).tolist():
+        draw.line([(0, y), (width, y)], fill=_LEVEL, width=_SUPERSAMPLE)
+
+
+def _draw_lines(
+    draw: ImageDraw.ImageDraw, panel: _Panel, xs: np.ndarray, lines: list[tuple[np.ndarray, str]]
+) -> None:
+    for values, colour in lines:
+        points = list(zip(xs.tolist(), panel.y(values).tolist(), strict=True))
+        draw.line(points, fill=colour, width=_SUPERSAMPLE)
