@@ -9,7 +9,7 @@ separate processes: nautilus engines leak memory and are not reusable.
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +19,9 @@ from tqdm import tqdm
 from bot.catalog import bar_type_for, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars
 from bot.errors import ConfigError, DataError
+from bot.features import REQUIRED_BARS
 from bot.instruments import make_instrument
+from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
 from bot.policy import PolicySpec, check_policy
 from bot.report import format_table, write_report
@@ -48,8 +50,12 @@ class BacktestRequest:
     capital: float = 100_000.0
     fee_bps: float = 10.0
     slippage_bps: float = 1.0
+    fallback: str = "uniform"
+    timeout_s: float = 5.0
     data_policy: str = "repair"
     catalog: str | None = None
+    journal: str | None = None  # journal decisions and fills here, under `run_id`
+    run_id: str = ""
     progress: bool = False
 
 
@@ -70,8 +76,11 @@ class BacktestResult:
     best_expert: str | None = None
 
 
-def backtest_requests(settings: Settings, policies: list[str]) -> list[BacktestRequest]:
-    """One request per symbol and policy, from the effective settings."""
+def backtest_requests(
+    settings: Settings, policies: list[str], run_id: str
+) -> list[BacktestRequest]:
+    """One request per symbol and policy, from the effective settings; each journals under
+    its own run id, `<run_id>-<symbol>-<policy>`."""
     run, router = settings.backtest, settings.router
     return [
         BacktestRequest(
@@ -84,11 +93,15 @@ def backtest_requests(settings: Settings, policies: list[str]) -> list[BacktestR
             window=router.window,
             seed=router.seed,
             weights=dict(router.weights),
+            fallback=router.fallback,
+            timeout_s=router.timeout_s,
             capital=run.capital,
             fee_bps=run.fee_bps,
             slippage_bps=run.slippage_bps,
             data_policy=settings.data.policy,
             catalog=str(settings.data.catalog),
+            journal=str(settings.journal.path),
+            run_id=f"{run_id}-{symbol}-{policy}",
             progress=True,
         )
         for symbol in run.symbols
@@ -178,7 +191,7 @@ def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.
             f"{request.symbol} has data only from {frame.index[0].date()}, but the span needs "
             f"{val_start.date()}. Choose a later --start."
         )
-    uniform = replace(request, policy="uniform", progress=False)
+    uniform = replace(request, policy="uniform", progress=False, journal=None)
     validation = _simulate(frame, uniform, val_start, start - pd.Timedelta(seconds=1))
     pnl = daily_equity(validation.pnl.ffill())
     scores = {}
@@ -219,7 +232,7 @@ def _simulate(
     instrument = make_instrument(request.symbol, asset_class, fee_bps=request.fee_bps)
     bar_type = bar_type_for(instrument, request.bar)
     strategies = build_strategies(instrument.id, bar_type, long_only=asset_class == "crypto")
-    warmup = max(s.config.warmup_bars for s in strategies)
+    warmup = max(REQUIRED_BARS, *(s.config.warmup_bars for s in strategies))
     history = frame[frame.index < start].tail(warmup)
     traded = frame[(frame.index >= start) & (frame.index <= end)]
     bars = to_nautilus_bars(pd.concat([history, traded]), instrument, request.bar)
@@ -232,16 +245,26 @@ def _simulate(
         slippage_bps=request.slippage_bps,
         seed=request.seed,
     )
+    if request.journal:
+        _start_journal_run(request)
     actor = RouterActor(
         RouterActorConfig(
             instrument_id=instrument.id,
             bar_type=bar_type,
             policy=request.policy,
+            fallback=request.fallback,
+            timeout_s=request.timeout_s,
             window=request.window,
             seed=request.seed,
             start_ns=int(traded.index[0].value),
             weights_json=json.dumps(request.weights),
             best_expert=best_expert,
+            journal_path=request.journal,
+            run_id=request.run_id,
+            symbol=request.symbol,
+            chart_dir=str(Path(request.journal).parent / "charts" / request.run_id)
+            if request.journal
+            else None,
         )
     )
     # The actor is added first so that it sees each bar before the strategies do.
@@ -256,6 +279,7 @@ def _simulate(
     fills = _fills(engine.trader.generate_fills_report())
     orders = engine.trader.generate_orders_report()
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
+    flags += actor.fallbacks()
     engine.dispose()
     periods = 365 if asset_class == "crypto" else 252
     equity = curve["equity"]
@@ -263,6 +287,21 @@ def _simulate(
     return BacktestResult(
         request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
     )
+
+
+def _start_journal_run(request: BacktestRequest) -> None:
+    settings = {k: v for k, v in asdict(request).items() if k not in ("progress",)}
+    with Journal(Path(request.journal)) as journal:
+        journal.start_run(
+            RunRecord(
+                run_id=request.run_id,
+                mode="backtest",
+                symbol=request.symbol,
+                bar=request.bar,
+                policy=request.policy,
+                settings=json.loads(json.dumps(settings, default=str)),
+            )
+        )
 
 
 def _fills(report: pd.DataFrame) -> pd.DataFrame:

@@ -323,7 +323,7 @@ def backtest(
         }
     ).settings
     policies = compare.split(",") if compare else [settings.router.policy]
-    results = run_many(backtest_requests(settings, policies))
+    results = run_many(backtest_requests(settings, policies, run.run_id))
     out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
     for symbol in settings.backtest.symbols:
         mine = [r for r in results if r.request.symbol == symbol]

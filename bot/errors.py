@@ -44,3 +44,8 @@ class NotBuiltError(BotError):
     """A command that is registered but not implemented yet."""
 
     exit_code = 64
+
+
+class CheckpointError(ConfigError):
+    """A model checkpoint that is missing, corrupt, or made for another strategy table or
+    feature schema."""

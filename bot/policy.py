@@ -1,15 +1,22 @@
 """Router policies behind one interface. The static ones are baselines and the safe fallback.
 
-A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:<strategy>`.
+A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:<strategy>`,
+`model:<checkpoint directory>`. `GuardedPolicy` wraps the configured one with a time limit and a
+static fallback, so a failing model never stops the router.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from bot.errors import ConfigError
+from bot.observation import Observation
 from strategies import EXPERTS, STRATEGIES, strategy_names
 
 WEIGHT_TOLERANCE = 1e-6
@@ -22,8 +29,10 @@ class Decision:
     weights: dict[str, float]
     experts: dict[str, float]
     policy: str
-    regime: str | None = None
+    regime: dict[str, float] | None = None  # class probabilities, from a model
+    version: str | None = None  # the checkpoint's version, from a model
     fallback: bool = False
+    error: str | None = None  # why the fallback decided
 
 
 @dataclass(frozen=True)
@@ -38,9 +47,10 @@ class PolicySpec:
 
 class Policy(Protocol):
     name: str
+    needs_observation: bool
 
-    def decide(self, bars: Sequence | None = None) -> Decision:
-        """Weights for the next window, from bars up to and including now."""
+    def decide(self, observation: Observation | None = None) -> Decision:
+        """Weights for the next window, from the observation at the decision bar."""
         ...
 
 
@@ -83,23 +93,27 @@ def complete(weights: Mapping[str, float]) -> dict[str, float]:
 class StaticPolicy:
     """The same weights at every decision."""
 
+    needs_observation = False
+
     def __init__(self, name: str, weights: Mapping[str, float]) -> None:
         validate_weights(weights, what=f"policy {name!r}")
         self.name = name
         self._decision = Decision(complete(weights), expert_weights(weights), name)
 
-    def decide(self, bars: Sequence | None = None) -> Decision:
+    def decide(self, observation: Observation | None = None) -> Decision:
         return self._decision
 
 
 class RandomPolicy:
     """Dirichlet(1, ..., 1) weights over the eleven strategies, freshly drawn per decision."""
 
+    needs_observation = False
+
     def __init__(self, seed: int) -> None:
         self.name = "random"
         self._rng = np.random.default_rng(seed)
 
-    def decide(self, bars: Sequence | None = None) -> Decision:
+    def decide(self, observation: Observation | None = None) -> Decision:
         draw = self._rng.dirichlet(np.ones(len(STRATEGIES)))
         weights = dict(zip(strategy_names(), draw.tolist(), strict=True))
         return Decision(weights, expert_weights(weights), self.name)
@@ -115,19 +129,90 @@ def build_policy(spec: PolicySpec) -> Policy:
         return RandomPolicy(spec.seed)
     if spec.name == "best-expert":
         return StaticPolicy("best-expert", _expert_uniform(spec.best_expert))
+    if spec.name.startswith("model:"):
+        return ModelPolicy(Path(spec.name.removeprefix("model:")))
     if spec.name.startswith("single:"):
         name = spec.name.removeprefix("single:")
         return StaticPolicy(spec.name, {name: 1.0})
     raise ConfigError(
         f"Unknown router policy {spec.name!r}. Use one of: uniform, fixed, best-expert, random, "
-        f"single:<strategy> (strategies: {', '.join(strategy_names())})."
+        f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>."
     )
 
 
 def check_policy(spec: PolicySpec) -> None:
-    """Refuse a bad spec before any work is done (best-expert is resolved later, on data)."""
-    if spec.name != "best-expert":
+    """Refuse a bad spec before any work is done. best-expert is resolved later, on data; a
+    model checkpoint is loaded by the router, which falls back when it cannot be."""
+    if spec.name != "best-expert" and not spec.name.startswith("model:"):
         build_policy(spec)
+
+
+class ModelPolicy:
+    """Routes with a trained checkpoint (`training.checkpoint`), on GPU when there is one."""
+
+    needs_observation = True
+
+    def __init__(self, checkpoint: Path) -> None:
+        from training.checkpoint import load_checkpoint  # torch loads only for model policies
+
+        self.model, meta, self.stats = load_checkpoint(checkpoint)
+        self.name = f"model:{checkpoint}"
+        self.version = str(meta.get("version", checkpoint.name))
+
+    def decide(self, observation: Observation | None = None) -> Decision:
+        if observation is None:
+            raise ConfigError("a model policy needs an observation to decide")
+        out = self.model.decide(observation)
+        return Decision(
+            weights=complete(out["weights"]),
+            experts=dict(out["experts"]),
+            policy=self.name,
+            regime=dict(out["regime"]),
+            version=self.version,
+        )
+
+
+class GuardedPolicy:
+    """The configured policy under a time limit, with a static fallback.
+
+    A policy that cannot be loaded, raises, times out or gets no observation is replaced, for
+    that decision, by the fallback; the decision says so (`fallback`, `error`).
+    """
+
+    def __init__(self, spec: PolicySpec, fallback: str, timeout_s: float) -> None:
+        self.fallback = build_policy(replace(spec, name=fallback))
+        self.timeout_s = timeout_s
+        self.load_error: str | None = None
+        try:
+            self.primary: Policy | None = build_policy(spec)
+        except Exception as exc:  # an unloadable model must not stop the router either
+            self.primary, self.load_error = None, f"{type(exc).__name__}: {exc}"
+        self._pool = ThreadPoolExecutor(1) if self.needs_observation else None
+
+    @property
+    def needs_observation(self) -> bool:
+        return self.primary is not None and self.primary.needs_observation
+
+    def decide(self, observe: Callable[[], Observation]) -> tuple[Decision, Observation | None]:
+        """One decision; `observe` builds the observation when the policy needs one."""
+        if self.primary is None:
+            return self._fall_back(self.load_error), None
+        if self._pool is None:
+            return self.primary.decide(None), None
+        observation = None
+        began = time.monotonic()
+        try:
+            observation = observe()
+            remaining = self.timeout_s - (time.monotonic() - began)
+            future = self._pool.submit(self.primary.decide, observation)
+            return future.result(timeout=max(remaining, 0.0)), observation
+        except FutureTimeout:
+            return self._fall_back(f"timed out after {self.timeout_s:g} s"), observation
+        except Exception as exc:  # a failing model must never stop the router
+            return self._fall_back(f"{type(exc).__name__}: {exc}"), observation
+
+    def _fall_back(self, error: str | None) -> Decision:
+        return replace(self.fallback.decide(None), fallback=True, error=error)
 
 
 def _expert_uniform(expert: str | None) -> dict[str, float]:

@@ -1,12 +1,13 @@
 """The RouterActor: the one component that decides capital.
 
 Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
-strategies size themselves from the latest weights. It also records the mark-to-market equity
-curve, per-strategy PnL and every decision, for the report and the journal.
+strategies size themselves from the latest weights. It records the mark-to-market equity curve,
+per-strategy PnL and every decision, and journals decisions and fills as they happen.
 """
 
 import json
-from collections import deque
+import time
+from pathlib import Path
 
 import pandas as pd
 from nautilus_trader.common.actor import Actor
@@ -14,12 +15,13 @@ from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
 from nautilus_trader.model.identifiers import InstrumentId
 
-from bot.policy import Decision, PolicySpec, build_policy
+from bot.features import REQUIRED_BARS
+from bot.journal import DecisionRecord, Journal
+from bot.observation import BarHistory, Observation, ObservationConfig, build_observation
+from bot.policy import Decision, GuardedPolicy, PolicySpec
 from strategies import strategy_names
 from strategies.base import RoutedStrategy, account_equity
 from strategies.weights import RouterWeights, encode
-
-HISTORY_BARS = 256
 
 
 class RouterActorConfig(ActorConfig, frozen=True):
@@ -28,46 +30,55 @@ class RouterActorConfig(ActorConfig, frozen=True):
     Parameters
     ----------
     policy : str
-        Policy spec (see `bot.policy`).
+        Policy spec (see `bot.policy`); `fallback` is the static policy used when it fails.
     window : int
         Bars between decisions.
     start_ns : int
-        No decision before this time: bars before it only warm up the strategies.
+        No decision before this time: bars before it only warm up the strategies and history.
     weights_json : str
         Strategy -> fraction, for the `fixed` policy.
+    journal_path, run_id, symbol, chart_dir :
+        Where decisions and fills are journalled, under which run, and where the charts the
+        model saw are kept. No journal when `journal_path` is None.
     """
 
     instrument_id: InstrumentId
     bar_type: BarType
     policy: str = "uniform"
+    fallback: str = "uniform"
+    timeout_s: float = 5.0
     window: int = 20
     seed: int = 0
     start_ns: int = 0
     weights_json: str = "{}"
     best_expert: str | None = None
+    journal_path: str | None = None
+    run_id: str = ""
+    symbol: str = ""
+    chart_dir: str | None = None
 
 
 class RouterActor(Actor):
-    """Publishes `RouterWeights` every window and records equity and decisions."""
+    """Publishes `RouterWeights` every window, records equity, journals decisions and fills."""
 
     def __init__(self, config: RouterActorConfig) -> None:
         super().__init__(config)
-        self._policy = build_policy(
-            PolicySpec(
-                name=config.policy,
-                weights=json.loads(config.weights_json),
-                seed=config.seed,
-                best_expert=config.best_expert,
-            )
+        spec = PolicySpec(
+            name=config.policy,
+            weights=json.loads(config.weights_json),
+            seed=config.seed,
+            best_expert=config.best_expert,
         )
-        self._bars: deque[Bar] = deque(maxlen=HISTORY_BARS)
+        self._policy = GuardedPolicy(spec, config.fallback, config.timeout_s)
+        self._history = BarHistory(REQUIRED_BARS)
         self._since_decision: int | None = None
+        self._journal: Journal | None = None
+        self._strategies: list[RoutedStrategy] = []
         self.decisions: list[tuple[int, Decision]] = []
         self.equity: list[tuple[int, float]] = []
         self.exposure: list[float] = []  # gross exposure / equity, per recorded bar
         self.strategy_pnl: list[tuple[int, list[float]]] = []
         self.progress = None  # an optional tqdm bar, advanced once per bar
-        self._strategies: list[RoutedStrategy] = []
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
@@ -75,9 +86,20 @@ class RouterActor(Actor):
 
     def on_start(self) -> None:
         self.subscribe_bars(self.config.bar_type)
+        if self.config.journal_path:
+            self._journal = Journal(Path(self.config.journal_path))
+            self.subscribe_order_fills(self.config.instrument_id)
+        if self._policy.load_error:
+            self.log.warning(f"router policy unavailable, using {self.config.fallback}: "
+                             f"{self._policy.load_error}")  # fmt: skip
+
+    def on_stop(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def on_bar(self, bar: Bar) -> None:
-        self._bars.append(bar)
+        self._history.push(bar)
         if self.progress is not None:
             self.progress.update()
         if bar.ts_event < self.config.start_ns:
@@ -87,26 +109,82 @@ class RouterActor(Actor):
             self._decide(bar)
         self._since_decision += 1
 
+    def on_order_filled(self, fill) -> None:
+        if self._journal is not None:
+            self._journal.record_fill(
+                self.config.run_id,
+                pd.Timestamp(fill.ts_event, tz="UTC"),
+                fill.strategy_id.value.rsplit("-", 1)[0],
+                fill.order_side.name,
+                fill.last_qty.as_double(),
+                fill.last_px.as_double(),
+                fill.commission.as_double(),
+            )
+
     def _decide(self, bar: Bar) -> None:
-        decision = self._policy.decide(self._bars)
+        began = time.perf_counter()
+        decision, observation = self._policy.decide(self._observe)
+        latency_ms = (time.perf_counter() - began) * 1e3
         self.publish_data(
             DataType(RouterWeights), encode(decision.weights, decision.policy, bar.ts_event)
         )
         self.decisions.append((bar.ts_event, decision))
         self._since_decision = 0
+        if decision.fallback:
+            self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
         self.log.info(
-            f"router decision policy={decision.policy} "
+            f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
             + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
+        )
+        if self._journal is not None:
+            self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
+
+    def _observe(self) -> Observation:
+        config = ObservationConfig(symbol=self.config.symbol)
+        return build_observation(self._history.frame(), self._policy.primary.stats, config)
+
+    def _record_of(
+        self, bar: Bar, decision: Decision, observation: Observation | None, latency_ms: float
+    ) -> DecisionRecord:
+        chart = None
+        if observation is not None and self.config.chart_dir:
+            chart = observation.save_chart(Path(self.config.chart_dir) / f"{bar.ts_event}.png")
+        return DecisionRecord(
+            run_id=self.config.run_id,
+            ts=bar.ts_event,
+            symbol=self.config.symbol,
+            window_index=len(self.decisions) - 1,
+            weights=decision.weights,
+            experts=decision.experts,
+            policy=decision.policy,
+            regime=decision.regime,
+            inputs_hash=observation.digest() if observation is not None else None,
+            chart_path=str(chart) if chart else None,
+            policy_version=decision.version,
+            latency_ms=latency_ms,
+            fallback=decision.fallback,
+            error=decision.error,
+            close=bar.close.as_double(),
         )
 
     def _record(self, bar: Bar) -> None:
         instrument = self.cache.instrument(self.config.instrument_id)
         equity = account_equity(self.portfolio, self.cache, instrument)
         close = bar.close.as_double()
-        gross = sum(abs(s.units) for s in self._strategies) * close * _multiplier(instrument)
+        gross = sum(abs(s.units) for s in self._strategies) * close
+        gross *= instrument.multiplier.as_double()
         self.equity.append((bar.ts_event, equity))
         self.exposure.append(gross / equity if equity > 0 else 0.0)
         self.strategy_pnl.append((bar.ts_event, [s.pnl(close) for s in self._strategies]))
+
+    def fallbacks(self) -> list[str]:
+        """One line per distinct fallback reason, with its count, for the report."""
+        reasons = pd.Series([d.error for _, d in self.decisions if d.fallback], dtype=object)
+        return [
+            f"router fell back to {self.config.fallback} on {count} of {len(self.decisions)} "
+            f"decisions: {reason}"
+            for reason, count in reasons.value_counts(sort=False).items()
+        ]
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Equity and gross exposure, per-strategy cumulative PnL, and weights per decision."""
@@ -125,7 +203,3 @@ class RouterActor(Actor):
             columns=list(strategy_names()),
         )
         return equity, pnl, weights
-
-
-def _multiplier(instrument) -> float:
-    return instrument.multiplier.as_double()

@@ -13,6 +13,7 @@ import pytest
 from bot.backtest import BacktestRequest, run_backtest, write_backtest_report
 from bot.data import load_bars, store_bars
 from bot.errors import ConfigError, DataError
+from bot.features import REQUIRED_BARS
 from strategies import strategy_names
 from strategies.long_only import LongOnly
 
@@ -87,7 +88,7 @@ def test_no_look_ahead_changing_future_bars_keeps_past_decisions(tmp_path):
 
 def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_path):
     calls = {"n": 0}
-    failure_bar = 150
+    failure_bar = REQUIRED_BARS + 150  # LongOnly decides from the first warm-up bar on
 
     def exploding(self, window):
         calls["n"] += 1

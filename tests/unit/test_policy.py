@@ -40,7 +40,7 @@ def test_fixed_with_valid_weights_fills_the_rest_with_zero():
 def test_static_policy_gives_the_same_weights_every_time():
     policy = build_policy(PolicySpec("fixed", {"RSI": 0.5, "KDJ": 0.5}))
 
-    first, second = policy.decide(), policy.decide(bars=[1, 2, 3])
+    first, second = policy.decide(), policy.decide(observation=None)
 
     assert first.weights == second.weights
 
