@@ -15,6 +15,8 @@ from bot import __version__
 from bot.backtest import backtest_requests, run_many, write_backtest_report
 from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
 from bot.errors import BotError, ConfigError, NotBuiltError
+from bot.explain import explain_decision, explain_run, model_attributor
+from bot.journal import Journal
 from bot.logging import configure_logging, new_run_id
 from bot.settings import LoadedSettings, effective_items, load_settings, parse_assignment
 from bot.validation import format_report, validate
@@ -354,9 +356,34 @@ def evaluate() -> None:
 
 
 @app.command()
-def explain() -> None:
-    """Explain the router's decisions from the journal."""
-    _not_built("explain", 4)
+def explain(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Decision time (UTC)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the run summary plot.")] = None,
+) -> None:
+    """Explain one router decision (--at), or how the weights moved over a whole run."""
+    settings = _ctx(ctx).settings().settings
+    if not settings.journal.path.is_file():
+        raise ConfigError(
+            f"No journal at {settings.journal.path}: run a backtest first, or point "
+            "journal.path at an existing journal."
+        )
+    with Journal(settings.journal.path) as journal:
+        record = journal.run(run) if run else journal.latest_run()
+        if record is None:
+            raise ConfigError(f"The journal {settings.journal.path} holds no runs yet.")
+        if at is None:
+            folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
+            typer.echo(explain_run(journal, record.run_id, folder))
+            return
+        attributor = model_attributor(record, record.settings.get("catalog"))
+        typer.echo(
+            explain_decision(journal, record.run_id, at.replace(tzinfo=UTC), attributor=attributor)
+        )
 
 
 @app.command()

@@ -328,3 +328,34 @@ def _held_until_end(experts: pd.DataFrame, regimes: pd.Series) -> tuple[pd.DataF
     end = experts.index[-1] + gap
     held = pd.concat([experts, experts.iloc[[-1]].set_axis([end])])
     return held, pd.concat([regimes, regimes.iloc[[-1]].set_axis([end])])
+
+
+def model_attributor(run: RunRecord, catalog: str | None) -> Attributor | None:
+    """For a run routed by a model checkpoint: rebuild each decision's observation from the
+    run's data (rounded through nautilus bars, as the engine saw it) and attribute it. None
+    for static-policy runs."""
+    if not run.policy.startswith("model:"):
+        return None
+    from bot.catalog import from_nautilus_bars, to_nautilus_bars
+    from bot.data import dataset_asset_class, load_bars
+    from bot.instruments import make_instrument, price_precision_of
+    from bot.observation import ObservationConfig, build_observation
+    from bot.validation import bar_interval
+    from training.checkpoint import load_checkpoint
+
+    model, _, stats = load_checkpoint(Path(run.policy.removeprefix("model:")))
+    frame = load_bars(run.symbol, run.bar, catalog_dir=catalog)
+    instrument = make_instrument(
+        run.symbol,
+        dataset_asset_class(run.symbol, run.bar, catalog_dir=catalog),
+        price_precision=price_precision_of(frame),
+    )
+    seen = from_nautilus_bars(to_nautilus_bars(frame, instrument, run.bar), run.bar)
+    step = bar_interval(run.bar)
+
+    def attribute(record: DecisionRecord) -> Sequence[str]:
+        bars = seen[seen.index <= record.time - step]  # decisions are stamped at bar close
+        observation = build_observation(bars, stats, ObservationConfig(symbol=run.symbol))
+        return attribution_lines(model, observation, expected_hash=record.inputs_hash)
+
+    return attribute

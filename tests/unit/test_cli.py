@@ -23,7 +23,6 @@ def test_version_and_help():
         ["paper"],
         ["live"],
         ["evaluate"],
-        ["explain"],
         ["status"],
         ["train", "sft"],
         ["train", "ppo"],
