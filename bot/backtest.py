@@ -8,6 +8,7 @@ separate processes: nautilus engines leak memory and are not reusable.
 
 import json
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
@@ -101,7 +102,7 @@ def backtest_requests(
             data_policy=settings.data.policy,
             catalog=str(settings.data.catalog),
             journal=str(settings.journal.path),
-            run_id=f"{run_id}-{symbol}-{policy}",
+            run_id=f"{run_id}-{symbol}-{_path_safe(policy)}",
             progress=True,
         )
         for symbol in run.symbols
@@ -318,6 +319,11 @@ def _fills(report: pd.DataFrame) -> pd.DataFrame:
             "commission": report["commission"].str.split().str[0].astype(float),
         }
     ).reset_index(drop=True)[columns]
+
+
+def _path_safe(text: str) -> str:
+    # Run ids name chart folders: keep them free of ':' and '/' (model:<path> policies).
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
 def _ts(day: date) -> pd.Timestamp:

@@ -392,6 +392,22 @@ def status() -> None:
     _not_built("status", 7)
 
 
+@train_app.command("init")
+def train_init(
+    out: Annotated[Path, typer.Argument(help="Checkpoint folder to create.")],
+    backbone: Annotated[str, typer.Option(help="compact | hf")] = "compact",
+    hf_model_dir: Annotated[
+        str, typer.Option(help="Local image-text-to-text model folder (hf backbone).")
+    ] = "",
+) -> None:
+    """Write a randomly initialised router checkpoint (an untrained baseline, and for tests)."""
+    from training.checkpoint import init_checkpoint
+    from training.model import ModelConfig
+
+    path = init_checkpoint(out, ModelConfig(backbone=backbone, hf_model_dir=hf_model_dir))
+    typer.echo(f"Wrote an untrained {backbone} checkpoint to {path}.")
+
+
 @train_app.command("data")
 def train_data() -> None:
     """Build the leak-free training dataset."""

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bot.errors import CheckpointError, ConfigError
+from bot.features import FEATURE_NAMES, LOOKBACK, FeatureStats
+from training.checkpoint import init_checkpoint, load_checkpoint, save_checkpoint
+from training.model import ModelConfig, RouterModel
+
+HASHED = ModelConfig(text_encoder="hashed", hidden_size=64)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return init_checkpoint(tmp_path / "ckpt", HASHED)
+
+
+def _edit_meta(folder, **changes):
+    path = folder / "meta.json"
+    meta = json.loads(path.read_text())
+    meta.update(changes)
+    path.write_text(json.dumps(meta))
+
+
+def test_saved_model_reloads_with_identical_outputs(tmp_path, observations):
+    model = RouterModel(HASHED).eval()
+    stats = FeatureStats(mean=np.arange(17.0), std=np.full(17, 2.0))
+    folder = save_checkpoint(model, tmp_path / "c", stats=stats, extra_meta={"val_sharpe": 1.5})
+
+    loaded, meta, loaded_stats = load_checkpoint(folder)
+
+    batch = model.encode_observations(observations)
+    torch.testing.assert_close(loaded(batch).strategy_weights, model(batch).strategy_weights)
+    assert loaded.config == HASHED
+    assert loaded_stats.to_dict() == stats.to_dict()
+    assert meta["extra"] == {"val_sharpe": 1.5}
+
+
+def test_meta_records_table_schema_versions_and_is_small(checkpoint):
+    meta = json.loads((checkpoint / "meta.json").read_text())
+
+    assert [row["name"] for row in meta["strategies"]][:3] == ["MACross", "Momentum", "Turtle"]
+    assert meta["feature_schema"] == {"names": list(FEATURE_NAMES), "lookback": LOOKBACK}
+    assert meta["feature_stats"] is None
+    assert set(meta["versions"]) >= {"torch", "transformers", "peft", "nautilus_trader"}
+    assert meta["model_config"]["backbone"] == "compact"
+    size = sum(path.stat().st_size for path in checkpoint.iterdir())
+    assert size < 3 * 2**20
+
+
+def test_missing_meta_is_refused(checkpoint):
+    (checkpoint / "meta.json").unlink()
+
+    with pytest.raises(CheckpointError, match="No meta.json"):
+        load_checkpoint(checkpoint)
+
+
+def test_missing_folder_is_refused(tmp_path):
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_corrupt_weights_are_refused(checkpoint):
+    weights = checkpoint / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(checkpoint)
+
+
+def test_truncated_meta_is_refused(checkpoint):
+    path = checkpoint / "meta.json"
+    path.write_text(path.read_text()[:50])
+
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(checkpoint)
+
+
+def test_another_strategy_table_is_refused(checkpoint):
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    _edit_meta(checkpoint, strategies=list(reversed(meta["strategies"])))
+
+    with pytest.raises(CheckpointError, match="strategies"):
+        load_checkpoint(checkpoint)
+
+
+def test_another_feature_schema_is_refused(checkpoint):
+    _edit_meta(checkpoint, feature_schema={"names": list(FEATURE_NAMES[:-1]), "lookback": 100})
+
+    with pytest.raises(CheckpointError, match="features"):
+        load_checkpoint(checkpoint)
+
+
+def test_checkpoint_error_is_a_config_error():
+    assert issubclass(CheckpointError, ConfigError)
+    assert CheckpointError.exit_code == 2

