@@ -11,20 +11,9 @@ import pytest
 
 from bot.metrics import summarize
 from bot.report import CANDLE_BARS, COLUMNS, format_table, write_report
+from strategies import strategy_names
 
-NAMES = (
-    "MACross",
-    "Momentum",
-    "Turtle",
-    "Bollinger",
-    "RSI",
-    "KDJ",
-    "VolumeBreakout",
-    "ATRBreakout",
-    "LongOnly",
-    "ShortOnly",
-    "Cash",
-)
+NAMES = strategy_names()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
