@@ -60,11 +60,12 @@ def test_every_input_modality_reaches_h(compact_model, observations):
 
 
 def test_text_key_masks_numbers_so_similar_summaries_share_an_embedding():
-    first = text_key("Market summary: up-trend, price at 78% of the band, return -1.25.")
-    second = text_key("Market summary: up-trend, price at 12% of the band, return +0.5.")
+    first = text_key("RSI(14): 70.1\nMarket summary: up-trend, price at 78% of the band.")
+    second = text_key("RSI(14): 31.0\nMarket summary: up-trend, price at 12% of the band.")
+    third = text_key("RSI(14): 31.0\nMarket summary: down-trend, price at 12% of the band.")
 
-    assert first == second
-    assert "78" not in first
+    assert first == second == "Market summary: up-trend, price at # of the band."
+    assert third != first
 
 
 def test_hashed_embedding_is_stable_and_word_sensitive():
