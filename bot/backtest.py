@@ -48,6 +48,7 @@ class BacktestRequest:
     window: int = 20
     seed: int = 0
     weights: dict[str, float] = field(default_factory=dict)
+    validation_start: date | None = None  # best-expert: validate on [this, start)
     capital: float = 100_000.0
     fee_bps: float = 10.0
     slippage_bps: float = 1.0
@@ -183,9 +184,12 @@ def resolve_window(
 
 
 def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.Timestamp) -> str:
-    """The expert whose strategies had the best Sharpe on the validation span before `start`."""
+    """The expert whose strategies had the best Sharpe on the validation span before `start`:
+    from `request.validation_start`, else a quarter of the test span long."""
     test_span = (request.end and _ts(request.end) or frame.index[-1]) - start
     val_start = start - test_span * VALIDATION_FRACTION
+    if request.validation_start is not None:
+        val_start = _ts(request.validation_start)
     if val_start < frame.index[0]:
         raise ConfigError(
             f"best-expert chooses its expert on a validation span before the test start; "
