@@ -81,6 +81,22 @@ class RouterSettings(_Section):
         return self
 
 
+class TrainSettings(_Section):
+    symbols: tuple[str, ...] = Field(
+        ("SPX", "IXIC", "AAPL", "AMZN", "GOOG", "META", "NVDA", "NFLX", "IBM", "MSFT"),
+        min_length=1,
+        description="instruments of the training dataset",
+    )
+    bar: str = "1d"
+    horizon: PositiveInt = Field(90, description="bars the regime label looks ahead (H)")
+    stride: PositiveInt = Field(20, description="bars between decision points")
+    dataset: Path = Field(Path("var/datasets/daily"), description="dataset folder")
+    checkpoints: Path = Field(Path("var/checkpoints"), description="where checkpoints go")
+    backbone: Literal["compact", "hf"] = "compact"
+    hf_model_dir: str = Field("", description="local image-text-to-text model (hf backbone)")
+    workers: PositiveInt = Field(2, description="processes building the dataset")
+
+
 class JournalSettings(_Section):
     path: Path = Field(Path("var/journal.sqlite"), description="SQLite audit journal")
 
@@ -126,6 +142,7 @@ class Settings(_Section):
     backtest: BacktestSettings = BacktestSettings()
     router: RouterSettings = RouterSettings()
     journal: JournalSettings = JournalSettings()
+    train: TrainSettings = TrainSettings()
     venues: VenueSettings = VenueSettings()
 
     @model_validator(mode="after")
