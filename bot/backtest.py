@@ -25,7 +25,7 @@ from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
 from bot.policy import PolicySpec, check_policy
-from bot.report import format_table, write_report
+from bot.report import write_report
 from bot.router import RouterActor, RouterActorConfig
 from bot.settings import Settings
 from bot.sim import new_engine
@@ -111,13 +111,24 @@ def backtest_requests(
     ]
 
 
-def write_backtest_report(results: list[BacktestResult], out_dir: Path) -> str:
+def write_backtest_report(
+    results: list[BacktestResult],
+    out_dir: Path,
+    references: dict[str, pd.Series] | None = None,
+) -> dict[str, dict[str, float | None]]:
     """Write one report for runs on the same symbol (the first run's details, every run's
-    equity and metrics, buy-and-hold added) and return the printed metrics table."""
+    equity and metrics, buy-and-hold and any `references` equity curves added) and return the
+    metrics rows, in table order."""
     first = results[0]
     request = first.request
     hold, hold_fill = buy_and_hold(first.bars, request.capital, request.fee_bps)
-    equity = pd.concat([r.equity.rename(r.request.policy) for r in results] + [hold], axis=1)
+    references = references or {}
+    equity = pd.concat(
+        [r.equity.rename(r.request.policy) for r in results]
+        + [hold]
+        + [curve.rename(name) for name, curve in references.items()],
+        axis=1,
+    )
     periods = 365 if first.asset_class == "crypto" else 252
     metrics = {r.request.policy: r.metrics for r in results}
     metrics[BUY_AND_HOLD] = summarize(
@@ -126,6 +137,8 @@ def write_backtest_report(results: list[BacktestResult], out_dir: Path) -> str:
         exposure=pd.Series(1.0, index=hold.index),
         periods_per_year=periods,
     )
+    for name, curve in references.items():
+        metrics[name] = summarize(curve, periods_per_year=periods)
     flags = [flag for r in results for flag in r.flags]
     write_report(
         out_dir,
@@ -139,7 +152,7 @@ def write_backtest_report(results: list[BacktestResult], out_dir: Path) -> str:
         orders=first.orders,
         flags=flags,
     )
-    return format_table(metrics)
+    return metrics
 
 
 def run_backtest(request: BacktestRequest) -> BacktestResult:

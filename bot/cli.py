@@ -18,6 +18,7 @@ from bot.errors import BotError, ConfigError, NotBuiltError
 from bot.explain import explain_decision, explain_run, model_attributor
 from bot.journal import Journal
 from bot.logging import configure_logging, new_run_id
+from bot.report import format_table
 from bot.settings import LoadedSettings, effective_items, load_settings, parse_assignment
 from bot.validation import format_report, validate
 
@@ -330,8 +331,8 @@ def backtest(
     for symbol in settings.backtest.symbols:
         mine = [r for r in results if r.request.symbol == symbol]
         folder = out / symbol if len(settings.backtest.symbols) > 1 else out
-        table = write_backtest_report(mine, folder)
-        typer.echo(f"\n{symbol}\n{table}")
+        metrics = write_backtest_report(mine, folder)
+        typer.echo(f"\n{symbol}\n{format_table(metrics)}")
         for flag in {flag for r in mine for flag in r.flags}:
             typer.secho(f"WARNING: {flag}", fg=typer.colors.YELLOW)
     typer.echo(f"\nReport: {out.resolve()}")

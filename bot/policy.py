@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from bot.errors import ConfigError
-from bot.observation import Observation
+from bot.observation import Observation, ObservationConfig
 from strategies import EXPERTS, STRATEGIES, strategy_names
 
 WEIGHT_TOLERANCE = 1e-6
@@ -156,6 +156,8 @@ class ModelPolicy:
         from training.checkpoint import load_checkpoint  # torch loads only for model policies
 
         self.model, meta, self.stats = load_checkpoint(checkpoint)
+        # Charts drawn as in training: the dataset's image size and zoom, saved in meta.json.
+        self.observation = ObservationConfig(**meta.get("observation", {}))
         self.name = f"model:{checkpoint}"
         self.version = str(meta.get("version", checkpoint.name))
 

@@ -110,6 +110,22 @@ def write_report(
     return index
 
 
+def plot_method_bars(
+    average: dict[str, dict[str, float | None]], highlight: str, path: Path
+) -> None:
+    """Horizontal bars of each method's mean Sharpe and total return, `highlight` in red."""
+    names = list(average)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.3 * len(names) + 1.5), sharey=True)
+    for ax, key in zip(axes, ("sharpe", "total_return"), strict=True):
+        values = [average[name][key] or 0.0 for name in names]
+        colors = ["tab:red" if name == highlight else "tab:gray" for name in names]
+        ax.barh(names, values, color=colors)
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_title(f"mean {key.replace('_', ' ')}")
+    axes[0].invert_yaxis()
+    _save(fig, path)
+
+
 def _cells(metrics: dict[str, float | None]) -> list[str]:
     return [
         MISSING if metrics.get(key) is None else fmt.format(metrics[key] * scale)

@@ -7,6 +7,7 @@ per-strategy PnL and every decision, and journals decisions and fills as they ha
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from bot.features import REQUIRED_BARS
 from bot.journal import DecisionRecord, Journal
-from bot.observation import BarHistory, Observation, ObservationConfig, build_observation
+from bot.observation import BarHistory, Observation, build_observation
 from bot.policy import Decision, GuardedPolicy, PolicySpec
 from strategies import strategy_names
 from strategies.base import RoutedStrategy, account_equity
@@ -140,8 +141,9 @@ class RouterActor(Actor):
             self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
 
     def _observe(self) -> Observation:
-        config = ObservationConfig(symbol=self.config.symbol)
-        return build_observation(self._history.frame(), self._policy.primary.stats, config)
+        primary = self._policy.primary
+        config = replace(primary.observation, symbol=self.config.symbol)
+        return build_observation(self._history.frame(), primary.stats, config)
 
     def _record_of(
         self, bar: Bar, decision: Decision, observation: Observation | None, latency_ms: float
