@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean router evaluate
 
 setup: $(STAMP)
 
@@ -21,6 +21,18 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 
 demo: setup
 	$(BIN)/bot backtest
+
+# Re-train the shipped default router, models/daily-equities, from the bundled daily data.
+router: setup
+	$(BIN)/bot train data --out var/datasets/daily
+	$(BIN)/bot train sft --dataset var/datasets/daily --out var/checkpoints/daily-equities-sft
+	$(BIN)/bot train ppo var/checkpoints/daily-equities-sft --dataset var/datasets/daily \
+		--out models/daily-equities
+
+# Out-of-sample Table-3 comparison of the shipped router (needs var/datasets/daily: make router,
+# or just its first step).
+evaluate: setup
+	$(BIN)/bot evaluate models/daily-equities --dataset var/datasets/daily --out reports/evaluate
 
 lint: setup
 	$(BIN)/ruff check .

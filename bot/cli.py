@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from bot import __version__
 from bot.backtest import backtest_requests, run_many, write_backtest_report
+from bot.cli_train import evaluate, train_app
 from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
 from bot.errors import BotError, ConfigError, NotBuiltError
 from bot.explain import explain_decision, explain_run, model_attributor
@@ -49,12 +50,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 data_app = typer.Typer(help="List, import, check and fetch market data.", no_args_is_help=True)
-train_app = typer.Typer(
-    help="Build datasets and train the router (SFT, PPO).", no_args_is_help=True
-)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+app.command()(evaluate)
 
 
 @dataclass(frozen=True)
@@ -351,12 +350,6 @@ def live() -> None:
 
 
 @app.command()
-def evaluate() -> None:
-    """Evaluate a router checkpoint out of sample against the baselines."""
-    _not_built("evaluate", 5)
-
-
-@app.command()
 def explain(
     ctx: typer.Context,
     run: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
@@ -391,37 +384,3 @@ def explain(
 def status() -> None:
     """Show a node's mode, equity, positions, weights and health."""
     _not_built("status", 7)
-
-
-@train_app.command("init")
-def train_init(
-    out: Annotated[Path, typer.Argument(help="Checkpoint folder to create.")],
-    backbone: Annotated[str, typer.Option(help="compact | hf")] = "compact",
-    hf_model_dir: Annotated[
-        str, typer.Option(help="Local image-text-to-text model folder (hf backbone).")
-    ] = "",
-) -> None:
-    """Write a randomly initialised router checkpoint (an untrained baseline, and for tests)."""
-    from training.checkpoint import init_checkpoint
-    from training.model import ModelConfig
-
-    path = init_checkpoint(out, ModelConfig(backbone=backbone, hf_model_dir=hf_model_dir))
-    typer.echo(f"Wrote an untrained {backbone} checkpoint to {path}.")
-
-
-@train_app.command("data")
-def train_data() -> None:
-    """Build the leak-free training dataset."""
-    _not_built("train data", 5)
-
-
-@train_app.command("sft")
-def train_sft() -> None:
-    """Supervised fine-tuning of the regime head and router prior."""
-    _not_built("train sft", 5)
-
-
-@train_app.command("ppo")
-def train_ppo() -> None:
-    """PPO training of the router and expert heads."""
-    _not_built("train ppo", 5)

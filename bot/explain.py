@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 
 from bot.errors import ConfigError  # noqa: E402
 from bot.journal import DecisionRecord, Journal, RunRecord  # noqa: E402
+from bot.policy import checkpoint_path  # noqa: E402
 from strategies import EXPERTS, STRATEGIES, strategy_names  # noqa: E402
 
 MODEL_PREFIX = "model:"
@@ -343,7 +344,7 @@ def model_attributor(run: RunRecord, catalog: str | None) -> Attributor | None:
     from bot.validation import bar_interval
     from training.checkpoint import load_checkpoint
 
-    model, _, stats = load_checkpoint(Path(run.policy.removeprefix("model:")))
+    model, _, stats = load_checkpoint(checkpoint_path(run.policy))
     frame = load_bars(run.symbol, run.bar, catalog_dir=catalog)
     instrument = make_instrument(
         run.symbol,

@@ -19,6 +19,8 @@ from bot.errors import ConfigError
 from bot.observation import Observation, ObservationConfig
 from strategies import EXPERTS, STRATEGIES, strategy_names
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 WEIGHT_TOLERANCE = 1e-6
 
 
@@ -130,7 +132,7 @@ def build_policy(spec: PolicySpec) -> Policy:
     if spec.name == "best-expert":
         return StaticPolicy("best-expert", _expert_uniform(spec.best_expert))
     if spec.name.startswith("model:"):
-        return ModelPolicy(Path(spec.name.removeprefix("model:")))
+        return ModelPolicy(checkpoint_path(spec.name))
     if spec.name.startswith("single:"):
         name = spec.name.removeprefix("single:")
         return StaticPolicy(spec.name, {name: 1.0})
@@ -138,6 +140,17 @@ def build_policy(spec: PolicySpec) -> Policy:
         f"Unknown router policy {spec.name!r}. Use one of: uniform, fixed, best-expert, random, "
         f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>."
     )
+
+
+def checkpoint_path(policy: str) -> Path:
+    """The checkpoint folder of a `model:<path>` policy. A relative path that does not exist
+    here is taken from the project folder, so `model:models/daily-equities` (the shipped
+    router) works from any working directory."""
+    path = Path(policy.removeprefix("model:"))
+    if path.is_absolute() or path.exists():
+        return path
+    shipped = PROJECT_ROOT / path
+    return shipped if shipped.exists() else path
 
 
 def check_policy(spec: PolicySpec) -> None:
@@ -157,7 +170,10 @@ class ModelPolicy:
 
         self.model, meta, self.stats = load_checkpoint(checkpoint)
         # Charts drawn as in training: the dataset's image size and zoom, saved in meta.json.
-        self.observation = ObservationConfig(**meta.get("observation", {}))
+        trained_on = meta["extra"].get("dataset", {}).get("config", {})
+        self.observation = ObservationConfig(
+            **{key: trained_on[key] for key in ("image_size", "alpha") if key in trained_on}
+        )
         self.name = f"model:{checkpoint}"
         self.version = str(meta.get("version", checkpoint.name))
 

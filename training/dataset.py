@@ -42,6 +42,7 @@ from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
 from bot.instruments import make_instrument
 from bot.observation import Observation, ObservationConfig, build_observation
+from bot.settings import Settings
 from bot.validation import bar_interval
 from strategies import strategy_names
 from training.checkpoint import feature_schema, strategy_table
@@ -102,6 +103,23 @@ class DatasetConfig:
         """The purge gap in bars: `purge`, or `horizon` when unset."""
         return self.horizon if self.purge is None else self.purge
 
+    @classmethod
+    def from_settings(cls, settings: Settings, image_size: int = 224) -> "DatasetConfig":
+        """The dataset `bot train data` builds from the `train`, `backtest` and `data` settings."""
+        train = settings.train
+        return cls(
+            symbols=train.symbols,
+            bar=train.bar,
+            horizon=train.horizon,
+            stride=train.stride,
+            fee_bps=settings.backtest.fee_bps,
+            slippage_bps=settings.backtest.slippage_bps,
+            workers=train.workers,
+            image_size=image_size,
+            catalog=str(settings.data.catalog),
+            data_policy=settings.data.policy,
+        )
+
     def to_dict(self) -> dict:
         """A JSON-safe dict."""
         data = asdict(self)
@@ -119,8 +137,9 @@ class DatasetConfig:
         return cls(**data)
 
     def digest(self) -> str:
-        """SHA-256 of the config's canonical JSON."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """SHA-256 of the config's canonical JSON, less `workers` (it does not change the data)."""
+        content = self.to_dict() | {"workers": None}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 Frames = dict[str, tuple[pd.DataFrame, str]]
@@ -353,6 +372,8 @@ def _symbol_meta(config: DatasetConfig, asset: _Asset, samples: pd.DataFrame) ->
             "last_decision": bars.index[t[-1]].isoformat(),
             # The last bar any of the split's labels or return windows reads.
             "last_bar_used": bars.index[t[-1] + max(config.horizon, config.stride)].isoformat(),
+            # The last bar of the split's last router window: where its trading ends.
+            "window_end": bars.index[t[-1] + config.stride].isoformat(),
         }
     return {
         "asset_class": asset.asset_class,
@@ -414,6 +435,43 @@ class RouterDataset:
             raise ConfigError(f"Unknown split {name!r}; use one of {SPLITS}.")
         chosen = self.samples[self.samples["split"] == name]
         return RouterDataset(self.root, self.meta, chosen, self._features)
+
+    def with_splits(self, splits: np.ndarray, tag: str) -> "RouterDataset":
+        """This dataset with every sample's split replaced by `splits` ("train", "val", "test"
+        or "unused"), the feature stats refitted on the new train rows and the per-symbol split
+        ranges redone; its config hash gets `tag` appended, so checkpoints trained on it are
+        told apart from the original's."""
+        samples = self.samples.assign(split=np.asarray(splits))
+        counts = pd.crosstab(samples["symbol"], samples["split"]).reindex(columns=SPLITS)
+        empty = counts[counts.fillna(0).min(axis=1) == 0]
+        if len(empty):
+            raise DataError(
+                f"Re-splitting ({tag}) leaves a split empty for {', '.join(empty.index)}: "
+                "use fewer folds or a dataset with more decisions."
+            )
+        config = self.config
+        symbols = {}
+        for symbol, info in self.meta["symbols"].items():
+            bars = pd.read_parquet(_bars_path(self.root, symbol))
+            asset = _Asset(symbol, info["asset_class"], bars, config.catalog)
+            symbols[symbol] = _symbol_meta(config, asset, samples)
+        stats = _fit_stats(samples, self._features)
+        meta = self.meta | {
+            "config_hash": f"{self.meta['config_hash']}-{tag}",
+            "symbols": symbols,
+            "stats": stats.to_dict(),
+        }
+        return RouterDataset(self.root, meta, samples, self._features)
+
+    def provenance(self) -> dict:
+        """What a checkpoint records of the data it was trained on: the folder, the build
+        config and its hash, the chart settings and each symbol's split ranges."""
+        return {
+            "path": str(self.root),
+            "config": self.meta["config"],
+            "config_hash": self.meta["config_hash"],
+            "symbols": {symbol: info["splits"] for symbol, info in self.meta["symbols"].items()},
+        }
 
     @property
     def labels(self) -> np.ndarray:

@@ -53,7 +53,8 @@ class EvalWindow:
 
 
 def test_windows(dataset_meta: dict) -> list[EvalWindow]:
-    """Each symbol's test split (first test decision to the last bar) and validation start."""
+    """Each symbol's test span (its first test decision to the end of its last test window)
+    and the start of its validation split."""
     bar = dataset_meta["config"]["bar"]
     return [
         EvalWindow(
@@ -61,7 +62,7 @@ def test_windows(dataset_meta: dict) -> list[EvalWindow]:
             bar=bar,
             validation_start=_day(info["splits"]["val"]["first_decision"]),
             test_start=_day(info["splits"]["test"]["first_decision"]),
-            test_end=_day(info["last_bar"]),
+            test_end=_day(info["splits"]["test"]["window_end"]),
         )
         for symbol, info in dataset_meta["symbols"].items()
     ]
@@ -70,7 +71,7 @@ def test_windows(dataset_meta: dict) -> list[EvalWindow]:
 def check_trained_on(checkpoint_meta: dict, dataset_meta: dict, checkpoint: Path) -> None:
     """Refuse to evaluate a checkpoint on a dataset it was not trained on: that dataset's test
     split could overlap the checkpoint's training data."""
-    trained = (checkpoint_meta.get("dataset") or {}).get("config_hash")
+    trained = checkpoint_meta["extra"].get("dataset", {}).get("config_hash")
     if trained != dataset_meta["config_hash"]:
         raise CheckpointError(
             f"{checkpoint} was trained on dataset {trained or '(unknown)'}, not on "
@@ -79,7 +80,7 @@ def check_trained_on(checkpoint_meta: dict, dataset_meta: dict, checkpoint: Path
         )
 
 
-def evaluate(
+def run_evaluation(
     checkpoint: Path,
     windows: list[EvalWindow],
     out_dir: Path,
@@ -213,14 +214,7 @@ def _interval(point: float, draws: np.ndarray) -> dict:
 
 
 def _summary(instruments: dict[str, dict], draws: list[np.ndarray]) -> dict:
-    methods = list(next(iter(instruments.values()))["metrics"])
-    average = {
-        method: {
-            key: _mean([i["metrics"][method][key] for i in instruments.values()])
-            for key in TABLE_KEYS
-        }
-        for method in methods
-    }
+    average = average_metrics([i["metrics"] for i in instruments.values()])
     for inst, mine in zip(instruments.values(), draws, strict=True):
         inst["sharpe_diff_vs_uniform"] = _interval(inst["sharpe_diff_vs_uniform"], mine)
     # The average difference's interval: per draw, the mean over instruments of their draws.
@@ -236,6 +230,15 @@ def _summary(instruments: dict[str, dict], draws: list[np.ndarray]) -> dict:
         "regime_accuracy": _weighted(regimes, "accuracy", total),
         "regime_majority_rate": _weighted(regimes, "majority_rate", total),
         "table": table3(average, len(instruments)),
+    }
+
+
+def average_metrics(rows: list[dict[str, dict]]) -> dict[str, dict[str, float | None]]:
+    """Each method's mean TR, Sharpe and MDD over `rows` (method -> metrics), skipping the
+    unmeasured (None) values."""
+    return {
+        method: {key: _mean([row[method][key] for row in rows]) for key in TABLE_KEYS}
+        for method in rows[0]
     }
 
 

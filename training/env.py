@@ -1,0 +1,74 @@
+"""The PPO environment: replays the precomputed strategy return paths window by window.
+
+An action is a capital allocation over the eleven strategies (PPO samples one strategy, i.e. a
+one-hot allocation). Its window's portfolio returns are the allocation-weighted per-bar returns
+of the strategies' single-strategy backtests (costs inside), less the turnover cost
+`fee_bps` x |w_t - w_{t-1}|_1 charged on the window's first bar. The base reward (paper eq. 12),
+all from `bot.metrics`:
+
+    alpha_r * tanh(excess / scale) + alpha_s * tanh(Sharpe / 3) - alpha_d * max drawdown / scale
+
+with excess = the window's total return minus buy-and-hold's, and `scale` a typical window move
+(2%). tanh is the paper's smoothing f, g: it keeps one outlier window from dominating a batch.
+The Sharpe of a 20-bar window is annualised like any other and is noisy, hence its small weight.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.metrics import max_drawdown, sharpe, total_return
+from training.dataset import RouterDataset
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Weights of the reward's terms."""
+
+    alpha_r: float = 1.0
+    alpha_s: float = 0.2
+    alpha_d: float = 0.5
+    scale: float = 0.02
+    fee_bps: float = 10.0
+    periods_per_year: int = 252
+
+
+class WindowEnv:
+    """Windows after each decision: `paths` (n, stride, 11) per-bar strategy returns, `hold`
+    (n, stride) buy-and-hold returns, `episodes` the row sequences of each instrument."""
+
+    def __init__(
+        self,
+        paths: np.ndarray,
+        hold: np.ndarray,
+        episodes: list[np.ndarray],
+        config: RewardConfig = RewardConfig(),
+    ) -> None:
+        self.paths, self.hold, self.episodes, self.config = paths, hold, episodes, config
+
+    @classmethod
+    def from_dataset(
+        cls, dataset: RouterDataset, config: RewardConfig = RewardConfig()
+    ) -> "WindowEnv":
+        """The environment over every row of `dataset` (one split of it, typically)."""
+        rows = np.arange(len(dataset))
+        return cls(
+            dataset.window_paths(rows),
+            dataset.hold_paths(rows),
+            dataset.episodes(dataset.samples["split"].iloc[0]),
+            config,
+        )
+
+    def reward(self, row: int, weights: np.ndarray, previous: np.ndarray) -> float:
+        """The base reward of holding `weights` over row's window after holding `previous`."""
+        c = self.config
+        returns = self.paths[row] @ weights
+        cost = c.fee_bps * 1e-4 * np.abs(weights - previous).sum()
+        returns[0] = (1.0 + returns[0]) * (1.0 - cost) - 1.0
+        excess = total_return(returns) - total_return(self.hold[row])
+        ratio = sharpe(returns, c.periods_per_year)
+        return float(
+            c.alpha_r * np.tanh(excess / c.scale)
+            + c.alpha_s * np.tanh(ratio / 3.0)
+            - c.alpha_d * max_drawdown(returns) / c.scale
+        )

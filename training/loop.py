@@ -1,0 +1,112 @@
+"""What SFT and PPO share: devices through accelerate, seeding, encoding each sample once,
+the compatibility check of a starting checkpoint, and the guard against non-finite losses."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from tqdm import tqdm
+
+from bot.errors import CheckpointError, DataError
+from training.checkpoint import load_checkpoint
+from training.dataset import RouterDataset
+from training.model import ModelConfig, RouterModel
+
+ENCODE_CHUNK = 64  # observations encoded per call while caching
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def accelerator() -> Accelerator:
+    """CPU, one GPU or several, as `accelerate launch` (or nothing) set up the process."""
+    return Accelerator()
+
+
+def require_split(dataset: RouterDataset, name: str) -> RouterDataset:
+    """The split, or DataError when it holds no sample."""
+    part = dataset.split(name)
+    if not len(part):
+        raise DataError(
+            f"The {name} split of the dataset at {dataset.root} is empty: nothing to train or "
+            "validate on. Rebuild it with more history, more symbols or a smaller stride."
+        )
+    return part
+
+
+def start_model(init: Path | ModelConfig, dataset: RouterDataset) -> tuple[RouterModel, dict]:
+    """A fresh model for a ModelConfig, or the checkpoint at `init` after checking that it was
+    trained on inputs this dataset gives (same feature statistics, when it has any)."""
+    if isinstance(init, ModelConfig):
+        return RouterModel(init), {}
+    model, meta, stats = load_checkpoint(init)
+    if stats is not None and stats.to_dict() != dataset.stats.to_dict():
+        trained = meta["extra"].get("dataset", {}).get("path", "another dataset")
+        raise CheckpointError(
+            f"{init} was trained on {trained}, whose feature statistics differ from those of "
+            f"{dataset.root}: its inputs would mean something else. Start from a fresh model "
+            "(no --init), or train on the dataset the checkpoint came from."
+        )
+    return model, meta
+
+
+class EncodedSamples:
+    """The model inputs of some dataset rows, encoded once (the compact backbone) or per batch
+    (hf: the processor output depends on the batch's padding)."""
+
+    def __init__(self, model: RouterModel, dataset: RouterDataset, progress: bool) -> None:
+        self.dataset = dataset
+        self.model = model
+        self.cached = model.config.backbone == "compact"
+        self._tensors: dict[str, torch.Tensor] = {}
+        rows = np.arange(len(dataset))
+        chunks = [rows[i : i + ENCODE_CHUNK] for i in range(0, len(rows), ENCODE_CHUNK)]
+        parts = []
+        for chunk in tqdm(chunks, desc="encode", disable=not progress):
+            observations = dataset.observations(chunk)
+            _check_finite(observations, dataset)
+            if self.cached:
+                parts.append(model.backbone.encode(observations, torch.device("cpu")))
+        if self.cached:
+            self._tensors = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def batch(self, positions: np.ndarray) -> dict[str, torch.Tensor]:
+        """The model inputs of `positions` (indices into this split), on the model's device."""
+        index = torch.as_tensor(np.asarray(positions), dtype=torch.long)
+        if self.cached:
+            return {name: t[index].to(self.model.device) for name, t in self._tensors.items()}
+        return self.model.encode_observations(self.dataset.observations(np.asarray(positions)))
+
+
+def _check_finite(observations: list, dataset: RouterDataset) -> None:
+    for observation in observations:
+        if not np.isfinite(observation.features).all():
+            raise DataError(
+                f"Non-finite features in the dataset at {dataset.root} (decision at "
+                f"{observation.ts} ns): training on them would give NaN losses. Check the bars "
+                "with `bot data check` and rebuild the dataset."
+            )
+
+
+def check_loss(loss: torch.Tensor, step: int, stage: str) -> None:
+    """Stop at once on a non-finite loss: a NaN run must never go on silently."""
+    if not torch.isfinite(loss):
+        raise DataError(
+            f"{stage}: the loss became {loss.item()} at step {step}. Nothing was saved. Lower "
+            "the learning rate, or check the dataset for extreme values."
+        )
+
+
+def trainable(model: RouterModel) -> list[torch.nn.Parameter]:
+    """The parameters that train: all of a compact model; LoRA and heads of an hf one (the
+    base model stays frozen: peft marks only the adapters trainable)."""
+    return [p for p in model.parameters() if p.requires_grad]

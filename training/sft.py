@@ -1,0 +1,192 @@
+"""Supervised training (`bot train sft`): the regime head plus a supervised prior for the router.
+
+Loss per sample = cross-entropy of the regime head against the forward regime label
++ `prior_weight` x the router prior. The prior's targets come from the strategies' realised
+returns over the window after the decision (`RouterDataset.window_returns`, costs included):
+- experts: softmax over the experts of their best strategy's window return / `temperature`;
+- each expert's policy: softmax of its own strategies' window returns / `temperature`.
+Soft targets, not argmax ones: when two experts did about as well the prior stays undecided,
+which leaves PPO room to move. Both are cross-entropies against the heads' logits.
+
+`compact` trains every weight; `hf` trains the LoRA adapters and the heads (the base model is
+frozen). The best weights on validation loss are kept; training stops after `patience` epochs
+without improvement.
+"""
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import structlog
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from training.checkpoint import save_checkpoint
+from training.dataset import RouterDataset
+from training.loop import (
+    EncodedSamples,
+    accelerator,
+    check_loss,
+    require_split,
+    seed_everything,
+    start_model,
+    trainable,
+)
+from training.model import EXPERT_ROWS, ModelConfig, RouterModel, RouterOutput
+
+log = structlog.get_logger(__name__)
+
+
+def _help(text: str, default):
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    """How `train_sft` trains (saved in the checkpoint's meta.json)."""
+
+    epochs: int = _help("Most passes over the train split.", 30)
+    batch_size: int = _help("Samples per optimizer step.", 16)
+    lr: float | None = _help("AdamW learning rate; None: 1e-3 compact, 3e-5 hf (LoRA).", None)
+    weight_decay: float = _help("AdamW weight decay.", 0.01)
+    patience: int = _help("Epochs without a better validation loss before stopping.", 5)
+    seed: int = _help("Seed of initialisation and shuffling.", 0)
+    prior_weight: float = _help("Weight of the router prior next to the regime loss.", 0.5)
+    temperature: float = _help("Return scale of the prior's soft targets (0.02 = 2%).", 0.02)
+    max_steps: int | None = _help("Stop after this many optimizer steps (smoke runs).", None)
+
+    def learning_rate(self, backbone: str) -> float:
+        """`lr`, or the default for the backbone."""
+        return self.lr if self.lr is not None else (1e-3 if backbone == "compact" else 3e-5)
+
+
+def train_sft(
+    dataset: RouterDataset,
+    init: Path | ModelConfig,
+    out_dir: Path,
+    config: SFTConfig,
+    progress: bool = True,
+) -> Path:
+    """Train on the dataset's train split, stop early on its validation split, and write the
+    best checkpoint to `out_dir`; returns the folder."""
+    seed_everything(config.seed)
+    train, val = require_split(dataset, "train"), require_split(dataset, "val")
+    model, _ = start_model(init, dataset)
+    accel = accelerator()
+    params = trainable(model)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.learning_rate(model.config.backbone), weight_decay=config.weight_decay
+    )
+    model, optimizer = accel.prepare(model, optimizer)
+    core: RouterModel = accel.unwrap_model(model)
+    sets = {name: (EncodedSamples(core, part, progress), _targets(part, config)) for name, part
+            in (("train", train), ("val", val))}  # fmt: skip
+    rng = np.random.default_rng(config.seed)
+    best, best_loss, stale, step, epochs_run = None, float("inf"), 0, 0, 0
+    bar = tqdm(total=config.max_steps or config.epochs, desc="sft", disable=not progress)
+    for epoch in range(config.epochs):
+        model.train()
+        for positions in _batches(len(train), config.batch_size, rng):
+            loss, _ = _loss(model, sets["train"], positions, config)
+            check_loss(loss, step, "SFT")
+            optimizer.zero_grad()
+            accel.backward(loss)
+            optimizer.step()
+            step += 1
+            if config.max_steps:
+                bar.update()
+            if config.max_steps and step >= config.max_steps:
+                break
+        epochs_run = epoch + 1
+        metrics = _evaluate(model, sets["val"], config)
+        bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", acc=f"{metrics['regime_accuracy']:.2f}")
+        if not config.max_steps:
+            bar.update()
+        if metrics["loss"] < best_loss:
+            best, best_loss, stale = copy.deepcopy(_state(core)), metrics["loss"], 0
+        else:
+            stale += 1
+        if stale >= config.patience or (config.max_steps and step >= config.max_steps):
+            break
+    bar.close()
+    _restore(core, best)
+    metrics = _evaluate(model, sets["val"], config) | {"epochs_run": epochs_run, "steps": step}
+    log.info("sft finished", **metrics)
+    return save_checkpoint(
+        core,
+        out_dir,
+        stats=dataset.stats,
+        extra_meta={
+            "stage": "sft",
+            "dataset": dataset.provenance(),
+            "sft_config": asdict(config),
+            "validation": metrics,
+        },
+    )
+
+
+def _targets(part: RouterDataset, config: SFTConfig) -> dict[str, torch.Tensor]:
+    returns = torch.as_tensor(part.window_returns(np.arange(len(part))), dtype=torch.float32)
+    best = torch.stack([returns[:, list(rows)].max(dim=1).values for rows in EXPERT_ROWS], 1)
+    return {
+        "regime": torch.as_tensor(part.labels),
+        "experts": torch.softmax(best / config.temperature, dim=1),
+        "policies": [
+            torch.softmax(returns[:, list(rows)] / config.temperature, 1) for rows in EXPERT_ROWS
+        ],  # fmt: skip
+    }
+
+
+def _loss(model, data, positions, config: SFTConfig) -> tuple[torch.Tensor, RouterOutput]:
+    encoded, targets = data
+    out: RouterOutput = model(encoded.batch(positions))
+    index = torch.as_tensor(positions)
+    device = out.regime_logits.device
+    regime = F.cross_entropy(out.regime_logits, targets["regime"][index].to(device))
+    prior = _soft_ce(out.expert_logits, targets["experts"][index].to(device))
+    for logits, target in zip(out.policy_logits, targets["policies"], strict=True):
+        prior = prior + _soft_ce(logits, target[index].to(device)) / len(EXPERT_ROWS)
+    return regime + config.prior_weight * prior, out
+
+
+def _soft_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return -(target * torch.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
+    model.eval()
+    encoded, targets = data
+    losses, hits, prior_hits = [], [], []
+    for positions in _batches(len(encoded), config.batch_size, None):
+        loss, out = _loss(model, data, positions, config)
+        losses.append(loss.item() * len(positions))
+        index = torch.as_tensor(positions)
+        hits += (out.regime_logits.argmax(1).cpu() == targets["regime"][index]).tolist()
+        expected = targets["experts"][index].argmax(1)
+        prior_hits += (out.expert_weights.argmax(1).cpu() == expected).tolist()
+    return {
+        "loss": float(np.sum(losses) / len(encoded)),
+        "regime_accuracy": float(np.mean(hits)),
+        "prior_accuracy": float(np.mean(prior_hits)),
+    }
+
+
+def _batches(count: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    order = np.arange(count) if rng is None else rng.permutation(count)
+    return [order[i : i + size] for i in range(0, count, size)]
+
+
+def _state(model: RouterModel) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _restore(model: RouterModel, state: dict[str, torch.Tensor] | None) -> None:
+    if state is None:
+        return
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
