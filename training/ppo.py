@@ -205,7 +205,9 @@ def _all_outputs(policy: _Policy, inputs, n: int, size: int) -> dict[str, torch.
 
 
 def _value(out: RouterOutput) -> torch.Tensor:
-    return (out.expert_weights * out.values).sum(dim=1)
+    # The router weights are held fixed in the value: the value loss trains the value heads,
+    # never the router (otherwise it pulls capital toward whichever expert's V fits best).
+    return (out.expert_weights.detach() * out.values).sum(dim=1)
 
 
 def _group(experts: torch.Tensor, action: int, beta: float) -> float:

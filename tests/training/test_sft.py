@@ -1,0 +1,84 @@
+"""SFT on synthetic regime-switching data: it learns, stops early and refuses bad input."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bot.errors import CheckpointError, DataError
+from bot.features import FeatureStats
+from training.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from training.dataset import RouterDataset
+from training.model import RouterModel
+from training.sft import SFTConfig, train_sft
+
+
+@pytest.fixture(scope="module")
+def trained(regime_dataset, hashed, tmp_path_factory) -> Path:
+    config = SFTConfig(epochs=12, patience=4, prior_weight=0.1)
+    return train_sft(regime_dataset, hashed, tmp_path_factory.mktemp("sft"), config, False)
+
+
+def regime_accuracy(checkpoint: Path, part: RouterDataset) -> float:
+    model, _, _ = load_checkpoint(checkpoint)
+    with torch.no_grad():
+        out = model(model.encode_observations(part.observations(np.arange(len(part)))))
+    return float((out.regime_logits.argmax(1).numpy() == part.labels).mean())
+
+
+def test_sft_learns_regimes_on_held_out_data(trained, regime_dataset):
+    test = regime_dataset.split("test")
+
+    accuracy = regime_accuracy(trained, test)
+
+    assert len(test) >= 50
+    assert accuracy >= 0.8  # chance is about 1/3
+
+
+def test_checkpoint_records_validation_and_dataset(trained, regime_dataset):
+    extra = read_meta(trained)["extra"]
+
+    assert extra["stage"] == "sft"
+    assert extra["dataset"]["config_hash"] == regime_dataset.meta["config_hash"]
+    assert 0.0 <= extra["validation"]["regime_accuracy"] <= 1.0
+    assert extra["validation"]["loss"] > 0
+    assert load_checkpoint(trained)[2].to_dict() == regime_dataset.stats.to_dict()
+
+
+def test_early_stopping_ends_when_validation_stalls(regime_dataset, hashed, tmp_path):
+    # lr 0: the validation loss never improves after the first epoch
+    config = SFTConfig(epochs=20, patience=2, lr=0.0)
+
+    folder = train_sft(regime_dataset, hashed, tmp_path, config, False)
+
+    assert read_meta(folder)["extra"]["validation"]["epochs_run"] == 3
+
+
+def test_empty_split_is_refused(regime_dataset, hashed, tmp_path):
+    only_train = regime_dataset.split("train")  # no validation rows
+
+    with pytest.raises(DataError, match="val split .* is empty"):
+        train_sft(only_train, hashed, tmp_path, SFTConfig(epochs=1), False)
+
+
+def test_nan_features_are_refused(regime_dataset, hashed, tmp_path):
+    copy = Path(shutil.copytree(regime_dataset.root, tmp_path / "copy"))
+    features = np.load(copy / "features.npy")
+    features[3, -1, 0] = np.nan
+    np.save(copy / "features.npy", features)
+
+    with pytest.raises(DataError, match="Non-finite features"):
+        train_sft(RouterDataset.load(copy), hashed, tmp_path / "out", SFTConfig(epochs=1), False)
+    assert not (tmp_path / "out" / "meta.json").exists()
+
+
+def test_resume_from_a_checkpoint_with_other_feature_stats_is_refused(
+    regime_dataset, hashed, tmp_path
+):
+    other = FeatureStats(mean=np.zeros(17), std=np.ones(17))
+    foreign = save_checkpoint(RouterModel(hashed), tmp_path / "foreign", stats=other)
+
+    with pytest.raises(CheckpointError, match="feature statistics differ"):
+        train_sft(regime_dataset, foreign, tmp_path / "out", SFTConfig(epochs=1), False)
