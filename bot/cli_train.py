@@ -94,10 +94,9 @@ def train_sft(
     seed: Seed = 0,
 ) -> None:
     """Supervised training of the regime head and the router prior (LoRA for `hf`)."""
-    from training.sft import SFTConfig, train_sft
-
     from training.dataset import RouterDataset
     from training.model import ModelConfig
+    from training.sft import SFTConfig, train_sft
 
     settings = _settings(ctx)
     train = settings.train
@@ -119,9 +118,8 @@ def train_ppo(
     seed: Seed = 0,
 ) -> None:
     """PPO on replayed strategy returns, from an SFT checkpoint (LoRA for `hf`)."""
-    from training.ppo import PPOConfig, train_ppo
-
     from training.dataset import RouterDataset
+    from training.ppo import PPOConfig, train_ppo
 
     settings = _settings(ctx)
     data = RouterDataset.load(dataset or settings.train.dataset)
@@ -172,8 +170,8 @@ def evaluate(
         f"(95% block bootstrap {_num(diff['low'])} .. {_num(diff['high'])})"
     )
     typer.echo(
-        f"Regime accuracy: {_num(summary['regime_accuracy'])} "
-        f"(majority-class rate {_num(summary['regime_majority_rate'])})"
+        f"Regime accuracy: {_share(summary['regime_accuracy'])} "
+        f"(always guessing the commonest regime: {_share(summary['regime_majority_rate'])})"
     )
     typer.echo(f"Report: {(folder / 'evaluation.json').resolve()}")
     if walk_forward:
@@ -201,3 +199,7 @@ def _base_request(settings: Settings) -> BacktestRequest:
 
 def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

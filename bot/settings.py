@@ -66,7 +66,8 @@ class BacktestSettings(_Section):
 
 class RouterSettings(_Section):
     policy: str = Field(
-        "uniform", description="uniform | fixed | best-expert | random | single:<name>"
+        "model:models/daily-equities",
+        description="model:<checkpoint> | uniform | fixed | best-expert | random | single:<name>",
     )
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0

@@ -26,7 +26,9 @@ def test_default_backtest_prints_table_and_writes_report():
 
     assert result.exit_code == 0, result.output
     rows = [line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()]
-    assert rows[:4] == ["SPX", "run", "uniform", "buy_and_hold"]
+    assert rows[:4] == ["SPX", "run", "model:models/daily-equities", "buy_and_hold"]
+    # The shipped router was trained on SPX before 2016: the last ten years are partly in-sample.
+    assert "IN-SAMPLE" in result.stdout
     report = _report(result.output)
     for name in ("index.html", "equity.png", "weights.png", "candles.png", "fills.csv"):
         assert (report / name).stat().st_size > 0, name

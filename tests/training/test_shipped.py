@@ -15,8 +15,8 @@ def test_the_default_backtest_policy_is_the_shipped_daily_router():
     policy = Settings().router.policy
 
     assert policy == "model:models/daily-equities"
-    assert checkpoint_path(policy) == PROJECT_ROOT / "models" / "daily-equities"
-    assert checkpoint_path(policy) in SHIPPED
+    assert checkpoint_path(policy).resolve() == PROJECT_ROOT / "models" / "daily-equities"
+    assert checkpoint_path(policy).resolve() in SHIPPED
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=lambda path: path.name)

@@ -22,10 +22,7 @@ def test_version_and_help():
     [
         ["paper"],
         ["live"],
-        ["evaluate"],
         ["status"],
-        ["train", "sft"],
-        ["train", "ppo"],
     ],
 )
 def test_unbuilt_commands_say_so_and_fail(args):
