@@ -36,7 +36,8 @@ def _timed(work) -> float:
 
 
 def _steps_per_s(dataset, config: ModelConfig, steps: int, root: Path) -> dict[str, float]:
-    """SFT and PPO optimizer steps per second (encoding the samples once is timed apart)."""
+    """SFT and PPO optimizer steps per second, loading the model and encoding the samples
+    included."""
     sft_config = SFTConfig(epochs=10_000, max_steps=steps, patience=10_000)
     sft_s = _timed(lambda: train_sft(dataset, config, root / "sft", sft_config, False))
     ppo_config = PPOConfig(iterations=10_000, max_steps=steps)

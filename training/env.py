@@ -13,11 +13,13 @@ with excess = the window's total return minus buy-and-hold's, and `scale` a typi
 The Sharpe of a 20-bar window is annualised like any other and is noisy, hence its small weight.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from bot.metrics import max_drawdown, sharpe, total_return
+from bot.validation import bar_interval
 from training.dataset import RouterDataset
 
 
@@ -30,7 +32,7 @@ class RewardConfig:
     alpha_d: float = 0.5
     scale: float = 0.02
     fee_bps: float = 10.0
-    periods_per_year: int = 252
+    periods_per_year: int = 252  # bars per year, for the Sharpe; set from the dataset
 
 
 class WindowEnv:
@@ -56,7 +58,7 @@ class WindowEnv:
             dataset.window_paths(rows),
             dataset.hold_paths(rows),
             dataset.episodes(dataset.samples["split"].iloc[0]),
-            config,
+            replace(config, periods_per_year=_bars_per_year(dataset)),
         )
 
     def reward(self, row: int, weights: np.ndarray, previous: np.ndarray) -> float:
@@ -72,3 +74,13 @@ class WindowEnv:
             + c.alpha_s * np.tanh(ratio / 3.0)
             - c.alpha_d * max_drawdown(returns) / c.scale
         )
+
+
+def _bars_per_year(dataset: RouterDataset) -> int:
+    """Bars in a year: crypto trades around the clock every day, other assets 252 days of
+    6.5 hours (one bar a day on daily bars)."""
+    interval = bar_interval(dataset.config.bar)
+    classes = {info["asset_class"] for info in dataset.meta["symbols"].values()}
+    if classes == {"crypto"}:
+        return round(365 * pd.Timedelta(days=1) / interval)
+    return 252 * max(1, round(pd.Timedelta(hours=6.5) / interval))

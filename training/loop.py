@@ -106,6 +106,12 @@ def check_loss(loss: torch.Tensor, step: int, stage: str) -> None:
         )
 
 
+def shard(positions: np.ndarray, accel: Accelerator) -> np.ndarray:
+    """This process's share of a batch: with several GPUs each takes every n-th sample (the
+    gradients are averaged across processes by `accel.backward`)."""
+    return positions[accel.process_index :: accel.num_processes]
+
+
 def trainable(model: RouterModel) -> list[torch.nn.Parameter]:
     """The parameters that train: all of a compact model; LoRA and heads of an hf one (the
     base model stays frozen: peft marks only the adapters trainable)."""

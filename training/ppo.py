@@ -28,7 +28,7 @@ import structlog
 import torch
 from tqdm import tqdm
 
-from bot.errors import CheckpointError
+from bot.errors import CheckpointError, ConfigError
 from strategies import STRATEGIES
 from training.checkpoint import save_checkpoint
 from training.dataset import RouterDataset
@@ -39,6 +39,7 @@ from training.loop import (
     check_loss,
     require_split,
     seed_everything,
+    shard,
     start_model,
     trainable,
 )
@@ -100,6 +101,11 @@ def train_ppo(
     policy = _Policy(model, config, progress)
     inputs = {"train": policy.inputs(train), "val": policy.inputs(val)}
     env = env or WindowEnv.from_dataset(train, config.reward())
+    if len(env.paths) != len(train):
+        raise ConfigError(
+            f"The PPO environment has {len(env.paths)} windows but the train split has "
+            f"{len(train)} decisions: build it over the train split's rows."
+        )
     rng = np.random.default_rng(config.seed)
     step = 0
     bar = tqdm(range(config.iterations), desc="ppo", disable=not progress)
@@ -144,10 +150,14 @@ class _Policy:
         if self.frozen_backbone:
             model.backbone.requires_grad_(False)
         self.accel = accelerator()
-        lr = config.lr or (1e-3 if self.frozen_backbone else 3e-5)
-        optimizer = torch.optim.Adam(trainable(model), lr=lr)
-        self.model, self.optimizer = self.accel.prepare(model, optimizer)
-        self.core: RouterModel = self.accel.unwrap_model(self.model)
+        model.to(self.accel.device)
+        lr = config.lr if config.lr is not None else (1e-3 if self.frozen_backbone else 3e-5)
+        # What trains goes through accelerate: the heads alone on cached h (compact), or the
+        # whole model (hf), so several GPUs average their gradients.
+        module = model.heads if self.frozen_backbone else model
+        optimizer = torch.optim.Adam(trainable(module), lr=lr)
+        self.module, self.optimizer = self.accel.prepare(module, optimizer)
+        self.core = model
         self.progress = progress
 
     def inputs(self, part: RouterDataset):
@@ -161,18 +171,19 @@ class _Policy:
 
     def __call__(self, inputs, positions: np.ndarray) -> RouterOutput:
         if self.frozen_backbone:
-            return self.core.heads(inputs[torch.as_tensor(positions)])
-        return self.model(inputs.batch(positions))
+            return self.module(inputs[torch.as_tensor(positions)].to(self.accel.device))
+        return self.module(inputs.batch(positions))
 
     def step(self, loss: torch.Tensor, grad_clip: float) -> None:
         self.optimizer.zero_grad()
         self.accel.backward(loss)
-        self.accel.clip_grad_norm_(trainable(self.core), grad_clip)
+        self.accel.clip_grad_norm_(trainable(self.module), grad_clip)
         self.optimizer.step()
 
 
 @torch.no_grad()
 def _rollout(policy: _Policy, inputs, env: WindowEnv, config: PPOConfig, rng) -> dict:
+    policy.module.eval()  # old log-probs without dropout noise, as in `_validate`
     n = len(env.paths)
     out = _all_outputs(policy, inputs, n, config.batch_size)
     probs = out["weights"].double().numpy()
@@ -228,12 +239,12 @@ def _gae(rewards: np.ndarray, values: np.ndarray, config: PPOConfig) -> np.ndarr
 
 
 def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step: int) -> int:
-    policy.model.train()
+    policy.module.train()
     tensors = {k: torch.as_tensor(v) for k, v in batch.items()}
     for _ in range(config.epochs):
         order = rng.permutation(len(batch["actions"]))
         for start in range(0, len(order), config.batch_size):
-            positions = order[start : start + config.batch_size]
+            positions = shard(order[start : start + config.batch_size], policy.accel)
             loss = _ppo_loss(policy(inputs, positions), tensors, positions, config)
             check_loss(loss, step, "PPO")
             policy.step(loss, config.grad_clip)
@@ -261,7 +272,7 @@ def _ppo_loss(out: RouterOutput, batch: dict, positions: np.ndarray, config: PPO
 @torch.no_grad()
 def _validate(policy: _Policy, inputs, env: WindowEnv) -> dict[str, float]:
     """Mean validation reward of the model's full weights against uniform weights."""
-    policy.model.eval()
+    policy.module.eval()
     weights = _all_outputs(policy, inputs, len(env.paths), 64)["weights"].double().numpy()
     uniform = np.full(weights.shape[1], 1.0 / weights.shape[1])
     model_rewards, uniform_rewards = [], []

@@ -13,7 +13,6 @@ frozen). The best weights on validation loss are kept; training stops after `pat
 without improvement.
 """
 
-import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from training.loop import (
     check_loss,
     require_split,
     seed_everything,
+    shard,
     start_model,
     trainable,
 )
@@ -89,7 +89,7 @@ def train_sft(
     for epoch in range(config.epochs):
         model.train()
         for positions in _batches(len(train), config.batch_size, rng):
-            loss, _ = _loss(model, sets["train"], positions, config)
+            loss, _ = _loss(model, sets["train"], shard(positions, accel), config)
             check_loss(loss, step, "SFT")
             optimizer.zero_grad()
             accel.backward(loss)
@@ -101,11 +101,12 @@ def train_sft(
                 break
         epochs_run = epoch + 1
         metrics = _evaluate(model, sets["val"], config)
+        check_loss(torch.tensor(metrics["loss"]), step, "SFT validation")
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", acc=f"{metrics['regime_accuracy']:.2f}")
         if not config.max_steps:
             bar.update()
         if metrics["loss"] < best_loss:
-            best, best_loss, stale = copy.deepcopy(_state(core)), metrics["loss"], 0
+            best, best_loss, stale = _state(core), metrics["loss"], 0
         else:
             stale += 1
         if stale >= config.patience or (config.max_steps and step >= config.max_steps):
