@@ -99,7 +99,8 @@ def test_splits_are_time_ordered_and_purged_by_the_horizon(built):
         # A label window t+1 .. t+H never reaches the next split's first decision bar.
         assert t["train"].max() + H < t["val"].min()
         assert t["val"].max() + H < t["test"].min()
-        assert t["test"].min() - t["train"].max() > H
+        # No test bar comes within H bars of any bar a training sample read, labels included.
+        assert t["test"].min() - (t["train"].max() + H) > H
         assert counts.min() > 0 and counts[0] > 2 * max(counts[1:])
 
 
