@@ -1,19 +1,32 @@
-"""`train_sft` and `train_ppo` on a tiny random Qwen2.5-VL: LoRA adapters that a backtest loads."""
+"""`bot train sft` and `bot train ppo` on a tiny random Qwen2.5-VL write LoRA adapters that
+`bot backtest --policy model:` loads; the base weights stay as they were."""
 
-from dataclasses import replace
-from datetime import date
-
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
-from bot.backtest import BacktestRequest, run_backtest
-from training.model import ModelConfig
-from training.ppo import PPOConfig, train_ppo
-from training.sft import SFTConfig, train_sft
+from bot.cli import app
+from tests.training.synthetic import regime_switching_frame
+from training.dataset import DatasetConfig, build_dataset
 
 pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """One synthetic instrument of 420 bars: about a dozen decisions, enough for a few steps of
+    a VLM on CPU."""
+    frames = {"SYN": (regime_switching_frame(420, seed=3)[0], "index")}
+    config = DatasetConfig(symbols=("SYN",), horizon=10, stride=10, image_size=56, workers=2)
+    return build_dataset(config, tmp_path / "ds", frames=frames, progress=False)
+
+
+def _bot(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def _lora(folder) -> dict[str, torch.Tensor]:
@@ -24,24 +37,21 @@ def _base(model_dir) -> dict[str, torch.Tensor]:
     return load_file(next(model_dir.glob("*.safetensors")))
 
 
-def _few(dataset, per_split=(4, 2, 2)):
-    """The dataset cut to a few decisions per symbol and split (the rest unused): a tiny VLM is
-    slow on CPU."""
-    samples = dataset.samples
-    keep = samples.groupby(["symbol", "split"]).cumcount()
-    limit = samples["split"].map(dict(zip(("train", "val", "test"), per_split, strict=True)))
-    return dataset.with_splits(np.where(keep < limit, samples["split"], "unused"), "few")
-
-
-def test_sft_then_ppo_train_lora_adapters_a_backtest_loads(regime_dataset, tiny_qwen_dir, tmp_path):
-    few = _few(regime_dataset)
-    config = ModelConfig(backbone="hf", hf_model_dir=str(tiny_qwen_dir))
+def test_cli_sft_then_ppo_train_adapters_that_a_backtest_loads(
+    tiny_dataset, tiny_qwen_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT__LOGGING__FORMAT", "json")
+    hf = ["--set", "train.backbone=hf", "--set", f"train.hf_model_dir={tiny_qwen_dir}"]
+    data = ["--dataset", str(tiny_dataset), "--max-steps", "2"]
+    sft, ppo = tmp_path / "sft", tmp_path / "ppo"
     base_before = _base(tiny_qwen_dir)
 
-    sft_config, ppo_config = SFTConfig(max_steps=2, lr=1e-3), PPOConfig(max_steps=2, lr=1e-3)
-
-    sft = train_sft(few, config, tmp_path / "sft", sft_config, False)
-    ppo = train_ppo(few, sft, tmp_path / "ppo", ppo_config, False)
+    _bot(*hf, "train", "sft", *data, "--out", str(sft))
+    _bot(*hf, "train", "ppo", str(sft), *data, "--out", str(ppo))
+    printed = _bot(
+        "backtest", "--policy", f"model:{ppo}", "--start", "2019-01-01", "--end", "2019-04-30"
+    )
 
     # LoRA B starts at zero: non-zero B means SFT trained the adapters; PPO moved them again.
     sft_lora, ppo_lora = _lora(sft), _lora(ppo)
@@ -50,12 +60,5 @@ def test_sft_then_ppo_train_lora_adapters_a_backtest_loads(regime_dataset, tiny_
     assert any(not torch.equal(sft_lora[k], ppo_lora[k]) for k in sft_lora)
     base_after = _base(tiny_qwen_dir)
     assert all(torch.equal(base_before[k], base_after[k]) for k in base_before)
-
-    request = BacktestRequest(
-        symbol="SPX", start=date(2019, 1, 1), end=date(2019, 4, 30), policy=f"model:{ppo}"
-    )
-    result = run_backtest(request)
-    assert not [flag for flag in result.flags if "fell back" in flag or "fallback" in flag]
-    assert len(result.weights) >= 3  # a decision every 20 bars over four months
-    assert result.weights.sum(axis=1).round(6).eq(1.0).all()
-    assert not run_backtest(replace(request, policy="uniform")).weights.equals(result.weights)
+    assert f"model:{ppo}" in printed
+    assert "fell back" not in printed and "WARNING" not in printed
