@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ from bot.settings import Settings
 from bot.validation import bar_interval
 from strategies import strategy_names
 from training.checkpoint import feature_schema, strategy_table
+from training.config import described, from_saved
 from training.labels import NO_LABEL, regime_labels
 from training.model import REGIMES
 
@@ -55,29 +56,27 @@ SPLITS = ("train", "val", "test")
 SAMPLES, FEATURES, META = "samples.parquet", "features.npy", "meta.json"
 
 
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass(frozen=True)
 class DatasetConfig:
     """What `build_dataset` builds (saved, with its hash, in meta.json)."""
 
-    symbols: tuple[str, ...] = _help("Symbols to include (built-in or catalog datasets).", ())
-    bar: str = _help("Bar size, e.g. '1d'.", "1d")
-    horizon: int = _help("Label horizon H in bars (the paper: 90 daily bars).", 90)
-    stride: int = _help("Bars between decisions: the router window.", 20)
-    splits: tuple[float, float, float] = _help(
+    symbols: tuple[str, ...] = described("Symbols to include (built-in or catalog datasets).", ())
+    bar: str = described("Bar size, e.g. '1d'.", "1d")
+    horizon: int = described("Label horizon H in bars (the paper: 90 daily bars).", 90)
+    stride: int = described("Bars between decisions: the router window.", 20)
+    splits: tuple[float, float, float] = described(
         "Train, validation and test shares of each symbol's decisions, by time.", (0.6, 0.2, 0.2)
     )
-    purge: int | None = _help("Bars between splits' decisions; None means horizon.", None)
-    fee_bps: float = _help("Fee per side in basis points for the strategy backtests.", 10.0)
-    slippage_bps: float = _help("Slippage per fill in basis points for the backtests.", 1.0)
-    workers: int = _help("Backtest worker processes; 0 means one per CPU.", 0)
-    image_size: int = _help("Chart view side in pixels, a multiple of 28.", 224)
-    alpha: float = _help("Share of the chart that the local view zooms into.", 0.25)
-    catalog: str | None = _help("Catalog directory with imported bars, if any.", None)
-    data_policy: str = _help("Bar validation policy for loaded data: repair or strict.", "repair")
+    purge: int | None = described("Bars between splits' decisions; None means horizon.", None)
+    fee_bps: float = described("Fee per side in basis points for the strategy backtests.", 10.0)
+    slippage_bps: float = described("Slippage per fill in basis points for the backtests.", 1.0)
+    workers: int = described("Backtest worker processes; 0 means one per CPU.", 0)
+    image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
+    alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
+    catalog: str | None = described("Catalog directory with imported bars, if any.", None)
+    data_policy: str = described(
+        "Bar validation policy for loaded data: repair or strict.", "repair"
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(self.symbols))
@@ -128,13 +127,7 @@ class DatasetConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetConfig":
         """The config saved by `to_dict`; unknown keys are refused."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(
-                f"Unknown dataset config keys {sorted(unknown)}: the dataset was built by "
-                "another version; rebuild it with this one."
-            )
-        return cls(**data)
+        return from_saved(cls, data, "the dataset was built by another version; rebuild it.")
 
     def digest(self) -> str:
         """SHA-256 of the config's canonical JSON, less `workers` (it does not change the data)."""

@@ -9,7 +9,7 @@ Capital for strategy a of expert k is w_k · pi_k(a); the 11 fractions, in strat
 sum to 1. The backbones live in `training.backbones`.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from bot.errors import ConfigError
 from bot.features import FEATURE_NAMES
 from strategies import EXPERTS, STRATEGIES
 from training.backbones import CompactBackbone, HFBackbone, minilm_dir
+from training.config import from_saved
 
 REGIMES = ("uptrend", "downtrend", "consolidation")
 # Table rows of each expert's strategies, in EXPERTS order: the policy heads' action spaces.
@@ -66,13 +67,9 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         """The config saved by `to_dict`; unknown keys are refused."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(
-                f"Unknown model config keys {sorted(unknown)}: the checkpoint was written by a "
-                "newer version; upgrade, or re-create the checkpoint with this one."
-            )
-        return cls(**data)
+        return from_saved(
+            cls, data, "the checkpoint was written by another version; re-create it with this one."
+        )
 
 
 @dataclass

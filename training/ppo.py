@@ -20,7 +20,7 @@ and values), so the backbone's output is computed once and iterations are fast; 
 `hf`: the LoRA adapters and the heads train; lr 3e-5.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from tqdm import tqdm
 from bot.errors import CheckpointError, ConfigError
 from strategies import STRATEGIES
 from training.checkpoint import save_checkpoint
+from training.config import described
 from training.dataset import RouterDataset
 from training.env import RewardConfig, WindowEnv
 from training.loop import (
@@ -53,31 +54,27 @@ EXPERT_OF = torch.tensor(
 )
 
 
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass(frozen=True)
 class PPOConfig:
     """How `train_ppo` trains (saved in the checkpoint's meta.json)."""
 
-    iterations: int = _help("Rollouts over the train split.", 30)
-    epochs: int = _help("Optimisation passes over each rollout.", 4)
-    batch_size: int = _help("Decisions per minibatch.", 16)
-    lr: float | None = _help("Adam learning rate; None: 1e-3 compact heads, 3e-5 hf.", None)
-    clip: float = _help("PPO clip range epsilon.", 0.15)
-    value_coef: float = _help("Weight of the value loss (c1).", 0.5)
-    entropy_coef: float = _help("Weight of the entropy bonus (c2).", 0.01)
-    gamma: float = _help("Discount per window.", 0.99)
-    gae_lambda: float = _help("GAE lambda.", 0.95)
-    grad_clip: float = _help("Gradient norm limit.", 0.5)
-    group_coef: float = _help("beta of the group term (eq. 13).", 0.01)
-    alpha_r: float = _help("Weight of the smoothed excess return.", 1.0)
-    alpha_s: float = _help("Weight of the smoothed window Sharpe.", 0.2)
-    alpha_d: float = _help("Weight of the drawdown penalty.", 0.5)
-    fee_bps: float = _help("Turnover cost per unit of weight change, bps.", 10.0)
-    seed: int = _help("Seed of sampling and shuffling.", 0)
-    max_steps: int | None = _help("Stop after this many optimizer steps (smoke runs).", None)
+    iterations: int = described("Rollouts over the train split.", 30)
+    epochs: int = described("Optimisation passes over each rollout.", 4)
+    batch_size: int = described("Decisions per minibatch.", 16)
+    lr: float | None = described("Adam learning rate; None: 1e-3 compact heads, 3e-5 hf.", None)
+    clip: float = described("PPO clip range epsilon.", 0.15)
+    value_coef: float = described("Weight of the value loss (c1).", 0.5)
+    entropy_coef: float = described("Weight of the entropy bonus (c2).", 0.01)
+    gamma: float = described("Discount per window.", 0.99)
+    gae_lambda: float = described("GAE lambda.", 0.95)
+    grad_clip: float = described("Gradient norm limit.", 0.5)
+    group_coef: float = described("beta of the group term (eq. 13).", 0.01)
+    alpha_r: float = described("Weight of the smoothed excess return.", 1.0)
+    alpha_s: float = described("Weight of the smoothed window Sharpe.", 0.2)
+    alpha_d: float = described("Weight of the drawdown penalty.", 0.5)
+    fee_bps: float = described("Turnover cost per unit of weight change, bps.", 10.0)
+    seed: int = described("Seed of sampling and shuffling.", 0)
+    max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
     def reward(self) -> RewardConfig:
         """The environment's reward settings."""

@@ -13,7 +13,7 @@ frozen). The best weights on validation loss are kept; training stops after `pat
 without improvement.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from training.checkpoint import save_checkpoint
+from training.config import described
 from training.dataset import RouterDataset
 from training.loop import (
     EncodedSamples,
@@ -39,23 +40,19 @@ from training.model import EXPERT_ROWS, ModelConfig, RouterModel, RouterOutput
 log = structlog.get_logger(__name__)
 
 
-def _help(text: str, default):
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass(frozen=True)
 class SFTConfig:
     """How `train_sft` trains (saved in the checkpoint's meta.json)."""
 
-    epochs: int = _help("Most passes over the train split.", 30)
-    batch_size: int = _help("Samples per optimizer step.", 16)
-    lr: float | None = _help("AdamW learning rate; None: 1e-3 compact, 3e-5 hf (LoRA).", None)
-    weight_decay: float = _help("AdamW weight decay.", 0.01)
-    patience: int = _help("Epochs without a better validation loss before stopping.", 5)
-    seed: int = _help("Seed of initialisation and shuffling.", 0)
-    prior_weight: float = _help("Weight of the router prior next to the regime loss.", 0.5)
-    temperature: float = _help("Return scale of the prior's soft targets (0.02 = 2%).", 0.02)
-    max_steps: int | None = _help("Stop after this many optimizer steps (smoke runs).", None)
+    epochs: int = described("Most passes over the train split.", 30)
+    batch_size: int = described("Samples per optimizer step.", 16)
+    lr: float | None = described("AdamW learning rate; None: 1e-3 compact, 3e-5 hf (LoRA).", None)
+    weight_decay: float = described("AdamW weight decay.", 0.01)
+    patience: int = described("Epochs without a better validation loss before stopping.", 5)
+    seed: int = described("Seed of initialisation and shuffling.", 0)
+    prior_weight: float = described("Weight of the router prior next to the regime loss.", 0.5)
+    temperature: float = described("Return scale of the prior's soft targets (0.02 = 2%).", 0.02)
+    max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
     def learning_rate(self, backbone: str) -> float:
         """`lr`, or the default for the backbone."""

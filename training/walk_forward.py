@@ -16,6 +16,7 @@ import numpy as np
 from bot.backtest import BacktestRequest
 from bot.errors import ConfigError
 from training.checkpoint import read_meta
+from training.config import from_saved
 from training.dataset import RouterDataset
 from training.evaluate import average_metrics, run_evaluation, table3, test_windows
 from training.model import ModelConfig
@@ -60,8 +61,9 @@ def walk_forward(
     saved = read_meta(checkpoint)
     extra = saved["extra"]
     model = ModelConfig.from_dict(saved["model_config"])
-    sft = SFTConfig(**extra.get("sft_config", {}))
-    ppo = PPOConfig(**extra.get("ppo_config", {}))
+    advice = "the checkpoint was trained by another version; retrain it with this one."
+    sft = from_saved(SFTConfig, extra.get("sft_config", {}), advice)
+    ppo = from_saved(PPOConfig, extra.get("ppo_config", {}), advice)
     results = {}
     for fold, splits in enumerate(fold_splits(dataset, folds)):
         data = dataset.with_splits(splits, f"wf{fold}")

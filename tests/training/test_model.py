@@ -98,5 +98,5 @@ def test_model_config_round_trips_and_refuses_unknown_keys():
     config = ModelConfig(hidden_size=64, text_encoder="hashed")
 
     assert ModelConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ConfigError, match="Unknown model config keys"):
+    with pytest.raises(ConfigError, match="Unknown ModelConfig keys"):
         ModelConfig.from_dict({**config.to_dict(), "depth": 3})
