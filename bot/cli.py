@@ -236,16 +236,17 @@ def _download(
     if venue == "binance":
         from adapters.ccxt_history import binance_api_urls, fetch_ohlcv
 
-        base = venues.binance.api_url
+        binance = venues.binance
+        base = binance.base_url_http
         frame = fetch_ohlcv(
-            venues.binance.exchange,
+            binance.ccxt_exchange,
             symbol,
             bar,
             start,
             end,
             urls=binance_api_urls(base) if base else None,
         )
-        return frame, "perpetual" if venues.binance.exchange == "binanceusdm" else "crypto"
+        return frame, "perpetual" if binance.market == "usdt_futures" else "crypto"
     if venue == "alpaca":
         from adapters.alpaca.history import fetch_bars
 

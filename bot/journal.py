@@ -53,6 +53,14 @@ CREATE TABLE fills (
 );
 CREATE INDEX fills_by_run ON fills (run_id, ts);
 """
+# Added after schema version 1 shipped; created on open, so older v1 files gain it too.
+_EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    ts INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, ts);
+"""
 _DECISION_COLUMNS = (
     "run_id, ts, time, symbol, window_index, inputs_hash, chart_path, weights, experts, regime, "
     "policy, policy_version, latency_ms, fallback, error, close"
@@ -209,7 +217,28 @@ class Journal:
             connection.executemany(_FILL_INSERT, rows)
         return len(rows)
 
+    def record_event(
+        self, run_id: str, ts: int | pd.Timestamp, kind: str, payload: Mapping[str, Any]
+    ) -> int:
+        """Commit one operational event (e.g. kind "kill_switch") with a JSON-safe payload."""
+        stamp = _ns(ts)
+        row = (run_id, stamp, pd.Timestamp(stamp, tz="UTC").isoformat(), kind)
+        row += (json.dumps(dict(payload), default=str, sort_keys=True),)
+        return self._write(
+            "INSERT INTO events (run_id, ts, time, kind, payload) VALUES (?, ?, ?, ?, ?)", row
+        )
+
     # -- reading ---------------------------------------------------------------------------
+
+    def events(self, run_id: str, kind: str | None = None) -> pd.DataFrame:
+        """The run's events (ts, kind, payload parsed to a dict) in time order."""
+        sql = "SELECT ts, kind, payload FROM events WHERE run_id = ?"
+        params: tuple = (run_id,) if kind is None else (run_id, kind)
+        sql += "" if kind is None else " AND kind = ?"
+        frame = pd.read_sql_query(sql + " ORDER BY ts, id", self._conn(), params=params)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["payload"] = frame["payload"].map(json.loads)
+        return frame
 
     def runs(self) -> pd.DataFrame:
         """Every run, oldest first, with the number of decisions each holds."""
@@ -306,6 +335,7 @@ class Journal:
             with connection:
                 connection.executescript(_SCHEMA)
                 connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                connection.executescript(_EVENTS_SCHEMA)
             return
         if "schema_version" not in tables:
             raise ConfigError(
@@ -320,6 +350,8 @@ class Journal:
                 f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "
                 "the bot to read it, or point journal.path at a new file."
             )
+        with connection:
+            connection.executescript(_EVENTS_SCHEMA)
 
 
 def _decision(row: tuple) -> DecisionRecord:

@@ -102,6 +102,48 @@ class JournalSettings(_Section):
     path: Path = Field(Path("var/journal.sqlite"), description="SQLite audit journal")
 
 
+class RiskSettings(_Section):
+    max_order_notional: PositiveFloat | None = Field(
+        None, description="largest notional of one order, quote currency; None = off"
+    )
+    max_instrument_notional: PositiveFloat | None = Field(
+        None, description="largest gross position notional per instrument; None = off"
+    )
+    max_orders_per_second: PositiveInt = Field(100, description="order submissions per second")
+    max_drawdown: float = Field(
+        0.25, gt=0, lt=1, description="kill switch: loss from the equity peak, as a fraction"
+    )
+    daily_loss_limit: float | None = Field(
+        None, gt=0, lt=1, description="kill switch: loss from the day's first equity; None = off"
+    )
+    stale_after_bars: PositiveFloat = Field(
+        5.0, description="bar intervals without a new bar before new orders stop"
+    )
+    backoff_initial_s: PositiveFloat = Field(1.0, description="first wait after a 429/418")
+    backoff_max_s: PositiveFloat = Field(300.0, description="longest wait between retries")
+    ban_default_s: PositiveFloat = Field(
+        120.0, description="wait after a 418 (IP ban) that carries no Retry-After"
+    )
+
+    @model_validator(mode="after")
+    def _limits_consistent(self) -> "RiskSettings":
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"risk.backoff_initial_s={self.backoff_initial_s} exceeds risk.backoff_max_s="
+                f"{self.backoff_max_s}: the first wait cannot be longer than the longest."
+            )
+        if (
+            self.max_order_notional is not None
+            and self.max_instrument_notional is not None
+            and self.max_order_notional > self.max_instrument_notional
+        ):
+            raise ValueError(
+                "risk.max_order_notional exceeds risk.max_instrument_notional: one order could "
+                "never use it. Lower max_order_notional or raise max_instrument_notional."
+            )
+        return self
+
+
 class AlpacaSettings(_Section):
     trading_url: str = "https://paper-api.alpaca.markets"
     data_url: str | None = Field(None, description="market-data REST base URL override")
@@ -109,9 +151,18 @@ class AlpacaSettings(_Section):
 
 
 class BinanceSettings(_Section):
-    exchange: Literal["binance", "binanceusdm"] = "binanceusdm"
+    market: Literal["usdt_futures", "spot"] = Field(
+        "usdt_futures", description="USDT-M futures (one-way mode) or spot (long only)"
+    )
     testnet: bool = True
-    api_url: str | None = Field(None, description="REST base URL override")
+    base_url_http: str | None = Field(None, description="REST base URL override")
+    base_url_ws: str | None = Field(None, description="websocket base URL override")
+    recv_window_ms: PositiveInt = Field(5000, description="signed requests' validity window")
+
+    @property
+    def ccxt_exchange(self) -> str:
+        """The ccxt exchange id of the market, for history downloads."""
+        return "binanceusdm" if self.market == "usdt_futures" else "binance"
 
 
 class VenueSettings(_Section):
@@ -143,6 +194,7 @@ class Settings(_Section):
     backtest: BacktestSettings = BacktestSettings()
     router: RouterSettings = RouterSettings()
     journal: JournalSettings = JournalSettings()
+    risk: RiskSettings = RiskSettings()
     train: TrainSettings = TrainSettings()
     venues: VenueSettings = VenueSettings()
 

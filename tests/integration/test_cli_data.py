@@ -86,8 +86,8 @@ def binance() -> Iterator[FakeBinance]:
 
 
 def test_fetch_pages_through_rate_limit_and_stores(binance, tmp_path, monkeypatch):
-    monkeypatch.setenv("BOT__VENUES__BINANCE__API_URL", binance.base_url)
-    monkeypatch.setenv("BOT__VENUES__BINANCE__EXCHANGE", "binance")
+    monkeypatch.setenv("BOT__VENUES__BINANCE__BASE_URL_HTTP", binance.base_url)
+    monkeypatch.setenv("BOT__VENUES__BINANCE__MARKET", "spot")
 
     result = runner.invoke(
         app,
