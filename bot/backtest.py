@@ -7,6 +7,7 @@ separate processes: nautilus engines leak memory and are not reusable.
 """
 
 import json
+import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +33,9 @@ from bot.sim import new_engine
 from strategies import EXPERTS, STRATEGIES, build_strategies
 
 BUY_AND_HOLD = "buy_and_hold"
+# Workers fork from a clean server process, never from this one: a parent that has run torch
+# (training, then evaluation) hands a forked child a dead OpenMP pool, and the child hangs.
+WORKER_START = multiprocessing.get_context("forkserver")
 VALIDATION_FRACTION = 0.25  # best-expert: validation span before start, as a share of the test span
 
 
@@ -197,7 +201,7 @@ def run_many(requests: list[BacktestRequest]) -> list[BacktestResult]:
         return [run_backtest(requests[0])]
     workers = min(len(requests), os.cpu_count() or 1)
     quiet = [replace(r, progress=False) for r in requests]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=WORKER_START) as pool:
         return list(tqdm(pool.map(run_backtest, quiet), total=len(quiet), desc="backtests"))
 
 

@@ -35,7 +35,7 @@ import structlog
 from PIL import Image
 from tqdm import tqdm
 
-from bot.backtest import BacktestRequest, run_backtest
+from bot.backtest import WORKER_START, BacktestRequest, run_backtest
 from bot.catalog import from_nautilus_bars, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars, store_bars
 from bot.errors import ConfigError, DataError
@@ -160,7 +160,7 @@ def build_dataset(
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
     workers = config.workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=WORKER_START) as pool:
         # Backtests run in workers while this process draws the observations.
         futures = {
             pool.submit(_equity_curve, request): (asset.symbol, request.policy)
