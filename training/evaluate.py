@@ -96,6 +96,8 @@ def run_evaluation(
         raise DataError("Nothing to evaluate: the dataset has no instruments.")
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / "journal.sqlite"
+    for stale in (journal, *out_dir.glob("journal.sqlite-*")):
+        stale.unlink(missing_ok=True)  # a rerun into the same folder rewrites the whole report
     methods = [f"model:{checkpoint}", "uniform", "best-expert", "random"]
     methods += [f"single:{name}" for name in strategy_names()]
     requests = [

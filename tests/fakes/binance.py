@@ -1,20 +1,31 @@
-"""A fake Binance REST server: spot (`/api/v3`) and USDT-M futures (`/fapi/v1`) market data,
-in Binance's wire format, serving a `SyntheticHistory`.
+"""A fake Binance: spot (`/api/v3`) and USDT-M futures (`/fapi/v1`) market data in Binance's
+wire format, serving a `SyntheticHistory`; signed trading REST for both (`binance_trading`);
+and the raw / combined websocket streams with klines and user-data events (`binance_streams`).
 
-Trading endpoints and user-data / market websockets join the route table later.
+REST clients use `fake.base_url`; websocket clients use `fake.ws_url` (+ `/stream?streams=...`
+or `/ws/<stream>`).
 """
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import pandas as pd
 from aiohttp import web
 
+from tests.fakes.binance_auth import BinanceAuth
+from tests.fakes.binance_streams import BinanceStreams
+from tests.fakes.binance_symbols import futures_symbol, spot_symbol
+from tests.fakes.binance_trading import BinanceAccount
 from tests.fakes.faults import FaultPlan
+from tests.fakes.orders import OrderBook, wall_ms
 from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import FakeServer
+from tests.fakes.wire import StreamHub
 
 INTERVALS = {
     "1m": 60,
@@ -32,7 +43,6 @@ INTERVALS = {
     "3d": 259200,
     "1w": 604800,
 }
-PERPETUAL_DELIVERY_MS = 4133404800000  # Binance's "no expiry" delivery date
 
 _ERRORS = {
     400: (-1100, "Illegal characters found in a parameter."),
@@ -52,8 +62,10 @@ class _Market:
 
 
 class FakeBinance(FakeServer):
-    """Fake Binance market data. `spot` and `futures` list the tradable symbols (e.g. "BTCUSDT")
-    with their base and quote assets; every symbol serves bars from `history`."""
+    """Fake Binance. `spot` and `futures` list the tradable symbols (e.g. "BTCUSDT") with their
+    base and quote assets; every symbol serves bars from `history`, and its price starts at its
+    last 1-minute close there. Signed requests must use `api_key` / `api_secret`. Each of the
+    spot and futures accounts (`fake.spot`, `fake.futures`) starts with `cash` USDT."""
 
     def __init__(
         self,
@@ -61,17 +73,102 @@ class FakeBinance(FakeServer):
         faults: FaultPlan | None = None,
         spot: dict[str, tuple[str, str]] | None = None,
         futures: dict[str, tuple[str, str]] | None = None,
+        api_key: str = "fake-api-key",
+        api_secret: str = "fake-api-secret",
+        cash: float = 100_000.0,
     ) -> None:
         super().__init__(faults)
         self.history = history
         default = {"BTCUSDT": ("BTC", "USDT"), "ETHUSDT": ("ETH", "USDT")}
         self.markets = (
-            _Market("/api/v3", 1000, spot or default, _spot_symbol),
-            _Market("/fapi/v1", 1500, futures or default, _futures_symbol),
+            _Market("/api/v3", 1000, spot or default, spot_symbol),
+            _Market("/fapi/v1", 1500, futures or default, futures_symbol),
         )
+        self.auth = BinanceAuth(api_key, api_secret, self.clock_ms)
+        self.hub = StreamHub(self.faults)
+        self.streams = BinanceStreams(self.hub)
+        self.spot, self.futures = (
+            self._account(market, market.prefix == "/fapi/v1", cash) for market in self.markets
+        )
+        self._expiry: asyncio.Task | None = None
+
+    @property
+    def ws_url(self) -> str:
+        """`ws://127.0.0.1:PORT`, the base of the websocket streams."""
+        return self.base_url.replace("http://", "ws://", 1)
+
+    def clock_ms(self) -> int:
+        """The venue's clock: now, shifted by the fault plan's `clock_skew_ms`."""
+        return wall_ms() + self.faults.clock_skew_ms
+
+    async def start(self, port: int = 0) -> None:
+        self.hub.bind(asyncio.get_running_loop())
+        await super().start(port)
+        if self.faults.listen_key_ttl_s is not None:
+            self._expiry = asyncio.create_task(self._expire_forever(self.faults.listen_key_ttl_s))
+
+    async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        await self.hub.close_all()
+        await super().stop()
+
+    def push_kline(
+        self,
+        symbol: str,
+        at: datetime,
+        ohlcv: tuple[float, float, float, float, float],
+        interval: str = "1m",
+        closed: bool = True,
+    ) -> int:
+        """Stream a kline opening at `at` to its subscribers and move `symbol`'s price (both
+        markets) to its close, filling orders it crosses. Safe from any thread; returns the
+        number of connections that got it."""
+        open_ms = int(at.timestamp() * 1000)
+        bar = dict(zip(("open", "high", "low", "close", "volume"), ohlcv, strict=True))
+        bar |= {"open_ms": open_ms, "close_ms": open_ms + INTERVALS[interval] * 1000 - 1}
+        return self.hub.call(self._push_kline, symbol, interval, bar, closed)
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Move `symbol`'s price in both markets. Safe from any thread."""
+        self.hub.call(self._set_price, symbol, price)
+
+    def expire_listen_keys(self) -> None:
+        """Expire every listen key now, as Binance does after 60 minutes without keep-alive."""
+        self.hub.call(self._expire, 0.0)
+
+    def _account(self, market: _Market, futures: bool, cash: float) -> BinanceAccount:
+        book = OrderBook(self.faults, cash, self.clock_ms)
+        for symbol in market.symbols:
+            book.prices[symbol] = float(self.history.frame(symbol, 60)["close"].iloc[-1])
+        account = BinanceAccount(futures, book, self.auth, market.symbols)
+        book.listeners.append(lambda event: self.streams.order_event(account, event))
+        return account
+
+    def _push_kline(self, symbol: str, interval: str, bar: dict, closed: bool) -> int:
+        sent = self.streams.kline(symbol, interval, bar, closed)
+        self._set_price(symbol, bar["close"])
+        return sent
+
+    def _set_price(self, symbol: str, price: float) -> None:
+        for account in (self.spot, self.futures):
+            if symbol in account.symbols:
+                account.book.set_price(symbol, price)
+
+    def _expire(self, ttl_s: float) -> None:
+        for account in (self.spot, self.futures):
+            for key in account.expired_keys(ttl_s):
+                self.streams.expire(key, self.clock_ms())
+
+    async def _expire_forever(self, ttl_s: float) -> None:
+        while True:
+            await asyncio.sleep(min(ttl_s / 4, 0.25))
+            self._expire(ttl_s)
 
     def routes(self) -> list[web.RouteDef]:
-        table = []
+        table = [*self.spot.routes(), *self.futures.routes(), *self.streams.routes()]
         for market in self.markets:
             table += [
                 web.get(f"{market.prefix}/ping", _ping),
@@ -90,7 +187,7 @@ class FakeBinance(FakeServer):
         return int(self.history.end.timestamp() * 1000)
 
     async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response({"serverTime": self._now_ms()})
+        return web.json_response({"serverTime": self.clock_ms()})
 
     async def _exchange_info(self, market: _Market, request: web.Request) -> web.Response:
         symbols = [market.describe(name, *assets) for name, assets in market.symbols.items()]
@@ -166,110 +263,3 @@ def _kline_rows(frame: pd.DataFrame, step_s: int) -> list[list[Any]]:
 
 def _rate_limit(kind: str, interval: str, num: int, limit: int) -> dict[str, Any]:
     return {"rateLimitType": kind, "interval": interval, "intervalNum": num, "limit": limit}
-
-
-def _common_filters() -> list[dict[str, Any]]:
-    return [
-        {
-            "filterType": "PRICE_FILTER",
-            "minPrice": "0.01",
-            "maxPrice": "1000000.00",
-            "tickSize": "0.01",
-        },
-        {
-            "filterType": "LOT_SIZE",
-            "minQty": "0.00001",
-            "maxQty": "9000.00000",
-            "stepSize": "0.00001",
-        },
-        {
-            "filterType": "MARKET_LOT_SIZE",
-            "minQty": "0.00000",
-            "maxQty": "100.00000",
-            "stepSize": "0.00000",
-        },
-    ]
-
-
-def _spot_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
-    return {
-        "symbol": symbol,
-        "status": "TRADING",
-        "baseAsset": base,
-        "baseAssetPrecision": 8,
-        "quoteAsset": quote,
-        "quotePrecision": 8,
-        "quoteAssetPrecision": 8,
-        "baseCommissionPrecision": 8,
-        "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-        "icebergAllowed": True,
-        "ocoAllowed": True,
-        "otoAllowed": True,
-        "quoteOrderQtyMarketAllowed": True,
-        "allowTrailingStop": True,
-        "cancelReplaceAllowed": True,
-        "isSpotTradingAllowed": True,
-        "isMarginTradingAllowed": False,
-        "filters": [
-            *_common_filters(),
-            {
-                "filterType": "NOTIONAL",
-                "minNotional": "5.00",
-                "applyMinToMarket": True,
-                "maxNotional": "9000000.00",
-                "applyMaxToMarket": False,
-                "avgPriceMins": 5,
-            },
-        ],
-        "permissions": [],
-        "permissionSets": [["SPOT"]],
-        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
-    }
-
-
-def _futures_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
-    return {
-        "symbol": symbol,
-        "pair": symbol,
-        "contractType": "PERPETUAL",
-        "deliveryDate": PERPETUAL_DELIVERY_MS,
-        "onboardDate": 1569398400000,
-        "status": "TRADING",
-        "maintMarginPercent": "2.5000",
-        "requiredMarginPercent": "5.0000",
-        "baseAsset": base,
-        "quoteAsset": quote,
-        "marginAsset": quote,
-        "pricePrecision": 2,
-        "quantityPrecision": 3,
-        "baseAssetPrecision": 8,
-        "quotePrecision": 8,
-        "underlyingType": "COIN",
-        "underlyingSubType": [],
-        "triggerProtect": "0.0500",
-        "liquidationFee": "0.012500",
-        "marketTakeBound": "0.05",
-        "filters": [
-            *_common_filters(),
-            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MIN_NOTIONAL", "notional": "100"},
-            {
-                "filterType": "PERCENT_PRICE",
-                "multiplierUp": "1.0500",
-                "multiplierDown": "0.9500",
-                "multiplierDecimal": "4",
-            },
-        ],
-        "orderTypes": [
-            "LIMIT",
-            "MARKET",
-            "STOP",
-            "STOP_MARKET",
-            "TAKE_PROFIT",
-            "TAKE_PROFIT_MARKET",
-            "TRAILING_STOP_MARKET",
-        ],
-        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
-    }

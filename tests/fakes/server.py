@@ -57,13 +57,13 @@ class FakeServer:
         """The recorded requests for one path, in arrival order."""
         return [request for request in self.requests if request.path == path]
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1 in the running event loop."""
+    async def start(self, port: int = 0) -> None:
+        """Serve on `port` (0: a free one) of 127.0.0.1 in the running event loop."""
         app = web.Application(middlewares=[self._record_and_inject])
         app.add_routes(self.routes())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self._port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:

@@ -59,6 +59,7 @@ def test_train_then_evaluate_writes_table3_report(tmp_path, dataset):
         test = json.loads((data / "meta.json").read_text())["symbols"][symbol]["splits"]["test"]
         assert inst["test"][0] == test["first_decision"][:10]
     assert (report / "summary.png").stat().st_size > 0
+    assert _bot("evaluate", str(ppo), *common, "--out", str(report)) == printed  # rerun in place
     assert printed.splitlines()[0].startswith("method (mean of 2 instruments)")
     assert "router" in printed and "Regime accuracy" in printed
 
