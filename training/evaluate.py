@@ -231,7 +231,7 @@ def _summary(instruments: dict[str, dict], draws: list[np.ndarray]) -> dict:
         "sharpe_diff_vs_uniform": _interval(point, pooled),
         "regime_accuracy": _weighted(regimes, "accuracy", total),
         "regime_majority_rate": _weighted(regimes, "majority_rate", total),
-        "table": table3(average, len(instruments)),
+        "table": table3(average, f"method (mean of {len(instruments)} instruments)"),
     }
 
 
@@ -253,16 +253,18 @@ def _weighted(regimes: list[dict], key: str, total: int) -> float | None:
     return sum(r[key] * r["decisions"] for r in regimes) / total if total else None
 
 
-def table3(average: dict[str, dict[str, float | None]], count: int) -> str:
-    """The paper's Table 3 layout on averages: TR%, SR and MDD% per method."""
-    lines = [f"{f'method (mean of {count} instruments)':<36}{'TR%':>9}{'SR':>8}{'MDD%':>9}"]
+def table3(average: dict[str, dict[str, float | None]], title: str) -> str:
+    """The paper's Table 3 layout on averages: TR%, SR and MDD% per method, under `title`
+    (e.g. "method (mean of 10 instruments)")."""
+    width = max(36, len(title) + 2)
+    lines = [f"{title:<{width}}{'TR%':>9}{'SR':>8}{'MDD%':>9}"]
     for method, m in average.items():
         cells = [
             _cell(m["total_return"], 100, 9),
             _cell(m["sharpe"], 1, 8),
             _cell(m["max_drawdown"], 100, 9),
         ]
-        lines.append(f"{method:<36}{''.join(cells)}")
+        lines.append(f"{method:<{width}}{''.join(cells)}")
     return "\n".join(lines)
 
 

@@ -93,4 +93,4 @@ def walk_forward(
 def _fold_table(results: dict[str, dict], count: int) -> str:
     """The Table 3 layout averaged over the folds (each fold a mean over instruments)."""
     average = average_metrics([r["average"] for r in results.values()])
-    return table3(average, count).replace("instruments)", f"instruments, {len(results)} folds)")
+    return table3(average, f"method (mean of {count} instruments, {len(results)} folds)")
