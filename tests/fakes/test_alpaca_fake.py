@@ -61,6 +61,18 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def _trade_updates(alpaca: FakeAlpaca) -> tuple[TradingStream, list]:
+    """alpaca-py's trade-update stream aimed at the fake, and the list it appends updates to."""
+    updates = []
+
+    async def on_update(update) -> None:
+        updates.append(update)
+
+    stream = TradingStream(KEY, SECRET, paper=True, url_override=alpaca.ws_url(TRADING_STREAM))
+    stream.subscribe_trade_updates(on_update)
+    return stream, updates
+
+
 @contextmanager
 def _running(stream, fake: FakeAlpaca) -> Iterator[None]:
     thread = threading.Thread(target=stream.run, daemon=True)
@@ -170,13 +182,7 @@ def test_fill_and_partial_fill_arrive_on_the_trade_updates_stream(
     alpaca: FakeAlpaca, faults: FaultPlan, client: TradingClient
 ) -> None:
     faults.partial_fills.append(PartialFill(fraction=0.25, symbol="AAPL"))
-    updates = []
-
-    async def on_update(update) -> None:
-        updates.append(update)
-
-    stream = TradingStream(KEY, SECRET, paper=True, url_override=alpaca.ws_url(TRADING_STREAM))
-    stream.subscribe_trade_updates(on_update)
+    stream, updates = _trade_updates(alpaca)
     with _running(stream, alpaca):
         _wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1)
         order = client.submit_order(_buy("AAPL", 4))
@@ -194,13 +200,7 @@ def test_cancel_and_reject_after_accept_arrive_on_the_trade_updates_stream(
     alpaca: FakeAlpaca, faults: FaultPlan, client: TradingClient
 ) -> None:
     faults.rejects.append(OrderReject(nth=2, after_accept=True, reason="halted"))
-    updates = []
-
-    async def on_update(update) -> None:
-        updates.append(update)
-
-    stream = TradingStream(KEY, SECRET, paper=True, url_override=alpaca.ws_url(TRADING_STREAM))
-    stream.subscribe_trade_updates(on_update)
+    stream, updates = _trade_updates(alpaca)
     with _running(stream, alpaca):
         _wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1)
         limit = LimitOrderRequest(
