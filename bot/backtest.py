@@ -27,7 +27,7 @@ from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
 from bot.policy import PolicySpec, check_policy, checkpoint_path
 from bot.report import write_report
-from bot.router import RouterActor, RouterActorConfig
+from bot.router import RouterActorConfig, assemble
 from bot.settings import Settings
 from bot.sim import new_engine
 from strategies import EXPERTS, STRATEGIES, build_strategies
@@ -290,7 +290,9 @@ def _simulate(
     )
     if request.journal:
         _start_journal_run(request)
-    actor = RouterActor(
+    actor = assemble(
+        engine,
+        strategies,
         RouterActorConfig(
             instrument_id=instrument.id,
             bar_type=bar_type,
@@ -308,13 +310,8 @@ def _simulate(
             chart_dir=str(Path(request.journal).parent / "charts" / request.run_id)
             if request.journal
             else None,
-        )
+        ),
     )
-    # The actor is added first so that it sees each bar before the strategies do.
-    actor.watch(strategies)
-    engine.add_actor(actor)
-    for strategy in strategies:
-        engine.add_strategy(strategy)
     with tqdm(total=len(bars), desc=request.symbol, disable=not request.progress) as bar:
         actor.progress = bar
         engine.run()

@@ -7,8 +7,10 @@ per-strategy PnL and every decision, and journals decisions and fills as they ha
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 from nautilus_trader.common.actor import Actor
@@ -205,3 +207,24 @@ class RouterActor(Actor):
             columns=list(strategy_names()),
         )
         return equity, pnl, weights
+
+
+class ComponentHost(Protocol):
+    """What `assemble` adds components to: a BacktestEngine or a live node's Trader."""
+
+    def add_actor(self, actor: RouterActor) -> None: ...
+
+    def add_strategy(self, strategy: RoutedStrategy) -> None: ...
+
+
+def assemble(
+    host: ComponentHost, strategies: Sequence[RoutedStrategy], router: RouterActorConfig
+) -> RouterActor:
+    """Add the router actor (first, so it sees each bar before the strategies) and then
+    `strategies` to `host`; returns the actor, watching the strategies."""
+    actor = RouterActor(router)
+    actor.watch(list(strategies))
+    host.add_actor(actor)
+    for strategy in strategies:
+        host.add_strategy(strategy)
+    return actor
