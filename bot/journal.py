@@ -32,29 +32,28 @@ SCHEMA_VERSION = 1
 JOURNAL_FILE = "journal.sqlite"
 BUSY_TIMEOUT_S = 30.0  # parallel backtest workers may write the same journal
 
+# Idempotent, so that processes opening a new journal at the same time (parallel backtests)
+# cannot trip over each other, and older version-1 files gain the tables added since.
 _SCHEMA = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE runs (
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started TEXT NOT NULL, mode TEXT NOT NULL, symbol TEXT NOT NULL,
     bar TEXT NOT NULL, policy TEXT NOT NULL, settings TEXT NOT NULL, report_dir TEXT
 );
-CREATE TABLE decisions (
+CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     ts INTEGER NOT NULL, time TEXT NOT NULL, symbol TEXT NOT NULL, window_index INTEGER NOT NULL,
     inputs_hash TEXT, chart_path TEXT, weights TEXT NOT NULL, experts TEXT NOT NULL, regime TEXT,
     policy TEXT NOT NULL, policy_version TEXT, latency_ms REAL, fallback INTEGER NOT NULL,
     error TEXT, close REAL
 );
-CREATE INDEX decisions_by_run ON decisions (run_id, ts);
-CREATE TABLE fills (
+CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions (run_id, ts);
+CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     ts INTEGER NOT NULL, strategy TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
     price REAL NOT NULL, commission REAL NOT NULL
 );
-CREATE INDEX fills_by_run ON fills (run_id, ts);
-"""
-# Added after schema version 1 shipped; created on open, so older v1 files gain it too.
-_EVENTS_SCHEMA = """
+CREATE INDEX IF NOT EXISTS fills_by_run ON fills (run_id, ts);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     ts INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
@@ -331,27 +330,25 @@ class Journal:
 
     def _check_schema(self, connection: sqlite3.Connection) -> None:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
-        if not tables:
-            with connection:
-                connection.executescript(_SCHEMA)
-                connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                connection.executescript(_EVENTS_SCHEMA)
-            return
-        if "schema_version" not in tables:
+        if tables and "schema_version" not in tables:
             raise ConfigError(
                 f"{self.path} is an SQLite file but not a bot journal (no schema_version table). "
                 "Point journal.path at another file."
             )
-        version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            raise ConfigError(
-                f"The journal {self.path} has schema version {version}, and this bot reads "
-                f"version {SCHEMA_VERSION}. It was written by a "
-                f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "
-                "the bot to read it, or point journal.path at a new file."
-            )
-        with connection:
-            connection.executescript(_EVENTS_SCHEMA)
+        if tables:
+            version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise ConfigError(
+                    f"The journal {self.path} has schema version {version}, and this bot reads "
+                    f"version {SCHEMA_VERSION}. It was written by a "
+                    f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "
+                    "the bot to read it, or point journal.path at a new file."
+                )
+        # One writer at a time creates what is missing; the others wait, then find it there.
+        connection.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}INSERT INTO schema_version SELECT {SCHEMA_VERSION} "
+            "WHERE NOT EXISTS (SELECT 1 FROM schema_version);COMMIT;"
+        )
 
 
 def _decision(row: tuple) -> DecisionRecord:

@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -137,6 +138,31 @@ def test_a_run_id_is_recorded_once(journal):
     start(journal)
     with pytest.raises(ConfigError, match="already holds a run 'run-1'"):
         start(journal)
+
+
+def test_many_writers_can_open_a_new_journal_at_once(tmp_path):
+    # Parallel backtest workers all open the same fresh journal; none may trip on the schema.
+    path, errors, ready = tmp_path / "j.sqlite", [], threading.Barrier(8)
+
+    def open_and_start(index: int) -> None:
+        ready.wait()
+        try:
+            with Journal(path) as journal:
+                start(journal, f"run-{index}")
+        except Exception as exc:  # collected: an exception in a thread would pass silently
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_start, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with Journal(path) as journal:
+        assert len(journal.runs()) == 8
+    versions = sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(SCHEMA_VERSION,)]
 
 
 def test_a_journal_from_a_newer_schema_is_refused(tmp_path):
