@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from bot import __version__
 from bot.backtest import backtest_requests, run_many, write_backtest_report
+from bot.cli_live import live, paper
 from bot.cli_train import evaluate, train_app
 from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
 from bot.errors import BotError, ConfigError, NotBuiltError
@@ -338,16 +339,8 @@ def backtest(
     typer.echo(f"\nReport: {out.resolve()}")
 
 
-@app.command()
-def paper() -> None:
-    """Paper-trade on a venue's paper endpoint or the sandbox."""
-    _not_built("paper", 6)
-
-
-@app.command()
-def live() -> None:
-    """Trade live with real money (needs --confirm-live and keys in the environment)."""
-    _not_built("live", 6)
+app.command()(paper)
+app.command()(live)
 
 
 @app.command()

@@ -30,7 +30,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.binance import FACTORIES, binance_clients, is_long_only
 from bot.errors import ConfigError
 from bot.logging import nautilus_logging, new_run_id
-from bot.risk import risk_engine_config
+from bot.risk import RiskGuard, risk_engine_config, risk_guard_config
 from bot.router import RouterActorConfig, assemble
 from bot.settings import BinanceSettings, Secrets, Settings
 from bot.validation import bar_interval
@@ -112,7 +112,11 @@ def build_trading_node(
     node.add_exec_client_factory(name, exec_factory)
     node.build()
     strategies = build_strategies(instrument_id, bar_type, long_only=is_long_only(venue_settings))
+    # The guard goes first: on the bar that trips it, it flattens before any strategy trades.
+    guard = RiskGuard(risk_guard_config(settings.risk, bar_type))
+    node.trader.add_actor(guard)
     assemble(node.trader, strategies, router_config(settings, instrument_id, bar_type, symbol))
+    guard.watch(strategies, node.kernel.risk_engine)
     return node
 
 

@@ -307,6 +307,8 @@ class RiskGuard(Actor):
         """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
         self._strategies = list(strategies)
         self._risk_engine = risk_engine
+        for strategy in self._strategies:
+            strategy.gate = self.allows_new_orders  # no new orders while tripped or stale
 
     @property
     def halted(self) -> bool:

@@ -11,6 +11,7 @@ position, weight x equity x signal / price, and the position it holds plus its p
 """
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -121,6 +122,8 @@ class RoutedStrategy(Strategy):
         self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
         self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
         self._units = 0.0
+        # Set by a risk guard (live nodes): whether new orders may go out at all.
+        self.gate: Callable[[], bool] | None = None
 
     @property
     def name(self) -> str:
@@ -237,6 +240,8 @@ class RoutedStrategy(Strategy):
     def _rebalance(self) -> None:
         if not self.is_warm or self._instrument is None:
             return
+        if self.gate is not None and not self.gate():
+            return  # halted or stale data: the position is the risk guard's business now
         held = self._expected_qty()
         if held == 0 and (self.weight == 0 or self.target == 0):
             return

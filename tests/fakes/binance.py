@@ -140,7 +140,7 @@ class FakeBinance(FakeServer):
         self.hub.call(self._expire, 0.0)
 
     def _account(self, market: _Market, futures: bool, cash: float) -> BinanceAccount:
-        book = OrderBook(self.faults, cash, self.clock_ms)
+        book = OrderBook(self.faults, cash, self.clock_ms, margin=futures)
         for symbol in market.symbols:
             book.prices[symbol] = float(self.history.frame(symbol, 60)["close"].iloc[-1])
         account = BinanceAccount(futures, book, self.auth, market.symbols)

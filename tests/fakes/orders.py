@@ -3,8 +3,10 @@ orders at the current price, rests limit orders until the price crosses them, fi
 when the fault plan says so, cancels, and keeps per-symbol positions and a cash balance.
 
 The fakes translate its `OrderEvent`s into their own wire formats (Alpaca `trade_updates`,
-Binance `executionReport` / `ORDER_TRADE_UPDATE`). Fees are zero and cash moves by the full
-notional of every fill, like a spot account; futures margin is not modelled.
+Binance `executionReport` / `ORDER_TRADE_UPDATE`). Fees are zero. In a cash book (spot, Alpaca)
+cash moves by the full notional of every fill; in a margin book (futures) the wallet balance moves
+only by realised PnL, and an order that adds exposure needs its notional in the wallet
+(leverage 1).
 """
 
 import itertools
@@ -90,9 +92,16 @@ class OrderBook:
     """The orders, positions and cash of one fake account. Every change is reported to each
     callable in `listeners`, in order, before the call that caused it returns."""
 
-    def __init__(self, faults: FaultPlan, cash: float, clock: Callable[[], int] = wall_ms) -> None:
+    def __init__(
+        self,
+        faults: FaultPlan,
+        cash: float,
+        clock: Callable[[], int] = wall_ms,
+        margin: bool = False,
+    ) -> None:
         self.faults = faults
         self.cash = cash
+        self.margin = margin
         self.clock = clock
         self.prices: dict[str, float] = {}
         self.orders: dict[str, Order] = {}
@@ -118,7 +127,7 @@ class OrderBook:
         if reject is not None and not reject.after_accept:
             raise OrderRefused(reject.reason, reject.code)
         price = limit_price if type_ == LIMIT and limit_price is not None else self.prices[symbol]
-        if side == BUY and qty * price > self.cash:
+        if self._needs_funds(symbol, side, qty) and qty * price > self.cash:
             raise OrderRefused("insufficient balance", -2010)
         order = self._new_order(symbol, side, qty, type_, limit_price, client_id)
         self._emit("new", order)
@@ -217,6 +226,14 @@ class OrderBook:
             qty = order.qty * order.first_fill_fraction
         self._fill(order, qty, price)
 
+    def _needs_funds(self, symbol: str, side: str, qty: float) -> bool:
+        # Cash books pay for buys; margin books for whatever adds to the position's size.
+        if not self.margin:
+            return side == BUY
+        held = self.position(symbol).qty
+        after = held + (qty if side == BUY else -qty)
+        return abs(after) > abs(held)
+
     def _fill(self, order: Order, qty: float, price: float) -> None:
         order.avg_price = (order.avg_price * order.filled_qty + price * qty) / (
             order.filled_qty + qty
@@ -226,8 +243,9 @@ class OrderBook:
         order.status = "filled" if done else "partially_filled"
         order.updated_ms = self.clock()
         signed = qty if order.side == BUY else -qty
-        self.cash -= signed * price
-        moved = _moved(self.position(order.symbol), signed, price)
+        before = self.position(order.symbol)
+        self.cash += _realised(before, signed, price) if self.margin else -signed * price
+        moved = _moved(before, signed, price)
         if moved.qty:
             self.positions[order.symbol] = moved
         else:
@@ -246,6 +264,14 @@ class OrderBook:
         event = OrderEvent(kind, replace(order), order.updated_ms, qty, price, trade_id)
         for listener in self.listeners:
             listener(event)
+
+
+def _realised(position: Position, signed_qty: float, price: float) -> float:
+    """PnL of the part of `position` that a fill of `signed_qty` at `price` closes."""
+    if position.qty == 0 or (position.qty > 0) == (signed_qty > 0):
+        return 0.0
+    closed = min(abs(signed_qty), abs(position.qty))
+    return closed * (price - position.avg_price) * (1.0 if position.qty > 0 else -1.0)
 
 
 def _moved(position: Position, signed_qty: float, price: float) -> Position:

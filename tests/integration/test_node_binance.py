@@ -13,6 +13,7 @@ import pytest
 from nautilus_trader.live.node import TradingNode
 
 from bot.node import build_trading_node
+from bot.risk import RiskGuard
 from bot.router import RouterActor
 from bot.settings import load_settings
 from strategies.base import RoutedStrategy
@@ -35,7 +36,15 @@ def binance() -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-def node(binance: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> Iterator[TradingNode]:
+def overrides() -> dict:
+    """Settings a test changes (dotted keys), over the fixture's."""
+    return {}
+
+
+@pytest.fixture
+def node(
+    binance: FakeBinance, monkeypatch: pytest.MonkeyPatch, overrides: dict
+) -> Iterator[TradingNode]:
     monkeypatch.setenv("BINANCE_API_KEY", KEY)
     monkeypatch.setenv("BINANCE_API_SECRET", SECRET)
     loaded = load_settings(
@@ -48,6 +57,7 @@ def node(binance: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trad
             "router.window": 2,
             "logging.level": "WARNING",
         }
+        | overrides
     )
     # Built in the main thread (nautilus installs signal handlers there), run in another.
     loop = asyncio.new_event_loop()
@@ -155,3 +165,45 @@ def test_warm_strategies_orders_fill_at_the_fake_and_net_to_its_position(
     submits = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
     assert [r.status for r in submits] == [200, 200]
     assert all(held(name) == 0 for name in by_name if name not in ("LongOnly", "ShortOnly"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {
+            "router.policy": "fixed",
+            "router.weights": {"LongOnly": 0.5, "Cash": 0.5},
+            "risk.max_drawdown": 0.1,
+        }
+    ],
+)
+def test_kill_switch_flattens_at_the_fake_and_refuses_new_orders(
+    binance: FakeBinance, node: TradingNode
+) -> None:
+    # Arrange: half the capital long through LongOnly, so a 29% crash costs about 15%.
+    _, strategies = _components(node)
+    long_only = next(s for s in strategies if s.name == "LongOnly")
+    guard = next(a for a in node.trader.actors() if isinstance(a, RiskGuard))
+
+    def venue_qty() -> float:
+        return binance.hub.call(lambda: binance.futures.book.position("BTCUSDT").qty)
+
+    def submits() -> int:
+        return len([r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"])
+
+    # Act
+    with _running(node, binance):
+        _push_closed_klines(binance, [42_000.0, 42_010.0])
+        _wait_for(lambda: venue_qty() > 0, 10, "the long fill")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        binance.push_kline("BTCUSDT", minute, _kline(30_000.0))  # a 29% crash closes
+        _wait_for(lambda: guard.halted and venue_qty() == 0, 10, "the flatten")
+        after_flatten = submits()
+        binance.push_kline("BTCUSDT", minute + timedelta(minutes=1), _kline(42_000.0))
+        time.sleep(1.0)  # room for a strategy to try again
+
+    # Assert
+    assert venue_qty() == 0
+    assert not node.cache.positions_open(strategy_id=long_only.id)
+    assert submits() == after_flatten == 2  # the buy and the flattening sell, nothing after

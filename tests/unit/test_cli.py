@@ -20,9 +20,8 @@ def test_version_and_help():
 @pytest.mark.parametrize(
     "args",
     [
-        ["paper"],
-        ["live"],
         ["status"],
+        ["paper", "--venue", "alpaca", "--symbol", "AAPL"],
     ],
 )
 def test_unbuilt_commands_say_so_and_fail(args):

@@ -1,0 +1,208 @@
+"""`bot live` and `bot paper` in a subprocess against the fake Binance USDT-M futures API: the
+refusals (no --confirm-live, missing keys, clock skew at pre-flight), and a full session that
+prints the pre-flight summary, streams bars and stops cleanly on SIGINT."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.binance import FakeBinance
+from tests.fakes.faults import FaultPlan
+from tests.fakes.series import SyntheticHistory
+from tests.fakes.server import serve_in_thread
+
+ROOT = Path(__file__).resolve().parents[2]
+HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+KEY, SECRET = "cli-live-test-key", "cli-live-test-secret-5f3a9c"
+KLINES = "combined:btcusdt@kline_1m"
+LIVE = ["live", "--venue", "binance", "--symbol", "BTCUSDT", "--bar", "1m"]
+
+
+def _serve(faults: FaultPlan | None = None):
+    fake = FakeBinance(
+        HISTORY, faults, futures={"BTCUSDT": ("BTC", "USDT")}, api_key=KEY, api_secret=SECRET
+    )
+    return serve_in_thread(fake)
+
+
+@pytest.fixture
+def binance() -> Iterator[FakeBinance]:
+    with _serve() as served:
+        yield served
+
+
+def _env(fake: FakeBinance, keys: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT__", "BINANCE_"))}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "BOT__VENUES__BINANCE__BASE_URL_HTTP": fake.base_url,
+        "BOT__VENUES__BINANCE__BASE_URL_WS": fake.ws_url,
+        "BOT__VENUES__BINANCE__TESTNET": "false",
+        "BOT__VENUES__BINANCE__MARKET": "usdt_futures",
+        "BOT__ROUTER__POLICY": "uniform",
+        "BOT__ROUTER__WINDOW": "2",
+    }
+    if keys:
+        env |= {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}
+    return env
+
+
+def _bot(args: list[str], env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _kline(close: float) -> tuple[float, float, float, float, float]:
+    return close - 5.0, close + 10.0, close - 10.0, close, 3.0
+
+
+def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> None:
+    # Act
+    result = _bot(LIVE, _env(binance))
+
+    # Assert
+    assert result.returncode == 2
+    assert "--confirm-live" in result.stderr and "real money" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert binance.requests == []  # refused before touching the venue
+
+
+def test_live_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
+    binance: FakeBinance,
+) -> None:
+    # Arrange
+    env = _env(binance, keys=False) | {"BINANCE_API_SECRET": SECRET}
+
+    # Act
+    result = _bot([*LIVE, "--confirm-live"], env)
+
+    # Assert
+    assert result.returncode == 2
+    assert "BINANCE_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_paper_on_alpaca_says_the_adapter_comes_next(binance: FakeBinance) -> None:
+    # Act
+    result = _bot(["paper", "--venue", "alpaca"], _env(binance))
+
+    # Assert
+    assert result.returncode == 64
+    assert "Alpaca adapter" in result.stderr and "comes next" in result.stderr
+
+
+def test_clock_skew_raises_an_alarm_at_preflight_and_never_starts_the_node() -> None:
+    # Arrange
+    with _serve(FaultPlan(clock_skew_ms=5000)) as skewed:
+        # Act
+        result = _bot([*LIVE, "--confirm-live", "--duration-s", "5"], _env(skewed))
+        paths = {request.path for request in skewed.requests}
+
+    # Assert
+    assert result.returncode == 4
+    assert "CLOCK SKEW ALARM" in result.stderr
+    assert re.search(r"clock is \+(49\d\d|50\d\d) ms", result.stderr)
+    assert "Starting the live node" not in result.stdout
+    assert paths == {"/fapi/v1/time"}  # no account, order or stream traffic
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_keys_are_refused_at_preflight(binance: FakeBinance) -> None:
+    # Arrange
+    env = _env(binance) | {"BINANCE_API_SECRET": "not-the-secret"}
+
+    # Act
+    result = _bot([*LIVE, "--confirm-live", "--duration-s", "5"], env)
+
+    # Assert
+    assert result.returncode == 4
+    assert "refused the API keys" in result.stderr and "-1022" in result.stderr
+    assert "Starting the live node" not in result.stdout
+
+
+@pytest.mark.slow
+def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
+    binance: FakeBinance,
+) -> None:
+    # Arrange
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
+        cwd=ROOT,
+        env=_env(binance),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+
+        # Act
+        sent = [
+            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), _kline(close))
+            for n, close in enumerate([42_000.0, 42_001.0, 42_002.0])
+        ]
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        stdout, stderr = process.communicate(timeout=15)
+        stopped_in_s = time.monotonic() - stopping
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    # Assert
+    assert process.returncode == 0, stderr[-3000:]
+    assert stopped_in_s < 6
+    assert sent == [1, 1, 1]
+    summary = stdout.split("Starting the live node")[0]
+    assert "Pre-flight passed: live trading on Binance production" in summary
+    assert "BTCUSDT usdt_futures (1m bars)" in summary
+    assert "100,000.00 USDT" in summary and "MACross" in summary and "Cash" in summary
+    assert "policy uniform, window 2 bars" in summary
+    assert "drawdown kill switch 25%" in summary
+    # The bars reached the strategies: the two warm ones (LongOnly, ShortOnly) traded.
+    submits = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+    assert [r.status for r in submits] == [200, 200]
+    assert "PositionOpened" in stdout
+    assert "The live node stopped." in stdout
+    assert "Traceback" not in stderr
+    assert SECRET not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_paper_forces_the_testnet_and_stops_after_its_duration(binance: FakeBinance) -> None:
+    # Act: the environment says testnet=false; paper overrides it (URLs stay on the fake).
+    result = _bot(["paper", "--venue", "binance", "--duration-s", "2"], _env(binance))
+
+    # Assert
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Pre-flight passed: paper trading on Binance testnet" in result.stdout
+    assert "The paper node stopped." in result.stdout
+    assert binance.requests_to("/fapi/v1/listenKey")  # the node opened its user stream
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stdout + result.stderr
