@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan
 from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import serve_in_thread
+from tests.fakes.waiting import kline_around, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
@@ -64,18 +65,6 @@ def _bot(args: list[str], env: dict[str, str], timeout: float = 30) -> subproces
         text=True,
         timeout=timeout,
     )
-
-
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _kline(close: float) -> tuple[float, float, float, float, float]:
-    return close - 5.0, close + 10.0, close - 10.0, close, 3.0
 
 
 def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> None:
@@ -157,12 +146,12 @@ def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
         text=True,
     )
     try:
-        _wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
+        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
         # Act
         sent = [
-            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), _kline(close))
+            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
             for n, close in enumerate([42_000.0, 42_001.0, 42_002.0])
         ]
         time.sleep(1.0)

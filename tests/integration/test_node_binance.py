@@ -5,7 +5,7 @@ actor and every strategy, and stops cleanly."""
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ from strategies.base import RoutedStrategy
 from tests.fakes.binance import FakeBinance
 from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import serve_in_thread
+from tests.fakes.waiting import kline_around, wait_for
 
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 KEY, SECRET = "node-test-key", "node-test-secret"
@@ -75,24 +76,12 @@ def node(
         node.dispose()
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def _kline(close: float) -> tuple[float, float, float, float, float]:
-    return close - 5.0, close + 10.0, close - 10.0, close, 3.0
-
-
 @contextmanager
 def _running(node: TradingNode, binance: FakeBinance) -> Iterator[threading.Thread]:
     """Run `node` in a thread until its kline subscription is live; stop and dispose after."""
     runner = threading.Thread(target=node.run, name="trading-node", daemon=True)
     runner.start()
-    _wait_for(lambda: binance.hub.listening(KLINES) > 0, 20, "the kline subscription")
+    wait_for(lambda: binance.hub.listening(KLINES) > 0, 20, "the kline subscription")
     yield runner
     asyncio.run_coroutine_threadsafe(node.stop_async(), node.get_event_loop()).result(timeout=15)
     runner.join(timeout=10)
@@ -103,8 +92,10 @@ def _push_closed_klines(binance: FakeBinance, closes: list[float]) -> None:
     """Closed 1-minute klines ending a minute ago, then the current minute still open."""
     minute = datetime.now(UTC).replace(second=0, microsecond=0)
     for n, close in enumerate(closes):
-        binance.push_kline("BTCUSDT", minute - timedelta(minutes=len(closes) - n), _kline(close))
-    binance.push_kline("BTCUSDT", minute, _kline(close + 1_000.0), closed=False)
+        binance.push_kline(
+            "BTCUSDT", minute - timedelta(minutes=len(closes) - n), kline_around(close)
+        )
+    binance.push_kline("BTCUSDT", minute, kline_around(close + 1_000.0), closed=False)
 
 
 def _components(node: TradingNode) -> tuple[RouterActor, list[RoutedStrategy]]:
@@ -123,7 +114,7 @@ def test_node_loads_the_instrument_streams_bars_to_every_component_and_stops(
     # Act
     with _running(node, binance) as runner:
         _push_closed_klines(binance, [42_000.0, 42_001.0, 42_002.0])
-        _wait_for(lambda: len(actor.equity) >= 3, 10, "three bars at the router actor")
+        wait_for(lambda: len(actor.equity) >= 3, 10, "three bars at the router actor")
         time.sleep(0.3)  # room for a wrongly accepted unclosed kline to arrive
 
     # Assert
@@ -156,7 +147,7 @@ def test_warm_strategies_orders_fill_at_the_fake_and_net_to_its_position(
     # Act
     with _running(node, binance):
         _push_closed_klines(binance, [42_000.0, 42_010.0])
-        _wait_for(lambda: held("LongOnly") > 0 and held("ShortOnly") < 0, 10, "both fills")
+        wait_for(lambda: held("LongOnly") > 0 and held("ShortOnly") < 0, 10, "both fills")
         venue = binance.hub.call(lambda: binance.futures.book.position("BTCUSDT").qty)
 
     # Assert
@@ -195,12 +186,12 @@ def test_kill_switch_flattens_at_the_fake_and_refuses_new_orders(
     # Act
     with _running(node, binance):
         _push_closed_klines(binance, [42_000.0, 42_010.0])
-        _wait_for(lambda: venue_qty() > 0, 10, "the long fill")
+        wait_for(lambda: venue_qty() > 0, 10, "the long fill")
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
-        binance.push_kline("BTCUSDT", minute, _kline(30_000.0))  # a 29% crash closes
-        _wait_for(lambda: guard.halted and venue_qty() == 0, 10, "the flatten")
+        binance.push_kline("BTCUSDT", minute, kline_around(30_000.0))  # a 29% crash closes
+        wait_for(lambda: guard.halted and venue_qty() == 0, 10, "the flatten")
         after_flatten = submits()
-        binance.push_kline("BTCUSDT", minute + timedelta(minutes=1), _kline(42_000.0))
+        binance.push_kline("BTCUSDT", minute + timedelta(minutes=1), kline_around(42_000.0))
         time.sleep(1.0)  # room for a strategy to try again
 
     # Assert
