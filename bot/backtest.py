@@ -25,7 +25,7 @@ from bot.features import REQUIRED_BARS
 from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
-from bot.policy import PolicySpec, check_policy, checkpoint_path
+from bot.policy import PolicySpec, check_policy, checkpoint_path, trained_bar_warning
 from bot.report import write_report
 from bot.router import RouterActorConfig, assemble
 from bot.settings import Settings
@@ -172,6 +172,8 @@ def run_backtest(request: BacktestRequest) -> BacktestResult:
     result = _simulate(frame, request, start, end, best_expert=best)
     result.best_expert = best
     result.flags += _in_sample_flags(request, start)
+    mismatch = trained_bar_warning(request.policy, request.bar)
+    result.flags += [mismatch] if mismatch else []
     return result
 
 

@@ -153,6 +153,25 @@ def checkpoint_path(policy: str) -> Path:
     return shipped if shipped.exists() else path
 
 
+def trained_bar_warning(policy: str, bar: str) -> str | None:
+    """A warning when a `model:` policy's checkpoint was trained on other bars than `bar`: its
+    charts and features would mean something else."""
+    if not policy.startswith("model:"):
+        return None
+    from training.checkpoint import read_meta  # torch loads only for model policies
+
+    try:
+        trained = read_meta(checkpoint_path(policy))["extra"].get("dataset", {}).get("config", {})
+    except ConfigError:
+        return None  # the router reports an unloadable model itself
+    if trained.get("bar", bar) == bar:
+        return None
+    return (
+        f"MODEL MISMATCH: {policy} was trained on {trained['bar']} bars of "
+        f"{', '.join(trained.get('symbols', []))}; this run trades {bar} bars."
+    )
+
+
 def check_policy(spec: PolicySpec) -> None:
     """Refuse a bad spec before any work is done. best-expert is resolved later, on data; a
     model checkpoint is loaded by the router, which falls back when it cannot be."""

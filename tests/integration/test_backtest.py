@@ -14,6 +14,7 @@ from bot.backtest import BacktestRequest, run_backtest, write_backtest_report
 from bot.data import load_bars, store_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS
+from bot.policy import trained_bar_warning
 from strategies import strategy_names
 from strategies.long_only import LongOnly
 
@@ -136,3 +137,20 @@ def test_every_strategy_is_reported():
 
     assert list(result.pnl.columns) == list(strategy_names())
     assert list(result.weights.columns) == list(strategy_names())
+
+
+def test_a_model_trained_on_other_bars_is_flagged():
+    request = BacktestRequest(
+        symbol="BTCUSD",
+        bar="15m",
+        start=date(2021, 11, 1),
+        end=date(2021, 11, 10),
+        policy="model:models/daily-equities",
+    )
+
+    result = run_backtest(request)
+
+    mismatch = [flag for flag in result.flags if flag.startswith("MODEL MISMATCH")]
+    assert mismatch and "trained on 1d bars" in mismatch[0] and "trades 15m bars" in mismatch[0]
+    assert trained_bar_warning("model:models/daily-equities", "1d") is None
+    assert trained_bar_warning("uniform", "15m") is None
