@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -311,22 +312,38 @@ class Journal:
 
     def _connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                connection = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL, or two writers upgrading their locks at once, can
+                # answer "locked" at once without waiting: try again until the busy timeout.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._unreadable(exc) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(exc) from None
+        self._connection, self._pid = connection, os.getpid()
+
+    def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._check_schema(connection)
-        except sqlite3.DatabaseError as exc:
-            connection.close()
-            raise ConfigError(
-                f"{self.path} is not a readable journal ({exc}). Point journal.path at another "
-                "file, or move this one aside to start a new journal."
-            ) from None
         except BaseException:
             connection.close()
             raise
-        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _unreadable(self, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"{self.path} is not a readable journal ({exc}). Point journal.path at another "
+            "file, or move this one aside to start a new journal."
+        )
 
     def _check_schema(self, connection: sqlite3.Connection) -> None:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}

@@ -1,3 +1,4 @@
+import multiprocessing
 import sqlite3
 import threading
 from pathlib import Path
@@ -163,6 +164,30 @@ def test_many_writers_can_open_a_new_journal_at_once(tmp_path):
         assert len(journal.runs()) == 8
     versions = sqlite3.connect(path).execute("SELECT version FROM schema_version").fetchall()
     assert versions == [(SCHEMA_VERSION,)]
+
+
+def _open_in_a_process(path: str, index: int, ready) -> None:
+    ready.wait()
+    with Journal(Path(path)) as journal:
+        start(journal, f"proc-{index}")
+
+
+def test_many_processes_can_open_a_new_journal_at_once(tmp_path):
+    # Parallel backtest workers are processes: a fresh file's switch to WAL raced among them.
+    context = multiprocessing.get_context("fork")
+    path, count = tmp_path / "j.sqlite", 6
+    ready = context.Barrier(count)
+    workers = [
+        context.Process(target=_open_in_a_process, args=(str(path), i, ready)) for i in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert [worker.exitcode for worker in workers] == [0] * count
+    with Journal(path) as journal:
+        assert len(journal.runs()) == count
 
 
 def test_a_journal_from_a_newer_schema_is_refused(tmp_path):
