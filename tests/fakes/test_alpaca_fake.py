@@ -3,10 +3,9 @@ for `trade_updates`, StockDataStream for msgpack bars, with injected faults."""
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -32,6 +31,7 @@ from tests.fakes.faults import (
 )
 from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import REDACTED, serve_in_thread
+from tests.fakes.waiting import wait_for
 
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 KEY, SECRET = "PKFAKE01", "alpaca-secret-xyz"
@@ -52,13 +52,6 @@ def alpaca(faults: FaultPlan) -> Iterator[FakeAlpaca]:
 @pytest.fixture
 def client(alpaca: FakeAlpaca) -> TradingClient:
     return TradingClient(KEY, SECRET, paper=True, url_override=alpaca.base_url)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 def _trade_updates(alpaca: FakeAlpaca) -> tuple[TradingStream, list]:
@@ -184,10 +177,10 @@ def test_fill_and_partial_fill_arrive_on_the_trade_updates_stream(
     faults.partial_fills.append(PartialFill(fraction=0.25, symbol="AAPL"))
     stream, updates = _trade_updates(alpaca)
     with _running(stream, alpaca):
-        _wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1)
+        wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 5.0, "the trade stream")
         order = client.submit_order(_buy("AAPL", 4))
         alpaca.set_price("AAPL", alpaca.book.prices["AAPL"] + 1)
-        _wait_for(lambda: len(updates) == 3)
+        wait_for(lambda: len(updates) == 3, 5.0, "three trade updates")
 
     assert [u.event for u in updates] == ["new", "partial_fill", "fill"]
     assert all(u.order.id == order.id for u in updates)
@@ -202,14 +195,14 @@ def test_cancel_and_reject_after_accept_arrive_on_the_trade_updates_stream(
     faults.rejects.append(OrderReject(nth=2, after_accept=True, reason="halted"))
     stream, updates = _trade_updates(alpaca)
     with _running(stream, alpaca):
-        _wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1)
+        wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 5.0, "the trade stream")
         limit = LimitOrderRequest(
             symbol="SPY", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=1
         )
         resting = client.submit_order(limit)
         client.cancel_orders()
         rejected = client.submit_order(_buy("SPY", 1))
-        _wait_for(lambda: len(updates) == 4)
+        wait_for(lambda: len(updates) == 4, 5.0, "four trade updates")
 
     assert [(u.event, u.order.id) for u in updates] == [
         ("new", resting.id),
@@ -245,12 +238,12 @@ def test_bars_stream_to_stock_data_stream_and_survive_a_dropped_connection(
     stream.subscribe_bars(on_bar, "AAPL")
     channel = feed_channel(STOCK_FEED, "bars", "AAPL")
     with _running(stream, alpaca):
-        _wait_for(lambda: alpaca.hub.listening(channel) == 1)
+        wait_for(lambda: alpaca.hub.listening(channel) == 1, 5.0, "the bar subscription")
         alpaca.push_bar("AAPL", BAR_AT, (10.0, 11.0, 9.5, 10.5, 100.0))
-        _wait_for(lambda: alpaca.hub.dropped == 1)
-        _wait_for(lambda: alpaca.hub.listening(channel) == 1, timeout=10)  # resubscribed
+        wait_for(lambda: alpaca.hub.dropped == 1, 5.0, "the dropped connection")
+        wait_for(lambda: alpaca.hub.listening(channel) == 1, 10.0, "the resubscription")
         alpaca.push_bar("AAPL", BAR_AT.replace(minute=1), (10.5, 12.0, 10.0, 11.5, 50.0))
-        _wait_for(lambda: len(bars) == 2)
+        wait_for(lambda: len(bars) == 2, 5.0, "two bars")
 
     assert [(b.symbol, b.timestamp, b.close) for b in bars] == [
         ("AAPL", BAR_AT, 10.5),
