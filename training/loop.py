@@ -65,10 +65,8 @@ class EncodedSamples:
         self.model = model
         self.cached = model.config.backbone == "compact"
         self._tensors: dict[str, torch.Tensor] = {}
-        rows = np.arange(len(dataset))
-        chunks = [rows[i : i + ENCODE_CHUNK] for i in range(0, len(rows), ENCODE_CHUNK)]
         parts = []
-        for chunk in tqdm(chunks, desc="encode", disable=not progress):
+        for chunk in tqdm(batches(len(dataset), ENCODE_CHUNK), desc="encode", disable=not progress):
             observations = dataset.observations(chunk)
             _check_finite(observations, dataset)
             if self.cached:
@@ -104,6 +102,12 @@ def check_loss(loss: torch.Tensor, step: int, stage: str) -> None:
             f"{stage}: the loss became {loss.item()} at step {step}. Nothing was saved. Lower "
             "the learning rate, or check the dataset for extreme values."
         )
+
+
+def batches(count: int, size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Positions 0..count-1 in chunks of `size`: shuffled by `rng`, or in order without one."""
+    order = np.arange(count) if rng is None else rng.permutation(count)
+    return [order[i : i + size] for i in range(0, count, size)]
 
 
 def shard(positions: np.ndarray, accel: Accelerator) -> np.ndarray:

@@ -35,8 +35,10 @@ from training.config import described
 from training.dataset import RouterDataset
 from training.env import RewardConfig, WindowEnv
 from training.loop import (
+    ENCODE_CHUNK,
     EncodedSamples,
     accelerator,
+    batches,
     check_loss,
     require_split,
     seed_everything,
@@ -163,7 +165,7 @@ class _Policy:
         if not self.frozen_backbone:
             return encoded
         with torch.no_grad():
-            chunks = np.array_split(np.arange(len(encoded)), max(1, len(encoded) // 64))
+            chunks = batches(len(encoded), ENCODE_CHUNK)
             return torch.cat([self.core.backbone(encoded.batch(c)) for c in chunks])
 
     def __call__(self, inputs, positions: np.ndarray) -> RouterOutput:
@@ -204,7 +206,7 @@ def _rollout(policy: _Policy, inputs, env: WindowEnv, config: PPOConfig, rng) ->
 
 
 def _all_outputs(policy: _Policy, inputs, n: int, size: int) -> dict[str, torch.Tensor]:
-    parts = [policy(inputs, np.arange(i, min(i + size, n))) for i in range(0, n, size)]
+    parts = [policy(inputs, positions) for positions in batches(n, size)]
     return {
         "weights": torch.cat([p.strategy_weights for p in parts]).float().cpu(),
         "experts": torch.cat([p.expert_weights for p in parts]).float().cpu(),
@@ -239,9 +241,8 @@ def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step
     policy.module.train()
     tensors = {k: torch.as_tensor(v) for k, v in batch.items()}
     for _ in range(config.epochs):
-        order = rng.permutation(len(batch["actions"]))
-        for start in range(0, len(order), config.batch_size):
-            positions = shard(order[start : start + config.batch_size], policy.accel)
+        for minibatch in batches(len(batch["actions"]), config.batch_size, rng):
+            positions = shard(minibatch, policy.accel)
             loss = _ppo_loss(policy(inputs, positions), tensors, positions, config)
             check_loss(loss, step, "PPO")
             policy.step(loss, config.grad_clip)

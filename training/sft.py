@@ -28,6 +28,7 @@ from training.dataset import RouterDataset
 from training.loop import (
     EncodedSamples,
     accelerator,
+    batches,
     check_loss,
     require_split,
     seed_everything,
@@ -85,7 +86,7 @@ def train_sft(
     bar = tqdm(total=config.max_steps or config.epochs, desc="sft", disable=not progress)
     for epoch in range(config.epochs):
         model.train()
-        for positions in _batches(len(train), config.batch_size, rng):
+        for positions in batches(len(train), config.batch_size, rng):
             loss, _ = _loss(model, sets["train"], shard(positions, accel), config)
             check_loss(loss, step, "SFT")
             optimizer.zero_grad()
@@ -158,7 +159,7 @@ def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
     model.eval()
     encoded, targets = data
     losses, hits, prior_hits = [], [], []
-    for positions in _batches(len(encoded), config.batch_size, None):
+    for positions in batches(len(encoded), config.batch_size, None):
         loss, out = _loss(model, data, positions, config)
         losses.append(loss.item() * len(positions))
         index = torch.as_tensor(positions)
@@ -170,11 +171,6 @@ def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
         "regime_accuracy": float(np.mean(hits)),
         "prior_accuracy": float(np.mean(prior_hits)),
     }
-
-
-def _batches(count: int, size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
-    order = np.arange(count) if rng is None else rng.permutation(count)
-    return [order[i : i + size] for i in range(0, count, size)]
 
 
 def _state(model: RouterModel) -> dict[str, torch.Tensor]:
