@@ -20,12 +20,12 @@ from tqdm import tqdm
 
 from bot.catalog import bar_type_for, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars
-from bot.errors import BotError, ConfigError, DataError
+from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS
 from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
-from bot.policy import PolicySpec, check_policy, checkpoint_path, trained_bar_warning
+from bot.policy import PolicySpec, check_policy, trained_bar_warning, trained_on
 from bot.report import write_report
 from bot.router import RouterActorConfig, assemble
 from bot.settings import Settings
@@ -171,30 +171,24 @@ def run_backtest(request: BacktestRequest) -> BacktestResult:
         best = choose_best_expert(frame, request, start)
     result = _simulate(frame, request, start, end, best_expert=best)
     result.best_expert = best
-    result.flags += _in_sample_flags(request, start)
-    mismatch = trained_bar_warning(request.policy, request.bar)
-    result.flags += [mismatch] if mismatch else []
+    result.flags += _model_flags(request, start)
     return result
 
 
-def _in_sample_flags(request: BacktestRequest, start: pd.Timestamp) -> list[str]:
-    """A warning when a model policy trades bars its checkpoint was trained or validated on."""
-    if not request.policy.startswith("model:"):
-        return []
-    from training.checkpoint import read_meta  # torch loads only for model policies
-
-    try:
-        meta = read_meta(checkpoint_path(request.policy))
-    except BotError:
-        return []  # the router reports an unloadable model itself
-    splits = meta["extra"].get("dataset", {}).get("symbols", {}).get(request.symbol)
-    if splits is None or start >= pd.Timestamp(splits["test"]["first_decision"]):
-        return []
-    return [
-        f"IN-SAMPLE: the router was trained and validated on {request.symbol} decisions up to "
-        f"{splits['val']['last_decision'][:10]}; only results from "
-        f"{splits['test']['first_decision'][:10]} on are out of sample (use --start)."
-    ]
+def _model_flags(request: BacktestRequest, start: pd.Timestamp) -> list[str]:
+    """Warnings for a model policy that trades bars its checkpoint was trained or validated
+    on, or bars of another size than it was trained on."""
+    dataset = trained_on(request.policy)
+    flags = []
+    splits = (dataset or {}).get("symbols", {}).get(request.symbol)
+    if splits is not None and start < pd.Timestamp(splits["test"]["first_decision"]):
+        flags.append(
+            f"IN-SAMPLE: the router was trained and validated on {request.symbol} decisions up "
+            f"to {splits['val']['last_decision'][:10]}; only results from "
+            f"{splits['test']['first_decision'][:10]} on are out of sample (use --start)."
+        )
+    mismatch = trained_bar_warning(request.policy, dataset, request.bar)
+    return flags + ([mismatch] if mismatch else [])
 
 
 def run_many(requests: list[BacktestRequest]) -> list[BacktestResult]:

@@ -153,17 +153,24 @@ def checkpoint_path(policy: str) -> Path:
     return shipped if shipped.exists() else path
 
 
-def trained_bar_warning(policy: str, bar: str) -> str | None:
-    """A warning when a `model:` policy's checkpoint was trained on other bars than `bar`: its
-    charts and features would mean something else."""
+def trained_on(policy: str) -> dict | None:
+    """What a `model:` policy's checkpoint records of its training data (meta.json's
+    `extra.dataset`: config, config hash, per-symbol splits); None for a static policy or an
+    unreadable checkpoint (the router reports that one itself)."""
     if not policy.startswith("model:"):
         return None
     from training.checkpoint import read_meta  # torch loads only for model policies
 
     try:
-        trained = read_meta(checkpoint_path(policy))["extra"].get("dataset", {}).get("config", {})
+        return read_meta(checkpoint_path(policy))["extra"].get("dataset", {})
     except ConfigError:
-        return None  # the router reports an unloadable model itself
+        return None
+
+
+def trained_bar_warning(policy: str, dataset: dict | None, bar: str) -> str | None:
+    """A warning when `policy` was trained (`dataset`, from `trained_on`) on other bars than
+    `bar`: its charts and features would mean something else."""
+    trained = (dataset or {}).get("config", {})
     if trained.get("bar", bar) == bar:
         return None
     return (

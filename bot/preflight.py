@@ -27,7 +27,7 @@ from nautilus_trader.adapters.binance.common.urls import get_http_base_url
 
 from adapters.binance import MARKETS
 from bot.errors import ConfigError, VenueError
-from bot.policy import trained_bar_warning
+from bot.policy import trained_bar_warning, trained_on
 from bot.settings import BinanceSettings, Secrets, Settings
 from strategies import STRATEGIES
 
@@ -145,7 +145,7 @@ def format_summary(report: PreflightReport, settings: Settings, mode: str, bar: 
         f"daily loss limit {_limit(risk.daily_loss_limit, percent=True)}, "
         f"stale after {risk.stale_after_bars:g} bars",
     ]
-    mismatch = trained_bar_warning(router.policy, bar)
+    mismatch = trained_bar_warning(router.policy, trained_on(router.policy), bar)
     lines += [f"WARNING: {mismatch} Choose --policy for this market."] if mismatch else []
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from bot.backtest import BacktestRequest, run_backtest, write_backtest_report
 from bot.data import load_bars, store_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS
-from bot.policy import trained_bar_warning
+from bot.policy import trained_bar_warning, trained_on
 from strategies import strategy_names
 from strategies.long_only import LongOnly
 
@@ -152,5 +152,7 @@ def test_a_model_trained_on_other_bars_is_flagged():
 
     mismatch = [flag for flag in result.flags if flag.startswith("MODEL MISMATCH")]
     assert mismatch and "trained on 1d bars" in mismatch[0] and "trades 15m bars" in mismatch[0]
-    assert trained_bar_warning("model:models/daily-equities", "1d") is None
-    assert trained_bar_warning("uniform", "15m") is None
+    shipped = "model:models/daily-equities"
+    assert trained_bar_warning(shipped, trained_on(shipped), "1d") is None
+    assert trained_on("uniform") is None
+    assert trained_bar_warning("uniform", trained_on("uniform"), "15m") is None
