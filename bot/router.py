@@ -23,7 +23,7 @@ from bot.journal import DecisionRecord, Journal
 from bot.observation import BarHistory, Observation, build_observation
 from bot.policy import Decision, GuardedPolicy, PolicySpec
 from strategies import strategy_names
-from strategies.base import RoutedStrategy, account_equity
+from strategies.base import RoutedStrategy, account_equity, request_warmup
 from strategies.weights import RouterWeights, encode
 
 
@@ -89,6 +89,8 @@ class RouterActor(Actor):
 
     def on_start(self) -> None:
         self.subscribe_bars(self.config.bar_type)
+        # Live: the first decision sees a full observation history, as in backtests.
+        request_warmup(self, self.config.bar_type, REQUIRED_BARS)
         if self.config.journal_path:
             self._journal = Journal(Path(self.config.journal_path))
             self.subscribe_order_fills(self.config.instrument_id)
@@ -100,6 +102,10 @@ class RouterActor(Actor):
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+
+    def on_historical_data(self, data) -> None:
+        if isinstance(data, Bar) and data.bar_type == self.config.bar_type:
+            self._history.push(data)
 
     def on_bar(self, bar: Bar) -> None:
         self._history.push(bar)

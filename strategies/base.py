@@ -176,10 +176,7 @@ class RoutedStrategy(Strategy):
         self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
-        if isinstance(self.clock, LiveClock):
-            # Live: warm the indicators from history; backtests warm up on their first bars.
-            span = self.config.bar_type.spec.timedelta * self.config.warmup_bars
-            self.request_bars(self.config.bar_type, self.clock.utc_now() - 3 * span - _CLOSED)
+        request_warmup(self, self.config.bar_type, self.config.warmup_bars)
 
     def on_historical_data(self, data) -> None:
         if isinstance(data, Bar) and self._accept(data):
@@ -328,6 +325,15 @@ class RoutedStrategy(Strategy):
         )
         if not self._orders and not open_positions:
             self.stop()
+
+
+def request_warmup(component, bar_type: BarType, bars: int) -> None:
+    """Live only: ask the venue for enough history for `bars` bars of `bar_type`; they arrive
+    in `component.on_historical_data`. Backtests warm up on their first bars instead."""
+    if not isinstance(component.clock, LiveClock):
+        return
+    span = bar_type.spec.timedelta * bars
+    component.request_bars(bar_type, component.clock.utc_now() - 3 * span - _CLOSED)
 
 
 # Market closures (weekends, holidays, nights for intraday equity bars) hide bars from the
