@@ -6,6 +6,9 @@
   which the other strategies share, and reject a strategy's legitimate close.
 - Spot is supported long only (the strategies clip their signals to 0..1 there).
 - Testnet is selectable, and both base URLs can be overridden (the tests aim them at the fake).
+- Futures orders go through `adapters.binance_execution`'s guarded client: a circuit breaker for
+  429/418, unknown outcomes on 5xx kept for the in-flight check, orders re-queried after a
+  user-stream reconnect.
   Keys come from the environment only: nautilus reads them even for market data.
 """
 
@@ -13,22 +16,27 @@ from nautilus_trader.adapters.binance import (
     BINANCE,
     BinanceAccountType,
     BinanceDataClientConfig,
-    BinanceExecClientConfig,
     BinanceLiveDataClientFactory,
-    BinanceLiveExecClientFactory,
 )
 
+from adapters.binance_execution import (
+    GuardedBinanceExecClientConfig,
+    GuardedBinanceLiveExecClientFactory,
+)
+from bot.breaker import Backoff
 from bot.settings import BinanceSettings, Secrets
 
 MARKETS = {"usdt_futures": BinanceAccountType.USDT_FUTURES, "spot": BinanceAccountType.SPOT}
-FACTORIES = (BINANCE, BinanceLiveDataClientFactory, BinanceLiveExecClientFactory)
+FACTORIES = (BINANCE, BinanceLiveDataClientFactory, GuardedBinanceLiveExecClientFactory)
 
 
 def binance_clients(
-    venue: BinanceSettings, secrets: Secrets
-) -> tuple[BinanceDataClientConfig, BinanceExecClientConfig]:
+    venue: BinanceSettings, secrets: Secrets, backoff: Backoff | None = None
+) -> tuple[BinanceDataClientConfig, GuardedBinanceExecClientConfig]:
     """The data and execution client configs for `venue`, keys from `secrets` (ConfigError
-    naming the environment variable when one is missing)."""
+    naming the environment variable when one is missing); `backoff` is the execution client's
+    circuit-breaker waits after 429/418 (`Backoff()` by default)."""
+    backoff = backoff or Backoff()
     common = {
         "api_key": secrets.require("binance_api_key"),
         "api_secret": secrets.require("binance_api_secret"),
@@ -38,8 +46,11 @@ def binance_clients(
         "testnet": venue.testnet,
     }
     data = BinanceDataClientConfig(**common)
-    execution = BinanceExecClientConfig(
+    execution = GuardedBinanceExecClientConfig(
         **common,
+        backoff_initial_s=backoff.initial_s,
+        backoff_max_s=backoff.max_s,
+        ban_default_s=backoff.ban_default_s,
         use_reduce_only=False,
         use_position_ids=False,  # one-way mode: the venue's position is `-BOTH`
         recv_window_ms=venue.recv_window_ms,

@@ -1,71 +1,107 @@
-"""Backtest throughput and memory: all eleven strategies plus the router, one instrument.
-
-Each case runs in a fresh subprocess (nautilus engines are not reusable and leak memory), which
-reports bars/s and its peak RSS. Results go to benchmarks/results/backtest_speed.json.
-
-    python benchmarks/backtest_speed.py
+"""Backtest throughput and peak RSS: ours (eleven strategies plus the router), the signals-only
+floor (the same engine and bars, policy single:Cash, so every strategy computes its signal on
+every bar but none orders) and the backtrader peer (benchmarks/peer_backtrader.py), on the
+workloads of benchmarks/workloads.py. Each case runs in a fresh process; bars/s counts the
+traded bars and the time includes loading the bars and building the engine. The multi-instrument
+workload also runs through the Ray fan-out (one engine per task), and the minute workload also
+without streaming, to show what streaming saves.
 """
 
+import argparse
 import json
-import platform
-import resource
-import subprocess
-import sys
 import time
-from datetime import UTC, date, datetime
-from pathlib import Path
+from dataclasses import replace
 
-CASES = {
-    "SPX_1d_10y": dict(symbol="SPX", bar="1d", start=date(2014, 6, 26), end=date(2024, 6, 26)),
-    "EURUSD_1h_1y": dict(symbol="EURUSD", bar="1h", start=date(2017, 1, 2), end=date(2017, 12, 29)),
-}
-OUT = Path(__file__).parent / "results" / "backtest_speed.json"
+from benchmarks.common import in_subprocess, peak_rss_mb
+from benchmarks.workloads import prepare, requests
+
+MODES = ("ours", "floor", "peer")
+UNSTREAMED = 10**9  # one chunk: the whole run loaded at once
 
 
-def run_case(name: str) -> dict:
-    from bot.backtest import BacktestRequest, run_backtest
-
-    request = BacktestRequest(policy="uniform", **CASES[name])
+def measure(workload: str, mode: str, quick: bool) -> dict:
+    """Run one workload in one mode in this process."""
+    runs = requests(quick)[workload]
     began = time.perf_counter()
-    result = run_backtest(request)
+    if mode == "peer":
+        bars, fills = _peer(runs)
+    elif mode == "ours_ray":
+        from bot.backtest import run_many
+        from bot.parallel import Parallel
+
+        results = run_many(runs, Parallel(workers=0))
+        bars, fills = sum(len(r.bars) for r in results), sum(len(r.fills) for r in results)
+    else:
+        bars, fills = _ours(runs, mode)
     seconds = time.perf_counter() - began
-    bars = len(result.bars)
     return {
-        "case": name,
+        "workload": workload,
+        "mode": mode,
+        "instruments": len(runs),
         "bars": bars,
-        "fills": len(result.fills),
-        "seconds": round(seconds, 3),
+        "fills": fills,
+        "seconds": round(seconds, 2),
         "bars_per_s": round(bars / seconds, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "stream_bars": runs[0].stream_bars if mode != "ours_unstreamed" else None,
     }
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--case":
-        print(json.dumps(run_case(sys.argv[2])))
-        return
-    results = []
-    for name in CASES:
-        done = subprocess.run(
-            [sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True
-        )
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(results[-1])
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": platform.platform(),
-                "python": platform.python_version(),
-                "note": "bars_per_s counts the traded bars; the time includes building the engine",
-                "results": results,
-            },
-            indent=2,
-        )
-    )
-    print(f"wrote {OUT}")
+def _ours(runs: list, mode: str) -> tuple[int, int]:
+    from bot.backtest import run_backtest
+
+    policy = "single:Cash" if mode == "floor" else "uniform"
+    bars = fills = 0
+    for request in runs:
+        if mode == "ours_unstreamed":
+            request = replace(request, stream_bars=UNSTREAMED)
+        result = run_backtest(replace(request, policy=policy))
+        bars, fills = bars + len(result.bars), fills + len(result.fills)
+    return bars, fills
+
+
+def _peer(runs: list) -> tuple[int, int]:
+    import pandas as pd
+
+    from benchmarks.peer_backtrader import run_peer
+    from bot.data import load_bars
+    from bot.features import REQUIRED_BARS
+
+    bars = fills = 0
+    for r in runs:
+        frame = load_bars(r.symbol, r.bar, policy=r.data_policy, catalog_dir=r.catalog)
+        start, end = pd.Timestamp(r.start, tz="UTC"), pd.Timestamp(r.end, tz="UTC")
+        traded = frame[(frame.index >= start) & (frame.index <= end)]
+        warmup = frame[frame.index < start].tail(REQUIRED_BARS)  # the warm-up ours feeds too
+        fills += run_peer(pd.concat([warmup, traded]))["fills"]
+        bars += len(traded)
+    return bars, fills
+
+
+def run(quick: bool) -> list[dict]:
+    """Every workload in every mode, each in a fresh process."""
+    prepare(quick)
+    flag = ["--quick"] if quick else []
+    cases = []
+    for workload, runs in requests(quick).items():
+        modes = list(MODES)
+        if len(runs) > 1:
+            modes.append("ours_ray")
+        if runs[0].bar == "1m":
+            modes.append("ours_unstreamed")
+        for mode in modes:
+            cases.append(in_subprocess("backtest_speed", "--case", workload, mode, *flag))
+            print(json.dumps(cases[-1]), flush=True)
+    return cases
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case", nargs=2, required=True, metavar=("WORKLOAD", "MODE"))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(json.dumps(measure(*args.case, quick=args.quick)))
 
 
 if __name__ == "__main__":
-    main()
+    _main()

@@ -1,75 +1,66 @@
-"""Router latency on one CPU thread: observation building (both charts), compact-model
-inference per decision, and the hf backbone on the tiny random Qwen2.5-VL of the tests.
-Results go to benchmarks/results/router_speed.json.
+"""Router decision latency on one CPU thread, p50 and p99: observation building (both charts),
+the compact model (hashed words and MiniLM text), the hf backbone on the tiny random Qwen2.5-VL
+of the tests, and, on a GPU, a Qwen2.5-VL of the 3B model's shape (random weights, bf16)."""
 
-    python benchmarks/router_speed.py
-"""
-
-import json
-import platform
-import statistics
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
+import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bot.data import load_bars
+from bot.observation import build_observation
+from training.backbones import minilm_embedding
+from training.model import ModelConfig, RouterModel
 
-from bot.data import load_bars  # noqa: E402
-from bot.observation import build_observation  # noqa: E402
-from training.backbones import minilm_embedding  # noqa: E402
-from training.model import ModelConfig, RouterModel  # noqa: E402
-
-OUT = Path(__file__).parent / "results" / "router_speed.json"
-REPEATS = 50
+# Qwen2.5-VL-3B's text shape (vision tower left at the tiny test size: no weights offline).
+QWEN_3B = dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
+               num_attention_heads=16, num_key_value_heads=2,
+               rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]})  # fmt: skip
 
 
-def _ms(work, repeats: int = REPEATS) -> float:
+def _latency(work, repeats: int) -> dict[str, float]:
     work()  # warm-up
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
         work()
         times.append((time.perf_counter() - began) * 1000)
-    return round(statistics.median(times), 2)
+    p50, p99 = np.percentile(times, [50, 99])
+    return {"p50_ms": round(float(p50), 2), "p99_ms": round(float(p99), 2), "n": repeats}
 
 
-def main() -> None:
+def run(quick: bool) -> dict:
+    """Latencies in milliseconds."""
+    from tests.training.tiny_qwen import make_tiny_qwen
+
     torch.set_num_threads(1)
+    repeats = 30 if quick else 200
     bars = load_bars("SPX", start="2017-01-01", end="2019-12-31")
     observation = build_observation(bars)
-    results = {"observation_build_ms": _ms(lambda: build_observation(bars))}
+    results = {"observation_build": _latency(lambda: build_observation(bars), repeats)}
     for encoder in ("hashed", "minilm"):
         model = RouterModel(ModelConfig(text_encoder=encoder))
-        results[f"compact_{encoder}_decide_ms"] = _ms(lambda m=model: m.decide(observation))
+        results[f"compact_{encoder}_cpu"] = _latency(lambda m=model: m.decide(observation), repeats)
 
     def uncached(m=model):
         minilm_embedding.cache_clear()
         m.decide(observation)
 
-    results["compact_minilm_decide_uncached_text_ms"] = _ms(uncached, 10)
+    results["compact_minilm_uncached_text_cpu"] = _latency(uncached, repeats // 5)
+    with tempfile.TemporaryDirectory() as folder:
+        tiny = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(make_tiny_qwen(folder))))
+        results["hf_tiny_qwen_cpu"] = _latency(lambda: tiny.decide(observation), repeats // 5)
+    results["hf_qwen_3b_shape_gpu_bf16"] = _gpu_3b(observation, repeats // 5)
+    return results
+
+
+def _gpu_3b(observation, repeats: int) -> dict | str:
+    if not torch.cuda.is_available():
+        return "not measured: no GPU was lent to this run"
     from tests.training.tiny_qwen import make_tiny_qwen
 
     with tempfile.TemporaryDirectory() as folder:
-        tiny = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(make_tiny_qwen(folder))))
-        results["hf_tiny_qwen_decide_ms"] = _ms(lambda: tiny.decide(observation), 10)
-    report = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "statistic": "median milliseconds",
-        "results": results,
-        "gpu_real_size": None,  # no GPU was lent when this was measured
-    }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+        model_dir = make_tiny_qwen(folder, text=QWEN_3B)
+        model = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(model_dir)))
+        return _latency(lambda: model.decide(observation), repeats)

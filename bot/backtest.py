@@ -3,14 +3,11 @@
 A run loads validated bars, prepends warm-up bars from before `start` (the router makes no
 decision before `start`, so strategies hold nothing while they warm up), runs the engine, and
 returns the equity curve, per-strategy PnL, weights, orders and fills. Several runs go to
-separate processes: nautilus engines leak memory and are not reusable.
+separate worker processes (`bot.parallel`): nautilus engines leak memory and are not reusable.
 """
 
 import json
-import multiprocessing
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -25,6 +22,7 @@ from bot.features import REQUIRED_BARS
 from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
+from bot.parallel import Parallel, fan_out
 from bot.policy import PolicySpec, check_policy, trained_bar_warning, trained_on
 from bot.report import write_report
 from bot.router import RouterActorConfig, assemble
@@ -33,10 +31,11 @@ from bot.sim import new_engine
 from strategies import EXPERTS, STRATEGIES, build_strategies
 
 BUY_AND_HOLD = "buy_and_hold"
-# Workers fork from a clean server process, never from this one: a parent that has run torch
-# (training, then evaluation) hands a forked child a dead OpenMP pool, and the child hangs.
-WORKER_START = multiprocessing.get_context("forkserver")
 VALIDATION_FRACTION = 0.25  # best-expert: validation span before start, as a share of the test span
+# A run longer than this streams its bars into the engine in chunks of this many (run(streaming=
+# True), clear_data(), add_data(), ...): nautilus Bar objects cost about 1 KB each, so a year of
+# minute bars held at once would add hundreds of MB. Shorter runs load in one go, as before.
+STREAM_BARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,8 @@ class BacktestRequest:
     journal: str | None = None  # journal decisions and fills here, under `run_id`
     run_id: str = ""
     progress: bool = False
+    stream_bars: int = STREAM_BARS  # bars per chunk fed to the engine (bounds the data's memory)
+    params: dict[str, dict] = field(default_factory=dict)  # strategy config overrides, by name
 
 
 @dataclass
@@ -80,6 +81,23 @@ class BacktestResult:
     flags: list[str]
     asset_class: str
     best_expert: str | None = None
+
+
+def base_request(settings: Settings) -> BacktestRequest:
+    """A request with the settings' costs, router and data options, for callers (evaluation,
+    scheduled jobs) that fill in the symbol, window and policy themselves."""
+    return BacktestRequest(
+        symbol="",
+        window=settings.router.window,
+        seed=settings.router.seed,
+        capital=settings.backtest.capital,
+        fee_bps=settings.backtest.fee_bps,
+        slippage_bps=settings.backtest.slippage_bps,
+        fallback=settings.router.fallback,
+        timeout_s=settings.router.timeout_s,
+        data_policy=settings.data.policy,
+        catalog=str(settings.data.catalog),
+    )
 
 
 def backtest_requests(
@@ -191,14 +209,15 @@ def _model_flags(request: BacktestRequest, start: pd.Timestamp) -> list[str]:
     return flags + ([mismatch] if mismatch else [])
 
 
-def run_many(requests: list[BacktestRequest]) -> list[BacktestResult]:
-    """Run several backtests in parallel processes (one engine per process), in request order."""
+def run_many(
+    requests: list[BacktestRequest], parallel: Parallel | None = None
+) -> list[BacktestResult]:
+    """Run several backtests, one engine each, fanned out as `parallel` says (default: one Ray
+    worker per CPU; `bot.parallel`), in request order."""
     if len(requests) == 1:
         return [run_backtest(requests[0])]
-    workers = min(len(requests), os.cpu_count() or 1)
     quiet = [replace(r, progress=False) for r in requests]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=WORKER_START) as pool:
-        return list(tqdm(pool.map(run_backtest, quiet), total=len(quiet), desc="backtests"))
+    return fan_out(run_backtest, quiet, parallel or Parallel(), desc="backtests", progress=True)
 
 
 def resolve_window(
@@ -270,14 +289,16 @@ def _simulate(
     asset_class = dataset_asset_class(request.symbol, request.bar, catalog_dir=request.catalog)
     instrument = make_instrument(request.symbol, asset_class, fee_bps=request.fee_bps)
     bar_type = bar_type_for(instrument, request.bar)
-    strategies = build_strategies(instrument.id, bar_type, long_only=asset_class == "crypto")
+    strategies = build_strategies(
+        instrument.id, bar_type, long_only=asset_class == "crypto", params=request.params
+    )
     warmup = max(REQUIRED_BARS, *(s.config.warmup_bars for s in strategies))
     history = frame[frame.index < start].tail(warmup)
     traded = frame[(frame.index >= start) & (frame.index <= end)]
-    bars = to_nautilus_bars(pd.concat([history, traded]), instrument, request.bar)
+    chunks = _chunks(pd.concat([history, traded]), request.stream_bars)
     engine = new_engine(
         instrument,
-        bars,
+        to_nautilus_bars(chunks[0], instrument, request.bar),
         capital=request.capital,
         account="cash" if asset_class == "crypto" else "margin",
         fee_bps=request.fee_bps,
@@ -308,9 +329,10 @@ def _simulate(
             else None,
         ),
     )
-    with tqdm(total=len(bars), desc=request.symbol, disable=not request.progress) as bar:
+    total = len(history) + len(traded)
+    with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar:
         actor.progress = bar
-        engine.run()
+        _run_chunks(engine, chunks, instrument, request.bar)
     curve, pnl, weights = actor.frames()
     fills = _fills(engine.trader.generate_fills_report())
     orders = engine.trader.generate_orders_report()
@@ -323,6 +345,22 @@ def _simulate(
     return BacktestResult(
         request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
     )
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    if size < 1:
+        raise ConfigError(f"stream_bars={size} must be at least 1 bar per chunk.")
+    return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
+
+
+def _run_chunks(engine, chunks: list[pd.DataFrame], instrument, bar: str) -> None:
+    """Run the engine over its first chunk (already added), then stream in the rest; the state
+    of strategies, actor and venue carries across chunks, so the result equals one plain run."""
+    for i in range(1, len(chunks)):
+        engine.run(streaming=True)
+        engine.clear_data()
+        engine.add_data(to_nautilus_bars(chunks[i], instrument, bar), sort=True)
+    engine.run()
 
 
 def _start_journal_run(request: BacktestRequest) -> None:

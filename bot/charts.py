@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.features import LOOKBACK, Indicators
 
 _SUPERSAMPLE = 2
-_ASPECT = 4  # canvas width / height: the default alpha's crop is square before resizing
+CANVAS_ASPECT = 4  # width / height: the default alpha's crop is square before resizing
 _BODY = 0.34  # half the candle body width, as a share of one bar's slot
 _FACE = "#fafafa"
 _UP, _DOWN, _WICK = "#00b060", "#fe3032", "#606060"
@@ -34,8 +34,9 @@ _SEPARATOR, _LEVEL = "#a8a8a8", "#e2e2e2"
 _MOVING_AVERAGES = (("ma10", _BLUE), ("ma20", _ORANGE), ("ma100", _PURPLE))
 _TEXT = "#404040"
 # (name, share of the height), top to bottom.
-_LAYOUT = (("", 0.46), ("VOL", 0.12), ("MACD", 0.14), ("RSI", 0.14), ("KDJ", 0.14))
-_PAD = 0.06  # blank share at the top and bottom of each panel
+LAYOUT = (("", 0.46), ("VOL", 0.12), ("MACD", 0.14), ("RSI", 0.14), ("KDJ", 0.14))
+PAD = 0.06  # blank share at the top and bottom of each panel
+RSI_LEVELS, KDJ_LEVELS = (30.0, 70.0), (20.0, 80.0)
 
 
 @dataclass(frozen=True)
@@ -47,26 +48,47 @@ class _Panel:
 
     def y(self, values: np.ndarray) -> np.ndarray:
         span = self.hi - self.lo if self.hi > self.lo else 1.0
-        inner = (self.bottom - self.top) * (1.0 - 2.0 * _PAD)
-        pixels = self.bottom - (self.bottom - self.top) * _PAD - (values - self.lo) / span * inner
+        inner = (self.bottom - self.top) * (1.0 - 2.0 * PAD)
+        pixels = self.bottom - (self.bottom - self.top) * PAD - (values - self.lo) / span * inner
         return np.rint(pixels).astype(np.int64)
 
 
 def chart_views(ind: Indicators, size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """The global and local views, each a (size, size, 3) uint8 array."""
-    height = size * _SUPERSAMPLE
-    width = height * _ASPECT
+    return views_of(chart_canvas(ind, size * _SUPERSAMPLE), size, alpha)
+
+
+def chart_canvas(ind: Indicators, height: int) -> Image.Image:
+    """The whole chart before resizing: `height` pixels high and `CANVAS_ASPECT` times as wide,
+    bar i centred on pixel column round((i + 0.5) * width / LOOKBACK)."""
+    width = height * CANVAS_ASPECT
     canvas = Image.new("RGB", (width, height), _FACE)
     _draw_chart(ImageDraw.Draw(canvas), ind, width, height)
+    return canvas
+
+
+def views_of(canvas: Image.Image, size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The global and local views of a chart canvas (from any renderer), with panel names."""
+    width, height = canvas.size
     crop = canvas.crop((width - round(alpha * width), 0, width, height))
     return _finish(canvas, size), _finish(crop, size)
 
 
+def panel_bounds(height: int) -> list[int]:
+    """The top pixel row of each panel in `LAYOUT`, then the bottom row, for a chart this high."""
+    shares = np.cumsum([0.0] + [share for _, share in LAYOUT])
+    return [round(s * height) for s in shares]
+
+
 def _finish(image: Image.Image, size: int) -> np.ndarray:
-    view = image.resize((size, size), Image.Resampling.BOX)
+    width, height = image.size
+    if width % size or height % size:
+        view = image.resize((size, size), Image.Resampling.BOX)
+    else:  # an exact box filter, twice as fast as resize() for whole factors
+        view = image.reduce((width // size, height // size))
     draw = ImageDraw.Draw(view)
     font = _font()
-    for (name, _), top in zip(_LAYOUT, _tops(size), strict=False):
+    for (name, _), top in zip(LAYOUT, panel_bounds(size), strict=False):
         if name:
             draw.text((2, top + 1), name, fill=_TEXT, font=font)
     return np.asarray(view, dtype=np.uint8)
@@ -77,41 +99,48 @@ def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=9)
 
 
-def _tops(height: int) -> list[int]:
-    shares = np.cumsum([0.0] + [share for _, share in _LAYOUT])
-    return [round(s * height) for s in shares]
+def panel_ranges(ind: Indicators) -> list[tuple[float, float]]:
+    """The value range each panel of `LAYOUT` spans (before its `PAD` margins)."""
+    price = [ind.window(name) for name in ("boll_upper", "boll_lower", "low", "high")]
+    price += [ind.window(name) for name, _ in _MOVING_AVERAGES]
+    macd = [ind.window(name) for name in ("macd", "macd_signal", "macd_hist")]
+    kdj = [ind.window(name) for name in ("kdj_k", "kdj_d", "kdj_j")]
+    return [
+        _range(price),
+        (0.0, float(np.max(ind.window("volume")))),
+        _range([*macd, np.zeros(1)]),
+        (0.0, 100.0),
+        _range([*kdj, np.array([0.0, 100.0])]),
+    ]
 
 
 def _draw_chart(draw: ImageDraw.ImageDraw, ind: Indicators, width: int, height: int) -> None:
-    tops = _tops(height)
+    tops = panel_bounds(height)
     slot = width / LOOKBACK
     centres = np.rint((np.arange(LOOKBACK) + 0.5) * slot).astype(np.int64)
     half = max(1, round(_BODY * slot))
-    bands = [ind.window(name) for name in ("boll_upper", "boll_lower", "low", "high")]
-    averages = [ind.window(name) for name, _ in _MOVING_AVERAGES]
-    price = _panel(tops[0], tops[1], [*bands, *averages])
+    price, volume, macd_panel, rsi_panel, kdj_panel = (
+        _Panel(top, bottom, lo, hi)
+        for top, bottom, (lo, hi) in zip(tops[:-1], tops[1:], panel_ranges(ind), strict=True)
+    )
     _draw_price(draw, ind, price, centres, half)
     rising = ind.window("close") >= ind.window("open")
-    volume = _Panel(tops[1], tops[2], 0.0, float(np.max(ind.window("volume"))))
     _draw_bars(draw, volume, centres, half, ind.window("volume"), rising)
     macd = [ind.window(name) for name in ("macd", "macd_signal", "macd_hist")]
-    macd_panel = _panel(tops[2], tops[3], [*macd, np.zeros(1)])
     _draw_bars(draw, macd_panel, centres, half, macd[2], macd[2] >= 0)
     _draw_lines(draw, macd_panel, centres, [(macd[0], _BLUE), (macd[1], _ORANGE)])
-    rsi_panel = _Panel(tops[3], tops[4], 0.0, 100.0)
-    _draw_levels(draw, rsi_panel, width, (30.0, 70.0))
+    _draw_levels(draw, rsi_panel, width, RSI_LEVELS)
     _draw_lines(draw, rsi_panel, centres, [(ind.window("rsi"), _PURPLE)])
     kdj = [ind.window(name) for name in ("kdj_k", "kdj_d", "kdj_j")]
-    kdj_panel = _panel(tops[4], tops[5], [*kdj, np.array([0.0, 100.0])])
-    _draw_levels(draw, kdj_panel, width, (20.0, 80.0))
+    _draw_levels(draw, kdj_panel, width, KDJ_LEVELS)
     _draw_lines(draw, kdj_panel, centres, list(zip(kdj, (_BLUE, _ORANGE, _PURPLE), strict=True)))
     for top in tops[1:-1]:
         draw.line([(0, top), (width, top)], fill=_SEPARATOR, width=_SUPERSAMPLE)
 
 
-def _panel(top: int, bottom: int, series: Sequence[np.ndarray]) -> _Panel:
+def _range(series: Sequence[np.ndarray]) -> tuple[float, float]:
     values = np.concatenate(series)
-    return _Panel(top, bottom, float(np.min(values)), float(np.max(values)))
+    return float(np.min(values)), float(np.max(values))
 
 
 def _draw_price(

@@ -14,14 +14,21 @@ from typer.core import TyperGroup
 from bot import __version__
 from bot.backtest import backtest_requests, run_many, write_backtest_report
 from bot.cli_live import live, paper
+from bot.cli_models import models_app
+from bot.cli_parallel import RayAddress, Workers, parallel_of
+from bot.cli_risk import flatten, risk_app
+from bot.cli_schedule import schedule
+from bot.cli_sweep import sweep
 from bot.cli_train import evaluate, train_app
 from bot.data import import_file, list_datasets, read_raw, read_user_file, store_bars
-from bot.errors import BotError, ConfigError, NotBuiltError
+from bot.errors import BotError, ConfigError
 from bot.explain import explain_decision, explain_run, model_attributor
 from bot.journal import Journal
 from bot.logging import configure_logging, new_run_id
-from bot.report import format_table
+from bot.node_state import latest_session, read_cache
+from bot.report import format_table, text_table
 from bot.settings import LoadedSettings, effective_items, load_settings, parse_assignment
+from bot.status import format_status
 from bot.validation import format_report, validate
 
 log = structlog.get_logger(__name__)
@@ -54,7 +61,12 @@ data_app = typer.Typer(help="List, import, check and fetch market data.", no_arg
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+app.add_typer(risk_app, name="risk")
+app.command()(flatten)
+app.command()(schedule)
 app.command()(evaluate)
+app.command()(sweep)
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ def data_list(ctx: typer.Context) -> None:
         )
         for info in list_datasets(settings.data.catalog)
     ]
-    typer.echo(_table(("symbol", "bar", "class", "first", "last", "bars", "source"), rows))
+    typer.echo(text_table(("symbol", "bar", "class", "first", "last", "bars", "source"), rows))
 
 
 @data_app.command("check")
@@ -270,22 +282,6 @@ def _download(
     raise ConfigError(f"Unknown venue {venue!r} for fetch: use binance or alpaca.")
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        for row in [header, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _not_built(command: str, issue: int) -> None:
-    raise NotBuiltError(
-        f"`bot {command}` is not built yet; it arrives with issue #{issue}. "
-        "Nothing was done. See the README for what works today."
-    )
-
-
 @app.command()
 def backtest(
     ctx: typer.Context,
@@ -308,6 +304,8 @@ def backtest(
     slippage_bps: Annotated[float | None, typer.Option(help="Slippage per fill, bps.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the random policy.")] = None,
     report_dir: Annotated[Path | None, typer.Option(help="Where report folders go.")] = None,
+    workers: Workers = 0,
+    ray_address: RayAddress = None,
 ) -> None:
     """Backtest the routed portfolio on historical bars, print metrics and write a report."""
     run = _ctx(ctx)
@@ -327,7 +325,8 @@ def backtest(
         }
     ).settings
     policies = compare.split(",") if compare else [settings.router.policy]
-    results = run_many(backtest_requests(settings, policies, run.run_id))
+    requests = backtest_requests(settings, policies, run.run_id)
+    results = run_many(requests, parallel_of(workers, ray_address))
     out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
     for symbol in settings.backtest.symbols:
         mine = [r for r in results if r.request.symbol == symbol]
@@ -375,6 +374,15 @@ def explain(
 
 
 @app.command()
-def status() -> None:
-    """Show a node's mode, equity, positions, weights and health."""
-    _not_built("status", 7)
+def status(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None, typer.Option(help="Session run id (default: the newest paper/live run).")
+    ] = None,
+) -> None:
+    """Show a paper or live node's mode, venue, equity, positions, weights, regime, data
+    staleness and kill switch, running or stopped (from the journal and Redis)."""
+    settings = _ctx(ctx).settings().settings
+    with Journal(settings.journal.path) as journal:
+        session = latest_session(journal, run)
+    typer.echo(format_status(session, read_cache(settings.persistence), datetime.now(UTC)))

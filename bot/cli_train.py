@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
-from bot.backtest import BacktestRequest
+from bot.backtest import base_request
+from bot.cli_parallel import RayAddress, Workers, parallel_of
+from bot.errors import ConfigError
 from bot.settings import Settings
 
 train_app = typer.Typer(
@@ -138,15 +140,46 @@ def _echo_checkpoint(path: Path) -> None:
 
 def evaluate(
     ctx: typer.Context,
-    checkpoint: Annotated[Path, typer.Argument(help="The router checkpoint to evaluate.")],
+    checkpoint: Annotated[
+        Path | None, typer.Argument(help="The router checkpoint to evaluate (mmdrex).")
+    ] = None,
     dataset: DatasetOption = None,
     out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
     walk_forward: Annotated[
         bool, typer.Option(help="Also retrain on expanding windows and test each next slice.")
     ] = False,
     folds: Annotated[int, typer.Option(help="Walk-forward test slices per instrument.")] = 3,
+    workers: Workers = 0,
+    ray_address: RayAddress = None,
+    system: Annotated[str, typer.Option(help="mmdrex (a checkpoint) or llmoe (Table 1).")] = (
+        "mmdrex"
+    ),
+    headlines: Annotated[Path | None, typer.Option(help="llmoe: date,headline file.")] = None,
+    llm: Annotated[
+        Path | None, typer.Option(help="llmoe: local causal-LM folder or .gguf (else SmolLM2).")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="llmoe: seeds per trained model.")] = 10,
+    symbols: Annotated[str, typer.Option(help="llmoe: comma-separated daily symbols.")] = (
+        "MSFT,AAPL"
+    ),
+    years: Annotated[int, typer.Option(help="llmoe: years of bars, split 80/20.")] = 10,
+    train_days: Annotated[
+        int, typer.Option(help="llmoe: fit on the last N train days only (0: all).")
+    ] = 250,
 ) -> None:
-    """Evaluate a router checkpoint on its dataset's test splits against the baselines."""
+    """Evaluate a router checkpoint on its dataset's test splits against the baselines, or
+    (--system llmoe) run the LLMoE paper's Table 1 next to MM-DREX."""
+    if system == "llmoe":
+        from bot.cli_llmoe import evaluate_llmoe
+
+        options = dict(symbols=symbols, seeds=seeds, headlines=headlines, llm=llm, years=years)
+        evaluate_llmoe(_settings(ctx), out=out, train_days=train_days, **options)
+        return
+    if system != "mmdrex" or checkpoint is None:
+        raise ConfigError(
+            f"--system {system} with checkpoint {checkpoint}: use --system mmdrex CHECKPOINT or "
+            "--system llmoe."
+        )
     from training.checkpoint import read_meta
     from training.dataset import RouterDataset
     from training.evaluate import check_trained_on, run_evaluation, test_windows
@@ -154,7 +187,8 @@ def evaluate(
     settings = _settings(ctx)
     data = RouterDataset.load(dataset or settings.train.dataset)
     check_trained_on(read_meta(checkpoint), data.meta, checkpoint)
-    base = _base_request(settings)
+    base = base_request(settings)
+    parallel = parallel_of(workers, ray_address)
     folder = out or settings.backtest.report_dir / f"evaluate-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     summary = run_evaluation(
         checkpoint,
@@ -162,6 +196,7 @@ def evaluate(
         folder,
         horizon=data.config.horizon,
         base=base,
+        parallel=parallel,
     )
     typer.echo(summary["table"])
     diff = summary["sharpe_diff_vs_uniform"]
@@ -177,24 +212,10 @@ def evaluate(
     if walk_forward:
         from training.walk_forward import walk_forward as run_walk_forward
 
-        result = run_walk_forward(checkpoint, data, folds, folder / "walk-forward", base)
+        wf_dir = folder / "walk-forward"
+        result = run_walk_forward(checkpoint, data, folds, wf_dir, base, parallel)
         typer.echo(f"\nWalk-forward\n{result['table']}")
         typer.echo(f"Report: {(folder / 'walk-forward' / 'walk_forward.json').resolve()}")
-
-
-def _base_request(settings: Settings) -> BacktestRequest:
-    return BacktestRequest(
-        symbol="",
-        window=settings.router.window,
-        seed=settings.router.seed,
-        capital=settings.backtest.capital,
-        fee_bps=settings.backtest.fee_bps,
-        slippage_bps=settings.backtest.slippage_bps,
-        fallback=settings.router.fallback,
-        timeout_s=settings.router.timeout_s,
-        data_policy=settings.data.policy,
-        catalog=str(settings.data.catalog),
-    )
 
 
 def _num(value: float | None) -> str:

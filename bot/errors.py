@@ -28,6 +28,13 @@ class VenueError(BotError):
     exit_code = 4
 
 
+class OperationalError(BotError):
+    """A service the bot depends on (other than the venue) is down or unreachable, e.g. the
+    Redis that holds a live node's state: a person must start it or fix its address."""
+
+    exit_code = 7
+
+
 class TemporaryError(VenueError):
     """A transient condition (rate limit, timeout, 5xx) that a retry may clear."""
 
@@ -38,12 +45,6 @@ class StrategyError(BotError):
     """An error raised inside user strategy or router code."""
 
     exit_code = 6
-
-
-class NotBuiltError(BotError):
-    """A command that is registered but not implemented yet."""
-
-    exit_code = 64
 
 
 class CheckpointError(ConfigError):

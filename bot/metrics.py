@@ -99,13 +99,22 @@ def sharpe(returns: np.ndarray | pd.Series, periods_per_year: int = 252) -> floa
     return 0.0 if std < EPS else float(np.mean(r)) / std * math.sqrt(periods_per_year)
 
 
+def downside_deviation(returns: np.ndarray | pd.Series, periods_per_year: int = 252) -> float:
+    """Annualised root mean square of min(r, 0) over all periods (target 0), the "DD" of the
+    LLMoE paper's Table 1 and the denominator of Sortino."""
+    r = _clean(returns)
+    if not r.size:
+        return 0.0
+    return math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)) * periods_per_year)
+
+
 def sortino(returns: np.ndarray | pd.Series, periods_per_year: int = 252) -> float:
     """Annualised mean over downside deviation; 0.0 when no period lost."""
     r = _clean(returns)
     if r.size < 2:
         return 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    return 0.0 if downside < EPS else float(np.mean(r)) / downside * math.sqrt(periods_per_year)
+    downside = downside_deviation(r, periods_per_year)
+    return 0.0 if downside < EPS else float(np.mean(r)) / downside * periods_per_year
 
 
 def max_drawdown(returns: np.ndarray | pd.Series) -> float:

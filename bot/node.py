@@ -6,19 +6,23 @@
 - `build_trading_node` builds a nautilus `TradingNode` for a venue from the settings: the
   venue's data and execution clients, start-up reconciliation with the venue, the pre-trade
   limits of `[risk]`, and the routed strategies on one instrument.
-- The cache is nautilus' in-memory one here: positions and router state do not yet survive a
-  restart. Redis persistence (`CacheConfig(database=...)`) is the next layer on this builder.
-- Warm-up: each strategy requests its own history bars at start (`RoutedStrategy.on_start`);
-  the router actor does not yet, so its first decisions see only the bars streamed since start.
+- The cache lives in Redis (`[persistence]`, `bot.persistence`): orders, per-strategy
+  positions, the router's window phase and last weights and the kill switch survive a restart,
+  even a crash; start-up reconciliation then fixes what changed at the venue meanwhile, and
+  the differences are journalled. Each session is a run in the journal (`[journal] path`):
+  router decisions, fills, kill-switch and reconciliation events.
+- Warm-up: the router actor and each strategy request their own history bars at start
+  (`strategies.base.request_warmup`), so the first live decision sees as many bars as a
+  backtest's.
 """
 
 import asyncio
 import json
+from typing import Any, NamedTuple
 
 import msgspec
 from nautilus_trader.config import (
     InstrumentProviderConfig,
-    LiveExecEngineConfig,
     LiveRiskEngineConfig,
     TradingNodeConfig,
 )
@@ -27,16 +31,20 @@ from nautilus_trader.model.data import BarSpecification, BarType
 from nautilus_trader.model.enums import AggregationSource, PriceType
 from nautilus_trader.model.identifiers import InstrumentId
 
+from adapters.alpaca.factories import FACTORIES as ALPACA_FACTORIES
+from adapters.alpaca.factories import alpaca_venue
 from adapters.binance import FACTORIES, binance_clients, is_long_only
+from bot.alerts import notifier
+from bot.breaker import Backoff
 from bot.errors import ConfigError
 from bot.logging import nautilus_logging, new_run_id
-from bot.risk import RiskGuard, risk_engine_config, risk_guard_config
+from bot.persistence import cache_config, require_redis, resume, start_journal_run
+from bot.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
 from bot.router import RouterActorConfig, assemble
 from bot.settings import BinanceSettings, Secrets, Settings
 from bot.validation import bar_interval
 from strategies import build_strategies
 
-VENUES = ("binance",)
 _BINANCE_SUFFIX = {"usdt_futures": "-PERP", "spot": ""}
 
 
@@ -66,6 +74,7 @@ def router_config(
         seed=router.seed,
         weights_json=json.dumps(router.weights),
         symbol=symbol,
+        registry=str(settings.registry.path),
     )
 
 
@@ -77,6 +86,7 @@ def build_trading_node(
     symbol: str,
     bar: str,
     run_id: str | None = None,
+    mode: str = "live",
     loop: asyncio.AbstractEventLoop | None = None,
     timeout_post_stop: float = 10.0,
 ) -> TradingNode:
@@ -87,45 +97,92 @@ def build_trading_node(
     `loop` is the event loop the node runs on; create the node in the main thread (nautilus
     installs its signal handlers there) even when the loop runs in another one.
     `timeout_post_stop` is how long a stopping node waits for in-flight orders to settle before
-    it reports residual orders and positions.
+    it reports residual orders and positions. The session is journalled as run `run_id` (a new
+    id when None) of `mode` ("live" or "paper"). OperationalError when Redis is unreachable.
     """
     if venue not in VENUES:
         raise ConfigError(
             f"venue {venue!r} has no live node yet; choose one of {', '.join(VENUES)}."
         )
-    venue_settings = settings.venues.binance
-    instrument_id = binance_instrument_id(symbol, venue_settings)
+    block = _VENUE_BLOCKS[venue](settings, secrets, symbol, bar)
+    instrument_id = block.instrument_id
     bar_type = external_bar_type(instrument_id, bar)
-    data, execution = _binance_clients(venue_settings, secrets, instrument_id)
+    require_redis(settings.persistence)
+    run_id = run_id or new_run_id()
+    journal = start_journal_run(settings, run_id, mode, symbol, bar, venue)
     config = TradingNodeConfig(
-        trader_id="MMDREX-001",
-        logging=nautilus_logging(settings.logging, run_id or new_run_id()),
-        exec_engine=LiveExecEngineConfig(reconciliation=True),
+        trader_id=settings.persistence.trader_id,
+        logging=nautilus_logging(settings.logging, run_id, log_dir=settings.logging.directory),
+        exec_engine=exec_engine_config(settings.risk),
+        cache=cache_config(settings.persistence),
+        # Component state (on_save) goes to Redis at stop; `resume` loads it once they exist.
+        save_state=True,
+        load_state=True,
         risk_engine=_live(risk_engine_config(settings.risk, [instrument_id])),
-        data_clients={"BINANCE": data},
-        exec_clients={"BINANCE": execution},
+        data_clients={block.factories[0]: block.data},
+        exec_clients={block.factories[0]: block.execution},
         timeout_post_stop=timeout_post_stop,
     )
     node = TradingNode(config=config, loop=loop)
-    name, data_factory, exec_factory = FACTORIES
+    name, data_factory, exec_factory = block.factories
     node.add_data_client_factory(name, data_factory)
     node.add_exec_client_factory(name, exec_factory)
     node.build()
-    strategies = build_strategies(instrument_id, bar_type, long_only=is_long_only(venue_settings))
+    strategies = build_strategies(instrument_id, bar_type, long_only=block.long_only)
     # The guard goes first: on the bar that trips it, it flattens before any strategy trades.
-    guard = RiskGuard(risk_guard_config(settings.risk, bar_type))
+    guard = RiskGuard(risk_guard_config(settings.risk, bar_type, journal, run_id))
     node.trader.add_actor(guard)
-    assemble(node.trader, strategies, router_config(settings, instrument_id, bar_type, symbol))
+    router = msgspec.structs.replace(
+        router_config(settings, instrument_id, bar_type, symbol),
+        journal_path=str(journal),
+        run_id=run_id,
+        chart_dir=str(journal.parent / "charts" / run_id),
+    )
+    actor = assemble(node.trader, strategies, router)
     guard.watch(strategies, node.kernel.risk_engine)
+    guard.notifier = actor.notifier = notifier(secrets)
+    resume(node, journal, run_id)
     return node
 
 
-def _binance_clients(venue: BinanceSettings, secrets: Secrets, instrument_id: InstrumentId):
+class _VenueBlock(NamedTuple):
+    """The venue-specific part of a node: everything else is the same on every venue."""
+
+    factories: tuple  # (client name, data client factory, exec client factory)
+    instrument_id: InstrumentId
+    data: Any
+    execution: Any
+    long_only: bool
+
+
+def _binance_block(settings: Settings, secrets: Secrets, symbol: str, bar: str) -> _VenueBlock:
+    venue = settings.venues.binance
+    instrument_id = binance_instrument_id(symbol, venue)
+    backoff = Backoff.from_settings(settings.risk)
+    data, execution = _binance_clients(venue, secrets, instrument_id, backoff)
+    return _VenueBlock(FACTORIES, instrument_id, data, execution, is_long_only(venue))
+
+
+def _alpaca_block(settings: Settings, secrets: Secrets, symbol: str, bar: str) -> _VenueBlock:
+    # Asks Alpaca for the asset: whether it may be shorted decides the strategies' long_only.
+    alpaca = alpaca_venue(settings.venues.alpaca, secrets, symbol, bar)
+    return _VenueBlock(
+        ALPACA_FACTORIES, alpaca.instrument_id, alpaca.data, alpaca.execution, alpaca.long_only
+    )
+
+
+_VENUE_BLOCKS = {"binance": _binance_block, "alpaca": _alpaca_block}
+VENUES = tuple(_VENUE_BLOCKS)
+
+
+def _binance_clients(
+    venue: BinanceSettings, secrets: Secrets, instrument_id: InstrumentId, backoff: Backoff
+):
     # Load only the traded instrument at connect: the whole exchange is thousands of symbols.
     provider = InstrumentProviderConfig(load_ids=frozenset({instrument_id}))
     return tuple(
         msgspec.structs.replace(client, instrument_provider=provider)
-        for client in binance_clients(venue, secrets)
+        for client in binance_clients(venue, secrets, backoff)
     )
 
 

@@ -52,6 +52,16 @@ COLUMNS = (
 MISSING = "n/a"  # a metric that was not measured (None), e.g. trades of buy-and-hold
 
 
+def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned text columns under `header`, two spaces apart."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def format_table(rows: dict[str, dict[str, float | None]]) -> str:
     """A fixed-width text table: a header line, then one line per run, in the given order.
 

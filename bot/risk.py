@@ -1,35 +1,38 @@
-"""Risk controls: nautilus' pre-trade limits, a drawdown kill switch, a stale-data watchdog and
-circuit breakers for rate-limit and ban responses.
+"""Risk controls: nautilus' pre-trade limits, a drawdown kill switch and a stale-data watchdog.
 
 - `risk_engine_config` maps `[risk]` onto nautilus' own `RiskEngineConfig`: the per-order
   notional limit and the order-submit rate. Nautilus 1.221 checks the notional only on cash
   accounts and, for market orders, only once it holds a quote or trade tick for the instrument;
   `notional_breach` is the same check for the strategies' own order path, which covers margin
   accounts and bar-only data, plus the per-instrument position limit nautilus lacks.
-- `KillSwitch`, `StaleDataWatchdog` and `CircuitBreaker` are pure: the caller passes the time.
+- `exec_engine_config` sets nautilus' in-flight checks, which resolve orders whose submit got
+  no clear answer by asking the venue.
+- `KillSwitch` and `StaleDataWatchdog` are pure: the caller passes the time. The circuit
+  breaker for 429/418 responses lives in `bot.breaker`.
 - `RiskGuard` (a nautilus Actor) feeds the kill switch the account equity on every bar. When it
   trips it cancels every order, closes every position of the watched strategies, journals the
   trip, and halts the nautilus RiskEngine once flat, so every later order is denied until an
   operator calls `reset`.
 """
 
-import email.utils
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from nautilus_trader.common.actor import Actor
-from nautilus_trader.config import ActorConfig, RiskEngineConfig
+from nautilus_trader.config import ActorConfig, LiveExecEngineConfig, RiskEngineConfig
 from nautilus_trader.core.datetime import unix_nanos_to_dt
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderStatus, TradingState
+from nautilus_trader.model.events import OrderDenied, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
+from bot.alerts import KILL_SWITCH, STALE_DATA, Notifier
+from bot.breaker import aware
 from bot.errors import ConfigError
 from bot.journal import Journal
 from bot.settings import RiskSettings
@@ -55,6 +58,17 @@ def risk_engine_config(
     )
 
 
+def exec_engine_config(risk: RiskSettings) -> LiveExecEngineConfig:
+    """Nautilus' live execution engine: start-up reconciliation with the venue, and in-flight
+    checks that query orders without an answer (their outcome unknown) until the venue says."""
+    return LiveExecEngineConfig(
+        reconciliation=True,
+        inflight_check_threshold_ms=round(risk.inflight_threshold_s * 1000),
+        inflight_check_interval_ms=round(risk.inflight_interval_s * 1000),
+        reconciliation_startup_delay_secs=risk.reconcile_delay_s,
+    )
+
+
 def notional_breach(
     risk: RiskSettings, order_notional: float, position_notional_after: float
 ) -> str | None:
@@ -75,12 +89,6 @@ def notional_breach(
             f"risk.max_instrument_notional {limit:,.2f}"
         )
     return None
-
-
-def _aware(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError(f"{now!r} has no timezone; risk controls take UTC datetimes")
-    return now
 
 
 class KillSwitch:
@@ -108,7 +116,7 @@ class KillSwitch:
 
     def update(self, now: datetime, equity: float) -> bool:
         """Feed the equity at `now`; True only on the update that trips the switch."""
-        _aware(now)
+        aware(now)
         if self.tripped:
             return False
         day = now.astimezone(UTC).date().isoformat()
@@ -168,84 +176,14 @@ class StaleDataWatchdog:
 
     def on_bar(self, ts: datetime) -> None:
         """Record a bar stamped `ts` (older bars than the newest are ignored)."""
-        _aware(ts)
+        aware(ts)
         if self.last_bar is None or ts > self.last_bar:
             self.last_bar = ts
 
     def allows(self, now: datetime) -> bool:
         """False before the first bar and once the newest bar is too old."""
-        _aware(now)
+        aware(now)
         return self.last_bar is not None and now - self.last_bar <= self.stale_after
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Waits of a circuit breaker, in seconds."""
-
-    initial_s: float = 1.0
-    max_s: float = 300.0
-    ban_default_s: float = 120.0
-
-    @classmethod
-    def from_settings(cls, risk: RiskSettings) -> "Backoff":
-        """The `[risk]` backoff keys."""
-        return cls(risk.backoff_initial_s, risk.backoff_max_s, risk.ban_default_s)
-
-
-class CircuitBreaker:
-    """Stops requests to a venue after HTTP 429 (rate limit) or 418 (IP ban).
-
-    A response's Retry-After (seconds or an HTTP date) is honoured; without one, 429s back off
-    exponentially and a 418 waits `ban_default_s`. The breaker never closes earlier than a wait
-    already imposed, so a later, shorter Retry-After cannot end a ban early (no ban loop).
-    """
-
-    def __init__(self, backoff: Backoff) -> None:
-        self.backoff = backoff
-        self.open_until: datetime | None = None
-        self.strikes = 0  # consecutive throttling responses without a success between them
-
-    def allows(self, now: datetime) -> bool:
-        """True when a request may be sent at `now`."""
-        return self.open_until is None or _aware(now) >= self.open_until
-
-    def wait_s(self, now: datetime) -> float:
-        """Seconds until a request may be sent (0 when closed)."""
-        if self.allows(now):
-            return 0.0
-        return (self.open_until - now).total_seconds()
-
-    def record(self, status: int, now: datetime, retry_after: str | float | None = None) -> None:
-        """Feed one HTTP response status; only 418 and 429 open the breaker."""
-        _aware(now)
-        if status not in (418, 429):
-            if status < 400:
-                self.strikes = 0
-            return
-        wait = _retry_after_s(retry_after, now)
-        if wait is None:
-            ramp = self.backoff.initial_s * 2.0**self.strikes
-            wait = self.backoff.ban_default_s if status == 418 else min(ramp, self.backoff.max_s)
-        self.strikes += 1
-        until = now + timedelta(seconds=wait)
-        if self.open_until is None or until > self.open_until:
-            self.open_until = until
-
-
-def _retry_after_s(value: str | float | None, now: datetime) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError):
-        return None  # unreadable header: fall back to our own backoff
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - now).total_seconds(), 0.0)
 
 
 class RiskGuardConfig(ActorConfig, frozen=True):
@@ -302,6 +240,10 @@ class RiskGuard(Actor):
         self._risk_engine = None
         self._journal: Journal | None = None
         self._halt_pending = False
+        self.last_bar: dict[str, float] | None = None  # time, close and equity, for `bot status`
+        self.notifier: Notifier | None = None  # alerts (live nodes): trips and stale data
+        self._stale_alerted = False
+        self.order_errors = {"OrderRejected": 0, "OrderDenied": 0}  # for the metrics endpoint
 
     def watch(self, strategies: list[Strategy], risk_engine) -> None:
         """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
@@ -322,7 +264,10 @@ class RiskGuard(Actor):
         return not self.kill_switch.tripped and self.watchdog.allows(self.clock.utc_now())
 
     def on_save(self) -> dict[str, bytes]:
-        return {"kill_switch": json.dumps(self.kill_switch.state()).encode()}
+        state = {"kill_switch": json.dumps(self.kill_switch.state()).encode()}
+        if self.last_bar is not None:
+            state["last_bar"] = json.dumps(self.last_bar).encode()
+        return state
 
     def on_load(self, state: dict[str, bytes]) -> None:
         if "kill_switch" in state:
@@ -336,6 +281,9 @@ class RiskGuard(Actor):
         self.subscribe_bars(self.config.bar_type)
         for strategy in self._strategies:
             self.msgbus.subscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+        if self.notifier is not None:  # no bar arrives to notice their absence: a timer must
+            half = self.watchdog.stale_after / 2
+            self.clock.set_timer("stale-data", half, callback=self._check_stale)
         if self.kill_switch.tripped:  # restored from a run that tripped: stay flat and halted
             self.log.error(f"kill switch still tripped: {self.kill_switch.reason}")
             self._flatten_and_halt()
@@ -347,12 +295,28 @@ class RiskGuard(Actor):
             self._journal.close()
             self._journal = None
 
+    def _check_stale(self, event=None) -> None:
+        last = self.watchdog.last_bar
+        if last is None or self.watchdog.allows(self.clock.utc_now()):
+            return
+        if not self._stale_alerted:
+            self._stale_alerted = True
+            message = f"no new bar since {last:%Y-%m-%d %H:%M:%S} UTC: new orders are stopped"
+            self.notifier.send(STALE_DATA, message, {"bar_type": str(self.config.bar_type)})
+
     def on_bar(self, bar: Bar) -> None:
+        newest = self.watchdog.last_bar
         self.watchdog.on_bar(unix_nanos_to_dt(bar.ts_event))
+        if self.watchdog.last_bar != newest:
+            self._stale_alerted = False  # a newer bar: the next silence alerts again
         instrument = self.cache.instrument(self.config.bar_type.instrument_id)
         equity = account_equity(self.portfolio, self.cache, instrument, bar.close)
+        self.last_bar = {"ts": bar.ts_event, "close": bar.close.as_double(), "equity": equity}
         if self.kill_switch.update(unix_nanos_to_dt(bar.ts_event), equity):
             self._trip(bar.ts_event, equity)
+        # A crash skips nautilus' save at stop: keep the peak and a trip in the cache every bar
+        # (a no-op without a cache database, as in backtests).
+        self.cache.update_actor(self)
 
     def reset(self, operator: str) -> None:
         """Operator reset: re-arm the kill switch and let orders through again."""
@@ -365,12 +329,17 @@ class RiskGuard(Actor):
         self._record(KILL_SWITCH_RESET_EVENT, {"operator": operator, "was": reason})
 
     def _on_order(self, event) -> None:
+        if isinstance(event, OrderRejected | OrderDenied):
+            self.order_errors[type(event).__name__] += 1
         if self._halt_pending:
             self._halt_when_submitted()
 
     def _trip(self, ts: int, equity: float) -> None:
         self.log.error(f"kill switch tripped: {self.kill_switch.reason}; flattening and halting")
         self._flatten_and_halt()
+        if self.notifier is not None:
+            message = f"kill switch tripped: {self.kill_switch.reason}; flattened and halted"
+            self.notifier.send(KILL_SWITCH, message, {"equity": equity})
         self._record(
             KILL_SWITCH_EVENT,
             {"reason": self.kill_switch.reason, "equity": equity, **self.kill_switch.state()},

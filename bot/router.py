@@ -3,6 +3,10 @@
 Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
 strategies size themselves from the latest weights. It records the mark-to-market equity curve,
 per-strategy PnL and every decision, and journals decisions and fills as they happen.
+
+Its window phase and last weights are its saved state (`on_save`, in the cache after every
+bar): a live node restarted from Redis neither decides early nor leaves the strategies at
+weight 0 until the next decision; it republishes the restored weights on its first bar.
 """
 
 import json
@@ -18,13 +22,19 @@ from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
 from nautilus_trader.model.identifiers import InstrumentId
 
+from bot.alerts import FALLBACK_STORM, Notifier
+from bot.errors import ConfigError
 from bot.features import REQUIRED_BARS
 from bot.journal import DecisionRecord, Journal
 from bot.observation import BarHistory, Observation, build_observation
 from bot.policy import Decision, GuardedPolicy, PolicySpec
+from bot.registry import REGISTRY_POLICY, Registry
 from strategies import strategy_names
 from strategies.base import RoutedStrategy, account_equity, request_warmup
 from strategies.weights import RouterWeights, encode
+
+ROUTER_SWITCH_EVENT = "router_switch"
+FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
 
 
 class RouterActorConfig(ActorConfig, frozen=True):
@@ -43,6 +53,9 @@ class RouterActorConfig(ActorConfig, frozen=True):
     journal_path, run_id, symbol, chart_dir :
         Where decisions and fills are journalled, under which run, and where the charts the
         model saw are kept. No journal when `journal_path` is None.
+    registry : str
+        The model registry folder of the `registry` policy: the router routes with its active
+        model and switches, at the next window, to one promoted or rolled back meanwhile.
     """
 
     instrument_id: InstrumentId
@@ -59,6 +72,7 @@ class RouterActorConfig(ActorConfig, frozen=True):
     run_id: str = ""
     symbol: str = ""
     chart_dir: str | None = None
+    registry: str = "var/registry"
 
 
 class RouterActor(Actor):
@@ -66,15 +80,18 @@ class RouterActor(Actor):
 
     def __init__(self, config: RouterActorConfig) -> None:
         super().__init__(config)
-        spec = PolicySpec(
-            name=config.policy,
-            weights=json.loads(config.weights_json),
-            seed=config.seed,
-            best_expert=config.best_expert,
-        )
-        self._policy = GuardedPolicy(spec, config.fallback, config.timeout_s)
+        self._registry = None
+        self._active: str | None = None  # the registry model routing now
+        if config.policy == REGISTRY_POLICY:
+            self._registry = Registry(Path(config.registry))
+            self._active = self._registry.active()
+            self._policy = self._guarded(self._registry.active_policy())
+        else:
+            self._policy = self._guarded(config.policy)
         self._history = BarHistory(REQUIRED_BARS)
         self._since_decision: int | None = None
+        self._weights: RouterWeights | None = None  # the last published, for restarts
+        self._republish = False  # restored from a previous run: publish them on the next bar
         self._journal: Journal | None = None
         self._strategies: list[RoutedStrategy] = []
         self.decisions: list[tuple[int, Decision]] = []
@@ -82,6 +99,9 @@ class RouterActor(Actor):
         self.exposure: list[float] = []  # gross exposure / equity, per recorded bar
         self.strategy_pnl: list[tuple[int, list[float]]] = []
         self.progress = None  # an optional tqdm bar, advanced once per bar
+        self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
+        self._fallbacks_in_a_row = 0
+        self.last_latency_ms: float | None = None
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
@@ -103,6 +123,28 @@ class RouterActor(Actor):
             self._journal.close()
             self._journal = None
 
+    def on_save(self) -> dict[str, bytes]:
+        if self._weights is None:
+            return {}
+        weights = self._weights
+        state = {"since_decision": self._since_decision, "ts": weights.ts_event}
+        state |= {"weights_json": weights.weights_json, "policy": weights.policy}
+        state["bar_type"] = str(self.config.bar_type)
+        return {"router": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        saved = json.loads(state.get("router", b"{}"))
+        if saved.get("bar_type") != str(self.config.bar_type):
+            return  # nothing saved, or a phase and weights of other bars: decide afresh
+        self._since_decision = saved["since_decision"]
+        self._weights = RouterWeights(
+            ts_event=saved["ts"],
+            ts_init=saved["ts"],
+            weights_json=saved["weights_json"],
+            policy=saved["policy"],
+        )
+        self._republish = True
+
     def on_historical_data(self, data) -> None:
         if isinstance(data, Bar) and data.bar_type == self.config.bar_type:
             self._history.push(data)
@@ -116,37 +158,74 @@ class RouterActor(Actor):
         self._record(bar)
         if self._since_decision is None or self._since_decision >= self.config.window:
             self._decide(bar)
+        elif self._republish:  # a restart: the strategies resume with the last weights
+            self.publish_data(DataType(RouterWeights), self._weights)
+        self._republish = False
         self._since_decision += 1
+        # A crash skips nautilus' save at stop: keep the window phase in the cache every bar
+        # (a no-op without a cache database, as in backtests).
+        self.cache.update_actor(self)
 
     def on_order_filled(self, fill) -> None:
         if self._journal is not None:
-            self._journal.record_fill(
-                self.config.run_id,
-                pd.Timestamp(fill.ts_event, tz="UTC"),
-                fill.strategy_id.value.rsplit("-", 1)[0],
-                fill.order_side.name,
-                fill.last_qty.as_double(),
-                fill.last_px.as_double(),
-                fill.commission.as_double(),
-            )
+            journal_fill(self._journal, self.config.run_id, fill)
+
+    def _guarded(self, policy: str) -> GuardedPolicy:
+        config = self.config
+        spec = PolicySpec(
+            name=policy,
+            weights=json.loads(config.weights_json),
+            seed=config.seed,
+            best_expert=config.best_expert,
+        )
+        return GuardedPolicy(spec, config.fallback, config.timeout_s)
+
+    def _follow_registry(self, ts: int) -> None:
+        """`registry` policy: switch to the active model when it changed since the last window
+        (`bot models promote|rollback`); an unreadable pointer keeps the current model."""
+        try:
+            active = self._registry.active()
+        except ConfigError as error:
+            self.log.error(f"model registry unreadable, keeping {self._active}: {error}")
+            return
+        if active is None or active == self._active:
+            return
+        previous, self._active = self._active, active
+        self._policy = self._guarded(self._registry.policy_of(active))
+        self.log.warning(f"router switched model {previous} -> {active}")
+        if self._journal is not None:
+            payload = {"from": previous, "to": active, "load_error": self._policy.load_error}
+            self._journal.record_event(self.config.run_id, ts, ROUTER_SWITCH_EVENT, payload)
 
     def _decide(self, bar: Bar) -> None:
+        if self._registry is not None:
+            self._follow_registry(bar.ts_event)
         began = time.perf_counter()
         decision, observation = self._policy.decide(self._observe)
         latency_ms = (time.perf_counter() - began) * 1e3
-        self.publish_data(
-            DataType(RouterWeights), encode(decision.weights, decision.policy, bar.ts_event)
-        )
+        self.last_latency_ms = latency_ms
+        self._weights = encode(decision.weights, decision.policy, bar.ts_event)
+        self.publish_data(DataType(RouterWeights), self._weights)
         self.decisions.append((bar.ts_event, decision))
         self._since_decision = 0
         if decision.fallback:
             self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
+        self._count_fallbacks(decision)
         self.log.info(
             f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
             + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
         )
         if self._journal is not None:
             self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
+
+    def _count_fallbacks(self, decision: Decision) -> None:
+        self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
+        if self.notifier is not None and self._fallbacks_in_a_row == FALLBACK_STORM_AFTER:
+            self.notifier.send(
+                FALLBACK_STORM,
+                f"router fell back {FALLBACK_STORM_AFTER} decisions in a row: {decision.error}",
+                {"policy": self.config.policy, "fallback": decision.policy},
+            )
 
     def _observe(self) -> Observation:
         primary = self._policy.primary
@@ -213,6 +292,19 @@ class RouterActor(Actor):
             columns=list(strategy_names()),
         )
         return equity, pnl, weights
+
+
+def journal_fill(journal: Journal, run_id: str, fill) -> None:
+    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name."""
+    journal.record_fill(
+        run_id,
+        pd.Timestamp(fill.ts_event, tz="UTC"),
+        fill.strategy_id.value.rsplit("-", 1)[0],
+        fill.order_side.name,
+        fill.last_qty.as_double(),
+        fill.last_px.as_double(),
+        fill.commission.as_double(),
+    )
 
 
 class ComponentHost(Protocol):

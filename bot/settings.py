@@ -28,6 +28,7 @@ SECRET_ENV = {
     "alpaca_secret_key": "APCA_API_SECRET_KEY",
     "binance_api_key": "BINANCE_API_KEY",
     "binance_api_secret": "BINANCE_API_SECRET",
+    "alert_webhook_url": "BOT_ALERT_WEBHOOK_URL",
 }
 _SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token", "passphrase")
 
@@ -50,6 +51,7 @@ class LoggingSettings(_Section):
     format: Literal["auto", "pretty", "json"] = Field(
         "auto", description="auto: pretty on a terminal, JSON lines otherwise"
     )
+    directory: Path = Field(Path("var/logs"), description="live nodes' JSON log files")
 
 
 class BacktestSettings(_Section):
@@ -67,7 +69,8 @@ class BacktestSettings(_Section):
 class RouterSettings(_Section):
     policy: str = Field(
         "model:models/daily-equities",
-        description="model:<checkpoint> | uniform | fixed | best-expert | random | single:<name>",
+        description="model:<checkpoint> | registry (its active model) | uniform | fixed | "
+        "best-expert | random | single:<name>",
     )
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0
@@ -98,8 +101,84 @@ class TrainSettings(_Section):
     workers: PositiveInt = Field(2, description="processes building the dataset")
 
 
+class JobSettings(_Section):
+    """One `bot schedule` job (see `bot.jobs`); the kind-specific keys are ignored elsewhere."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["refresh_data", "retrain", "evaluate", "promote", "daily_report"]
+    cron: str = Field(description="crontab, UTC: minute hour day-of-month month day-of-week")
+    max_steps: PositiveInt | None = Field(
+        None, description="retrain: optimizer steps per stage (small smoke runs)"
+    )
+    image_size: PositiveInt = Field(224, description="retrain: chart side in pixels")
+    venue: Literal["binance", "alpaca"] = Field("binance", description="refresh_data: source")
+    symbols: tuple[str, ...] = Field((), description="refresh_data: venue symbols to fetch")
+    bar: str = Field("1d", description="refresh_data: bar size")
+    start: date | None = Field(None, description="refresh_data: first bar fetched")
+
+    @model_validator(mode="after")
+    def _cron_parses(self) -> "JobSettings":
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(self.cron)
+        except ValueError as error:
+            raise ValueError(f"job {self.name!r}: bad cron {self.cron!r} ({error})") from None
+        if self.kind == "refresh_data" and (not self.symbols or self.start is None):
+            raise ValueError(f"job {self.name!r}: refresh_data needs symbols and start")
+        return self
+
+
+_DEFAULT_JOBS = (
+    JobSettings(name="retrain", kind="retrain", cron="0 2 * * sat"),
+    JobSettings(name="evaluate", kind="evaluate", cron="0 5 * * sat"),
+    JobSettings(name="promote", kind="promote", cron="0 6 * * sat"),
+    JobSettings(name="daily-report", kind="daily_report", cron="30 23 * * *"),
+)
+
+
+class ScheduleSettings(_Section):
+    margin: float = Field(
+        0.05, description="promote: Sharpe by which a candidate must beat the active router"
+    )
+    drawdown_tolerance: NonNegativeFloat = Field(
+        0.0, description="promote: how much deeper (fraction) the candidate's max drawdown may be"
+    )
+    report_dir: Path = Field(Path("reports/daily"), description="daily_report: output folder")
+    jobs: tuple[JobSettings, ...] = Field(_DEFAULT_JOBS, description="run in this order by --once")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "ScheduleSettings":
+        names = [job.name for job in self.jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"schedule.jobs names must be unique, got {names}")
+        return self
+
+
 class JournalSettings(_Section):
     path: Path = Field(Path("var/journal.sqlite"), description="SQLite audit journal")
+
+
+class RegistrySettings(_Section):
+    path: Path = Field(
+        Path("var/registry"), description="router checkpoints and the active pointer"
+    )
+
+
+class PersistenceSettings(_Section):
+    """Where paper and live nodes keep their nautilus cache (orders, positions, component state)."""
+
+    redis_host: str = Field("localhost", description="Redis host of the live nodes' cache")
+    redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port")
+    connect_timeout_s: PositiveFloat = Field(
+        2.0, description="how long start-up waits for Redis before refusing to trade"
+    )
+    trader_id: str = Field(
+        "MMDREX-001",
+        pattern=r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$",
+        description="nautilus trader id (NAME-TAG); it prefixes the Redis keys, so a restart "
+        "with the same id resumes the previous state: give each bot sharing a Redis its own",
+    )
 
 
 class RiskSettings(_Section):
@@ -124,6 +203,13 @@ class RiskSettings(_Section):
     ban_default_s: PositiveFloat = Field(
         120.0, description="wait after a 418 (IP ban) that carries no Retry-After"
     )
+    inflight_threshold_s: PositiveFloat = Field(
+        5.0, description="an order unanswered this long is queried at the venue (live)"
+    )
+    inflight_interval_s: PositiveFloat = Field(2.0, description="how often to look for them")
+    reconcile_delay_s: PositiveFloat = Field(
+        10.0, description="pause after start-up reconciliation before those checks begin"
+    )
 
     @model_validator(mode="after")
     def _limits_consistent(self) -> "RiskSettings":
@@ -145,8 +231,20 @@ class RiskSettings(_Section):
 
 
 class AlpacaSettings(_Section):
-    trading_url: str = "https://paper-api.alpaca.markets"
+    trading_url: str = Field(
+        "https://paper-api.alpaca.markets",
+        description="trading REST base URL: paper by default; `bot live` uses "
+        "https://api.alpaca.markets unless this is set",
+    )
     data_url: str | None = Field(None, description="market-data REST base URL override")
+    data_stream_url: str | None = Field(
+        None,
+        description="market-data websocket base URL override (default "
+        "wss://stream.data.alpaca.markets); the feed path (/v2/iex, /v1beta3/crypto/us) is added",
+    )
+    trade_stream_url: str | None = Field(
+        None, description="full trade_updates websocket URL override (default: trading host/stream)"
+    )
     feed: Literal["iex", "sip"] = "iex"
 
 
@@ -177,6 +275,7 @@ class Secrets(_Section):
     alpaca_secret_key: SecretStr | None = None
     binance_api_key: SecretStr | None = None
     binance_api_secret: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None  # it embeds the receiver's token
 
     def require(self, name: str) -> str:
         value = getattr(self, name)
@@ -194,6 +293,9 @@ class Settings(_Section):
     backtest: BacktestSettings = BacktestSettings()
     router: RouterSettings = RouterSettings()
     journal: JournalSettings = JournalSettings()
+    registry: RegistrySettings = RegistrySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    persistence: PersistenceSettings = PersistenceSettings()
     risk: RiskSettings = RiskSettings()
     train: TrainSettings = TrainSettings()
     venues: VenueSettings = VenueSettings()

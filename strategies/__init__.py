@@ -63,9 +63,15 @@ def strategy_id(name: str) -> StrategyId:
 
 
 def build_strategies(
-    instrument_id: InstrumentId, bar_type: BarType, *, long_only: bool = False
+    instrument_id: InstrumentId,
+    bar_type: BarType,
+    *,
+    long_only: bool = False,
+    params: dict[str, dict] | None = None,
 ) -> list[RoutedStrategy]:
-    """One instance of every strategy, in table order, with its default parameters."""
+    """One instance of every strategy, in table order, with its default parameters except the
+    config fields `params` sets per strategy name (e.g. {"RSI": {"period": 10}}, `bot sweep`)."""
+    params = params or {}
     return [
         spec.strategy(
             spec.config(
@@ -73,6 +79,7 @@ def build_strategies(
                 bar_type=bar_type,
                 long_only=long_only,
                 order_id_tag=f"{row:03d}",
+                **params.get(spec.name, {}),
             )
         )
         for row, spec in enumerate(STRATEGIES)

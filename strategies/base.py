@@ -7,6 +7,8 @@ position, weight x equity x signal / price, and the position it holds plus its p
   ever flips a position and none is reduce-only, since reduce-only is checked against the whole
   netting account, not this strategy's share of it;
 - a change smaller than `tolerance` x weight x equity is ignored, except a close or a flip;
+- no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
+  outcome is unknown until the venue answers or nautilus' in-flight check asks it;
 - a strategy that raises is flattened and stopped, and its `failure` says why.
 """
 
@@ -19,6 +21,7 @@ from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import NonNegativeFloat, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
 from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
+from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price, Quantity
@@ -160,8 +163,9 @@ class RoutedStrategy(Strategy):
         return self._units
 
     def pnl(self, price: float) -> float:
-        """Mark-to-market PnL at `price` of the fills since this instance started, net of fees
-        charged in the quote currency. O(1): the router may call it every bar."""
+        """Mark-to-market PnL at `price` of this strategy's fills in the cache (a live node's
+        cache in Redis keeps them across restarts), net of fees charged in the quote currency.
+        O(1): the router may call it every bar."""
         if self._instrument is None:
             return 0.0
         return self._cash + self._units * price * self._multiplier()
@@ -174,6 +178,7 @@ class RoutedStrategy(Strategy):
             self._fail(ConfigError(f"instrument {self.config.instrument_id} is not in the cache"))
             return
         self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
+        self._replay_fills()
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
         request_warmup(self, self.config.bar_type, self.config.warmup_bars)
@@ -209,6 +214,15 @@ class RoutedStrategy(Strategy):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _replay_fills(self) -> None:
+        # A restarted live node loads this strategy's orders from Redis, with the fills that
+        # reconciliation added while it was down: the ledger continues from them.
+        self._cash = self._units = 0.0
+        for order in self.cache.orders(strategy_id=self.id):
+            for event in order.events:
+                if isinstance(event, OrderFilled):
+                    self.on_order_filled(event)
+
     def _accept(self, bar: Bar) -> bool:
         if self.failure is not None or bar.ts_event <= self._last_ts:
             return False  # failed, or a bar already seen (history overlapping the live feed)
@@ -237,8 +251,10 @@ class RoutedStrategy(Strategy):
     def _rebalance(self) -> None:
         if not self.is_warm or self._instrument is None:
             return
-        if self.gate is not None and not self.gate():
-            return  # halted or stale data: the position is the risk guard's business now
+        if self._unresolved() or (self.gate is not None and not self.gate()):
+            # An order the venue has not answered may still fill: wait until nautilus' in-flight
+            # check resolves it. Halted or stale data: the position is the risk guard's business.
+            return
         held = self._expected_qty()
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
@@ -255,6 +271,9 @@ class RoutedStrategy(Strategy):
         if delta == 0 or abs(delta) * price * self._multiplier() < band:
             return
         self._submit_float(delta, price)
+
+    def _unresolved(self) -> bool:
+        return any(order.is_inflight for order in self._orders.values())
 
     def _expected_qty(self) -> Decimal:
         """Signed position after the pending orders of this strategy fill."""

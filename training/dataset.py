@@ -8,7 +8,8 @@
 - `charts/<sha256 of the pixels>.png`: both chart views, stored once per distinct image;
 - `bars/<symbol>.parquet`: the bars exactly as nautilus sees them (rounded to the instrument);
 - `returns/<symbol>.parquet`: per-bar simple returns of each strategy's equity in a
-  single-strategy backtest over the whole history (fees and slippage included), one column per
+  single-strategy backtest over the whole history (fees and slippage included; run on Ray
+  workers, `bot.parallel`), one column per
   strategy in table order, indexed by bar open time; 0 before the backtest's first day;
 - `meta.json`: config and its hash, per-symbol data and split ranges, train-split feature
   stats, feature schema and strategy table.
@@ -24,8 +25,6 @@ including t, never later ones.
 
 import hashlib
 import json
-import os
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,13 +34,14 @@ import structlog
 from PIL import Image
 from tqdm import tqdm
 
-from bot.backtest import WORKER_START, BacktestRequest, run_backtest
+from bot.backtest import BacktestRequest, run_backtest
 from bot.catalog import from_nautilus_bars, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars, store_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
 from bot.instruments import make_instrument
 from bot.observation import Observation, ObservationConfig, build_observation
+from bot.parallel import FanOut, Parallel
 from bot.settings import Settings
 from bot.validation import bar_interval
 from strategies import strategy_names
@@ -70,7 +70,9 @@ class DatasetConfig:
     purge: int | None = described("Bars between splits' decisions; None means horizon.", None)
     fee_bps: float = described("Fee per side in basis points for the strategy backtests.", 10.0)
     slippage_bps: float = described("Slippage per fill in basis points for the backtests.", 1.0)
-    workers: int = described("Backtest worker processes; 0 means one per CPU.", 0)
+    workers: int = described(
+        "Backtest workers (Ray, bot.parallel); 0 means one per CPU, 1 runs them serially.", 0
+    )
     image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
     alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
     catalog: str | None = described("Catalog directory with imported bars, if any.", None)
@@ -159,20 +161,14 @@ def build_dataset(
         (root / folder).mkdir(parents=True, exist_ok=True)
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
-    workers = config.workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers, mp_context=WORKER_START) as pool:
-        # Backtests run in workers while this process draws the observations.
-        futures = {
-            pool.submit(_equity_curve, request): (asset.symbol, request.policy)
-            for asset in assets
-            for request in _requests(config, asset)
-        }
-        try:
-            samples, raws = _observe(config, assets, plans, root, progress)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # fail fast on bad observations
-            raise
-        curves = _collect(futures, progress)
+    requests = [request for asset in assets for request in _requests(config, asset)]
+    with FanOut(Parallel(workers=config.workers), len(requests)) as pool:
+        # Backtests run in workers while this process draws the observations; leaving the
+        # block on a bad observation stops them.
+        batch = pool.submit(_equity_curve, requests)
+        samples, raws = _observe(config, assets, plans, root, progress)
+        equities = batch.results("backtests", progress)
+    curves = {(r.symbol, r.policy): equity for r, equity in zip(requests, equities, strict=True)}
     _write_returns(config, assets, curves, root)
     stats = _fit_stats(samples, raws)
     np.save(root / FEATURES, raws)
@@ -283,7 +279,8 @@ def _cache_chart(view: np.ndarray, root: Path) -> str:
     path = root / relative
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(view).save(path, format="PNG")
+        # Level 1: several times faster to encode than the default 6, for files ~20% larger.
+        Image.fromarray(view).save(path, format="PNG", compress_level=1)
     return relative
 
 
@@ -309,14 +306,6 @@ def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:
 def _equity_curve(request: BacktestRequest) -> pd.Series:
     # Runs in a worker process: return only the equity, not the whole result.
     return run_backtest(request).equity
-
-
-def _collect(futures: dict[Future, tuple[str, str]], progress) -> dict[tuple[str, str], pd.Series]:
-    curves = {}
-    done = as_completed(futures)
-    for future in tqdm(done, total=len(futures), desc="backtests", disable=not progress):
-        curves[futures[future]] = future.result()
-    return curves
 
 
 def _write_returns(config: DatasetConfig, assets: list[_Asset], curves: dict, root: Path) -> None:

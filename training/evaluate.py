@@ -27,6 +27,7 @@ from bot.data import load_bars
 from bot.errors import CheckpointError, DataError
 from bot.journal import Journal
 from bot.metrics import daily_equity, returns_of, sharpe
+from bot.parallel import Parallel
 from bot.report import plot_method_bars
 from bot.validation import bar_interval
 from strategies import strategy_names
@@ -87,10 +88,12 @@ def run_evaluation(
     *,
     horizon: int,
     base: BacktestRequest,
+    parallel: Parallel | None = None,
 ) -> dict:
     """Run every method on every window, write the report folder and return the result.
 
-    `base` carries the shared settings (capital, costs, router window, seed, catalog).
+    `base` carries the shared settings (capital, costs, router window, seed, catalog); the
+    backtests fan out as `parallel` says (`bot.parallel`), with the same results either way.
     """
     if not windows:
         raise DataError("Nothing to evaluate: the dataset has no instruments.")
@@ -116,7 +119,7 @@ def run_evaluation(
         for w in windows
         for method in methods
     ]
-    results = run_many(requests)
+    results = run_many(requests, parallel)
     instruments = {}
     draws = []
     for w in windows:

@@ -15,6 +15,7 @@ import numpy as np
 
 from bot.backtest import BacktestRequest
 from bot.errors import ConfigError
+from bot.parallel import Parallel
 from training.checkpoint import read_meta
 from training.config import from_saved
 from training.dataset import RouterDataset
@@ -55,9 +56,15 @@ def _assign(split: np.ndarray, rows: np.ndarray, t: np.ndarray, test: np.ndarray
 
 
 def walk_forward(
-    checkpoint: Path, dataset: RouterDataset, folds: int, out_dir: Path, base: BacktestRequest
+    checkpoint: Path,
+    dataset: RouterDataset,
+    folds: int,
+    out_dir: Path,
+    base: BacktestRequest,
+    parallel: Parallel | None = None,
 ) -> dict:
-    """Retrain and evaluate each fold; write `walk_forward.json` and return it."""
+    """Retrain and evaluate each fold (its backtests fanned out as `parallel` says); write
+    `walk_forward.json` and return it."""
     saved = read_meta(checkpoint)
     extra = saved["extra"]
     model = ModelConfig.from_dict(saved["model_config"])
@@ -76,6 +83,7 @@ def walk_forward(
             folder / "evaluation",
             horizon=dataset.config.horizon,
             base=base,
+            parallel=parallel,
         )
         results[f"fold-{fold}"] = {
             "test": {s: i["splits"]["test"] for s, i in data.meta["symbols"].items()},

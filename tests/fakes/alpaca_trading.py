@@ -1,6 +1,6 @@
 """The fake Alpaca's trading REST API (`/v2/account`, `/v2/orders`, `/v2/positions`,
-`/v2/clock`, `/v2/assets`) in Alpaca's JSON shapes, over a shared `OrderBook`, and the
-`trade_updates` messages its order events become."""
+`/v2/clock`, `/v2/assets`, `/v2/account/activities/FILL`) in Alpaca's JSON shapes, over a
+shared `OrderBook`, and the `trade_updates` messages its order events become."""
 
 import json
 import uuid
@@ -45,11 +45,13 @@ class AlpacaTrading:
         self.crypto = crypto
         self.market_open = market_open
         self._time_in_force: dict[str, str] = {}
+        self.fills: list[dict[str, Any]] = []  # FILL account activities, oldest first
         book.listeners.append(self._publish)
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/v2/account", self._guard(self._account)),
+            web.get("/v2/account/activities/FILL", self._guard(self._activities)),
             web.get("/v2/clock", self._guard(self._clock)),
             web.get("/v2/assets/{symbol:.+}", self._guard(self._asset)),
             web.post("/v2/orders", self._guard(self._submit)),
@@ -61,6 +63,7 @@ class AlpacaTrading:
             web.get("/v2/positions", self._guard(self._positions)),
             web.delete("/v2/positions", self._guard(self._close_all)),
             web.get("/v2/positions/{symbol:.+}", self._guard(self._position)),
+            web.delete("/v2/positions/{symbol:.+}", self._guard(self._close)),
         ]
 
     def order_json(self, order: Order) -> dict[str, Any]:
@@ -113,12 +116,14 @@ class AlpacaTrading:
         }
         if event.qty:
             position = self.book.position(event.order.symbol)
+            execution_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{event.trade_id}"))
             data |= {
-                "execution_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{event.trade_id}")),
+                "execution_id": execution_id,
                 "price": f"{event.price:g}",
                 "qty": f"{event.qty:g}",
                 "position_qty": f"{position.qty:g}",
             }
+            self.fills.append(_fill_activity(event, execution_id))
         self.hub.publish(TRADE_UPDATES, json.dumps({"stream": TRADE_UPDATES, "data": data}))
 
     async def _account(self, request: web.Request) -> web.Response:
@@ -150,6 +155,13 @@ class AlpacaTrading:
                 "created_at": "2024-01-01T00:00:00Z",
             }
         )
+
+    async def _activities(self, request: web.Request) -> web.Response:
+        after = request.query.get("after")
+        rows = [row for row in self.fills if after is None or row["transaction_time"] > after]
+        if request.query.get("direction", "desc") == "desc":
+            rows = rows[::-1]
+        return web.json_response(rows[: int(request.query.get("page_size", "100"))])
 
     async def _clock(self, request: web.Request) -> web.Response:
         now = datetime.fromtimestamp(self.book.clock() / 1000, UTC)
@@ -262,6 +274,20 @@ class AlpacaTrading:
                 return web.json_response(self._position_json(symbol))
         return _error(404, 40410000, "position does not exist")
 
+    async def _close(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["symbol"]
+        symbol = next((s for s in self.book.positions if wanted in (s, s.replace("/", ""))), None)
+        if symbol is None:
+            return _error(404, 40410000, "position does not exist")
+        position = self.book.positions[symbol]
+        try:
+            order = self.book.submit(
+                symbol, "sell" if position.qty > 0 else "buy", abs(position.qty)
+            )
+        except OrderRefused as exc:
+            return _error(403, 40310000, exc.reason)
+        return web.json_response(self.order_json(order))
+
     async def _close_all(self, request: web.Request) -> web.Response:
         rows = []
         self.book.cancel_all()
@@ -294,6 +320,24 @@ class AlpacaTrading:
             "unrealized_pl": f"{position.qty * price - cost:.2f}",
             "current_price": f"{price:g}",
         }
+
+
+def _fill_activity(event: OrderEvent, execution_id: str) -> dict[str, Any]:
+    order = event.order
+    return {
+        "id": f"{iso(event.at_ms).replace('-', '').replace(':', '')}::{execution_id}",
+        "activity_type": "FILL",
+        "transaction_time": iso(event.at_ms),
+        "type": event.kind,
+        "price": f"{event.price:g}",
+        "qty": f"{event.qty:g}",
+        "side": order.side,
+        "symbol": order.symbol,
+        "leaves_qty": f"{order.leaves_qty:g}",
+        "order_id": order.id,
+        "cum_qty": f"{order.filled_qty:g}",
+        "order_status": order.status,
+    }
 
 
 def _error(status: int, code: int, message: str) -> web.Response:

@@ -1,7 +1,8 @@
 """The fake Binance's signed trading REST API over a shared `OrderBook`: orders, open orders,
-account and listen keys for spot (`/api/v3`) and USDT-M futures (`/fapi`), plus the futures
-endpoints nautilus' adapter calls at start (position risk, position mode, leverage, margin
-type, symbol config, commission rate).
+order history and trades (which reconciliation reads at start), account and listen keys for
+spot (`/api/v3`) and USDT-M futures (`/fapi`), plus the futures endpoints nautilus' adapter
+calls at start (position risk, position mode, leverage, margin type, symbol config, commission
+rate).
 
 As at Binance, the order response carries no fills: they arrive on the user-data stream."""
 
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.binance_auth import BinanceAuth, Params, binance_error
-from tests.fakes.orders import BUY, LIMIT, MARKET, Order, OrderBook, OrderRefused
+from tests.fakes.orders import BUY, LIMIT, MARKET, Order, OrderBook, OrderEvent, OrderRefused
 from tests.fakes.wire import deliver
 
 STATUS = {
@@ -50,15 +51,20 @@ class BinanceAccount:
         self.quote = quote
         self.listen_keys: dict[str, float] = {}  # key -> last keep-alive (venue clock, ms)
         self.leverage: dict[str, int] = {}
+        self.trades: list[OrderEvent] = []  # every fill, oldest first
+        book.listeners.append(self._record_trade)
 
     def routes(self) -> list[web.RouteDef]:
         signed, keyed = self.auth.signed, self.auth.keyed
         v1 = "/fapi/v1" if self.futures else "/api/v3"
         listen = f"{v1}/listenKey" if self.futures else f"{v1}/userDataStream"
         cancel_all = f"{v1}/allOpenOrders" if self.futures else f"{v1}/openOrders"
+        trades = f"{v1}/userTrades" if self.futures else f"{v1}/myTrades"
         table = [
             web.post(f"{v1}/order", signed(self._submit)),
             web.get(f"{v1}/order", signed(self._query)),
+            web.get(f"{v1}/allOrders", signed(self._all_orders)),
+            web.get(trades, signed(self._trades)),
             web.delete(f"{v1}/order", signed(self._cancel)),
             web.get(f"{v1}/openOrders", signed(self._open_orders)),
             web.delete(cancel_all, signed(self._cancel_all)),
@@ -176,6 +182,38 @@ class BinanceAccount:
         if order is None:
             return binance_error(400, *_UNKNOWN_ORDER)
         return web.json_response(self.order_json(order))
+
+    async def _all_orders(self, request: web.Request, params: Params) -> web.Response:
+        symbol = params.get("symbol")
+        orders = [order for order in self.book.orders.values() if order.symbol == symbol]
+        return web.json_response([self.order_json(order) for order in orders])
+
+    async def _trades(self, request: web.Request, params: Params) -> web.Response:
+        rows = [self.trade_json(t) for t in self.trades if t.order.symbol == params.get("symbol")]
+        return web.json_response(rows)
+
+    def trade_json(self, trade: OrderEvent) -> dict[str, Any]:
+        """One fill as Binance's trade list shows it (fees are zero at the fake)."""
+        buyer = trade.order.side == BUY
+        body = {
+            "symbol": trade.order.symbol,
+            "id": trade.trade_id,
+            "orderId": trade.order.number,
+            "price": num(trade.price),
+            "qty": num(trade.qty),
+            "quoteQty": num(trade.price * trade.qty),
+            "commission": "0",
+            "commissionAsset": self.quote,
+            "time": trade.at_ms,
+        }
+        if self.futures:
+            side = {"side": trade.order.side.upper(), "positionSide": "BOTH"}
+            return body | side | {"buyer": buyer, "maker": False, "realizedPnl": "0"}
+        return body | {"orderListId": -1, "isBuyer": buyer, "isMaker": False, "isBestMatch": True}
+
+    def _record_trade(self, event: OrderEvent) -> None:
+        if event.qty:
+            self.trades.append(event)
 
     async def _cancel(self, request: web.Request, params: Params) -> web.Response:
         order = self._find(params)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.journal import Journal
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan
 from tests.fakes.series import SyntheticHistory
@@ -94,13 +95,14 @@ def test_live_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
     assert SECRET not in result.stdout + result.stderr
 
 
-def test_paper_on_alpaca_says_the_adapter_comes_next(binance: FakeBinance) -> None:
+def test_paper_on_an_unknown_venue_refuses_with_exit_2(binance: FakeBinance) -> None:
     # Act
-    result = _bot(["paper", "--venue", "alpaca"], _env(binance))
+    result = _bot(["paper", "--venue", "kraken"], _env(binance))
 
     # Assert
-    assert result.returncode == 64
-    assert "Alpaca adapter" in result.stderr and "comes next" in result.stderr
+    assert result.returncode == 2
+    assert "Unknown venue 'kraken'" in result.stderr and "binance or alpaca" in result.stderr
+    assert binance.requests == []
 
 
 def test_clock_skew_raises_an_alarm_at_preflight_and_never_starts_the_node() -> None:
@@ -134,13 +136,13 @@ def test_wrong_keys_are_refused_at_preflight(binance: FakeBinance) -> None:
 
 @pytest.mark.slow
 def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
-    binance: FakeBinance,
+    binance: FakeBinance, persistence_env: dict[str, str]
 ) -> None:
     # Arrange
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
         cwd=ROOT,
-        env=_env(binance),
+        env=_env(binance) | persistence_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -184,14 +186,19 @@ def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
 
 
 @pytest.mark.slow
-def test_paper_forces_the_testnet_and_stops_after_its_duration(binance: FakeBinance) -> None:
+def test_paper_forces_the_testnet_and_stops_after_its_duration(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
     # Act: the environment says testnet=false; paper overrides it (URLs stay on the fake).
-    result = _bot(["paper", "--venue", "binance", "--duration-s", "2"], _env(binance))
+    env = _env(binance) | persistence_env
+    result = _bot(["paper", "--venue", "binance", "--duration-s", "2"], env)
 
     # Assert
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Pre-flight passed: paper trading on Binance testnet" in result.stdout
     assert "The paper node stopped." in result.stdout
     assert binance.requests_to("/fapi/v1/listenKey")  # the node opened its user stream
+    with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
+        assert journal.latest_run().mode == "paper"
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stdout + result.stderr

@@ -2,105 +2,24 @@
 instrument, subscribes to the kline stream, turns closed klines into bars that reach the router
 actor and every strategy, and stops cleanly."""
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from nautilus_trader.live.node import TradingNode
 
-from bot.node import build_trading_node
-from bot.risk import RiskGuard
-from bot.router import RouterActor
-from bot.settings import load_settings
-from strategies.base import RoutedStrategy
+from bot.journal import Journal
+from bot.risk import KILL_SWITCH_EVENT, RiskGuard
 from tests.fakes.binance import FakeBinance
-from tests.fakes.series import SyntheticHistory
-from tests.fakes.server import serve_in_thread
 from tests.fakes.waiting import kline_around, wait_for
-
-HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
-KEY, SECRET = "node-test-key", "node-test-secret"
-KLINES = "combined:btcusdt@kline_1m"
-
-
-@pytest.fixture
-def binance() -> Iterator[FakeBinance]:
-    fake = FakeBinance(
-        HISTORY, futures={"BTCUSDT": ("BTC", "USDT")}, api_key=KEY, api_secret=SECRET
-    )
-    with serve_in_thread(fake) as served:
-        yield served
-
-
-@pytest.fixture
-def overrides() -> dict:
-    """Settings a test changes (dotted keys), over the fixture's."""
-    return {}
-
-
-@pytest.fixture
-def node(
-    binance: FakeBinance, monkeypatch: pytest.MonkeyPatch, overrides: dict
-) -> Iterator[TradingNode]:
-    monkeypatch.setenv("BINANCE_API_KEY", KEY)
-    monkeypatch.setenv("BINANCE_API_SECRET", SECRET)
-    loaded = load_settings(
-        cli={
-            "venues.binance.market": "usdt_futures",
-            "venues.binance.testnet": False,
-            "venues.binance.base_url_http": binance.base_url,
-            "venues.binance.base_url_ws": binance.ws_url,
-            "router.policy": "uniform",
-            "router.window": 2,
-            "logging.level": "WARNING",
-        }
-        | overrides
-    )
-    # Built in the main thread (nautilus installs signal handlers there), run in another.
-    loop = asyncio.new_event_loop()
-    node = build_trading_node(
-        loaded.settings,
-        loaded.secrets,
-        symbol="BTCUSDT",
-        bar="1m",
-        loop=loop,
-        timeout_post_stop=0.5,
-    )
-    yield node
-    if not loop.is_closed():  # the test failed before disposing
-        asyncio.run_coroutine_threadsafe(node.stop_async(), loop).result(timeout=10)
-        node.dispose()
-
-
-@contextmanager
-def _running(node: TradingNode, binance: FakeBinance) -> Iterator[threading.Thread]:
-    """Run `node` in a thread until its kline subscription is live; stop and dispose after."""
-    runner = threading.Thread(target=node.run, name="trading-node", daemon=True)
-    runner.start()
-    wait_for(lambda: binance.hub.listening(KLINES) > 0, 20, "the kline subscription")
-    yield runner
-    asyncio.run_coroutine_threadsafe(node.stop_async(), node.get_event_loop()).result(timeout=15)
-    runner.join(timeout=10)
-    node.dispose()
-
-
-def _push_closed_klines(binance: FakeBinance, closes: list[float]) -> None:
-    """Closed 1-minute klines ending a minute ago, then the current minute still open."""
-    minute = datetime.now(UTC).replace(second=0, microsecond=0)
-    for n, close in enumerate(closes):
-        binance.push_kline(
-            "BTCUSDT", minute - timedelta(minutes=len(closes) - n), kline_around(close)
-        )
-    binance.push_kline("BTCUSDT", minute, kline_around(close + 1_000.0), closed=False)
-
-
-def _components(node: TradingNode) -> tuple[RouterActor, list[RoutedStrategy]]:
-    actor = next(a for a in node.trader.actors() if isinstance(a, RouterActor))
-    return actor, [s for s in node.trader.strategies() if isinstance(s, RoutedStrategy)]
+from tests.integration.binance_node import (
+    components,
+    push_closed_klines,
+    running,
+    submits,
+    venue_qty,
+)
 
 
 @pytest.mark.slow
@@ -108,12 +27,12 @@ def test_node_loads_the_instrument_streams_bars_to_every_component_and_stops(
     binance: FakeBinance, node: TradingNode
 ) -> None:
     # Arrange
-    actor, strategies = _components(node)
+    actor, strategies = components(node)
     bar_type = actor.config.bar_type
 
     # Act
-    with _running(node, binance) as runner:
-        _push_closed_klines(binance, [42_000.0, 42_001.0, 42_002.0])
+    with running(node, binance) as runner:
+        push_closed_klines(binance, [42_000.0, 42_001.0, 42_002.0])
         wait_for(lambda: len(actor.equity) >= 3, 10, "three bars at the router actor")
         time.sleep(0.3)  # room for a wrongly accepted unclosed kline to arrive
 
@@ -137,7 +56,7 @@ def test_warm_strategies_orders_fill_at_the_fake_and_net_to_its_position(
     binance: FakeBinance, node: TradingNode
 ) -> None:
     # Arrange: with uniform weights only the one-bar strategies are warm after two bars.
-    actor, strategies = _components(node)
+    actor, strategies = components(node)
     by_name = {s.name: s for s in strategies}
 
     def held(name: str) -> float:
@@ -145,16 +64,15 @@ def test_warm_strategies_orders_fill_at_the_fake_and_net_to_its_position(
         return sum(p.signed_qty for p in positions)
 
     # Act
-    with _running(node, binance):
-        _push_closed_klines(binance, [42_000.0, 42_010.0])
+    with running(node, binance):
+        push_closed_klines(binance, [42_000.0, 42_010.0])
         wait_for(lambda: held("LongOnly") > 0 and held("ShortOnly") < 0, 10, "both fills")
-        venue = binance.hub.call(lambda: binance.futures.book.position("BTCUSDT").qty)
+        venue = venue_qty(binance)
 
     # Assert
     assert held("LongOnly") == pytest.approx(-held("ShortOnly"))
     assert venue == pytest.approx(sum(held(name) for name in by_name))
-    submits = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
-    assert [r.status for r in submits] == [200, 200]
+    assert [r.status for r in submits(binance)] == [200, 200]
     assert all(held(name) == 0 for name in by_name if name not in ("LongOnly", "ShortOnly"))
 
 
@@ -169,32 +87,33 @@ def test_warm_strategies_orders_fill_at_the_fake_and_net_to_its_position(
         }
     ],
 )
-def test_kill_switch_flattens_at_the_fake_and_refuses_new_orders(
-    binance: FakeBinance, node: TradingNode
+def test_kill_switch_flattens_at_the_fake_refuses_new_orders_and_is_journalled(
+    binance: FakeBinance, node: TradingNode, journal_path: Path
 ) -> None:
     # Arrange: half the capital long through LongOnly, so a 29% crash costs about 15%.
-    _, strategies = _components(node)
+    _, strategies = components(node)
     long_only = next(s for s in strategies if s.name == "LongOnly")
     guard = next(a for a in node.trader.actors() if isinstance(a, RiskGuard))
 
-    def venue_qty() -> float:
-        return binance.hub.call(lambda: binance.futures.book.position("BTCUSDT").qty)
-
-    def submits() -> int:
-        return len([r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"])
-
     # Act
-    with _running(node, binance):
-        _push_closed_klines(binance, [42_000.0, 42_010.0])
-        wait_for(lambda: venue_qty() > 0, 10, "the long fill")
+    with running(node, binance):
+        push_closed_klines(binance, [42_000.0, 42_010.0])
+        wait_for(lambda: venue_qty(binance) > 0, 10, "the long fill")
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
         binance.push_kline("BTCUSDT", minute, kline_around(30_000.0))  # a 29% crash closes
-        wait_for(lambda: guard.halted and venue_qty() == 0, 10, "the flatten")
-        after_flatten = submits()
+        wait_for(lambda: guard.halted and venue_qty(binance) == 0, 10, "the flatten")
+        after_flatten = len(submits(binance))
         binance.push_kline("BTCUSDT", minute + timedelta(minutes=1), kline_around(42_000.0))
         time.sleep(1.0)  # room for a strategy to try again
 
     # Assert
-    assert venue_qty() == 0
+    assert venue_qty(binance) == 0
     assert not node.cache.positions_open(strategy_id=long_only.id)
-    assert submits() == after_flatten == 2  # the buy and the flattening sell, nothing after
+    assert len(submits(binance)) == after_flatten == 2  # the buy and the closing sell, no more
+    with Journal(journal_path) as journal:
+        run_id = journal.latest_run().run_id
+        trips = journal.events(run_id, KILL_SWITCH_EVENT)
+        fills = journal.fills(run_id)
+    assert len(trips) == 1
+    assert "max_drawdown 10.0%" in trips["payload"].iloc[0]["reason"]
+    assert fills["side"].tolist() == ["BUY", "SELL"]  # the live router journals fills too

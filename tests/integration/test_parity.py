@@ -30,6 +30,7 @@ from bot.settings import load_settings
 from bot.sim import new_engine
 from strategies import build_strategies
 from strategies.base import RoutedStrategy
+from tests.conftest import RedisServer
 from tests.fakes.binance import FakeBinance
 from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import serve_in_thread
@@ -158,7 +159,7 @@ def _run_backtest(live: dict) -> dict:
 
 @pytest.mark.slow
 def test_backtest_and_node_make_the_same_decisions_and_targets_on_the_same_bars(
-    binance: FakeBinance, monkeypatch: pytest.MonkeyPatch
+    binance: FakeBinance, monkeypatch: pytest.MonkeyPatch, redis_server: RedisServer, tmp_path
 ) -> None:
     # Arrange
     monkeypatch.setenv("BINANCE_API_KEY", KEY)
@@ -168,7 +169,9 @@ def test_backtest_and_node_make_the_same_decisions_and_targets_on_the_same_bars(
         | {
             "venues.binance.base_url_http": binance.base_url,
             "venues.binance.base_url_ws": binance.ws_url,
+            "journal.path": str(tmp_path / "journal.sqlite"),
         }
+        | redis_server.settings()
     )
 
     # Act

@@ -47,31 +47,33 @@ def _tokenizer() -> Qwen2Tokenizer:
     return Qwen2Tokenizer(vocab=vocab, merges=[], additional_special_tokens=list(SPECIAL_TOKENS))
 
 
-def make_tiny_qwen(directory: Path) -> Path:
-    """Save a random tiny Qwen2.5-VL model, tokenizer and processor to `directory`."""
+def make_tiny_qwen(directory: Path, text: dict | None = None) -> Path:
+    """Save a random tiny Qwen2.5-VL model, tokenizer and processor to `directory`; `text`
+    overrides the language model's shape (e.g. the 3B model's, for a GPU benchmark)."""
     directory = Path(directory)
     tokenizer = _tokenizer()
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    text_config = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]},
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    ) | (text or {})
     config = Qwen2_5_VLConfig(
-        text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]},
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
-        ),
+        text_config=text_config,
         vision_config=dict(
             depth=2,
             hidden_size=64,
             intermediate_size=128,
             num_heads=2,
-            out_hidden_size=128,
+            out_hidden_size=text_config["hidden_size"],
             window_size=56,
             fullatt_block_indexes=[1],
         ),

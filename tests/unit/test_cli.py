@@ -1,6 +1,5 @@
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from bot import __version__
@@ -13,22 +12,18 @@ def test_version_and_help():
     assert runner.invoke(app, ["--version"]).output.strip() == f"bot {__version__}"
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("backtest", "paper", "live", "data", "train", "evaluate", "explain", "status"):
+    commands = ("backtest", "paper", "live", "data", "train", "evaluate", "explain", "status")
+    for command in (*commands, "models", "schedule"):
         assert command in result.output
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["status"],
-        ["paper", "--venue", "alpaca", "--symbol", "AAPL"],
-    ],
-)
-def test_unbuilt_commands_say_so_and_fail(args):
-    result = runner.invoke(app, args)
+def test_status_without_a_session_says_how_to_start_one(tmp_path):
+    result = runner.invoke(
+        app, ["status"], env={"BOT__JOURNAL__PATH": str(tmp_path / "journal.sqlite")}
+    )
 
-    assert result.exit_code == 64
-    assert "not built yet" in result.output
+    assert result.exit_code == 2
+    assert "no paper or live session yet" in result.output and "bot paper" in result.output
     assert "Traceback" not in result.output
 
 

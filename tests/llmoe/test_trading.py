@@ -1,0 +1,60 @@
+"""The all-in/all-out strategy in a nautilus backtest with costs, and Table 1's metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.llmoe.trading import TradeJob, run_job, table_metrics, targets_of
+
+
+def _bars(closes):
+    index = pd.date_range("2022-01-03", periods=len(closes), freq="B", tz="UTC")
+    close = np.asarray(closes, dtype=float)
+    return pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1e6}, index=index
+    )
+
+
+def test_all_in_when_up_all_out_when_down_with_fees_and_slippage():
+    bars = _bars([100, 110, 121, 110, 100, 100, 110])
+    predictions = np.array([0.9, 0.8, 0.2, 0.3, 0.7, 0.6])  # for the first six days
+    job = TradeJob(
+        "t", "TEST", bars, targets_of(bars.index[:6], predictions), fee_bps=10, slippage_bps=0
+    )
+
+    equity = run_job(job)
+
+    assert list(equity.index) == list(bars.index)
+    assert equity.iloc[0] == pytest.approx(100_000)
+    units = np.floor(100_000 * 0.995 / 100)  # all in at 100, less the reserve
+    buy_fee = units * 100 * 1e-3
+    assert equity.iloc[2] == pytest.approx(100_000 - buy_fee + units * 21, rel=1e-6)
+    after_sale = 100_000 - buy_fee + units * 21 - units * 121 * 1e-3  # sold at 121 on day 3
+    assert equity.iloc[3] == pytest.approx(after_sale, rel=1e-6)
+    assert equity.iloc[4] == pytest.approx(after_sale, rel=1e-6)  # out: flat through the fall
+    units2 = np.floor(after_sale * 0.995 / 100)
+    expected_end = after_sale - units2 * 100 * 1e-3 + units2 * 10  # back in at 100 on day 5
+    assert equity.iloc[-1] == pytest.approx(expected_end, rel=1e-6)
+
+
+def test_no_costs_means_no_fees():
+    bars = _bars([100, 110, 121])
+    job = TradeJob("t", "TEST", bars, targets_of(bars.index[:2], np.array([0.9, 0.9])), 0.0, 0.0)
+
+    equity = run_job(job)
+
+    units = np.floor(100_000 * 0.995 / 100)
+    assert equity.iloc[-1] == pytest.approx(100_000 + units * 21)
+
+
+def test_table_metrics_of_a_known_curve():
+    index = pd.date_range("2022-01-03", periods=4, freq="D", tz="UTC")
+    equity = pd.Series([100.0, 110.0, 99.0, 108.9], index=index)
+
+    metrics = table_metrics(equity)
+
+    assert metrics["TR"] == pytest.approx(0.089)
+    assert metrics["MDD"] == pytest.approx(0.1)
+    r = np.array([0.1, -0.1, 0.1])
+    assert metrics["DD"] == pytest.approx(np.sqrt(np.mean(np.minimum(r, 0) ** 2) * 252))
+    assert set(metrics) == {"TR", "SR", "CR", "SoR", "VOL", "DD", "MDD"}
