@@ -24,6 +24,17 @@ else:
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_ray_session():
+    """One local Ray for the session: fan-outs in this process join it (`bot.parallel` starts
+    Ray only when none runs) instead of paying its start-up, seconds, in every test."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def _reset_structlog():
     # CLI tests configure structlog onto a stream that CliRunner closes afterwards.

@@ -61,7 +61,9 @@ class FakeServer:
         """Serve on `port` (0: a free one) of 127.0.0.1 in the running event loop."""
         app = web.Application(middlewares=[self._record_and_inject])
         app.add_routes(self.routes())
-        self._runner = web.AppRunner(app, access_log=None)
+        # No graceful drain on stop: a client's idle keep-alive connection would hold it for
+        # aiohttp's default 60 s.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self._port = self._runner.addresses[0][1]

@@ -32,7 +32,7 @@ def test_serves_binance_on_the_given_port_and_stops_on_sigint() -> None:
             body = json.load(answer)
     finally:
         process.send_signal(signal.SIGINT)
-        _, errors = process.communicate(timeout=10)
+        _, errors = process.communicate(timeout=30)
 
     assert banner[1].split() == ["REST", f"http://127.0.0.1:{port}"]
     assert "serverTime" in body

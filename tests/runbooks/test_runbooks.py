@@ -106,7 +106,7 @@ class _Background:
         started = lambda: "node; SIGINT" in log.read_text() or process.poll() is not None  # noqa: E731
         wait_for(started, 60, f"the node of: {body.strip()}")
         assert process.poll() is None, f"{body}\n{log.read_text()[-3000:]}"
-        time.sleep(4.0)  # room for warm-up and a few streamed bars
+        time.sleep(2.0)  # room for warm-up and a few streamed bars
 
     def end(self, how: str) -> None:
         for process, log, body in self.running:
