@@ -4,7 +4,7 @@ It prints the URLs and keys to point a client at, and serves until interrupted (
 
 import argparse
 import asyncio
-import contextlib
+import signal
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.alpaca import FakeAlpaca
@@ -35,13 +35,18 @@ _ALPACA_STREAMS = (("trading", TRADING_STREAM), ("stocks", STOCK_FEED), ("crypto
 
 
 async def _serve(fake: FakeServer, port: int) -> None:
+    # Explicit handlers: a process started with SIGINT ignored (a background job of a
+    # non-interactive shell) never sees KeyboardInterrupt.
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     await fake.start(port)
     print(
         "\n".join([f"fake {type(fake).__name__} serving (Ctrl-C stops it)", *_describe(fake)]),
         flush=True,
     )
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await fake.stop()
 
@@ -53,8 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
     args = parser.parse_args(argv)
     venue = FakeAlpaca if args.venue == "alpaca" else FakeBinance
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(venue(_history()), args.port))
+    asyncio.run(_serve(venue(_history()), args.port))
 
 
 if __name__ == "__main__":
