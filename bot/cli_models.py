@@ -25,11 +25,13 @@ def _registry(ctx: typer.Context) -> Registry:
     return Registry(ctx.find_root().obj.settings().settings.registry.path)
 
 
-def _journal_event(ctx: typer.Context, kind: str, payload: dict) -> None:
-    # Each operator command is a run of its own in the journal, holding its one event.
+def operator_event(
+    ctx: typer.Context, kind: str, payload: dict, *, symbol: str = "", policy: str = ""
+) -> None:
+    """Journal an operator command's event; each command is a run of its own in the journal."""
     run = ctx.find_root().obj
     with Journal(run.settings().settings.journal.path) as journal:
-        journal.start_run(RunRecord(run.run_id, "operator", "", "", payload["active"]))
+        journal.start_run(RunRecord(run.run_id, "operator", symbol, "", policy))
         journal.record_event(run.run_id, pd.Timestamp.now(tz="UTC"), kind, payload)
 
 
@@ -82,7 +84,7 @@ def models_promote(
 ) -> None:
     """Make a model active; running nodes switch at their next window."""
     previous = _registry(ctx).promote(name)
-    _journal_event(ctx, PROMOTED_EVENT, {"active": name, "previous": previous})
+    operator_event(ctx, PROMOTED_EVENT, {"active": name, "previous": previous}, policy=name)
     typer.echo(f"Promoted {name} (was: {previous or 'none'}).")
 
 
@@ -90,5 +92,6 @@ def models_promote(
 def models_rollback(ctx: typer.Context) -> None:
     """Re-activate the model that was active before the current one."""
     left, restored = _registry(ctx).rollback()
-    _journal_event(ctx, ROLLED_BACK_EVENT, {"active": restored, "previous": left})
+    payload = {"active": restored, "previous": left}
+    operator_event(ctx, ROLLED_BACK_EVENT, payload, policy=restored)
     typer.echo(f"Rolled back from {left} to {restored}.")

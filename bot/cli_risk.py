@@ -9,27 +9,18 @@
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 
+from bot.cli_models import operator_event
 from bot.errors import ConfigError
 from bot.flatten import flatten as flatten_at_venue
-from bot.journal import Journal, RunRecord
+from bot.journal import Journal
 from bot.node_state import clear_guard_state, latest_session, read_cache
 from bot.risk import KILL_SWITCH_RESET_EVENT
 
 risk_app = typer.Typer(help="The kill switch: reset it after a trip (node stopped).")
 
 MANUAL_FLATTEN_EVENT = "manual_flatten"
-
-
-def _operator_event(ctx: typer.Context, kind: str, payload: dict) -> None:
-    # Each operator command is a run of its own in the journal, holding its one event.
-    run = ctx.find_root().obj
-    settings = run.settings().settings
-    with Journal(settings.journal.path) as journal:
-        journal.start_run(RunRecord(run.run_id, "operator", payload.get("symbol", ""), "", ""))
-        journal.record_event(run.run_id, pd.Timestamp.now(tz="UTC"), kind, payload)
 
 
 @risk_app.command("reset")
@@ -54,7 +45,7 @@ def risk_reset(
         typer.echo("The kill switch is not tripped; nothing was changed.")
         return
     clear_guard_state(settings.persistence)
-    _operator_event(ctx, KILL_SWITCH_RESET_EVENT, {"operator": operator, "was": switch["reason"]})
+    operator_event(ctx, KILL_SWITCH_RESET_EVENT, {"operator": operator, "was": switch["reason"]})
     typer.echo(f"Kill switch re-armed by {operator} (was: {switch['reason']}).")
 
 
@@ -78,7 +69,8 @@ def flatten(
     loaded = ctx.find_root().obj.settings()
     done = flatten_at_venue(venue, loaded.settings, loaded.secrets, symbol)
     payload = {"venue": venue, "symbol": done.symbol, "cancelled": done.cancelled}
-    _operator_event(ctx, MANUAL_FLATTEN_EVENT, payload | {"closed_qty": done.closed_qty})
+    payload |= {"closed_qty": done.closed_qty}
+    operator_event(ctx, MANUAL_FLATTEN_EVENT, payload, symbol=done.symbol)
     typer.echo(
         f"Flattened {done.symbol} at {venue}: cancelled {done.cancelled} open order(s), closed "
         f"a position of {done.closed_qty:g}."

@@ -42,12 +42,7 @@ class CacheState:
 def read_cache(persistence: PersistenceSettings) -> CacheState:
     """Load what trader `[persistence] trader_id` keeps in Redis (OperationalError when Redis
     is down)."""
-    require_redis(persistence)
-    # The serializer a TradingNode writes with (timestamps as strings keep their nanoseconds).
-    serializer = MsgSpecSerializer(encoding=msgspec.msgpack, timestamps_as_str=True)
-    database = CacheDatabaseAdapter(
-        TraderId(persistence.trader_id), UUID4(), serializer, cache_config(persistence)
-    )
+    database = _database(persistence)
     try:
         return CacheState(
             positions=list(database.load_positions().values()),
@@ -62,15 +57,20 @@ def read_cache(persistence: PersistenceSettings) -> CacheState:
 
 def clear_guard_state(persistence: PersistenceSettings) -> None:
     """Delete the risk guard's saved state: the next node starts with a re-armed kill switch."""
-    require_redis(persistence)
-    serializer = MsgSpecSerializer(encoding=msgspec.msgpack, timestamps_as_str=True)
-    database = CacheDatabaseAdapter(
-        TraderId(persistence.trader_id), UUID4(), serializer, cache_config(persistence)
-    )
+    database = _database(persistence)
     try:
         database.delete_actor(GUARD)
     finally:
         database.close()
+
+
+def _database(persistence: PersistenceSettings) -> CacheDatabaseAdapter:
+    require_redis(persistence)
+    # The serializer a TradingNode writes with (timestamps as strings keep their nanoseconds).
+    serializer = MsgSpecSerializer(encoding=msgspec.msgpack, timestamps_as_str=True)
+    return CacheDatabaseAdapter(
+        TraderId(persistence.trader_id), UUID4(), serializer, cache_config(persistence)
+    )
 
 
 def _decoded(state: dict[str, bytes] | None) -> dict[str, Any]:
