@@ -1,10 +1,12 @@
 """The LLM router: labels by likelihood, rationales, the disk cache and clear load errors."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from bot.data import load_bars
-from bot.errors import CheckpointError
+from bot.errors import CheckpointError, ConfigError
 from training.llmoe.features import build_samples
 from training.llmoe.llm import LLMConfig, LLMRouter, shipped_gguf
 from training.llmoe.prompt import LABELS, build_prompts
@@ -41,6 +43,22 @@ def test_the_cache_answers_a_rerun_without_the_model(tiny_llm, tmp_path):
     assert after == before
     assert again.computed == 0 and again._model is None
     again.close()
+
+
+def test_the_dtype_is_part_of_the_cache_key_and_a_bad_one_is_refused(tiny_llm, tmp_path):
+    config = LLMConfig(model=str(tiny_llm), cache_dir=str(tmp_path))
+    float32 = LLMRouter(config)
+    float32.route(_prompts(1))
+    float32.close()
+
+    bfloat16 = LLMRouter(replace(config, dtype="bfloat16"))
+    bfloat16.route(_prompts(1))
+
+    assert bfloat16.computed == 1  # not answered from the float32 entry
+    assert next(bfloat16._model.parameters()).dtype == torch.bfloat16
+    bfloat16.close()
+    with pytest.raises(ConfigError, match="float16.*not one of float32, bfloat16"):
+        LLMRouter(replace(config, dtype="float16"))
 
 
 def test_the_shared_prefix_cache_gives_the_full_forward_logits(tiny_llm, tmp_path):
