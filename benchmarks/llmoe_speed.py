@@ -2,7 +2,7 @@
 2-year daily test window (about 504 trading days, label likelihoods plus a one-sentence
 rationale each), the model load included. Results go to benchmarks/results/llmoe_speed.json.
 
-    nice -n 10 python benchmarks/llmoe_speed.py [--symbol MSFT] [--cache DIR]
+    python benchmarks/llmoe_speed.py [--symbol MSFT] [--cache DIR]    # on a quiet machine
 
 The routings go to the cache named by --cache (default: a fresh temporary folder, so that
 every prompt is really computed); `bot evaluate --system llmoe` reuses them when it is pointed

@@ -165,7 +165,7 @@ def evaluate(
     years: Annotated[int, typer.Option(help="llmoe: years of bars, split 80/20.")] = 10,
     train_days: Annotated[
         int, typer.Option(help="llmoe: fit on the last N train days only (0: all).")
-    ] = 250,
+    ] = 0,
 ) -> None:
     """Evaluate a router checkpoint on its dataset's test splits against the baselines, or
     (--system llmoe) run the LLMoE paper's Table 1 next to MM-DREX."""

@@ -8,6 +8,7 @@ import torch
 from bot.data import load_bars
 from bot.errors import CheckpointError, ConfigError
 from training.llmoe.features import build_samples
+from training.llmoe.headlines import load_headlines
 from training.llmoe.llm import LLMConfig, LLMRouter, shipped_gguf
 from training.llmoe.prompt import LABELS, build_prompts
 
@@ -59,6 +60,26 @@ def test_the_dtype_is_part_of_the_cache_key_and_a_bad_one_is_refused(tiny_llm, t
     bfloat16.close()
     with pytest.raises(ConfigError, match="float16.*not one of float32, bfloat16"):
         LLMRouter(replace(config, dtype="float16"))
+
+
+def test_a_crafted_headline_reaches_the_tokens_the_model_reads(tiny_llm, tmp_path):
+    bars = load_bars("MSFT", "1d", start="2012-01-01", end="2012-04-30")
+    samples = build_samples(bars).take(slice(0, 2))
+    news = tmp_path / "news.csv"
+    news.write_text(f"date,headline\n{samples.days[1]:%Y-%m-%d},Zorblax Corp unveils a toaster\n")
+    text, _ = load_headlines(news).align(bars.index)
+    router = LLMRouter(LLMConfig(model=str(tiny_llm), cache_dir=str(tmp_path)))
+    router.load()
+    read = []
+    forward = router._forward_prompt
+    router._forward_prompt = lambda ids: read.append(router._tokenizer.decode(ids)) or forward(ids)
+
+    router.route(build_prompts("MSFT", samples, bars.index, text))
+
+    assert len(read) == 2
+    assert "Zorblax" not in read[0] and "News: no headline" in read[0]
+    assert "t: " in read[1] and read[1].count("News: Zorblax Corp unveils a toaster") == 1
+    router.close()
 
 
 def test_the_shared_prefix_cache_gives_the_full_forward_logits(tiny_llm, tmp_path):

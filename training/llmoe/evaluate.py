@@ -91,9 +91,13 @@ def _symbol_run(
     data = load_symbol(symbol, config.data)
     text, coverage = headlines.align(data.bars.index) if headlines else (None, None)
     routes = {
-        "train": router.route(build_prompts(symbol, data.train, data.bars.index, text)),
+        "train": router.route(
+            build_prompts(symbol, data.train, data.bars.index, text), desc=f"{symbol} train"
+        ),
         "test": router.route(
-            build_prompts(symbol, data.test, data.bars.index, text), rationale=True
+            build_prompts(symbol, data.test, data.bars.index, text),
+            rationale=True,
+            desc=f"{symbol} test",
         ),
     }
     threshold = float(np.median(_log_odds(routes["train"]))) if config.calibrate else 0.0

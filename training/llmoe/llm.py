@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from bot.errors import CheckpointError, ConfigError
 from training.llmoe.prompt import LABELS, Prompt
 
@@ -122,10 +124,12 @@ class LLMRouter:
             "log_pess REAL, rationale TEXT, PRIMARY KEY (model, prompt))"
         )
 
-    def route(self, prompts: list[Prompt], rationale: bool = False) -> list[Routing]:
+    def route(
+        self, prompts: list[Prompt], rationale: bool = False, desc: str = "routing"
+    ) -> list[Routing]:
         """The routing of each prompt, from the cache when it holds one (with a rationale when
-        `rationale` asks for one)."""
-        return [self._one(prompt, rationale) for prompt in prompts]
+        `rationale` asks for one); a progress bar on stderr."""
+        return [self._one(prompt, rationale) for prompt in tqdm(prompts, desc=desc, leave=False)]
 
     def close(self) -> None:
         """Close the cache file."""
