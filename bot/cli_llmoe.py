@@ -24,6 +24,7 @@ def evaluate_llmoe(
     seeds: int,
     headlines: Path | None,
     llm: Path | None,
+    llm_dtype: str,
     years: int,
     train_days: int,
 ) -> None:
@@ -52,7 +53,9 @@ def evaluate_llmoe(
             data_policy=settings.data.policy,
             catalog=str(settings.data.catalog),
         ),
-        llm=LLMConfig(model=str(llm) if llm else "", cache_dir=str(var / "llmoe-cache")),
+        llm=LLMConfig(
+            model=str(llm) if llm else "", dtype=llm_dtype, cache_dir=str(var / "llmoe-cache")
+        ),
         mmdrex=replace(base, policy=MMDREX_POLICY, window=settings.router.window),
         fee_bps=base.fee_bps,
         slippage_bps=base.slippage_bps,

@@ -158,6 +158,9 @@ def evaluate(
     llm: Annotated[
         Path | None, typer.Option(help="llmoe: local causal-LM folder or .gguf (else SmolLM2).")
     ] = None,
+    llm_dtype: Annotated[
+        str, typer.Option(help="llmoe: float32, or bfloat16 (faster, blurs small models).")
+    ] = "float32",
     seeds: Annotated[int, typer.Option(help="llmoe: seeds per trained model.")] = 10,
     symbols: Annotated[str, typer.Option(help="llmoe: comma-separated daily symbols.")] = (
         "MSFT,AAPL"
@@ -173,7 +176,8 @@ def evaluate(
         from bot.cli_llmoe import evaluate_llmoe
 
         options = dict(symbols=symbols, seeds=seeds, headlines=headlines, llm=llm, years=years)
-        evaluate_llmoe(_settings(ctx), out=out, train_days=train_days, **options)
+        options |= dict(llm_dtype=llm_dtype, train_days=train_days)
+        evaluate_llmoe(_settings(ctx), out=out, **options)
         return
     if system != "mmdrex" or checkpoint is None:
         raise ConfigError(

@@ -68,3 +68,11 @@ def test_mmdrex_without_a_checkpoint_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["evaluate"])
 
     assert result.exit_code == 2 and "CHECKPOINT" in result.output
+
+
+def test_an_unknown_llm_dtype_is_a_clear_cli_error(tmp_path):
+    result = _invoke(tmp_path, "--symbols", "MSFT", "--llm-dtype", "float16")
+
+    assert result.exit_code == 2
+    assert "'float16' is not one of float32, bfloat16" in result.output
+    assert "Traceback" not in result.output

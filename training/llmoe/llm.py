@@ -104,11 +104,11 @@ class LLMRouter:
     """Classifies prompts with a causal LM; the model loads on the first uncached prompt."""
 
     def __init__(self, config: LLMConfig = LLMConfig()) -> None:
+        if config.dtype not in DTYPES:
+            raise ConfigError(f"LLM dtype {config.dtype!r} is not one of {', '.join(DTYPES)}.")
         self.config = config
         self.source = Path(config.model) if config.model else shipped_gguf()
         self._check_source()
-        if config.dtype not in DTYPES:
-            raise ConfigError(f"LLM dtype {config.dtype!r} is not one of {', '.join(DTYPES)}.")
         self.dtype = config.dtype
         # The dtype is part of the key: bfloat16 and float32 score a prompt slightly apart.
         self.model_hash = f"{_hash_files(self.source)}:{self.dtype}"
