@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from bot.backtest import BacktestRequest, buy_and_hold, run_many
 from bot.journal import Journal, RunRecord
@@ -126,7 +127,7 @@ def predict_all(run: SymbolRun, config: EvaluateConfig) -> dict[str, list[np.nda
     llm_test = optimistic(run.routes["test"], run.threshold)
     predictions: dict[str, list[np.ndarray]] = {name: [] for name, _ in BASELINES}
     predictions |= {LLMOE: [], RANDOM: []}
-    for seed in range(config.seeds):
+    for seed in tqdm(range(config.seeds), desc=f"{run.data.symbol} models", leave=False):
         for name, model in BASELINES:
             predictions[name].append(model(split, config.fit, seed))
         predictions[LLMOE].append(_experts(split, llm_train, llm_test, config, seed))
