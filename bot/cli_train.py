@@ -175,9 +175,17 @@ def evaluate(
     if system == "llmoe":
         from bot.cli_llmoe import evaluate_llmoe
 
-        options = dict(symbols=symbols, seeds=seeds, headlines=headlines, llm=llm, years=years)
-        options |= dict(llm_dtype=llm_dtype, train_days=train_days)
-        evaluate_llmoe(_settings(ctx), out=out, **options)
+        evaluate_llmoe(
+            _settings(ctx),
+            out=out,
+            symbols=symbols,
+            seeds=seeds,
+            headlines=headlines,
+            llm=llm,
+            llm_dtype=llm_dtype,
+            years=years,
+            train_days=train_days,
+        )
         return
     if system != "mmdrex" or checkpoint is None:
         raise ConfigError(

@@ -109,9 +109,9 @@ class LLMRouter:
         self.config = config
         self.source = Path(config.model) if config.model else shipped_gguf()
         self._check_source()
-        self.dtype = config.dtype
+        self.model_hash = _hash_files(self.source)
         # The dtype is part of the key: bfloat16 and float32 score a prompt slightly apart.
-        self.model_hash = f"{_hash_files(self.source)}:{self.dtype}"
+        self._key = f"{self.model_hash}:{config.dtype}"
         self.computed = 0  # prompts run through the model (not from the cache)
         self.seconds = 0.0  # time spent on them, loading included
         self._model = None
@@ -138,7 +138,7 @@ class LLMRouter:
     def _one(self, prompt: Prompt, rationale: bool) -> Routing:
         cached = self._db.execute(
             "SELECT log_opt, log_pess, rationale FROM routes WHERE model = ? AND prompt = ?",
-            (self.model_hash, prompt.digest),
+            (self._key, prompt.digest),
         ).fetchone()
         if cached and (cached[2] is not None or not rationale):
             return _routing(*cached)
@@ -148,7 +148,7 @@ class LLMRouter:
         self.computed += 1
         self._db.execute(
             "INSERT OR REPLACE INTO routes VALUES (?, ?, ?, ?, ?)",
-            (self.model_hash, prompt.digest, *result),
+            (self._key, prompt.digest, *result),
         )
         self._db.commit()
         return _routing(*result)
@@ -228,7 +228,7 @@ class LLMRouter:
 
     def _loaded(self):
         if self._model is None:
-            self._model, self._tokenizer = _load(self.source, self.dtype)
+            self._model, self._tokenizer = _load(self.source, self.config.dtype)
         return self._model, self._tokenizer
 
     def _check_source(self) -> None:
