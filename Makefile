@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean router evaluate
+.PHONY: setup demo test lint clean router evaluate leaderboard
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ router: setup
 
 evaluate: setup
 	$(BIN)/bot evaluate models/daily-equities --dataset var/datasets/daily --out reports/evaluate
+
+# Retrain the shipped router's recipe walk-forward by calendar date (4 folds, 12 instruments, all
+# out of sample) and rank it against the baselines: benchmarks/results/router_leaderboard.{json,md}.
+leaderboard: setup
+	$(BIN)/bot evaluate models/daily-equities --leaderboard --out benchmarks/results
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,9 +1,14 @@
 """Backtests: one fresh nautilus engine per run, the eleven strategies plus the router actor.
 
 A run loads validated bars, prepends warm-up bars from before `start` (the router makes no
-decision before `start`, so strategies hold nothing while they warm up), runs the engine, and
-returns the equity curve, per-strategy PnL, weights, orders and fills. Several runs go to
-separate worker processes (`bot.parallel`): nautilus engines leak memory and are not reusable.
+decision before the first bar of `start`, so strategies hold nothing while they warm up), runs
+the engine, and returns the equity curve, per-strategy PnL, weights, orders and fills. Several
+runs go to separate worker processes (`bot.parallel`): nautilus engines leak memory and are
+not reusable.
+
+Fills follow `bot.sim` (the next bar's open by default); buy-and-hold decides on the same first
+bar as the router and fills the same way, so every row of a report starts from the same price.
+Equity curves are stamped at each bar's close time, the engine's clock.
 """
 
 import json
@@ -12,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -19,15 +25,23 @@ from bot.catalog import bar_type_for, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS
+from bot.fingerprint import in_sample_warning
 from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
 from bot.parallel import Parallel, fan_out
-from bot.policy import PolicySpec, check_policy, trained_bar_warning, trained_on
+from bot.policy import (
+    PolicySpec,
+    check_policy,
+    checkpoint_path,
+    trained_bar_warning,
+    trained_on,
+)
 from bot.report import write_report
 from bot.router import RouterActorConfig, assemble
 from bot.settings import Settings
-from bot.sim import new_engine
+from bot.sim import market_data, new_engine
+from bot.validation import bar_interval
 from strategies import EXPERTS, STRATEGIES, build_strategies
 
 BUY_AND_HOLD = "buy_and_hold"
@@ -36,6 +50,9 @@ VALIDATION_FRACTION = 0.25  # best-expert: validation span before start, as a sh
 # True), clear_data(), add_data(), ...): nautilus Bar objects cost about 1 KB each, so a year of
 # minute bars held at once would add hundreds of MB. Shorter runs load in one go, as before.
 STREAM_BARS = 20_000
+# Mean share of equity that rounding or cash limits kept the strategies from ordering, above
+# which a run is flagged: results then depend on the capital, not only on the strategies.
+SIZING_WARNING = 0.02
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ class BacktestRequest:
     capital: float = 100_000.0
     fee_bps: float = 10.0
     slippage_bps: float = 1.0
+    fill: str = "next_open"  # bot.sim.FILLS
+    fractional: bool = True  # equities and indices in fractions of a unit
     fallback: str = "uniform"
     timeout_s: float = 5.0
     data_policy: str = "repair"
@@ -93,6 +112,8 @@ def base_request(settings: Settings) -> BacktestRequest:
         capital=settings.backtest.capital,
         fee_bps=settings.backtest.fee_bps,
         slippage_bps=settings.backtest.slippage_bps,
+        fill=settings.backtest.fill,
+        fractional=settings.backtest.fractional,
         fallback=settings.router.fallback,
         timeout_s=settings.router.timeout_s,
         data_policy=settings.data.policy,
@@ -122,6 +143,8 @@ def backtest_requests(
             capital=run.capital,
             fee_bps=run.fee_bps,
             slippage_bps=run.slippage_bps,
+            fill=run.fill,
+            fractional=run.fractional,
             data_policy=settings.data.policy,
             catalog=str(settings.data.catalog),
             journal=str(settings.journal.path),
@@ -143,7 +166,7 @@ def write_backtest_report(
     metrics rows, in table order."""
     first = results[0]
     request = first.request
-    hold, hold_fill = buy_and_hold(first.bars, request.capital, request.fee_bps)
+    hold, hold_fill = buy_and_hold(first.bars, request)
     references = references or {}
     equity = pd.concat(
         [r.equity.rename(r.request.policy) for r in results]
@@ -173,8 +196,22 @@ def write_backtest_report(
         fills=first.fills,
         orders=first.orders,
         flags=flags,
+        simulation=simulation_notes(request),
     )
     return metrics
+
+
+def simulation_notes(request: BacktestRequest) -> dict[str, object]:
+    """How a run's fills were simulated, for its report and metrics.json."""
+    return {
+        "fill": {
+            "next_open": "next bar's open after the decision bar closes",
+            "close": "the decision bar's own close (optimistic)",
+        }[request.fill],
+        "sizing": "fractional units" if request.fractional else "whole units",
+        "fee_bps": request.fee_bps,
+        "slippage_bps": request.slippage_bps,
+    }
 
 
 def run_backtest(request: BacktestRequest) -> BacktestResult:
@@ -189,13 +226,14 @@ def run_backtest(request: BacktestRequest) -> BacktestResult:
         best = choose_best_expert(frame, request, start)
     result = _simulate(frame, request, start, end, best_expert=best)
     result.best_expert = best
-    result.flags += _model_flags(request, start)
+    result.flags += _model_flags(request, start, result.bars["close"])
     return result
 
 
-def _model_flags(request: BacktestRequest, start: pd.Timestamp) -> list[str]:
+def _model_flags(request: BacktestRequest, start: pd.Timestamp, close: pd.Series) -> list[str]:
     """Warnings for a model policy that trades bars its checkpoint was trained or validated
-    on, or bars of another size than it was trained on."""
+    on (by symbol and dates, else by the prices' fingerprint, whatever the symbol is called),
+    or bars of another size than it was trained on."""
     dataset = trained_on(request.policy)
     flags = []
     splits = (dataset or {}).get("symbols", {}).get(request.symbol)
@@ -205,6 +243,9 @@ def _model_flags(request: BacktestRequest, start: pd.Timestamp) -> list[str]:
             f"to {splits['val']['last_decision'][:10]}; only results from "
             f"{splits['test']['first_decision'][:10]} on are out of sample (use --start)."
         )
+    elif dataset is not None:
+        overlap = in_sample_warning(checkpoint_path(request.policy), close)
+        flags += [overlap] if overlap else []
     mismatch = trained_bar_warning(request.policy, dataset, request.bar)
     return flags + ([mismatch] if mismatch else [])
 
@@ -260,23 +301,30 @@ def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.
     return max(scores, key=lambda k: scores[k])
 
 
-def buy_and_hold(
-    bars: pd.DataFrame, capital: float, fee_bps: float
-) -> tuple[pd.Series, pd.DataFrame]:
-    """Buy at the first close (paying the fee) and hold: the equity curve and its one fill."""
-    price = bars["close"].iloc[0]
-    qty = capital / (price * (1 + fee_bps / 1e4))
+def buy_and_hold(bars: pd.DataFrame, request: BacktestRequest) -> tuple[pd.Series, pd.DataFrame]:
+    """Buy all in and hold: decided on the first traded bar, as the router's first decision,
+    filled as `request.fill` says with its slippage and fee. The equity curve (stamped at bar
+    close times, like the engine's) and its one fill."""
+    closes = bars["close"].copy()
+    closes.index = bars.index + bar_interval(request.bar)
+    entry = 1 if request.fill == "next_open" else 0
+    if len(bars) <= entry:
+        return pd.Series(request.capital, index=closes.index, name=BUY_AND_HOLD), _fills(None)
+    column = "open" if request.fill == "next_open" else "close"
+    price = bars[column].iloc[entry] * (1 + request.slippage_bps / 1e4)
+    qty = request.capital / (price * (1 + request.fee_bps / 1e4))
     fill = pd.DataFrame(
         {
-            "ts": [bars.index[0]],
+            "ts": [bars.index[1] if entry else closes.index[0]],  # the open, or the close
             "strategy": [BUY_AND_HOLD],
             "side": ["BUY"],
             "qty": [qty],
             "price": [price],
-            "commission": [capital - qty * price],
+            "commission": [request.capital - qty * price],
         }
     )
-    return (bars["close"] * qty).rename(BUY_AND_HOLD), fill
+    equity = (closes * qty).where(np.arange(len(closes)) >= entry, request.capital)
+    return equity.rename(BUY_AND_HOLD), fill
 
 
 def _simulate(
@@ -287,7 +335,9 @@ def _simulate(
     best_expert: str | None = None,
 ) -> BacktestResult:
     asset_class = dataset_asset_class(request.symbol, request.bar, catalog_dir=request.catalog)
-    instrument = make_instrument(request.symbol, asset_class, fee_bps=request.fee_bps)
+    instrument = make_instrument(
+        request.symbol, asset_class, fee_bps=request.fee_bps, fractional=request.fractional
+    )
     bar_type = bar_type_for(instrument, request.bar)
     strategies = build_strategies(
         instrument.id, bar_type, long_only=asset_class == "crypto", params=request.params
@@ -304,6 +354,7 @@ def _simulate(
         fee_bps=request.fee_bps,
         slippage_bps=request.slippage_bps,
         seed=request.seed,
+        fill=request.fill,
     )
     if request.journal:
         _start_journal_run(request)
@@ -318,7 +369,8 @@ def _simulate(
             timeout_s=request.timeout_s,
             window=request.window,
             seed=request.seed,
-            start_ns=int(traded.index[0].value),
+            # Bars are stamped at their close: the first decision falls on the first traded bar.
+            start_ns=int((traded.index[0] + bar_interval(request.bar)).value),
             weights_json=json.dumps(request.weights),
             best_expert=best_expert,
             journal_path=request.journal,
@@ -332,7 +384,7 @@ def _simulate(
     total = len(history) + len(traded)
     with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar:
         actor.progress = bar
-        _run_chunks(engine, chunks, instrument, request.bar)
+        _run_chunks(engine, chunks, instrument, request)
     curve, pnl, weights = actor.frames()
     fills = _fills(engine.trader.generate_fills_report())
     orders = engine.trader.generate_orders_report()
@@ -342,6 +394,14 @@ def _simulate(
     periods = 365 if asset_class == "crypto" else 252
     equity = curve["equity"]
     metrics = summarize(equity, fills=fills, exposure=curve["exposure"], periods_per_year=periods)
+    metrics["sizing_error"] = float(curve["sizing_gap"].mean()) if len(curve) else 0.0
+    if metrics["sizing_error"] > SIZING_WARNING:
+        flags.append(
+            f"SIZING: {request.policy} could not order {metrics['sizing_error']:.1%} of equity "
+            "on average (rounding to whole units or cash limits), above "
+            f"{SIZING_WARNING:.0%}: results depend on the capital. Raise --capital or allow "
+            "fractional sizes (backtest.fractional)."
+        )
     return BacktestResult(
         request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
     )
@@ -353,13 +413,18 @@ def _chunks(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
 
 
-def _run_chunks(engine, chunks: list[pd.DataFrame], instrument, bar: str) -> None:
+def _run_chunks(engine, chunks: list[pd.DataFrame], instrument, request: BacktestRequest) -> None:
     """Run the engine over its first chunk (already added), then stream in the rest; the state
     of strategies, actor and venue carries across chunks, so the result equals one plain run."""
+    previous = None
     for i in range(1, len(chunks)):
         engine.run(streaming=True)
         engine.clear_data()
-        engine.add_data(to_nautilus_bars(chunks[i], instrument, bar), sort=True)
+        if previous is None:
+            previous = to_nautilus_bars(chunks[i - 1].tail(1), instrument, request.bar)[-1]
+        bars = to_nautilus_bars(chunks[i], instrument, request.bar)
+        engine.add_data(market_data(bars, instrument, request.fill, previous), sort=True)
+        previous = bars[-1]
     engine.run()
 
 
@@ -378,9 +443,9 @@ def _start_journal_run(request: BacktestRequest) -> None:
         )
 
 
-def _fills(report: pd.DataFrame) -> pd.DataFrame:
+def _fills(report: pd.DataFrame | None) -> pd.DataFrame:
     columns = ["ts", "strategy", "side", "qty", "price", "commission"]
-    if report.empty:
+    if report is None or report.empty:
         return pd.DataFrame(columns=columns)
     return pd.DataFrame(
         {

@@ -292,7 +292,11 @@ def backtest(
     end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     bar: Annotated[str | None, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = None,
     policy: Annotated[
-        str | None, typer.Option(help="uniform | fixed | best-expert | random | single:<name>")
+        str | None,
+        typer.Option(
+            help="model:<dir> | uniform | fixed | best-expert | random | single:<name> | rule | "
+            "momentum | lgbm:<dir>"
+        ),
     ] = None,
     compare: Annotated[
         str | None,

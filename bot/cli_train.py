@@ -1,4 +1,4 @@
-"""`bot train data|sft|ppo|init` and `bot evaluate`: the training side of the command line.
+"""`bot train data|sft|ppo|lgbm|init` and `bot evaluate`: the training side of the command line.
 
 Torch and the training package load only when one of these commands runs.
 """
@@ -130,6 +130,23 @@ def train_ppo(
     _echo_checkpoint(path)
 
 
+@train_app.command("lgbm")
+def train_lgbm(
+    ctx: typer.Context,
+    dataset: DatasetOption = None,
+    out: OutOption = None,
+    seed: Seed = 0,
+) -> None:
+    """Fit the LightGBM router baseline (`--policy lgbm:DIR`) on a dataset's train split."""
+    from training.dataset import RouterDataset
+    from training.lgbm import LGBMConfig, train_lgbm
+
+    settings = _settings(ctx)
+    data = RouterDataset.load(dataset or settings.train.dataset)
+    path = train_lgbm(data, out or _stamped(settings, "lgbm"), LGBMConfig(seed=seed))
+    _echo_checkpoint(path)
+
+
 def _echo_checkpoint(path: Path) -> None:
     from training.checkpoint import read_meta
 
@@ -148,7 +165,32 @@ def evaluate(
     walk_forward: Annotated[
         bool, typer.Option(help="Also retrain on expanding windows and test each next slice.")
     ] = False,
-    folds: Annotated[int, typer.Option(help="Walk-forward test slices per instrument.")] = 3,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            help="Walk-forward test slices per instrument (default 3); --leaderboard: run only "
+            "its last N folds (default all)."
+        ),
+    ] = None,
+    leaderboard: Annotated[
+        bool,
+        typer.Option(
+            help="Retrain the checkpoint's recipe walk-forward by calendar date on the bundled "
+            "instruments and write router_leaderboard.json and .md to --out "
+            "(training/leaderboard.py)."
+        ),
+    ] = False,
+    stride: Annotated[
+        int | None,
+        typer.Option(help="--leaderboard: bars between decisions (default: the checkpoint's)."),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            help="--leaderboard: a smoke run (SPX and AAPL, the last fold, 56-px charts, two "
+            "training steps)."
+        ),
+    ] = False,
     workers: Workers = 0,
     ray_address: RayAddress = None,
     system: Annotated[str, typer.Option(help="mmdrex (a checkpoint) or llmoe (Table 1).")] = (
@@ -162,23 +204,54 @@ def evaluate(
         str, typer.Option(help="llmoe: float32, or bfloat16 (faster, blurs small models).")
     ] = "float32",
     seeds: Annotated[int, typer.Option(help="llmoe: seeds per trained model.")] = 10,
-    symbols: Annotated[str, typer.Option(help="llmoe: comma-separated daily symbols.")] = (
-        "MSFT,AAPL"
-    ),
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated symbols to evaluate on instead of --dataset, seen by the "
+            "checkpoint or not (llmoe: daily symbols, default MSFT,AAPL)."
+        ),
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="--symbols: first day.")
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="--symbols: last day.")
+    ] = None,
+    allow_in_sample: Annotated[
+        bool,
+        typer.Option(
+            help="--symbols: evaluate a span the checkpoint was trained on, flagged IN-SAMPLE."
+        ),
+    ] = False,
     years: Annotated[int, typer.Option(help="llmoe: years of bars, split 80/20.")] = 10,
     train_days: Annotated[
         int, typer.Option(help="llmoe: fit on the last N train days only (0: all).")
     ] = 0,
 ) -> None:
-    """Evaluate a router checkpoint on its dataset's test splits against the baselines, or
-    (--system llmoe) run the LLMoE paper's Table 1 next to MM-DREX."""
+    """Evaluate a router checkpoint against the baselines on its dataset's test splits, or on
+    any --symbols (out of sample spans only, unless --allow-in-sample), or (--leaderboard)
+    retrain its recipe walk-forward and rank it against the baselines, or (--system llmoe) run
+    the LLMoE paper's Table 1 next to MM-DREX."""
+    if leaderboard or stride is not None or quick:
+        given = {
+            "--dataset": dataset,
+            "--symbols": symbols,
+            "--walk-forward": walk_forward,
+            "--start": start,
+            "--end": end,
+            "--allow-in-sample": allow_in_sample,
+            f"--system {system}": system != "mmdrex",
+        }
+        _check_leaderboard(leaderboard, [name for name, value in given.items() if value])
+        _leaderboard(ctx, checkpoint, out, folds, stride, quick, parallel_of(workers, ray_address))
+        return
     if system == "llmoe":
         from bot.cli_llmoe import evaluate_llmoe
 
         evaluate_llmoe(
             _settings(ctx),
             out=out,
-            symbols=symbols,
+            symbols=symbols or "MSFT,AAPL",
             seeds=seeds,
             headlines=headlines,
             llm=llm,
@@ -192,24 +265,126 @@ def evaluate(
             f"--system {system} with checkpoint {checkpoint}: use --system mmdrex CHECKPOINT or "
             "--system llmoe."
         )
-    from training.checkpoint import read_meta
-    from training.dataset import RouterDataset
-    from training.evaluate import check_trained_on, run_evaluation, test_windows
+    from training.evaluate import run_evaluation, test_windows
 
     settings = _settings(ctx)
-    data = RouterDataset.load(dataset or settings.train.dataset)
-    check_trained_on(read_meta(checkpoint), data.meta, checkpoint)
     base = base_request(settings)
     parallel = parallel_of(workers, ray_address)
     folder = out or settings.backtest.report_dir / f"evaluate-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    if symbols is None:
+        if start or end or allow_in_sample:
+            raise ConfigError(
+                "--start, --end and --allow-in-sample go with --symbols; with a dataset the "
+                "span is each instrument's test split."
+            )
+        data = _dataset_of(checkpoint, dataset or settings.train.dataset)
+        windows, horizon = test_windows(data.meta), data.config.horizon
+    else:
+        if dataset is not None or walk_forward:
+            raise ConfigError(
+                "--symbols evaluates on instruments instead of a dataset: drop --dataset and "
+                "--walk-forward, or drop --symbols."
+            )
+        spans = (start, end, allow_in_sample)
+        windows, horizon = _symbol_windows(settings, checkpoint, symbols, *spans)
     summary = run_evaluation(
-        checkpoint,
-        test_windows(data.meta),
-        folder,
-        horizon=data.config.horizon,
-        base=base,
-        parallel=parallel,
+        checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel
     )
+    _echo_summary(summary, folder)
+    if walk_forward:
+        from training.walk_forward import walk_forward as run_walk_forward
+
+        wf_dir = folder / "walk-forward"
+        result = run_walk_forward(checkpoint, data, folds or 3, wf_dir, base, parallel)
+        typer.echo(f"\nWalk-forward\n{result['table']}")
+        typer.echo(f"Report: {(folder / 'walk-forward' / 'walk_forward.json').resolve()}")
+
+
+def _check_leaderboard(leaderboard: bool, clashing: list[str]) -> None:
+    """Refuse --stride or --quick without --leaderboard, and options that do not apply to it."""
+    if not leaderboard:
+        raise ConfigError("--stride and --quick go with --leaderboard: add it, or drop them.")
+    if clashing:
+        raise ConfigError(
+            f"--leaderboard retrains the checkpoint's recipe on its own instruments and calendar "
+            f"folds, so {', '.join(clashing)} does not apply: drop it, or drop --leaderboard."
+        )
+
+
+def _leaderboard(
+    ctx: typer.Context,
+    checkpoint: Path | None,
+    out: Path | None,
+    folds: int | None,
+    stride: int | None,
+    quick: bool,
+    parallel,
+) -> None:
+    """`bot evaluate CKPT --leaderboard`: training.leaderboard, its dataset under the folder of
+    train.dataset and its fold checkpoints under var/leaderboard."""
+    from training.leaderboard import LeaderboardConfig, run_leaderboard
+
+    if checkpoint is None:
+        raise ConfigError(
+            "--leaderboard retrains a checkpoint's recipe: name the checkpoint, e.g. "
+            "`bot evaluate models/daily-equities --leaderboard`."
+        )
+    settings = _settings(ctx)
+    config = LeaderboardConfig(
+        folds=folds,
+        stride=stride,
+        quick=quick,
+        datasets=settings.train.dataset.parent,
+        work=settings.train.checkpoints.parent / "leaderboard",
+    )
+    stamp = f"leaderboard-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    folder = out or settings.backtest.report_dir / stamp
+    run_leaderboard(checkpoint, config, folder, base_request(settings), parallel)
+    typer.echo((folder / "router_leaderboard.md").read_text())
+    typer.echo(f"Report: {(folder / 'router_leaderboard.json').resolve()}")
+
+
+def _dataset_of(checkpoint: Path, path: Path):
+    """The dataset at `path`, refused unless `checkpoint` was trained on it."""
+    from training.checkpoint import read_meta
+    from training.dataset import RouterDataset
+    from training.evaluate import check_trained_on
+
+    data = RouterDataset.load(path)
+    check_trained_on(read_meta(checkpoint), data.meta, checkpoint)
+    return data
+
+
+def _symbol_windows(
+    settings: Settings,
+    checkpoint: Path,
+    symbols: str,
+    start: datetime | None,
+    end: datetime | None,
+    allow_in_sample: bool,
+) -> tuple[list, int]:
+    """The --symbols spans, on the bars the checkpoint was trained on (else backtest.bar), and
+    the regime label horizon it was trained with (else train.horizon)."""
+    from dataclasses import replace
+
+    from training.checkpoint import read_meta
+    from training.evaluate import symbol_windows
+
+    names = [s.strip() for s in symbols.split(",") if s.strip()]
+    if not names:
+        raise ConfigError("--symbols is empty: name at least one symbol (`bot data list`).")
+    trained = read_meta(checkpoint)["extra"].get("dataset", {}).get("config", {})
+    base = replace(
+        base_request(settings),
+        bar=trained.get("bar", settings.backtest.bar),
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+    )
+    windows = symbol_windows(checkpoint, names, base, allow_in_sample=allow_in_sample)
+    return windows, trained.get("horizon", settings.train.horizon)
+
+
+def _echo_summary(summary: dict, folder: Path) -> None:
     typer.echo(summary["table"])
     diff = summary["sharpe_diff_vs_uniform"]
     typer.echo(
@@ -220,14 +395,12 @@ def evaluate(
         f"Regime accuracy: {_share(summary['regime_accuracy'])} "
         f"(always guessing the commonest regime: {_share(summary['regime_majority_rate'])})"
     )
+    typer.echo("Out of sample:")
+    for symbol, inst in summary["instruments"].items():
+        typer.echo(f"  {symbol:<8} {inst['test'][0]} .. {inst['test'][1]}: {inst['out_of_sample']}")
+    for symbol in summary["in_sample"]:
+        typer.echo(f"WARNING {summary['instruments'][symbol]['in_sample']}")
     typer.echo(f"Report: {(folder / 'evaluation.json').resolve()}")
-    if walk_forward:
-        from training.walk_forward import walk_forward as run_walk_forward
-
-        wf_dir = folder / "walk-forward"
-        result = run_walk_forward(checkpoint, data, folds, wf_dir, base, parallel)
-        typer.echo(f"\nWalk-forward\n{result['table']}")
-        typer.echo(f"Report: {(folder / 'walk-forward' / 'walk_forward.json').resolve()}")
 
 
 def _num(value: float | None) -> str:

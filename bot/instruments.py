@@ -3,6 +3,7 @@
 | asset class      | instrument      | currencies                      | default tick | size step |
 |------------------|-----------------|---------------------------------|--------------|-----------|
 | equity, index    | Equity          | USD                             | 0.01         | 1         |
+| ... fractional   | Cfd             | USD                             | 0.01         | 0.000001  |
 | crypto (spot)    | CurrencyPair    | BTCUSD: base BTC, quote USD     | 0.01         | 0.000001  |
 | fx               | CurrencyPair    | EURUSD: base EUR, quote USD     | 0.00001      | 1         |
 | perpetual        | CryptoPerpetual | BTCUSDT(-PERP): settles in USDT | 0.01         | 0.000001  |
@@ -11,21 +12,27 @@ The instrument id is always `{symbol}.{venue}` (e.g. `BTCUSD.SIM`), so ids round
 symbols; the base and quote currencies are split off the symbol. Every instrument records its
 asset class in `info["asset_class"]`, which is how the catalog remembers it (an index and an
 equity are both nautilus `Equity`). Fees are `fee_bps` basis points per side, maker and taker.
+
+Nautilus' `Equity` trades whole units only. Backtests size equities and indices in fractions
+(`fractional=True`, a `Cfd` with the same fields) as Alpaca and index CFDs allow: whole units
+of an index at 5,000 points would leave each strategy's allocation to rounding.
 """
 
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from nautilus_trader.model.enums import AssetClass
 from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
-from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity, Instrument
+from nautilus_trader.model.instruments import Cfd, CryptoPerpetual, CurrencyPair, Equity, Instrument
 from nautilus_trader.model.objects import Currency, Price, Quantity
 
 from bot.errors import ConfigError
 from bot.validation import ASSET_CLASSES
 
 _DEFAULT_PRICE_PRECISION = {"equity": 2, "index": 2, "crypto": 2, "perpetual": 2, "fx": 5}
-_SIZE_PRECISION = {"crypto": 6, "perpetual": 6, "fx": 0}
+_SIZE_PRECISION = {"crypto": 6, "perpetual": 6, "fx": 0, "equity": 6, "index": 6}
+_CFD_CLASSES = {"equity": AssetClass.EQUITY, "index": AssetClass.INDEX}
 _QUOTES = (
     "USDT",
     "USDC",
@@ -59,10 +66,12 @@ def make_instrument(
     venue: str = "SIM",
     price_precision: int | None = None,
     fee_bps: float = 10.0,
+    fractional: bool = False,
 ) -> Instrument:
     """Build the nautilus instrument for `symbol` (see the module table).
 
     `price_precision` defaults per asset class; pass `price_precision_of(frame)` to fit the data.
+    `fractional` sizes equities and indices in fractions of a unit (other classes always are).
     """
     if asset_class not in ASSET_CLASSES:
         raise ConfigError(f"Unknown asset class {asset_class!r}: use one of {ASSET_CLASSES}.")
@@ -83,9 +92,18 @@ def make_instrument(
         "taker_fee": fee,
         "info": {"asset_class": asset_class},
     }
-    if asset_class in ("equity", "index"):
-        return Equity(currency=Currency.from_str("USD"), lot_size=Quantity.from_int(1), **common)
     size_precision = _SIZE_PRECISION[asset_class]
+    if asset_class in _CFD_CLASSES:
+        usd = Currency.from_str("USD")
+        if not fractional:
+            return Equity(currency=usd, lot_size=Quantity.from_int(1), **common)
+        return Cfd(
+            asset_class=_CFD_CLASSES[asset_class],
+            quote_currency=usd,
+            size_precision=size_precision,
+            size_increment=Quantity(_step(size_precision), size_precision),
+            **common,
+        )
     base, quote = _split_pair(symbol, asset_class)
     common |= {
         "base_currency": Currency.from_str(base),

@@ -1,8 +1,11 @@
 """Router policies behind one interface. The static ones are baselines and the safe fallback.
 
 A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:<strategy>`,
-`model:<checkpoint directory>`. `GuardedPolicy` wraps the configured one with a time limit and a
-static fallback, so a failing model never stops the router.
+`model:<checkpoint directory>`, or one of the bar-reading baselines of `bot.router_baselines`:
+`rule` (`rule:<bars>`), `momentum` and `lgbm:<model directory>`. A model policy reads the
+observation; a baseline reads the router's `RouterContext` (its bar history and the strategies'
+unit returns), which costs no chart. `GuardedPolicy` wraps the configured one with a time limit
+and a static fallback, so a failing model never stops the router.
 """
 
 import time
@@ -10,10 +13,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from bot.errors import ConfigError
 from bot.observation import Observation, ObservationConfig
@@ -47,12 +52,30 @@ class PolicySpec:
     best_expert: str | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class RouterContext:
+    """What the router actor knows at decision bar t, for policies that read bars rather than
+    the observation (`needs_context`).
+
+    `bars` is its bar history up to and including t (`BarHistory.frame()`, at most
+    `REQUIRED_BARS` rows). `unit_returns` is (n, 11), strategies in table order: each strategy's
+    return over each of the last n bars up to t at unit capital, from the signal it held going
+    into the bar and whatever its router weight (`RouterActor`).
+    """
+
+    bars: pd.DataFrame
+    unit_returns: np.ndarray
+
+
 class Policy(Protocol):
     name: str
     needs_observation: bool
+    needs_context: bool
 
-    def decide(self, observation: Observation | None = None) -> Decision:
-        """Weights for the next window, from the observation at the decision bar."""
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
+        """Weights for the next window, from the observation or the context at the decision bar."""
         ...
 
 
@@ -95,27 +118,31 @@ def complete(weights: Mapping[str, float]) -> dict[str, float]:
 class StaticPolicy:
     """The same weights at every decision."""
 
-    needs_observation = False
+    needs_observation = needs_context = False
 
     def __init__(self, name: str, weights: Mapping[str, float]) -> None:
         validate_weights(weights, what=f"policy {name!r}")
         self.name = name
         self._decision = Decision(complete(weights), expert_weights(weights), name)
 
-    def decide(self, observation: Observation | None = None) -> Decision:
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
         return self._decision
 
 
 class RandomPolicy:
     """Dirichlet(1, ..., 1) weights over the eleven strategies, freshly drawn per decision."""
 
-    needs_observation = False
+    needs_observation = needs_context = False
 
     def __init__(self, seed: int) -> None:
         self.name = "random"
         self._rng = np.random.default_rng(seed)
 
-    def decide(self, observation: Observation | None = None) -> Decision:
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
         draw = self._rng.dirichlet(np.ones(len(STRATEGIES)))
         weights = dict(zip(strategy_names(), draw.tolist(), strict=True))
         return Decision(weights, expert_weights(weights), self.name)
@@ -136,17 +163,23 @@ def build_policy(spec: PolicySpec) -> Policy:
     if spec.name.startswith("single:"):
         name = spec.name.removeprefix("single:")
         return StaticPolicy(spec.name, {name: 1.0})
+    from bot.router_baselines import build_baseline  # it builds on this module
+
+    baseline = build_baseline(spec.name)
+    if baseline is not None:
+        return baseline
     raise ConfigError(
         f"Unknown router policy {spec.name!r}. Use one of: uniform, fixed, best-expert, random, "
-        f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>."
+        f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>, "
+        "rule (or rule:<bars>), momentum, lgbm:<model directory>."
     )
 
 
 def checkpoint_path(policy: str) -> Path:
-    """The checkpoint folder of a `model:<path>` policy. A relative path that does not exist
-    here is taken from the project folder, so `model:models/daily-equities` (the shipped
-    router) works from any working directory."""
-    path = Path(policy.removeprefix("model:"))
+    """The checkpoint folder of a `model:<path>` (or `lgbm:<path>`) policy. A relative path that
+    does not exist here is taken from the project folder, so `model:models/daily-equities` (the
+    shipped router) works from any working directory."""
+    path = Path(policy.removeprefix("model:").removeprefix("lgbm:"))
     if path.is_absolute() or path.exists():
         return path
     shipped = PROJECT_ROOT / path
@@ -154,12 +187,15 @@ def checkpoint_path(policy: str) -> Path:
 
 
 def trained_on(policy: str) -> dict | None:
-    """What a `model:` policy's checkpoint records of its training data (meta.json's
-    `extra.dataset`: config, config hash, per-symbol splits); None for a static policy or an
+    """What a `model:` or `lgbm:` policy's checkpoint records of its training data (meta.json's
+    `extra.dataset`: config, config hash, per-symbol splits); None for another policy or an
     unreadable checkpoint (the router reports that one itself)."""
-    if not policy.startswith("model:"):
+    if policy.startswith("lgbm:"):
+        from bot.lgbm_router import read_meta
+    elif policy.startswith("model:"):
+        from training.checkpoint import read_meta  # torch loads only for model policies
+    else:
         return None
-    from training.checkpoint import read_meta  # torch loads only for model policies
 
     try:
         return read_meta(checkpoint_path(policy))["extra"].get("dataset", {})
@@ -181,15 +217,15 @@ def trained_bar_warning(policy: str, dataset: dict | None, bar: str) -> str | No
 
 def check_policy(spec: PolicySpec) -> None:
     """Refuse a bad spec before any work is done. best-expert is resolved later, on data; a
-    model checkpoint is loaded by the router, which falls back when it cannot be."""
-    if spec.name != "best-expert" and not spec.name.startswith("model:"):
+    model (or LightGBM) checkpoint is loaded by the router, which falls back when it cannot be."""
+    if spec.name != "best-expert" and not spec.name.startswith(("model:", "lgbm:")):
         build_policy(spec)
 
 
 class ModelPolicy:
     """Routes with a trained checkpoint (`training.checkpoint`), on GPU when there is one."""
 
-    needs_observation = True
+    needs_observation, needs_context = True, False
 
     def __init__(self, checkpoint: Path) -> None:
         from training.checkpoint import load_checkpoint  # torch loads only for model policies
@@ -203,7 +239,9 @@ class ModelPolicy:
         self.name = f"model:{checkpoint}"
         self.version = str(meta.get("version", checkpoint.name))
 
-    def decide(self, observation: Observation | None = None) -> Decision:
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
         if observation is None:
             raise ConfigError("a model policy needs an observation to decide")
         out = self.model.decide(observation)
@@ -219,26 +257,41 @@ class ModelPolicy:
 class GuardedPolicy:
     """The configured policy under a time limit, with a static fallback.
 
-    A policy that cannot be loaded, raises, times out or gets no observation is replaced, for
-    that decision, by the fallback; the decision says so (`fallback`, `error`).
+    A policy that cannot be loaded, raises, times out or gets no observation (or context) is
+    replaced, for that decision, by the fallback; the decision says so (`fallback`, `error`).
     """
 
     def __init__(self, spec: PolicySpec, fallback: str, timeout_s: float) -> None:
         self.fallback = build_policy(replace(spec, name=fallback))
+        if self.fallback.needs_observation or self.fallback.needs_context:
+            raise ConfigError(
+                f"router.fallback {fallback!r} is not a static policy: the fallback must decide "
+                "without a model or bars. Use uniform, fixed, random or single:<strategy>."
+            )
         self.timeout_s = timeout_s
         self.load_error: str | None = None
         try:
             self.primary: Policy | None = build_policy(spec)
         except Exception as exc:  # an unloadable model must not stop the router either
             self.primary, self.load_error = None, f"{type(exc).__name__}: {exc}"
-        self._pool = ThreadPoolExecutor(1) if self.needs_observation else None
+        dynamic = self.needs_observation or self.needs_context
+        self._pool = ThreadPoolExecutor(1) if dynamic else None
 
     @property
     def needs_observation(self) -> bool:
         return self.primary is not None and self.primary.needs_observation
 
-    def decide(self, observe: Callable[[], Observation]) -> tuple[Decision, Observation | None]:
-        """One decision; `observe` builds the observation when the policy needs one."""
+    @property
+    def needs_context(self) -> bool:
+        return self.primary is not None and self.primary.needs_context
+
+    def decide(
+        self,
+        observe: Callable[[], Observation],
+        context: Callable[[], RouterContext] | None = None,
+    ) -> tuple[Decision, Observation | None]:
+        """One decision; `observe` builds the observation when the policy needs one, `context`
+        the router context when it needs that."""
         if self.primary is None:
             return self._fall_back(self.load_error), None
         if self._pool is None:
@@ -246,14 +299,24 @@ class GuardedPolicy:
         observation = None
         began = time.monotonic()
         try:
-            observation = observe()
+            call, observation = self._call(observe, context)
             remaining = self.timeout_s - (time.monotonic() - began)
-            future = self._pool.submit(self.primary.decide, observation)
+            future = self._pool.submit(call)
             return future.result(timeout=max(remaining, 0.0)), observation
         except FutureTimeout:
             return self._fall_back(f"timed out after {self.timeout_s:g} s"), observation
         except Exception as exc:  # a failing model must never stop the router
             return self._fall_back(f"{type(exc).__name__}: {exc}"), observation
+
+    def _call(
+        self, observe: Callable[[], Observation], context: Callable[[], RouterContext] | None
+    ) -> tuple[Callable[[], Decision], Observation | None]:
+        if self.primary.needs_observation:
+            observation = observe()
+            return partial(self.primary.decide, observation), observation
+        if context is None:
+            raise ConfigError(f"policy {self.primary.name} needs the router's bar history")
+        return partial(self.primary.decide, None, context()), None
 
     def _fall_back(self, error: str | None) -> Decision:
         return replace(self.fallback.decide(None), fallback=True, error=error)
@@ -265,5 +328,10 @@ def _expert_uniform(expert: str | None) -> dict[str, float]:
             f"best-expert needs the expert chosen on the validation split; got {expert!r}. "
             f"Experts: {', '.join(EXPERTS)}."
         )
+    return expert_uniform(expert)
+
+
+def expert_uniform(expert: str) -> dict[str, float]:
+    """All capital on `expert`, spread evenly over its strategies."""
     members = [spec.name for spec in STRATEGIES if spec.expert == expert]
     return dict.fromkeys(members, 1 / len(members))

@@ -1,7 +1,8 @@
 """The report a person reads after a backtest or evaluation.
 
 `write_report` fills a folder with:
-- metrics.json: title, benchmark, flags and every run's metrics (`bot.metrics.summarize`);
+- metrics.json: title, benchmark, flags, the simulation's conventions (fill price, sizing,
+  costs) and every run's metrics (`bot.metrics.summarize`);
 - metrics.txt: the same table `format_table` prints;
 - equity.png: each run's equity normalised to 1 against the benchmark, drawdowns below;
 - weights.png: the router's capital fractions per strategy as a stacked area;
@@ -91,6 +92,7 @@ def write_report(
     orders: pd.DataFrame,
     flags: list[str],
     benchmark: str = "buy_and_hold",
+    simulation: dict[str, object] | None = None,
 ) -> Path:
     """Write the report folder and return the path of its index.html.
 
@@ -102,13 +104,12 @@ def write_report(
     - `bars`: the traded OHLCV bars (open, high, low, close, volume; UTC index).
     - `fills`: the `bot.metrics` fills schema; `orders`: the engine's orders report.
     - `flags`: warnings to show first, such as a strategy that failed.
+    - `simulation`: how fills were simulated (fill price, sizing, costs), shown under the title.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(
-        json.dumps(
-            {"title": title, "benchmark": benchmark, "flags": flags, "metrics": metrics}, indent=2
-        )
-    )
+    simulation = simulation or {}
+    summary = {"title": title, "benchmark": benchmark, "flags": flags, "simulation": simulation}
+    (out_dir / "metrics.json").write_text(json.dumps(summary | {"metrics": metrics}, indent=2))
     (out_dir / "metrics.txt").write_text(format_table(metrics) + "\n")
     fills.to_csv(out_dir / "fills.csv", index=False)
     orders.to_csv(out_dir / "orders.csv")
@@ -116,7 +117,7 @@ def write_report(
     _plot_weights(weights, equity.index, out_dir / "weights.png")
     _plot_candles(bars, fills, out_dir / "candles.png")
     index = out_dir / "index.html"
-    index.write_text(_html(title, metrics, flags))
+    index.write_text(_html(title, metrics, flags, simulation))
     return index
 
 
@@ -267,7 +268,12 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)  # a sweep writes many reports: never keep figures alive
 
 
-def _html(title: str, metrics: dict[str, dict[str, float | None]], flags: list[str]) -> str:
+def _html(
+    title: str,
+    metrics: dict[str, dict[str, float | None]],
+    flags: list[str],
+    simulation: dict[str, object],
+) -> str:
     head = "".join(f"<th>{html.escape(t)}</th>" for t in ["run", *(c[1] for c in COLUMNS)])
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td>"
@@ -277,6 +283,8 @@ def _html(title: str, metrics: dict[str, dict[str, float | None]], flags: list[s
     )
     warnings = "".join(f"<li>{html.escape(flag)}</li>" for flag in flags)
     box = f'<div class="flags"><b>Warnings</b><ul>{warnings}</ul></div>' if flags else ""
+    sim = "; ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in simulation.items())
+    box += f"<p>Simulation: {sim}</p>" if sim else ""
     images = "".join(f'<h2>{name}</h2><img src="{name}.png" alt="{name}">' for name in IMAGES)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -2,7 +2,10 @@
 
 Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
 strategies size themselves from the latest weights. It records the mark-to-market equity curve,
-per-strategy PnL and every decision, and journals decisions and fills as they happen.
+per-strategy PnL and every decision, and journals decisions and fills as they happen. It also
+keeps each strategy's unit-capital return per bar (the signal it held going into the bar times
+the bar's close-to-close return; costs and fill timing left out), whatever its weight: what
+`momentum` ranks.
 
 Its window phase and last weights are its saved state (`on_save`, in the cache after every
 bar): a live node restarted from Redis neither decides early nor leaves the strategies at
@@ -11,11 +14,13 @@ weight 0 until the next decision; it republishes the restored weights on its fir
 
 import json
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
@@ -27,9 +32,9 @@ from bot.errors import ConfigError
 from bot.features import REQUIRED_BARS
 from bot.journal import DecisionRecord, Journal
 from bot.observation import BarHistory, Observation, build_observation
-from bot.policy import Decision, GuardedPolicy, PolicySpec
+from bot.policy import Decision, GuardedPolicy, PolicySpec, RouterContext
 from bot.registry import REGISTRY_POLICY, Registry
-from strategies import strategy_names
+from strategies import STRATEGIES, strategy_names
 from strategies.base import RoutedStrategy, account_equity, request_warmup
 from strategies.weights import RouterWeights, encode
 
@@ -89,6 +94,9 @@ class RouterActor(Actor):
         else:
             self._policy = self._guarded(config.policy)
         self._history = BarHistory(REQUIRED_BARS)
+        # Unit-capital returns of the strategies over the same last bars (RouterContext).
+        self._unit_returns: deque[list[float]] = deque(maxlen=REQUIRED_BARS)
+        self._last_bar: tuple[int, float] | None = None  # (ts_event, close) of the last bar
         self._since_decision: int | None = None
         self._weights: RouterWeights | None = None  # the last published, for restarts
         self._republish = False  # restored from a previous run: publish them on the next bar
@@ -97,6 +105,7 @@ class RouterActor(Actor):
         self.decisions: list[tuple[int, Decision]] = []
         self.equity: list[tuple[int, float]] = []
         self.exposure: list[float] = []  # gross exposure / equity, per recorded bar
+        self.sizing_gap: list[float] = []  # exposure the strategies could not order, per bar
         self.strategy_pnl: list[tuple[int, list[float]]] = []
         self.progress = None  # an optional tqdm bar, advanced once per bar
         self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
@@ -151,6 +160,7 @@ class RouterActor(Actor):
 
     def on_bar(self, bar: Bar) -> None:
         self._history.push(bar)
+        self._track_unit_returns(bar)
         if self.progress is not None:
             self.progress.update()
         if bar.ts_event < self.config.start_ns:
@@ -201,7 +211,7 @@ class RouterActor(Actor):
         if self._registry is not None:
             self._follow_registry(bar.ts_event)
         began = time.perf_counter()
-        decision, observation = self._policy.decide(self._observe)
+        decision, observation = self._policy.decide(self._observe, self._context)
         latency_ms = (time.perf_counter() - began) * 1e3
         self.last_latency_ms = latency_ms
         self._weights = encode(decision.weights, decision.policy, bar.ts_event)
@@ -232,6 +242,23 @@ class RouterActor(Actor):
         config = replace(primary.observation, symbol=self.config.symbol)
         return build_observation(self._history.frame(), primary.stats, config)
 
+    def _context(self) -> RouterContext:
+        returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))
+        return RouterContext(self._history.frame(), returns)
+
+    def _track_unit_returns(self, bar: Bar) -> None:
+        """Each strategy's return over `bar` at unit capital. The actor sees a bar before the
+        strategies do, so their `target` is still the signal they held going into it."""
+        close = bar.close.as_double()
+        if self._last_bar is not None:
+            last_ts, last_close = self._last_bar
+            if bar.ts_event <= last_ts:
+                return  # a replayed bar, as BarHistory ignores it
+            if len(self._strategies) == len(STRATEGIES):
+                change = close / last_close - 1.0 if last_close else 0.0
+                self._unit_returns.append([s.target * change for s in self._strategies])
+        self._last_bar = (bar.ts_event, close)
+
     def _record_of(
         self, bar: Bar, decision: Decision, observation: Observation | None, latency_ms: float
     ) -> DecisionRecord:
@@ -260,10 +287,12 @@ class RouterActor(Actor):
         instrument = self.cache.instrument(self.config.instrument_id)
         equity = account_equity(self.portfolio, self.cache, instrument)
         close = bar.close.as_double()
-        gross = sum(abs(s.units) for s in self._strategies) * close
-        gross *= instrument.multiplier.as_double()
+        notional = close * instrument.multiplier.as_double()
+        gross = sum(abs(s.units) for s in self._strategies) * notional
+        gap = sum(abs(s.sizing_gap) for s in self._strategies) * notional
         self.equity.append((bar.ts_event, equity))
         self.exposure.append(gross / equity if equity > 0 else 0.0)
+        self.sizing_gap.append(gap / equity if equity > 0 else 0.0)
         self.strategy_pnl.append((bar.ts_event, [s.pnl(close) for s in self._strategies]))
 
     def fallbacks(self) -> list[str]:
@@ -276,9 +305,14 @@ class RouterActor(Actor):
         ]
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Equity and gross exposure, per-strategy cumulative PnL, and weights per decision."""
+        """Equity, gross exposure and sizing gap, per-strategy cumulative PnL, and weights per
+        decision."""
         equity = pd.DataFrame(
-            {"equity": [e for _, e in self.equity], "exposure": self.exposure},
+            {
+                "equity": [e for _, e in self.equity],
+                "exposure": self.exposure,
+                "sizing_gap": self.sizing_gap,
+            },
             index=pd.to_datetime([ts for ts, _ in self.equity], utc=True),
         )
         pnl = pd.DataFrame(

@@ -63,6 +63,14 @@ class BacktestSettings(_Section):
     capital: PositiveFloat = 100_000.0
     fee_bps: NonNegativeFloat = Field(10.0, description="commission per side, basis points")
     slippage_bps: NonNegativeFloat = Field(1.0, description="adverse slippage per fill, bps")
+    fill: Literal["next_open", "close"] = Field(
+        "next_open",
+        description="fill price of an order decided on a bar: the next bar's open (what a live "
+        "node gets) or, optimistically, the decision bar's own close",
+    )
+    fractional: bool = Field(
+        True, description="size equities and indices in fractions; false: whole units only"
+    )
     report_dir: Path = Path("reports")
 
 
@@ -70,7 +78,9 @@ class RouterSettings(_Section):
     policy: str = Field(
         "model:models/daily-equities",
         description="model:<checkpoint> | registry (its active model) | uniform | fixed | "
-        "best-expert | random | single:<name>",
+        "best-expert | random | single:<name> | rule (rule:<bars>: the trailing regime's "
+        "expert) | momentum (the expert with the best trailing Sharpe) | lgbm:<dir> (a LightGBM "
+        "router from `bot train lgbm`)",
     )
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0
@@ -80,20 +90,32 @@ class RouterSettings(_Section):
 
     @model_validator(mode="after")
     def _fallback_is_static(self) -> "RouterSettings":
-        if self.fallback.startswith("model:"):
-            raise ValueError("router.fallback must be a static policy, not a model checkpoint")
+        if self.fallback.startswith(("model:", "lgbm:", "rule", "momentum", "registry")):
+            raise ValueError(
+                "router.fallback must be a static policy (uniform, fixed, random, "
+                "single:<name>), not a model or a policy that reads bars"
+            )
         return self
 
 
 class TrainSettings(_Section):
+    # Every daily series that ships offline, each price history once and as long as it goes:
+    # MSFT.PMD, AMZN.TSD and NVDA.TSD cover MSFT, AMZN and NVDA; SP500 repeats SPX and GOOGL
+    # nearly repeats GOOG, so both are left out; TSLA (254 bars) and BTCUSD (666) are too short
+    # for three purged splits.
     symbols: tuple[str, ...] = Field(
-        ("SPX", "IXIC", "AAPL", "AMZN", "GOOG", "META", "NVDA", "NFLX", "IBM", "MSFT"),
+        (
+            "SPX", "IXIC", "MSFT.PMD", "AMZN.TSD", "NVDA.TSD", "AAPL.WIKI", "AAPL", "GOOG.WIKI",
+            "GOOG", "META", "NFLX", "IBM",
+        ),
         min_length=1,
         description="instruments of the training dataset",
-    )
+    )  # fmt: skip
     bar: str = "1d"
     horizon: PositiveInt = Field(90, description="bars the regime label looks ahead (H)")
-    stride: PositiveInt = Field(20, description="bars between decision points")
+    stride: PositiveInt = Field(
+        10, description="bars between decision points (each holds router.window bars)"
+    )
     dataset: Path = Field(Path("var/datasets/daily"), description="dataset folder")
     checkpoints: Path = Field(Path("var/checkpoints"), description="where checkpoints go")
     backbone: Literal["compact", "hf"] = "compact"

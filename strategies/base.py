@@ -7,6 +7,8 @@ position, weight x equity x signal / price, and the position it holds plus its p
   ever flips a position and none is reduce-only, since reduce-only is checked against the whole
   netting account, not this strategy's share of it;
 - a change smaller than `tolerance` x weight x equity is ignored, except a close or a flip;
+- what a trade cannot order (the size step's rounding, a cash account's limit) is kept in
+  `sizing_gap`, so that runs can report how far sizing strayed from the targets;
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
 - a strategy that raises is flattened and stopped, and its `failure` says why.
@@ -117,6 +119,7 @@ class RoutedStrategy(Strategy):
         self.failure: str | None = None
         self.weight = 0.0
         self.target = 0.0
+        self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
         self.window = BarWindow(config.warmup_bars)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -255,6 +258,7 @@ class RoutedStrategy(Strategy):
             # An order the venue has not answered may still fill: wait until nautilus' in-flight
             # check resolves it. Halted or stale data: the position is the risk guard's business.
             return
+        self.sizing_gap = 0.0
         held = self._expected_qty()
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
@@ -294,10 +298,12 @@ class RoutedStrategy(Strategy):
         return list({o.client_order_id: o for o in orders + inflight}.values())
 
     def _submit_float(self, qty: float, price: float) -> None:
+        wanted = qty
         if qty > 0:
             qty = min(qty, self._affordable(price))
         step = self._instrument.size_increment.as_double()
         steps = math.floor(abs(qty) / step + 1e-9) * (1 if qty > 0 else -1)
+        self.sizing_gap = wanted - steps * step
         if steps != 0:
             self._submit_exact(steps * self._instrument.size_increment.as_decimal())
 

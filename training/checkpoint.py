@@ -6,7 +6,9 @@ A checkpoint folder holds:
   `model_config.hf_model_dir` points);
 - `meta.json`: the strategy table, the feature schema and stats, the model config, library
   versions, the git sha, a sha-256 of every weights file, and the caller's `extra` (data
-  windows, config hash, validation metrics).
+  windows, config hash, validation metrics);
+- `fingerprint.npy`: the price fingerprint of the bars training and validation read
+  (`bot.fingerprint`), when the caller gives one, so runs on the same prices are flagged.
 
 Loading refuses (CheckpointError) a missing or corrupt file, another strategy table or another
 feature schema: the model's action space and inputs would silently mean something else.
@@ -20,10 +22,12 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
 import structlog
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from bot import fingerprint
 from bot.errors import CheckpointError, ConfigError
 from bot.features import FEATURE_NAMES, LOOKBACK, FeatureStats
 from strategies import STRATEGIES
@@ -35,6 +39,7 @@ FORMAT = 1
 META = "meta.json"
 WEIGHTS = "model.safetensors"
 ADAPTER = "adapter"
+FINGERPRINT = fingerprint.FILE
 _LIBRARIES = ("torch", "transformers", "peft", "nautilus_trader")
 
 
@@ -54,12 +59,17 @@ def save_checkpoint(
     *,
     stats: FeatureStats | None = None,
     extra_meta: dict | None = None,
+    prices: np.ndarray | None = None,
 ) -> Path:
     """Write `model` (weights and meta.json) to `directory`, creating it; returns the folder.
-    meta.json is written last, so a folder without it is an unfinished save."""
+    `prices` is the training data's price fingerprint. meta.json is written last, so a folder
+    without it is an unfinished save."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / META).unlink(missing_ok=True)
+    (folder / FINGERPRINT).unlink(missing_ok=True)
+    if prices is not None:
+        np.save(folder / FINGERPRINT, prices)
     if model.config.backbone == "compact":
         tensors = model.state_dict()
     else:

@@ -15,7 +15,8 @@
   stats, feature schema and strategy table.
 
 Decision bars are every `stride` bars from REQUIRED_BARS - 1 on, while the label window
-(t+1 .. t+horizon) and the return window (t+1 .. t+stride) fit in the data. Each symbol's
+(t+1 .. t+horizon) and the return window (t+1 .. t+window, the router window over which the
+allocation is held) fit in the data; with a stride below the window, windows overlap. Each symbol's
 decisions are split by time (60/20/20 by default); the first decisions of the validation and
 test splits are dropped until their decision bar lies more than `purge` (>= horizon) bars after
 the previous split's last decision bar, so no label window reaches a later split's decision
@@ -39,6 +40,7 @@ from bot.catalog import from_nautilus_bars, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars, store_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
+from bot.fingerprint import fingerprint
 from bot.instruments import make_instrument
 from bot.observation import Observation, ObservationConfig, build_observation
 from bot.parallel import FanOut, Parallel
@@ -63,13 +65,16 @@ class DatasetConfig:
     symbols: tuple[str, ...] = described("Symbols to include (built-in or catalog datasets).", ())
     bar: str = described("Bar size, e.g. '1d'.", "1d")
     horizon: int = described("Label horizon H in bars (the paper: 90 daily bars).", 90)
-    stride: int = described("Bars between decisions: the router window.", 20)
+    stride: int = described("Bars between decisions (windows overlap below `window`).", 20)
+    window: int = described("Bars each decision's allocation is held: the router window.", 20)
     splits: tuple[float, float, float] = described(
         "Train, validation and test shares of each symbol's decisions, by time.", (0.6, 0.2, 0.2)
     )
     purge: int | None = described("Bars between splits' decisions; None means horizon.", None)
     fee_bps: float = described("Fee per side in basis points for the strategy backtests.", 10.0)
     slippage_bps: float = described("Slippage per fill in basis points for the backtests.", 1.0)
+    fill: str = described("Fill price of the backtests (bot.sim.FILLS).", "next_open")
+    fractional: bool = described("Fractional units for equities and indices.", True)
     workers: int = described(
         "Backtest workers (Ray, bot.parallel); 0 means one per CPU, 1 runs them serially.", 0
     )
@@ -87,8 +92,8 @@ class DatasetConfig:
         ObservationConfig(self.image_size, self.alpha)  # ConfigError on bad chart settings
         if not self.symbols:
             raise ConfigError("DatasetConfig.symbols is empty; name at least one symbol.")
-        if self.horizon < 1 or self.stride < 1 or self.workers < 0:
-            raise ConfigError("horizon and stride must be >= 1 bar and workers >= 0.")
+        if min(self.horizon, self.stride, self.window) < 1 or self.workers < 0:
+            raise ConfigError("horizon, stride and window must be >= 1 bar and workers >= 0.")
         if self.purge is not None and self.purge < self.horizon:
             raise ConfigError(
                 f"purge ({self.purge} bars) is shorter than the label horizon ({self.horizon}): "
@@ -113,8 +118,11 @@ class DatasetConfig:
             bar=train.bar,
             horizon=train.horizon,
             stride=train.stride,
+            window=settings.router.window,
             fee_bps=settings.backtest.fee_bps,
             slippage_bps=settings.backtest.slippage_bps,
+            fill=settings.backtest.fill,
+            fractional=settings.backtest.fractional,
             workers=train.workers,
             image_size=image_size,
             catalog=str(settings.data.catalog),
@@ -194,11 +202,11 @@ def _asset(config: DatasetConfig, symbol: str, root: Path, frames: Frames | None
     # The engine's instrument, so observations see the bars the backtests trade on.
     instrument = make_instrument(symbol, asset_class, fee_bps=config.fee_bps)
     bars = from_nautilus_bars(to_nautilus_bars(loaded, instrument, config.bar), config.bar)
-    needed = REQUIRED_BARS + max(config.horizon, config.stride)
+    needed = REQUIRED_BARS + max(config.horizon, config.window)
     if len(bars) < needed:
         raise DataError(
             f"{symbol} {config.bar} has {len(bars)} bars, but a sample needs {REQUIRED_BARS} bars "
-            f"of history plus {max(config.horizon, config.stride)} ahead ({needed} in all); load "
+            f"of history plus {max(config.horizon, config.window)} ahead ({needed} in all); load "
             "more history or lower the horizon."
         )
     bars.to_parquet(_bars_path(root, symbol))
@@ -208,7 +216,7 @@ def _asset(config: DatasetConfig, symbol: str, root: Path, frames: Frames | None
 def _plan(config: DatasetConfig, asset: _Asset) -> pd.DataFrame:
     """The symbol's decision bars with label and split (purged decisions dropped)."""
     labels = regime_labels(asset.bars, config.horizon)
-    last = len(asset.bars) - 1 - config.stride
+    last = len(asset.bars) - 1 - config.window
     t = np.arange(REQUIRED_BARS - 1, last + 1, config.stride)
     t = t[labels[t] != NO_LABEL]
     bounds = np.round(np.cumsum(config.splits)[:2] * len(t)).astype(int)
@@ -296,6 +304,8 @@ def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:
             window=config.stride,
             fee_bps=config.fee_bps,
             slippage_bps=config.slippage_bps,
+            fill=config.fill,
+            fractional=config.fractional,
             data_policy=config.data_policy,
             catalog=asset.catalog,
         )
@@ -353,9 +363,9 @@ def _symbol_meta(config: DatasetConfig, asset: _Asset, samples: pd.DataFrame) ->
             "first_decision": bars.index[t[0]].isoformat(),
             "last_decision": bars.index[t[-1]].isoformat(),
             # The last bar any of the split's labels or return windows reads.
-            "last_bar_used": bars.index[t[-1] + max(config.horizon, config.stride)].isoformat(),
+            "last_bar_used": bars.index[t[-1] + max(config.horizon, config.window)].isoformat(),
             # The last bar of the split's last router window: where its trading ends.
-            "window_end": bars.index[t[-1] + config.stride].isoformat(),
+            "window_end": bars.index[t[-1] + config.window].isoformat(),
         }
     return {
         "asset_class": asset.asset_class,
@@ -382,6 +392,7 @@ class RouterDataset:
         self.root = root
         self.meta = meta
         self.stats = FeatureStats.from_dict(meta["stats"])
+        self.config = DatasetConfig.from_dict(meta["config"])  # the config it was built with
         self.samples = samples.reset_index(drop=True)
         self._features = features
         self._paths: dict[str, np.ndarray] = {}
@@ -402,11 +413,6 @@ class RouterDataset:
             )
         samples = pd.read_parquet(root / SAMPLES)
         return cls(root, meta, samples, np.load(root / FEATURES, mmap_mode="r"))
-
-    @property
-    def config(self) -> DatasetConfig:
-        """The config the dataset was built with."""
-        return DatasetConfig.from_dict(self.meta["config"])
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -455,6 +461,16 @@ class RouterDataset:
             "symbols": {symbol: info["splits"] for symbol, info in self.meta["symbols"].items()},
         }
 
+    def fingerprint(self) -> np.ndarray:
+        """The price fingerprint (`bot.fingerprint`) of every bar the train and validation
+        splits read, over all symbols: a checkpoint keeps it to recognise these prices later,
+        under any symbol name."""
+        parts = []
+        for symbol, info in self.meta["symbols"].items():
+            close = pd.read_parquet(_bars_path(self.root, symbol))["close"]
+            parts.append(fingerprint(close[: info["splits"]["val"]["last_bar_used"]]))
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+
     @property
     def labels(self) -> np.ndarray:
         """Regime label per sample (index into training.model.REGIMES)."""
@@ -483,17 +499,17 @@ class RouterDataset:
         ]
 
     def window_paths(self, rows) -> np.ndarray:
-        """Per-bar simple returns of every strategy over bars t+1 .. t+stride after each
-        decision: (n, stride, 11), strategies in table order."""
+        """Per-bar simple returns of every strategy over bars t+1 .. t+window after each
+        decision: (n, window, 11), strategies in table order."""
         return np.stack([self._window(self._path, row) for row in np.atleast_1d(rows)])
 
     def window_returns(self, rows) -> np.ndarray:
-        """Each strategy's compounded return over the stride bars after each decision, (n, 11)."""
+        """Each strategy's compounded return over the window after each decision, (n, 11)."""
         return np.prod(1.0 + self.window_paths(rows), axis=1) - 1.0
 
     def hold_paths(self, rows) -> np.ndarray:
         """Per-bar close-to-close returns of the asset (buy and hold, no costs) over bars
-        t+1 .. t+stride after each decision: (n, stride)."""
+        t+1 .. t+window after each decision: (n, window)."""
         return np.stack([self._window(self._hold, row) for row in np.atleast_1d(rows)])
 
     def episodes(self, split: str) -> list[np.ndarray]:
@@ -506,8 +522,8 @@ class RouterDataset:
 
     def _window(self, series_of, row: int) -> np.ndarray:
         sample = self.samples.iloc[int(row)]
-        stride = self.meta["config"]["stride"]
-        return series_of(sample.symbol)[sample.t + 1 : sample.t + 1 + stride]
+        window = self.config.window
+        return series_of(sample.symbol)[sample.t + 1 : sample.t + 1 + window]
 
     def _path(self, symbol: str) -> np.ndarray:
         if symbol not in self._paths:

@@ -1,15 +1,30 @@
 """Out-of-sample evaluation of a router checkpoint against the baselines (the paper's Table 3).
 
-On the test split of every instrument of the checkpoint's dataset, with costs, it runs the
-dynamic router, uniform, best-expert (its expert chosen on the validation split) and random
-routing and each single strategy in nautilus, plus buy-and-hold and the simple indicator
-baselines; then it reports TR, Sharpe and MDD per instrument and on average, the router's regime
-accuracy against the forward labels (next to the majority-class rate, the accuracy of always
-guessing the commonest regime), and a moving-block bootstrap interval for the Sharpe difference
-router - uniform.
+The spans (one `EvalWindow` per instrument) come from either
+- `test_windows`: the test split of every instrument of the dataset the checkpoint was trained
+  on (`bot evaluate CKPT --dataset D`); or
+- `symbol_windows`: any instrument, seen or not (`bot evaluate CKPT --symbols A,B`). A symbol
+  the checkpoint never saw is out of sample from its first bar with `warmup_bars()` of history
+  before it; the first `VALIDATION_SHARE` of that span is best-expert's validation and the rest
+  is the test span of every method. A symbol it was trained on is out of sample only from its
+  test split's first decision, where its test span starts (best-expert validates from its
+  validation split, as with --dataset). `--start/--end` narrow the span or move its start; a
+  test span that overlaps the training data (`in_sample_overlap`) is refused unless allowed,
+  and then every row is flagged IN-SAMPLE.
 
-The report folder holds `evaluation.json`, `table.txt`, `summary.png` and one backtest report
-per instrument (equity of every method, the router's weights, candles and fills).
+On each span, with costs, it runs the dynamic router, uniform, best-expert, random, the router
+baselines of `ROUTER_BASELINES` that this version knows, any `extra` policies (a LightGBM
+router `lgbm:<dir>` is the row `lgbm`) and each single strategy (unless `singles` is off) in
+nautilus, plus buy-and-hold and the paper's rule baselines (`bot.baselines`); then it reports TR,
+Sharpe and MDD per instrument and on average, the router's regime accuracy against the forward
+labels (next to the majority-class rate, the accuracy of always guessing the commonest regime,
+and the trailing-regime rule's, "the last H bars' regime persists"), how much its weights moved
+between decisions and its mean expert weights per forward regime, and a moving-block bootstrap
+95% interval for Sharpe(router) - Sharpe(row) for every other row.
+
+The report folder holds `evaluation.json`, `table.txt`, `summary.png`, `bootstrap.npz` (each
+instrument's bootstrap draws, `<symbol>/<row>`, for pooling across evaluations) and one backtest
+report per instrument (equity of every method, the router's weights, candles and fills).
 """
 
 import json
@@ -17,29 +32,53 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import structlog
 
-from bot.backtest import BacktestRequest, BacktestResult, run_many, write_backtest_report
+from bot.backtest import (
+    BUY_AND_HOLD,
+    BacktestRequest,
+    BacktestResult,
+    buy_and_hold,
+    run_many,
+    write_backtest_report,
+)
 from bot.baselines import BASELINES, baseline_equity
 from bot.data import load_bars
-from bot.errors import CheckpointError, DataError
+from bot.errors import CheckpointError, ConfigError, DataError
+from bot.features import REQUIRED_BARS
+from bot.fingerprint import in_sample_warning
 from bot.journal import Journal
-from bot.metrics import daily_equity, returns_of, sharpe
 from bot.parallel import Parallel
+from bot.policy import PolicySpec, check_policy
+from bot.regime import trailing_regimes
 from bot.report import plot_method_bars
 from bot.validation import bar_interval
-from strategies import strategy_names
+from strategies import EXPERTS, STRATEGIES, strategy_names
+from training.checkpoint import read_meta
+from training.eval_stats import (
+    ROUTER,
+    average_metrics,
+    bootstrap_sharpe_diffs,
+    interval,
+    mean_or_none,
+    regime_scores,
+    table3,
+    weight_moves,
+)
 from training.labels import NO_LABEL, regime_labels
 from training.model import REGIMES
 
 log = structlog.get_logger(__name__)
 
-ROUTER = "router"
-TABLE_KEYS = ("total_return", "sharpe", "max_drawdown")
-BOOTSTRAP_BLOCK = 20  # days per block: keeps a month of autocorrelation in each resample
-BOOTSTRAP_SAMPLES = 2000
+# Other router policies (`bot.policy`) compared with the router as baselines; a name this
+# version's `build_policy` does not know yet is skipped.
+ROUTER_BASELINES = ("rule", "momentum")
+LGBM = "lgbm"  # the row of an `lgbm:<dir>` policy
+VALIDATION_SHARE = 0.2  # --symbols: best-expert validates on this first share of the span
+IN_SAMPLE = "IN-SAMPLE"
 
 
 @dataclass(frozen=True)
@@ -51,6 +90,8 @@ class EvalWindow:
     validation_start: date
     test_start: date
     test_end: date
+    out_of_sample: str = ""  # which span is out of sample, and why
+    in_sample: str | None = None  # the overlap with the training data, when it was allowed
 
 
 def test_windows(dataset_meta: dict) -> list[EvalWindow]:
@@ -64,6 +105,7 @@ def test_windows(dataset_meta: dict) -> list[EvalWindow]:
             validation_start=_day(info["splits"]["val"]["first_decision"]),
             test_start=_day(info["splits"]["test"]["first_decision"]),
             test_end=_day(info["splits"]["test"]["window_end"]),
+            out_of_sample="the test split of the checkpoint's dataset",
         )
         for symbol, info in dataset_meta["symbols"].items()
     ]
@@ -77,8 +119,116 @@ def check_trained_on(checkpoint_meta: dict, dataset_meta: dict, checkpoint: Path
         raise CheckpointError(
             f"{checkpoint} was trained on dataset {trained or '(unknown)'}, not on "
             f"{dataset_meta['config_hash']}: its test split could overlap the checkpoint's "
-            "training data. Evaluate on the dataset it was trained on (`--dataset`)."
+            "training data. Evaluate on the dataset it was trained on (`--dataset`), or on "
+            "symbols (`--symbols`), which checks each one's overlap."
         )
+
+
+def warmup_bars() -> int:
+    """Bars of history a backtest prepends before its first traded bar: the observation's
+    `REQUIRED_BARS` or the longest strategy warm-up, whichever is longer."""
+    fields = (msgspec.structs.fields(spec.config) for spec in STRATEGIES)
+    longest = max(f.default for fs in fields for f in fs if f.name == "warmup_bars")
+    return max(REQUIRED_BARS, longest)
+
+
+def in_sample_overlap(checkpoint: Path, symbol: str, frame: pd.DataFrame) -> str | None:
+    """Why trading `frame` (bars of `symbol`) with `checkpoint` would not be out of sample, or
+    None when it is: `symbol` is in the checkpoint's training data and `frame` starts before
+    its test split's first decision, or `frame`'s price moves match those it was trained or
+    validated on under whatever name (`bot.fingerprint`)."""
+    splits = _trained_splits(checkpoint).get(symbol)
+    if frame.empty:
+        return None
+    if splits is None:
+        return in_sample_warning(checkpoint, frame["close"])
+    out_of_sample = pd.Timestamp(splits["test"]["first_decision"])
+    if frame.index[0] >= out_of_sample:
+        return None
+    return (
+        f"{IN_SAMPLE}: {checkpoint} was trained and validated on {symbol} decisions from "
+        f"{splits['train']['first_decision'][:10]} to {splits['val']['last_decision'][:10]}; "
+        f"this span starts {frame.index[0].date()}, and only results from "
+        f"{out_of_sample.date()} on are out of sample."
+    )
+
+
+def symbol_windows(
+    checkpoint: Path, symbols: list[str], base: BacktestRequest, *, allow_in_sample: bool = False
+) -> list[EvalWindow]:
+    """The out-of-sample span of each symbol (module docstring), within `base.start` ..
+    `base.end` when set, on `base.bar` bars. Refuses a span that overlaps the checkpoint's
+    training data unless `allow_in_sample`, which flags it instead."""
+    trained = _trained_splits(checkpoint)
+    return [
+        _symbol_window(checkpoint, symbol, trained.get(symbol), base, allow_in_sample)
+        for symbol in symbols
+    ]
+
+
+def _trained_splits(checkpoint: Path) -> dict[str, dict]:
+    # Per symbol, the checkpoint's train/val/test splits; an unreadable meta.json raises.
+    return read_meta(checkpoint)["extra"].get("dataset", {}).get("symbols", {})
+
+
+def _symbol_window(
+    checkpoint: Path, symbol: str, splits: dict | None, base: BacktestRequest, allow: bool
+) -> EvalWindow:
+    frame = load_bars(symbol, base.bar, policy=base.data_policy, catalog_dir=base.catalog)
+    warmup = warmup_bars()
+    if len(frame) <= warmup + 2:
+        raise DataError(
+            f"{symbol} {base.bar} has {len(frame)} bars; an evaluation needs {warmup} bars of "
+            "warm-up history before its first traded bar, and bars to trade after them."
+        )
+    earliest = frame.index[warmup].ceil("D")
+    split_start = pd.Timestamp(splits["test"]["first_decision"]) if splits else None
+    start = _ts(base.start) if base.start else max(earliest, split_start or earliest)
+    end = _ts(base.end) if base.end else frame.index[-1]
+    if start < earliest:
+        raise DataError(
+            f"{symbol} {base.bar} starts {frame.index[0].date()}: with {warmup} warm-up bars the "
+            f"first day that can be traded is {earliest.date()}. Use --start {earliest.date()} "
+            "or later."
+        )
+    span = frame[(frame.index >= start) & (frame.index <= end)]
+    if len(span) < 10:
+        raise DataError(
+            f"{symbol}: {start.date()} .. {end.date()} holds {len(span)} bars, too few to "
+            f"evaluate (its data: {frame.index[0].date()} .. {frame.index[-1].date()})."
+        )
+    validation = _ts(_day(splits["val"]["first_decision"])) if splits else None
+    if validation is not None and validation < start:  # trained on it: its own validation split
+        test = start
+        note = f"trained on it: out of sample from its test split, {split_start.date()}"
+    else:
+        validation, test = start, span.index[int(len(span) * VALIDATION_SHARE)].floor("D")
+        note = "" if splits else "never seen: "
+        note += (
+            f"{start.date()} .. {end.date()} after {warmup} warm-up bars; best-expert "
+            f"validated on the first {VALIDATION_SHARE:.0%}, every method tested from {test.date()}"
+        )
+    overlap = in_sample_overlap(checkpoint, symbol, span[span.index >= test])
+    if overlap and not allow:
+        raise ConfigError(
+            f"{overlap} Evaluate from {split_start.date() if split_start else test.date()} on "
+            "(drop --start), or pass --allow-in-sample to evaluate anyway with every row "
+            f"flagged {IN_SAMPLE}."
+        )
+    return EvalWindow(symbol, base.bar, validation.date(), test.date(), end.date(), note, overlap)
+
+
+def router_baselines() -> list[str]:
+    """The names of `ROUTER_BASELINES` that this version's `bot.policy` can build."""
+    known = []
+    for name in ROUTER_BASELINES:
+        try:
+            check_policy(PolicySpec(name))
+        except ConfigError as error:
+            log.info("router baseline not available", policy=name, reason=str(error)[:80])
+            continue
+        known.append(name)
+    return known
 
 
 def run_evaluation(
@@ -89,20 +239,23 @@ def run_evaluation(
     horizon: int,
     base: BacktestRequest,
     parallel: Parallel | None = None,
+    extra: tuple[str, ...] = (),
+    singles: bool = True,
 ) -> dict:
     """Run every method on every window, write the report folder and return the result.
 
     `base` carries the shared settings (capital, costs, router window, seed, catalog); the
     backtests fan out as `parallel` says (`bot.parallel`), with the same results either way.
+    `extra` adds policies (e.g. `lgbm:<dir>`); `singles` False leaves out the single strategies.
     """
     if not windows:
-        raise DataError("Nothing to evaluate: the dataset has no instruments.")
+        raise DataError("Nothing to evaluate: no instruments were given.")
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / "journal.sqlite"
     for stale in (journal, *out_dir.glob("journal.sqlite-*")):
         stale.unlink(missing_ok=True)  # a rerun into the same folder rewrites the whole report
-    methods = [f"model:{checkpoint}", "uniform", "best-expert", "random"]
-    methods += [f"single:{name}" for name in strategy_names()]
+    methods = [f"model:{checkpoint}", "uniform", "best-expert", "random", *router_baselines()]
+    methods += [*extra, *(f"single:{name}" for name in strategy_names() if singles)]
     requests = [
         replace(
             base,
@@ -120,15 +273,15 @@ def run_evaluation(
         for method in methods
     ]
     results = run_many(requests, parallel)
-    instruments = {}
-    draws = []
+    instruments, draws = {}, {}
     for w in windows:
         mine = [r for r in results if r.request.symbol == w.symbol]
-        report, diffs = _instrument_report(mine, w, journal, horizon, out_dir / w.symbol)
+        report, draws[w.symbol] = _instrument_report(mine, w, journal, horizon, out_dir / w.symbol)
         instruments[w.symbol] = report
-        draws.append(diffs)
     summary = _summary(instruments, draws)
     (out_dir / "evaluation.json").write_text(json.dumps(summary, indent=2))
+    flat = {f"{s}/{row}": d for s, rows in draws.items() for row, d in rows.items()}
+    np.savez_compressed(out_dir / "bootstrap.npz", **flat)
     (out_dir / "table.txt").write_text(summary["table"] + "\n")
     plot_method_bars(summary["average"], ROUTER, out_dir / "summary.png")
     log.info("evaluation written", out_dir=str(out_dir), instruments=len(windows))
@@ -137,143 +290,128 @@ def run_evaluation(
 
 def _instrument_report(
     runs: list[BacktestResult], window: EvalWindow, journal: Path, horizon: int, folder: Path
-) -> tuple[dict, np.ndarray]:
-    router, uniform = runs[0], runs[1]
+) -> tuple[dict, dict[str, np.ndarray]]:
+    by_label = {_label(r.request.policy): r for r in runs}
+    router = by_label[ROUTER]
     request = router.request
     frame = load_bars(
         window.symbol, window.bar, policy=request.data_policy, catalog_dir=request.catalog
     )
-    traded = frame.index.isin(router.bars.index)
+    # The rule baselines decide at the close of the same bars as the router (its equity is
+    # stamped at bar closes, the frame at bar opens), with indicators warm from all history.
+    at_close = bar_interval(window.bar)
+    decided = (frame.index + at_close).isin(router.equity.index)
     references = {
         name: baseline_equity(
-            router.bars, position(frame)[traded], request.capital, request.fee_bps
-        )
+            frame[decided],
+            position(frame)[decided],
+            request.capital,
+            request.fee_bps,
+            request.slippage_bps,
+        ).shift(freq=at_close)
         for name, position in BASELINES.items()
     }
     metrics = write_backtest_report(runs, folder, references)
     metrics = {_label(name): row for name, row in metrics.items()}
-    diff, diffs = _bootstrap_sharpe_diff(router.equity, uniform.equity)
+    hold, _ = buy_and_hold(router.bars, request)
+    others = {label: r.equity for label, r in by_label.items() if label != ROUTER}
+    others |= {BUY_AND_HOLD: hold, **references}
+    periods = 365 if router.asset_class == "crypto" else 252
+    boot = bootstrap_sharpe_diffs(router.equity, others, periods)
+    flagged = window.in_sample and not any(f.startswith(IN_SAMPLE) for f in router.flags)
+    flags = [window.in_sample] * bool(flagged) + router.flags
+    regime, weights = _decision_stats(journal, request.run_id, frame, window.bar, horizon)
     report = {
         "test": [str(window.test_start), str(window.test_end)],
+        "validation": [str(window.validation_start), str(window.test_start)],
+        "out_of_sample": window.out_of_sample,
+        "in_sample": window.in_sample,
         "metrics": metrics,
-        "regime": _regime_accuracy(journal, request.run_id, frame, window.bar, horizon),
-        "sharpe_diff_vs_uniform": diff,
-        "best_expert": runs[2].best_expert,
-        "flags": router.flags,
+        "regime": regime,
+        "weights": weights,
+        "sharpe_diff": {name: interval(*boot[name]) for name in metrics if name in boot},
+        "best_expert": by_label["best-expert"].best_expert,
+        "flags": flags,
         "report": str(folder / "index.html"),
     }
-    return report, diffs
+    report["sharpe_diff_vs_uniform"] = report["sharpe_diff"]["uniform"]
+    return report, {name: draws for name, (_, draws) in boot.items()}
 
 
 def _label(policy: str) -> str:
-    return ROUTER if policy.startswith("model:") else policy
+    if policy.startswith("model:"):
+        return ROUTER
+    return LGBM if policy.startswith("lgbm:") else policy
 
 
-def _regime_accuracy(
+def _decision_stats(
     journal: Path, run_id: str, frame: pd.DataFrame, bar: str, horizon: int
-) -> dict:
+) -> tuple[dict, dict]:
     """The router's most likely regime at each decision against the label of the next
-    `horizon` bars; labels come from the whole history so their indicators are warm."""
+    `horizon` bars, next to the trailing rule's regime of the `horizon` bars up to it
+    (`eval_stats.regime_scores`), and how its weights moved (`eval_stats.weight_moves`);
+    labels come from the whole history so their indicators are warm."""
     with Journal(journal) as j:
         decisions = j.decision_records(run_id)
     labels = pd.Series(regime_labels(frame, horizon), index=frame.index)
-    step = bar_interval(bar)
-    predicted, actual = [], []
-    for d in decisions:
-        # A decision is stamped at its bar's close; the frame is indexed by bar open.
-        label = labels.get(pd.Timestamp(d.ts, tz="UTC") - step, NO_LABEL)
-        if d.regime and label != NO_LABEL:
-            predicted.append(REGIMES.index(max(d.regime, key=d.regime.get)))
-            actual.append(int(label))
-    if not actual:
-        return {"accuracy": None, "majority_rate": None, "decisions": 0}
-    counts = np.bincount(actual, minlength=len(REGIMES))
-    return {
-        "accuracy": float(np.mean(np.equal(predicted, actual))),
-        "majority_rate": float(counts.max() / counts.sum()),
-        "decisions": len(actual),
-    }
+    trailing = pd.Series(trailing_regimes(frame, horizon), index=frame.index)
+    # A decision is stamped at its bar's close; the frame is indexed by bar open.
+    bars = [pd.Timestamp(d.ts, tz="UTC") - bar_interval(bar) for d in decisions]
+    actual = np.array([labels.get(b, NO_LABEL) for b in bars], dtype=np.int64)
+    scored = [i for i, d in enumerate(decisions) if d.regime and actual[i] != NO_LABEL]
+    regime = regime_scores(
+        [REGIMES.index(max(decisions[i].regime, key=decisions[i].regime.get)) for i in scored],
+        actual[scored],
+        [trailing.get(bars[i], NO_LABEL) for i in scored],
+    )
+    weights = np.array([[d.weights[s.name] for s in STRATEGIES] for d in decisions])
+    experts = np.array([[d.experts[e] for e in EXPERTS] for d in decisions])
+    return regime, weight_moves(weights, experts, actual)
 
 
-def _bootstrap_sharpe_diff(router: pd.Series, uniform: pd.Series, seed: int = 0):
-    """Sharpe(router) - Sharpe(uniform) on paired daily returns, and its moving-block
-    bootstrap draws (empty when the span is shorter than two blocks)."""
-    paired = pd.concat([daily_equity(router), daily_equity(uniform)], axis=1).dropna()
-    a, b = returns_of(paired.iloc[:, 0]), returns_of(paired.iloc[:, 1])
-    n = len(a)
-    diff = sharpe(a) - sharpe(b)
-    if n < 2 * BOOTSTRAP_BLOCK:
-        return diff, np.empty(0)
-    rng = np.random.default_rng(seed)
-    blocks = -(-n // BOOTSTRAP_BLOCK)
-    starts = rng.integers(0, n - BOOTSTRAP_BLOCK + 1, size=(BOOTSTRAP_SAMPLES, blocks))
-    index = (starts[:, :, None] + np.arange(BOOTSTRAP_BLOCK)).reshape(BOOTSTRAP_SAMPLES, -1)[:, :n]
-    return diff, np.array([sharpe(a[i]) - sharpe(b[i]) for i in index])
-
-
-def _interval(point: float, draws: np.ndarray) -> dict:
-    if not len(draws):
-        return {"diff": point, "low": None, "high": None}
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return {"diff": point, "low": float(low), "high": float(high)}
-
-
-def _summary(instruments: dict[str, dict], draws: list[np.ndarray]) -> dict:
+def _summary(instruments: dict[str, dict], draws: dict[str, dict[str, np.ndarray]]) -> dict:
     average = average_metrics([i["metrics"] for i in instruments.values()])
-    for inst, mine in zip(instruments.values(), draws, strict=True):
-        inst["sharpe_diff_vs_uniform"] = _interval(inst["sharpe_diff_vs_uniform"], mine)
-    # The average difference's interval: per draw, the mean over instruments of their draws.
-    usable = [d for d in draws if len(d)]
-    pooled = np.mean(usable, axis=0) if len(usable) == len(draws) else np.empty(0)
-    point = _mean([i["sharpe_diff_vs_uniform"]["diff"] for i in instruments.values()])
+    # A pooled difference's interval: per draw, the mean over instruments of their draws.
+    pooled = {}
+    for method in instruments[next(iter(instruments))]["sharpe_diff"]:
+        mine = [d[method] for d in draws.values()]
+        stacked = np.mean(mine, axis=0) if all(len(m) for m in mine) else np.empty(0)
+        point = mean_or_none([i["sharpe_diff"][method]["diff"] for i in instruments.values()])
+        pooled[method] = interval(point, stacked)
+    in_sample = [s for s, i in instruments.items() if i["in_sample"]]
     regimes = [i["regime"] for i in instruments.values() if i["regime"]["decisions"]]
     total = sum(r["decisions"] for r in regimes)
+    flag = f"{IN_SAMPLE} ({', '.join(in_sample)})" if in_sample else ""
+    tables = [table3(average, f"method (mean of {len(instruments)} instruments)", pooled, flag)]
+    tables += [
+        table3(
+            i["metrics"],
+            f"{symbol} {i['test'][0]} .. {i['test'][1]}",
+            i["sharpe_diff"],
+            IN_SAMPLE if i["in_sample"] else "",
+        )
+        for symbol, i in instruments.items()
+    ]
     return {
         "instruments": instruments,
         "average": average,
-        "sharpe_diff_vs_uniform": _interval(point, pooled),
+        "sharpe_diff": pooled,
+        "sharpe_diff_vs_uniform": pooled["uniform"],
+        "in_sample": in_sample,
         "regime_accuracy": _weighted(regimes, "accuracy", total),
         "regime_majority_rate": _weighted(regimes, "majority_rate", total),
-        "table": table3(average, f"method (mean of {len(instruments)} instruments)"),
+        "regime_trailing_rule": _weighted(regimes, "trailing_rule", total),
+        "table": "\n\n".join(tables),
     }
-
-
-def average_metrics(rows: list[dict[str, dict]]) -> dict[str, dict[str, float | None]]:
-    """Each method's mean TR, Sharpe and MDD over `rows` (method -> metrics), skipping the
-    unmeasured (None) values."""
-    return {
-        method: {key: _mean([row[method][key] for row in rows]) for key in TABLE_KEYS}
-        for method in rows[0]
-    }
-
-
-def _mean(values: list[float | None]) -> float | None:
-    finite = [v for v in values if v is not None]
-    return float(np.mean(finite)) if finite else None
 
 
 def _weighted(regimes: list[dict], key: str, total: int) -> float | None:
     return sum(r[key] * r["decisions"] for r in regimes) / total if total else None
 
 
-def table3(average: dict[str, dict[str, float | None]], title: str) -> str:
-    """The paper's Table 3 layout on averages: TR%, SR and MDD% per method, under `title`
-    (e.g. "method (mean of 10 instruments)")."""
-    width = max(36, len(title) + 2)
-    lines = [f"{title:<{width}}{'TR%':>9}{'SR':>8}{'MDD%':>9}"]
-    for method, m in average.items():
-        cells = [
-            _cell(m["total_return"], 100, 9),
-            _cell(m["sharpe"], 1, 8),
-            _cell(m["max_drawdown"], 100, 9),
-        ]
-        lines.append(f"{method:<{width}}{''.join(cells)}")
-    return "\n".join(lines)
-
-
-def _cell(value: float | None, scale: float, width: int) -> str:
-    return f"{'n/a':>{width}}" if value is None else f"{value * scale:>{width}.2f}"
-
-
 def _day(iso: str) -> date:
     return pd.Timestamp(iso).date()
+
+
+def _ts(day: date) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize("UTC")

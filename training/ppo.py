@@ -1,23 +1,34 @@
 """PPO (`bot train ppo`) over replayed strategy returns, from an SFT checkpoint.
 
-One iteration:
-1. Rollout. For every decision of the train split, in time order per instrument, the model gives
-   the mixture pi(a|s) = sum_k w_k pi_k(a|s) over the eleven strategies; one strategy a is
-   sampled and held for the window (`training.env.WindowEnv`: its replayed returns, turnover
-   cost against the previous window's strategy). Sampling one strategy keeps the policy
-   gradient unbiased; evaluation and trading use the full weights.
-2. Reward = base reward (eq. 12) + group term (eq. 13). Our experts own disjoint strategies, so
-   pi_{-i}(a) of another expert is zero and eq. 13 is read at the router level: for the expert
-   k that owns a, beta * (log w_k - log mean_{j!=k} w_j), which rewards a router that commits
-   to the expert it acts through.
-3. Advantages by GAE (gamma 0.99, lambda 0.95) along each instrument's decisions, against the
-   value V(s) = sum_k w_k V_k(s); normalised per rollout.
-4. `epochs` passes of minibatches of 16: the clipped objective (eps 0.15), the value loss and
-   the entropy bonus of pi, gradients clipped to norm 0.5.
+The action is the allocation that is traded. The model's router logits (4) and each expert's
+policy logits are the means of Gaussians (std `noise`, in logit space); a rollout samples
+logits z_r and z_k from them and trades a = softmax(z_r)_k x softmax(z_k)(s) over the eleven
+strategies, exactly as evaluation and trading blend the mean logits' weights. Gaussian logits
+keep log-probabilities exact, which PPO's ratio needs (a Dirichlet would do too; this one leaves
+the heads as they are).
 
-`compact`: the backbone stays as SFT left it and only the heads train (router, expert policies
-and values), so the backbone's output is computed once and iterations are fast; lr 1e-3.
-`hf`: the LoRA adapters and the heads train; lr 3e-5.
+One iteration:
+1. Rollout. For every decision of the train split, in time order per instrument, sample the
+   allocation and replay it over the window (`training.env.WindowEnv`): the blended per-bar
+   returns of the eleven strategies' single-strategy backtests, net of the turnover cost of
+   changing weights from the previous window. Its reward (eq. 12) is the router's. Each expert
+   also holds its own sampled policy softmax(z_k) as a whole portfolio, and that reward is the
+   expert's (the per-expert rewards of eq. 8).
+2. Advantages by GAE along each instrument's decisions: the router's against
+   V(s) = sum_k w_k V_k(s), each expert's against its own V_k(s); normalised. gamma is 0 by
+   default: a window's allocation changes no later window's returns (only the next window's
+   turnover cost), so discounted sums of later rewards would add their noise and nothing else
+   (the paper's 0.99 learned about 5 times slower on the synthetic market of tests/training).
+3. `epochs` passes of minibatches of 16 minimise the router's clipped objective (eq. 5, the
+   ratio of z_r's densities) plus the mean of the experts' clipped objectives (eq. 8, the
+   ratios of z_k's densities) plus the value loss of each V_k against its expert's returns;
+   gradients clipped to norm 0.5. A Gaussian's entropy does not depend on its mean, so there is
+   no entropy bonus; `noise` sets exploration. The group term of eq. 13 is left out: with
+   allocations, not sampled strategies, no expert acts through another's action.
+
+`compact`: the whole model trains (`finetune_backbone`, lr 3e-4), or only the heads on the
+frozen SFT backbone (cached, much faster; lr 1e-3). `hf`: the LoRA adapters and the heads
+train; lr 3e-5.
 """
 
 from dataclasses import asdict, dataclass
@@ -50,11 +61,6 @@ from training.model import EXPERT_ROWS, RouterModel, RouterOutput
 
 log = structlog.get_logger(__name__)
 
-# Expert index of each strategy, in table order.
-EXPERT_OF = torch.tensor(
-    [next(k for k, rows in enumerate(EXPERT_ROWS) if row in rows) for row in range(len(STRATEGIES))]
-)
-
 
 @dataclass(frozen=True)
 class PPOConfig:
@@ -63,24 +69,35 @@ class PPOConfig:
     iterations: int = described("Rollouts over the train split.", 30)
     epochs: int = described("Optimisation passes over each rollout.", 4)
     batch_size: int = described("Decisions per minibatch.", 16)
-    lr: float | None = described("Adam learning rate; None: 1e-3 compact heads, 3e-5 hf.", None)
+    lr: float | None = described(
+        "Adam learning rate; None: 3e-4 compact (1e-3 heads only), 3e-5 hf.", None
+    )
     clip: float = described("PPO clip range epsilon.", 0.15)
     value_coef: float = described("Weight of the value loss (c1).", 0.5)
-    entropy_coef: float = described("Weight of the entropy bonus (c2).", 0.01)
-    gamma: float = described("Discount per window.", 0.99)
+    noise: float = described("Std of the exploration noise on the logits.", 1.0)
+    gamma: float = described("Discount per window (0: each window is its own episode).", 0.0)
     gae_lambda: float = described("GAE lambda.", 0.95)
     grad_clip: float = described("Gradient norm limit.", 0.5)
-    group_coef: float = described("beta of the group term (eq. 13).", 0.01)
+    # The reward's weights won on validation (README, "Training variants"): the paper's excess
+    # over buy-and-hold with its drawdown penalty taught the router to sit in cash.
     alpha_r: float = described("Weight of the smoothed excess return.", 1.0)
-    alpha_s: float = described("Weight of the smoothed window Sharpe.", 0.2)
-    alpha_d: float = described("Weight of the drawdown penalty.", 0.5)
+    alpha_s: float = described("Weight of the smoothed window Sharpe.", 0.0)
+    alpha_d: float = described("Weight of the drawdown penalty.", 0.0)
+    benchmark: float = described("Share of buy-and-hold's return the excess is taken over.", 0.0)
     fee_bps: float = described("Turnover cost per unit of weight change, bps.", 10.0)
+    finetune_backbone: bool = described("compact: train the backbone too, not only heads.", False)
     seed: int = described("Seed of sampling and shuffling.", 0)
     max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
     def reward(self) -> RewardConfig:
         """The environment's reward settings."""
-        return RewardConfig(self.alpha_r, self.alpha_s, self.alpha_d, fee_bps=self.fee_bps)
+        return RewardConfig(
+            self.alpha_r,
+            self.alpha_s,
+            self.alpha_d,
+            benchmark=self.benchmark,
+            fee_bps=self.fee_bps,
+        )
 
 
 def train_ppo(
@@ -120,6 +137,7 @@ def train_ppo(
         policy.core,
         out_dir,
         stats=dataset.stats,
+        prices=dataset.fingerprint(),
         extra_meta={
             "stage": "ppo",
             "dataset": dataset.provenance(),
@@ -145,14 +163,16 @@ class _Policy:
     """The model under PPO: which parameters train, and the heads' outputs for some rows."""
 
     def __init__(self, model: RouterModel, config: PPOConfig, progress: bool) -> None:
-        self.frozen_backbone = model.config.backbone == "compact"
+        compact = model.config.backbone == "compact"
+        self.frozen_backbone = compact and not config.finetune_backbone
         if self.frozen_backbone:
             model.backbone.requires_grad_(False)
         self.accel = accelerator()
         model.to(self.accel.device)
-        lr = config.lr if config.lr is not None else (1e-3 if self.frozen_backbone else 3e-5)
-        # What trains goes through accelerate: the heads alone on cached h (compact), or the
-        # whole model (hf), so several GPUs average their gradients.
+        default = 1e-3 if self.frozen_backbone else (3e-4 if compact else 3e-5)
+        lr = config.lr if config.lr is not None else default
+        # What trains goes through accelerate: the heads alone on cached h (frozen compact), or
+        # the whole model, so several GPUs average their gradients.
         module = model.heads if self.frozen_backbone else model
         optimizer = torch.optim.Adam(trainable(module), lr=lr)
         self.module, self.optimizer = self.accel.prepare(module, optimizer)
@@ -160,7 +180,7 @@ class _Policy:
         self.progress = progress
 
     def inputs(self, part: RouterDataset):
-        """Cached backbone outputs h (compact), or the encoded samples (hf)."""
+        """Cached backbone outputs h (frozen compact), or the encoded samples."""
         encoded = EncodedSamples(self.core, part, self.progress)
         if not self.frozen_backbone:
             return encoded
@@ -180,50 +200,90 @@ class _Policy:
         self.optimizer.step()
 
 
+def allocation(router: np.ndarray, policies: list[np.ndarray]) -> np.ndarray:
+    """(n, 11) capital fractions from router logits (n, 4) and each expert's policy logits
+    (n, n_k): softmax(router)_k x softmax(policy_k), in strategy-table order."""
+    weights = _softmax(router)
+    out = np.zeros((len(router), len(STRATEGIES)))
+    for k, (rows, logits) in enumerate(zip(EXPERT_ROWS, policies, strict=True)):
+        out[:, list(rows)] = weights[:, k : k + 1] * _softmax(logits)
+    return out
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _expert_portfolios(policies: list[np.ndarray]) -> list[np.ndarray]:
+    """Per expert, (n, 11) fractions holding only its own strategies at softmax(policy_k)."""
+    out = []
+    for rows, logits in zip(EXPERT_ROWS, policies, strict=True):
+        alone = np.zeros((len(logits), len(STRATEGIES)))
+        alone[:, list(rows)] = _softmax(logits)
+        out.append(alone)
+    return out
+
+
 @torch.no_grad()
 def _rollout(policy: _Policy, inputs, env: WindowEnv, config: PPOConfig, rng) -> dict:
     policy.module.eval()  # old log-probs without dropout noise, as in `_validate`
     n = len(env.paths)
     out = _all_outputs(policy, inputs, n, config.batch_size)
-    probs = out["weights"].double().numpy()
-    actions = np.array([rng.choice(len(p), p=p / p.sum()) for p in probs])
-    eye = np.eye(probs.shape[1])
-    rewards, advantages = np.zeros(n), np.zeros(n)
-    values = out["value"].double().numpy()
+    z_router = out["router"] + config.noise * rng.standard_normal(out["router"].shape)
+    z_policies = [mu + config.noise * rng.standard_normal(mu.shape) for mu in out["policies"]]
+    traded = allocation(z_router, z_policies)
+    alone = _expert_portfolios(z_policies)
+    experts = len(EXPERT_ROWS)
+    rewards, expert_rewards = np.zeros(n), np.zeros((n, experts))
+    advantages, expert_advantages = np.zeros(n), np.zeros((n, experts))
+    values = out["values"]  # (n, 4): V_k
+    router_values = (out["experts"] * values).sum(axis=1)
     for episode in env.episodes:
-        previous = np.zeros(probs.shape[1])
+        previous = np.zeros(len(STRATEGIES))
+        previous_alone = [previous] * experts
         for row in episode:
-            rewards[row] = env.reward(row, eye[actions[row]], previous) + _group(
-                out["experts"][row], actions[row], config.group_coef
+            rewards[row] = env.reward(row, traded[row], previous)
+            for k in range(experts):
+                expert_rewards[row, k] = env.reward(row, alone[k][row], previous_alone[k])
+            previous, previous_alone = traded[row], [a[row] for a in alone]
+        advantages[episode] = _gae(rewards[episode], router_values[episode], config)
+        for k in range(experts):
+            expert_advantages[episode, k] = _gae(
+                expert_rewards[episode, k], values[episode, k], config
             )
-            previous = eye[actions[row]]
-        advantages[episode] = _gae(rewards[episode], values[episode], config)
-    returns = advantages + values
-    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-    old = np.log(probs[np.arange(n), actions] + 1e-12)
-    return {"actions": actions, "old_logp": old, "advantages": advantages, "returns": returns,
-            "rewards": rewards}  # fmt: skip
-
-
-def _all_outputs(policy: _Policy, inputs, n: int, size: int) -> dict[str, torch.Tensor]:
-    parts = [policy(inputs, positions) for positions in batches(n, size)]
     return {
-        "weights": torch.cat([p.strategy_weights for p in parts]).float().cpu(),
-        "experts": torch.cat([p.expert_weights for p in parts]).float().cpu(),
-        "value": torch.cat([_value(p) for p in parts]).float().cpu(),
+        "z_router": z_router,
+        "z_policies": z_policies,
+        "old_router": _log_density(out["router"], z_router, config.noise),
+        "old_policies": np.stack(
+            [_log_density(mu, z, config.noise) for mu, z in zip(out["policies"], z_policies,
+                                                                 strict=True)], 1),
+        "advantages": _normalised(advantages),
+        "expert_advantages": _normalised(expert_advantages),
+        "returns": expert_advantages + values,
+        "rewards": rewards,
+    }  # fmt: skip
+
+
+def _log_density(mean: np.ndarray, z: np.ndarray, noise: float) -> np.ndarray:
+    # Up to a constant, which cancels in PPO's ratio.
+    return -(((z - mean) / noise) ** 2).sum(axis=1) / 2
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-8)
+
+
+def _all_outputs(policy: _Policy, inputs, n: int, size: int) -> dict:
+    parts = [policy(inputs, positions) for positions in batches(n, size)]
+    cat = lambda tensors: torch.cat(list(tensors)).double().cpu().numpy()  # noqa: E731
+    return {
+        "router": cat(p.expert_logits for p in parts),
+        "policies": [cat(p.policy_logits[k] for p in parts) for k in range(len(EXPERT_ROWS))],
+        "experts": cat(p.expert_weights for p in parts),
+        "values": cat(p.values for p in parts),
     }
-
-
-def _value(out: RouterOutput) -> torch.Tensor:
-    # The router weights are held fixed in the value: the value loss trains the value heads,
-    # never the router (otherwise it pulls capital toward whichever expert's V fits best).
-    return (out.expert_weights.detach() * out.values).sum(dim=1)
-
-
-def _group(experts: torch.Tensor, action: int, beta: float) -> float:
-    k = int(EXPERT_OF[action])
-    others = (experts.sum() - experts[k]) / (len(experts) - 1)
-    return beta * float(torch.log(experts[k] + 1e-8) - torch.log(others + 1e-8))
 
 
 def _gae(rewards: np.ndarray, values: np.ndarray, config: PPOConfig) -> np.ndarray:
@@ -239,9 +299,9 @@ def _gae(rewards: np.ndarray, values: np.ndarray, config: PPOConfig) -> np.ndarr
 
 def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step: int) -> int:
     policy.module.train()
-    tensors = {k: torch.as_tensor(v) for k, v in batch.items()}
+    tensors = {key: _tensor(value) for key, value in batch.items()}
     for _ in range(config.epochs):
-        for minibatch in batches(len(batch["actions"]), config.batch_size, rng):
+        for minibatch in batches(len(batch["rewards"]), config.batch_size, rng):
             positions = shard(minibatch, policy.accel)
             loss = _ppo_loss(policy(inputs, positions), tensors, positions, config)
             check_loss(loss, step, "PPO")
@@ -252,35 +312,56 @@ def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step
     return step
 
 
+def _tensor(value):
+    if isinstance(value, list):
+        return [torch.as_tensor(v) for v in value]
+    return torch.as_tensor(value)
+
+
 def _ppo_loss(out: RouterOutput, batch: dict, positions: np.ndarray, config: PPOConfig):
     index = torch.as_tensor(positions)
-    device = out.strategy_weights.device
-    pi = out.strategy_weights.float()
-    actions = batch["actions"][index].to(device)
-    logp = torch.log(pi.gather(1, actions[:, None]).squeeze(1) + 1e-12)
-    ratio = torch.exp(logp - batch["old_logp"][index].to(device).float())
-    advantage = batch["advantages"][index].to(device).float()
-    clipped = torch.clamp(ratio, 1 - config.clip, 1 + config.clip) * advantage
-    policy_loss = -torch.min(ratio * advantage, clipped).mean()
-    value_loss = ((_value(out).float() - batch["returns"][index].to(device).float()) ** 2).mean()
-    entropy = -(pi * torch.log(pi + 1e-12)).sum(dim=1).mean()
-    return policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+    device = out.expert_logits.device
+    take = lambda tensor: tensor[index].to(device).float()  # noqa: E731
+    router_loss = _clipped(
+        _log_density_t(out.expert_logits, take(batch["z_router"]), config.noise),
+        take(batch["old_router"]),
+        take(batch["advantages"]),
+        config.clip,
+    )
+    expert_loss = sum(
+        _clipped(
+            _log_density_t(logits, take(z), config.noise),
+            take(batch["old_policies"])[:, k],
+            take(batch["expert_advantages"])[:, k],
+            config.clip,
+        )
+        for k, (logits, z) in enumerate(zip(out.policy_logits, batch["z_policies"], strict=True))
+    ) / len(EXPERT_ROWS)
+    value_loss = ((out.values.float() - take(batch["returns"])) ** 2).mean()
+    return router_loss + expert_loss + config.value_coef * value_loss
+
+
+def _log_density_t(mean: torch.Tensor, z: torch.Tensor, noise: float) -> torch.Tensor:
+    return -(((z - mean.float()) / noise) ** 2).sum(dim=1) / 2
+
+
+def _clipped(logp, old_logp, advantage, clip: float) -> torch.Tensor:
+    ratio = torch.exp(logp - old_logp)
+    clipped = torch.clamp(ratio, 1 - clip, 1 + clip) * advantage
+    return -torch.min(ratio * advantage, clipped).mean()
 
 
 @torch.no_grad()
 def _validate(policy: _Policy, inputs, env: WindowEnv) -> dict[str, float]:
-    """Mean validation reward of the model's full weights against uniform weights."""
+    """Mean validation reward of the model's mean allocation against uniform weights, and the
+    Sharpe of each over the whole split (windows chained per instrument)."""
     policy.module.eval()
-    weights = _all_outputs(policy, inputs, len(env.paths), 64)["weights"].double().numpy()
-    uniform = np.full(weights.shape[1], 1.0 / weights.shape[1])
-    model_rewards, uniform_rewards = [], []
-    for episode in env.episodes:
-        previous = previous_uniform = np.zeros(weights.shape[1])
-        for row in episode:
-            model_rewards.append(env.reward(row, weights[row], previous))
-            uniform_rewards.append(env.reward(row, uniform, previous_uniform))
-            previous, previous_uniform = weights[row], uniform
+    out = _all_outputs(policy, inputs, len(env.paths), 64)
+    weights = allocation(out["router"], out["policies"])
+    uniform = np.full_like(weights, 1.0 / weights.shape[1])
     return {
-        "reward": float(np.mean(model_rewards)),
-        "uniform_reward": float(np.mean(uniform_rewards)),
+        "reward": env.mean_reward(weights),
+        "uniform_reward": env.mean_reward(uniform),
+        "sharpe": env.sharpe(weights),
+        "uniform_sharpe": env.sharpe(uniform),
     }

@@ -1,8 +1,10 @@
 """Supervised training (`bot train sft`): the regime head plus a supervised prior for the router.
 
-Loss per sample = cross-entropy of the regime head against the forward regime label
-+ `prior_weight` x the router prior. The prior's targets come from the strategies' realised
-returns over the window after the decision (`RouterDataset.window_returns`, costs included):
+Loss per sample = cross-entropy of the regime head against the forward regime label (each class
+weighted by the inverse of its share of the train split, `balanced`, so that the head does not
+settle on the commonest regime) + `prior_weight` x the router prior. The prior's targets come
+from the strategies' realised returns over the window after the decision
+(`RouterDataset.window_returns`, costs included):
 - experts: softmax over the experts of their best strategy's window return / `temperature`;
 - each expert's policy: softmax of its own strategies' window returns / `temperature`.
 Soft targets, not argmax ones: when two experts did about as well the prior stays undecided,
@@ -36,7 +38,7 @@ from training.loop import (
     start_model,
     trainable,
 )
-from training.model import EXPERT_ROWS, ModelConfig, RouterModel, RouterOutput
+from training.model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel, RouterOutput
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +54,7 @@ class SFTConfig:
     patience: int = described("Epochs without a better validation loss before stopping.", 5)
     seed: int = described("Seed of initialisation and shuffling.", 0)
     prior_weight: float = described("Weight of the router prior next to the regime loss.", 0.5)
+    balanced: bool = described("Weigh regime classes by their inverse train frequency.", True)
     temperature: float = described("Return scale of the prior's soft targets (0.02 = 2%).", 0.02)
     max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
@@ -81,6 +84,9 @@ def train_sft(
     core: RouterModel = accel.unwrap_model(model)
     sets = {name: (EncodedSamples(core, part, progress), _targets(part, config)) for name, part
             in (("train", train), ("val", val))}  # fmt: skip
+    class_weights = _class_weights(train.labels) if config.balanced else None
+    for _, targets in sets.values():
+        targets["class_weights"] = class_weights
     rng = np.random.default_rng(config.seed)
     best, best_loss, stale, step, epochs_run = None, float("inf"), 0, 0, 0
     bar = tqdm(total=config.max_steps or config.epochs, desc="sft", disable=not progress)
@@ -117,6 +123,7 @@ def train_sft(
         core,
         out_dir,
         stats=dataset.stats,
+        prices=dataset.fingerprint(),
         extra_meta={
             "stage": "sft",
             "dataset": dataset.provenance(),
@@ -143,11 +150,23 @@ def _loss(model, data, positions, config: SFTConfig) -> tuple[torch.Tensor, Rout
     out: RouterOutput = model(encoded.batch(positions))
     index = torch.as_tensor(positions)
     device = out.regime_logits.device
-    regime = F.cross_entropy(out.regime_logits, targets["regime"][index].to(device))
+    weights = targets["class_weights"]
+    regime = F.cross_entropy(
+        out.regime_logits,
+        targets["regime"][index].to(device),
+        weight=None if weights is None else weights.to(device),
+    )
     prior = _soft_ce(out.expert_logits, targets["experts"][index].to(device))
     for logits, target in zip(out.policy_logits, targets["policies"], strict=True):
         prior = prior + _soft_ce(logits, target[index].to(device)) / len(EXPERT_ROWS)
     return regime + config.prior_weight * prior, out
+
+
+def _class_weights(labels: np.ndarray) -> torch.Tensor:
+    # Inverse frequency, normalised to mean 1 over the classes present; an absent class gets 0.
+    counts = np.bincount(labels, minlength=len(REGIMES)).astype(np.float64)
+    weights = np.divide(counts.sum(), counts, out=np.zeros_like(counts), where=counts > 0)
+    return torch.as_tensor(weights / weights[counts > 0].mean(), dtype=torch.float32)
 
 
 def _soft_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -166,9 +185,11 @@ def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
         hits += (out.regime_logits.argmax(1).cpu() == targets["regime"][index]).tolist()
         expected = targets["experts"][index].argmax(1)
         prior_hits += (out.expert_weights.argmax(1).cpu() == expected).tolist()
+    labels = encoded.dataset.labels
     return {
         "loss": float(np.sum(losses) / len(encoded)),
         "regime_accuracy": float(np.mean(hits)),
+        "regime_majority": float(np.bincount(labels).max() / len(labels)),
         "prior_accuracy": float(np.mean(prior_hits)),
     }
 

@@ -6,8 +6,8 @@ and then trades streamed closed klines; the backtest replays exactly the bars th
 the instrument the node loaded, with the router starting at the node's first live bar.
 
 Fill prices differ by design, so positions in units may differ slightly: the simulated venue
-fills a market order at the bar's close moved by `slippage_bps`, the fake at its last price (the
-close of the kline it streamed, no slippage). Equity, and so the units behind a target, follow.
+fills a market order at the next bar's open moved by `slippage_bps`, the fake at its last price
+(the close of the kline it streamed, no slippage). Equity, and so the units behind a target, follow.
 What is compared exactly is what the router and the strategies decide: weights per window, and
 per bar each strategy's weight and signal (target exposure).
 """

@@ -12,8 +12,13 @@ from bot.instruments import make_instrument
 from bot.observation import BarHistory, ObservationConfig, build_observation
 from strategies import STRATEGIES
 from tests.observation.series import trending_bars
+from training import dataset
+from training.dataset import DatasetConfig
 
 DECISIONS = (REQUIRED_BARS - 1, REQUIRED_BARS + 57, 600)
+CUT = REQUIRED_BARS + 30  # the decision bar t of the look-ahead tests
+OBSERVED = (REQUIRED_BARS - 1, CUT - 7, CUT, CUT + 1, CUT + 40)  # decision bars they build
+_HONEST_OBSERVATION = dataset._observation
 
 
 def _assert_identical(a, b):
@@ -81,18 +86,76 @@ def test_empty_history_frame_has_the_bar_columns():
     assert list(frame.columns) == ["open", "high", "low", "close", "volume"] and frame.empty
 
 
-def test_mutating_bars_after_t_leaves_the_observation_at_t_unchanged(spx):
+def _reshaped_after(bars, t):
+    """`bars` with every bar after position t changed: prices 30% up with noise, volume shuffled."""
+    rng = np.random.default_rng(3)
+    reshaped = bars.copy()
+    later = reshaped.index[t + 1 :]
+    factor = 1.3 * np.exp(np.cumsum(rng.normal(0.0, 0.01, len(later))))
+    for column in ("open", "high", "low", "close"):
+        reshaped.loc[later, column] = (reshaped.loc[later, column] * factor).round(2)
+    reshaped.loc[later, "volume"] = rng.permutation(reshaped.loc[later, "volume"].to_numpy())
+    return reshaped
+
+
+def _dataset_observations(bars, root):
+    """What the dataset path (`training.dataset._observe`, handed the WHOLE frame) stores for
+    each bar of OBSERVED: the two chart files (named by their pixels' sha-256), summary, prompt
+    and raw feature matrix, one row per decision bar t."""
+    config = DatasetConfig(symbols=("SPX",))
+    plan = pd.DataFrame({"t": OBSERVED, "split": "train", "label": 0})
+    samples, raws = dataset._observe(
+        config, [dataset._Asset("SPX", "index", bars, None)], [plan], root, False
+    )
+    samples["features"] = [raw.tobytes() for raw in raws]
+    columns = ["ts", "global_chart", "local_chart", "summary", "prompt", "features"]
+    return samples.set_index("t")[columns]
+
+
+def _changed_decisions(before, after):
+    """The decision bars t whose stored observation is not bit-identical in the two builds."""
+    return [int(t) for t in before.index[(before != after).any(axis=1)]]
+
+
+def _reading_one_bar_past_t(monkeypatch, whole):
+    """A deliberate leak: the dataset's observation at t is built from the bars up to t+1."""
+
+    def leaky(window, config, symbol):
+        end = whole.index.get_loc(window.index[-1]) + 1
+        return _HONEST_OBSERVATION(whole.iloc[: end + 1], config, symbol)
+
+    monkeypatch.setattr(dataset, "_observation", leaky)
+
+
+def test_changing_bars_after_t_leaves_the_dataset_observation_at_t_unchanged(
+    spx_nautilus, tmp_path
+):
     # Arrange
-    t = REQUIRED_BARS + 30
-    before = build_observation(spx.iloc[: t + 1])
-    mutated = spx.copy()
-    mutated.iloc[t + 1 :] *= np.random.default_rng(3).uniform(0.5, 1.5, mutated.iloc[t + 1 :].shape)
+    _, frame = spx_nautilus
+    before = _dataset_observations(frame, tmp_path / "before")
 
     # Act
-    after = build_observation(mutated.iloc[: t + 1])
+    after = _dataset_observations(_reshaped_after(frame, CUT), tmp_path / "after")
 
-    # Assert
-    _assert_identical(before, after)
+    # Assert: bit-identical up to t; the decisions after t do see the changed bars
+    assert _changed_decisions(before, after) == [CUT + 1, CUT + 40]
+
+
+def test_the_look_ahead_check_catches_a_dataset_reading_one_bar_past_t(
+    spx_nautilus, tmp_path, monkeypatch
+):
+    # Arrange
+    _, frame = spx_nautilus
+    reshaped = _reshaped_after(frame, CUT)
+    _reading_one_bar_past_t(monkeypatch, frame)
+    before = _dataset_observations(frame, tmp_path / "before")
+    _reading_one_bar_past_t(monkeypatch, reshaped)
+
+    # Act
+    after = _dataset_observations(reshaped, tmp_path / "after")
+
+    # Assert: the decision at t now differs (the one before it still reads only bars <= t)
+    assert _changed_decisions(before, after) == [CUT, CUT + 1, CUT + 40]
 
 
 def test_mutating_bar_t_changes_every_part_of_the_observation(spx):

@@ -140,8 +140,12 @@ def run(
     capital: float = 100_000.0,
     slippage_bps: float = 0.0,
     actor_first: bool = True,
+    fill: str = "close",
 ) -> Run:
-    """Run the strategies over `df` with weights published per `schedule`; dispose the engine."""
+    """Run the strategies over `df` with weights published per `schedule`; dispose the engine.
+
+    Fills default to the decision bar's close, so that rule tests pin the bar each rule acts
+    on; the simulator's own tests (test_sim.py) cover the `next_open` default of backtests."""
     bars = to_bars(df, instrument)
     engine = new_engine(
         instrument,
@@ -149,6 +153,7 @@ def run(
         capital=capital,
         account=account,
         slippage_bps=slippage_bps,
+        fill=fill,
     )
     actor = WeightsActor(
         WeightsActorConfig(bar_type=bar_type_for(instrument), schedule_json=json.dumps(schedule))

@@ -22,7 +22,14 @@ SYMBOLS = ("SYN", "TWIN")  # the same bars under two names: their charts must be
 
 
 def _config(**changes) -> DatasetConfig:
-    base = {"symbols": SYMBOLS, "horizon": H, "stride": STRIDE, "image_size": SIZE, "workers": 2}
+    base = {
+        "symbols": SYMBOLS,
+        "horizon": H,
+        "stride": STRIDE,
+        "window": STRIDE,
+        "image_size": SIZE,
+        "workers": 2,
+    }
     return DatasetConfig(**(base | changes))
 
 

@@ -19,12 +19,12 @@ WINNER = {0: "trend", 1: "position", 2: "reversal"}
 
 def synthetic_env(part) -> WindowEnv:
     """Each window: the winning expert's strategies gain 0.4% a bar, all others lose 0.4%."""
-    stride = part.config.stride
-    paths = np.full((len(part), stride, len(STRATEGIES)), -0.004)
+    window = part.config.window
+    paths = np.full((len(part), window, len(STRATEGIES)), -0.004)
     for row, label in enumerate(part.labels):
         winners = [i for i, s in enumerate(STRATEGIES) if s.expert == WINNER[int(label)]]
         paths[row, :, winners] = 0.004
-    return WindowEnv(paths, np.zeros((len(part), stride)), part.episodes("train"))
+    return WindowEnv(paths, np.zeros((len(part), window)), part.episodes("train"))
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,7 @@ def synthetic_run(days: int = 2520, seed: int = 3) -> dict:
         "fills": fills,
         "orders": orders,
         "flags": ["KDJ failed and was flattened: RuntimeError: <boom> & co"],
+        "simulation": {"fill": "next bar's open", "fee_bps": 10.0},
     }
 
 
@@ -132,6 +133,7 @@ def test_metrics_json_and_txt_round_trip(run, written):
         "title": run["title"],
         "benchmark": "buy_and_hold",
         "flags": run["flags"],
+        "simulation": run["simulation"],
         "metrics": run["metrics"],
     }
     assert list(saved["metrics"]) == ["uniform", "random", "buy_and_hold"]
@@ -153,6 +155,7 @@ def test_html_shows_flags_table_and_every_image(run, written):
         assert f'src="{name}"' in page
     assert 'class="flags"' in page
     assert "KDJ failed and was flattened: RuntimeError: &lt;boom&gt; &amp; co" in page
+    assert "Simulation: fill: next bar&#x27;s open; fee_bps: 10.0" in page
     assert page.count("<tr>") == 1 + len(run["metrics"])
     for _, title, _, _ in COLUMNS:
         assert f"<th>{title}</th>" in page

@@ -155,9 +155,10 @@ def _backtest(runs: dict[str, SymbolRun], config: EvaluateConfig) -> None:
                     targets = targets_of(run.data.test.days, probabilities)
                     jobs.append(TradeJob(f"{name}-{seed}", symbol, bars, targets, fee, slip))
                     slots.append(run.equity[costs][name])
-            hold, _ = buy_and_hold(bars, CAPITAL, fee)
-            # Marked like the strategies: the capital at the first bar, the fee paid into it.
-            run.equity[costs][BUY_AND_HOLD] = [hold.where(hold.index != hold.index[0], CAPITAL)]
+            terms = BacktestRequest(symbol, capital=CAPITAL, fee_bps=fee, slippage_bps=slip)
+            hold, _ = buy_and_hold(bars, terms)  # fills at the next open, like the strategies
+            hold.index = bars.index  # on the jobs' open-time index
+            run.equity[costs][BUY_AND_HOLD] = [hold]
     for slot, equity in zip(slots, run_jobs(jobs), strict=True):
         slot.append(equity)
     if config.mmdrex is not None:
