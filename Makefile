@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 demo: setup
 	$(BIN)/bot backtest --start 2016-05-01 --compare model:models/daily-equities,uniform
 
-# Re-train the shipped default router, models/daily-equities, from the ten bundled daily equity
-# and index series (about 5 minutes here), and compare it out of sample with the baselines.
+# Re-train the shipped default router, models/daily-equities, from the twelve bundled daily
+# equity and index histories (about 10 minutes here); `make leaderboard` judges its recipe.
 router: setup
 	$(BIN)/bot train data --out var/datasets/daily
 	$(BIN)/bot train sft --dataset var/datasets/daily --out var/checkpoints/daily-equities-sft

@@ -16,7 +16,6 @@ loading refuses (CheckpointError, a ConfigError) a missing, corrupt or mismatche
 """
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from bot.errors import CheckpointError, DataError
 from bot.features import FEATURE_NAMES, LOOKBACK, compute_indicators, raw_features
 from bot.observation import Observation, market_summary
 from bot.policy import Decision, RouterContext, complete, expert_weights
+from bot.saved_meta import META, read_saved_meta
 from strategies import EXPERTS, STRATEGIES
 
 FORMAT = 1
 KIND = "lgbm"
-META, MODEL = "meta.json", "model.txt"
+MODEL = "model.txt"
 TRAIL = 20  # bars of the trailing feature means
 # The summary's numbers, as `market_summary` writes them (percentages stay in percent).
 _SUMMARY = (
@@ -103,23 +103,12 @@ def bar_features(bars: pd.DataFrame) -> np.ndarray:
 
 def read_meta(folder: str | Path) -> dict:
     """A LightGBM router's meta.json; CheckpointError when missing, unreadable or not one."""
-    path = Path(folder) / META
-    if not path.is_file():
-        raise CheckpointError(
-            f"No {META} in {folder}: it is not a LightGBM router, or its save did not finish. "
-            "Point --policy lgbm:<folder> at a folder written by `bot train lgbm`."
-        )
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(
-            f"{path} is corrupt ({error}); retrain with `bot train lgbm`."
-        ) from error
-    if not isinstance(meta, dict) or meta.get("kind") != KIND or meta.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path} is not a format-{FORMAT} LightGBM router meta; retrain with `bot train lgbm`."
-        )
-    return meta
+    return read_saved_meta(
+        folder,
+        what="a LightGBM router",
+        written_by="`bot train lgbm`",
+        expected={"kind": KIND, "format": FORMAT},
+    )
 
 
 def load_model(folder: str | Path):

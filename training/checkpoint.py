@@ -30,13 +30,13 @@ from safetensors.torch import load_file, save_file
 from bot import fingerprint
 from bot.errors import CheckpointError, ConfigError
 from bot.features import FEATURE_NAMES, LOOKBACK, FeatureStats
+from bot.saved_meta import META, read_saved_meta
 from strategies import STRATEGIES
 from training.model import ModelConfig, RouterModel
 
 log = structlog.get_logger(__name__)
 
 FORMAT = 1
-META = "meta.json"
 WEIGHTS = "model.safetensors"
 ADAPTER = "adapter"
 FINGERPRINT = fingerprint.FILE
@@ -131,21 +131,9 @@ def load_checkpoint(directory: str | Path) -> tuple[RouterModel, dict, FeatureSt
 
 def read_meta(directory: str | Path) -> dict:
     """The checkpoint's meta.json, or CheckpointError when missing or unreadable."""
-    path = Path(directory) / META
-    if not path.is_file():
-        raise CheckpointError(
-            f"No {META} in {directory}: it is not a checkpoint, or its save did not finish. "
-            "Point --policy model:<folder> at a folder written by `bot train`."
-        )
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is corrupt ({error}); re-create the checkpoint.") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path} is not a format-{FORMAT} checkpoint meta; re-create it with this version."
-        )
-    return meta
+    return read_saved_meta(
+        directory, what="a checkpoint", written_by="`bot train`", expected={"format": FORMAT}
+    )
 
 
 def _check_compatible(meta: dict, folder: Path) -> None:
