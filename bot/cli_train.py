@@ -12,7 +12,7 @@ import typer
 
 from bot.backtest import base_request
 from bot.cli_parallel import RayAddress, Workers, parallel_of
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
 from bot.settings import Settings
 
 train_app = typer.Typer(
@@ -279,6 +279,7 @@ def evaluate(
             )
         data = _dataset_of(checkpoint, dataset or settings.train.dataset)
         windows, horizon = test_windows(data.meta), data.config.horizon
+        trained = data
     else:
         if dataset is not None or walk_forward:
             raise ConfigError(
@@ -287,8 +288,10 @@ def evaluate(
             )
         spans = (start, end, allow_in_sample)
         windows, horizon = _symbol_windows(settings, checkpoint, symbols, *spans)
+        trained = _recorded_dataset(checkpoint)
+    extra = _lgbm_row(trained, folder)
     summary = run_evaluation(
-        checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel
+        checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel, extra=extra
     )
     _echo_summary(summary, folder)
     if walk_forward:
@@ -342,6 +345,31 @@ def _leaderboard(
     run_leaderboard(checkpoint, config, folder, base_request(settings), parallel)
     typer.echo((folder / "router_leaderboard.md").read_text())
     typer.echo(f"Report: {(folder / 'router_leaderboard.json').resolve()}")
+
+
+def _lgbm_row(data, folder: Path) -> tuple[str, ...]:
+    """The LightGBM router baseline, fitted on the router's own training data (so it is out of
+    sample wherever the router is), as an extra evaluation row; none without that data."""
+    if data is None:
+        typer.echo(
+            "No LightGBM row: the checkpoint records no training dataset on this machine "
+            "(`bot train data` rebuilds one; `bot train lgbm` fits the router on it)."
+        )
+        return ()
+    from training.lgbm import train_lgbm
+
+    return (f"lgbm:{train_lgbm(data, folder / 'lgbm')}",)
+
+
+def _recorded_dataset(checkpoint: Path):
+    """The dataset the checkpoint was trained on, when it is still where meta.json says."""
+    from training.checkpoint import read_meta
+
+    recorded = read_meta(checkpoint)["extra"].get("dataset", {}).get("path")
+    try:
+        return _dataset_of(checkpoint, Path(recorded)) if recorded else None
+    except BotError:  # moved, rebuilt or deleted since: the row is left out, and said so
+        return None
 
 
 def _dataset_of(checkpoint: Path, path: Path):

@@ -49,6 +49,7 @@ def test_train_then_evaluate_writes_table3_report(tmp_path, dataset):
     methods = set(result["average"])
     assert {"router", "uniform", "best-expert", "random", "buy_and_hold"} <= methods
     assert {"MACD", "KDJ-RSI", "BIAS", "single:LongOnly", "single:Cash"} <= methods
+    assert {"rule", "momentum", "lgbm"} <= methods  # the lgbm router fitted on the same data
     for symbol, inst in result["instruments"].items():
         assert inst["regime"]["decisions"] > 0, symbol
         assert 0.0 <= inst["regime"]["accuracy"] <= 1.0
@@ -62,6 +63,9 @@ def test_train_then_evaluate_writes_table3_report(tmp_path, dataset):
     assert _bot("evaluate", str(ppo), *common, "--out", str(report)) == printed  # rerun in place
     assert printed.splitlines()[0].startswith("method (mean of 2 instruments)")
     assert "router" in printed and "Regime accuracy" in printed
+    # --symbols fits the LightGBM row on the dataset the checkpoint records, when it is there.
+    _bot("evaluate", str(ppo), "--symbols", "IBM", "--workers", "1", "--out", str(tmp_path / "s"))
+    assert "lgbm" in json.loads((tmp_path / "s" / "evaluation.json").read_text())["average"]
 
 
 def test_evaluate_refuses_a_checkpoint_trained_on_another_dataset(tmp_path, dataset):

@@ -72,6 +72,7 @@ def test_symbols_evaluates_a_symbol_the_checkpoint_never_saw(unseen, tmp_path, m
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
+    assert "No LightGBM row: the checkpoint records no training dataset" in result.output
     summary = json.loads((out / "evaluation.json").read_text())
     ibm = summary["instruments"]["IBM"]
     assert ibm["in_sample"] is None and summary["in_sample"] == []
