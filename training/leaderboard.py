@@ -61,6 +61,7 @@ import structlog
 from bot.backtest import BacktestRequest
 from bot.errors import ConfigError
 from bot.parallel import Parallel
+from bot.settings import TrainSettings
 from training.checkpoint import read_meta
 from training.config import described, from_saved
 from training.dataset import META, DatasetConfig, Frames, RouterDataset, build_dataset
@@ -77,10 +78,7 @@ log = structlog.get_logger(__name__)
 TEST_INSTRUMENTS = (
     "SPX", "IXIC", "IBM", "MSFT", "GOOGL", "AAPL", "AMZN", "GOOG", "META", "NVDA", "NFLX", "BTCUSD",
 )  # fmt: skip
-TRAIN_INSTRUMENTS = (
-    "SPX", "IXIC", "MSFT.PMD", "AMZN.TSD", "NVDA.TSD", "AAPL.WIKI", "AAPL", "GOOG.WIKI", "GOOG",
-    "META", "NFLX", "IBM",
-)  # fmt: skip
+TRAIN_INSTRUMENTS = TrainSettings().symbols  # the default training set, defined once
 CUTS = (date(2011, 1, 1), date(2015, 1, 1), date(2018, 1, 1), date(2021, 1, 1), date(2024, 7, 1))
 QUICK_TEST = QUICK_TRAIN = ("SPX", "AAPL")
 QUICK_IMAGE_SIZE = 56  # chart side in pixels for --quick
