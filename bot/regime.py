@@ -40,14 +40,14 @@ def trend_bars(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return up, down
 
 
-def classify(ups: np.ndarray, downs: np.ndarray, horizon: int) -> np.ndarray:
+def _classify(ups: np.ndarray, downs: np.ndarray, horizon: int) -> np.ndarray:
     """The regime code of spans of `horizon` bars holding `ups` up and `downs` down bars."""
     return np.where(
         2 * ups >= horizon, UPTREND, np.where(2 * downs >= horizon, DOWNTREND, CONSOLIDATION)
     )
 
 
-def check_horizon(horizon: int) -> None:
+def _check_horizon(horizon: int) -> None:
     """Refuse a span shorter than one bar."""
     if horizon < 1:
         raise ConfigError(f"The regime horizon must be at least 1 bar, was {horizon}.")
@@ -63,7 +63,7 @@ def trailing_regimes(frame: pd.DataFrame, horizon: int) -> np.ndarray:
     down, as in the labels. Wilder's ADX depends a little on where its input starts (its seed
     weighs (13/14)**100 ~ 6e-4 after 100 bars), so the router's 250-bar history can rarely
     differ from the whole frame on a bar whose ADX sits right at the threshold."""
-    check_horizon(horizon)
+    _check_horizon(horizon)
     up, down = trend_bars(frame)
     labels = np.full(len(frame), NO_LABEL, dtype=np.int64)
     if len(frame) < horizon:
@@ -73,5 +73,5 @@ def trailing_regimes(frame: pd.DataFrame, horizon: int) -> np.ndarray:
     ends = np.arange(horizon - 1, len(frame)) + 1
     ups = up_sum[ends] - up_sum[ends - horizon]
     downs = down_sum[ends] - down_sum[ends - horizon]
-    labels[horizon - 1 :] = classify(ups, downs, horizon)
+    labels[horizon - 1 :] = _classify(ups, downs, horizon)
     return labels

@@ -21,8 +21,7 @@ from bot.regime import (
     DOWNTREND,
     NO_LABEL,
     UPTREND,
-    check_horizon,
-    classify,
+    trailing_regimes,
     trend_bars,
 )
 
@@ -40,16 +39,11 @@ __all__ = [
 def regime_labels(frame: pd.DataFrame, horizon: int) -> np.ndarray:
     """The regime label (0 uptrend, 1 downtrend, 2 consolidation) of every bar of `frame` over
     its next `horizon` bars, and `NO_LABEL` (-1) where fewer than `horizon` bars follow."""
-    check_horizon(horizon)
-    up, down = trend_bars(frame)
+    # The span t+1 .. t+H of bar t is the trailing span of bar t+H: one counting rule serves
+    # the forward labels and the `rule` policy.
+    trailing = trailing_regimes(frame, horizon)
     labels = np.full(len(frame), NO_LABEL, dtype=np.int64)
     last = len(frame) - horizon  # bars 0 .. last-1 have a full window
-    if last <= 0:
-        return labels
-    # Counts over t+1 .. t+H as differences of running sums.
-    up_sum, down_sum = np.r_[0, np.cumsum(up)], np.r_[0, np.cumsum(down)]
-    starts = np.arange(last) + 1
-    ups = up_sum[starts + horizon] - up_sum[starts]
-    downs = down_sum[starts + horizon] - down_sum[starts]
-    labels[:last] = classify(ups, downs, horizon)
+    if last > 0:
+        labels[:last] = trailing[horizon:]
     return labels
