@@ -25,7 +25,7 @@ from bot.catalog import bar_type_for, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS
-from bot.fingerprint import in_sample_warning
+from bot.fingerprint import out_of_sample_warning
 from bot.instruments import make_instrument
 from bot.journal import Journal, RunRecord
 from bot.metrics import daily_equity, sharpe, summarize
@@ -236,15 +236,10 @@ def _model_flags(request: BacktestRequest, start: pd.Timestamp, close: pd.Series
     or bars of another size than it was trained on."""
     dataset = trained_on(request.policy)
     flags = []
-    splits = (dataset or {}).get("symbols", {}).get(request.symbol)
-    if splits is not None and start < pd.Timestamp(splits["test"]["first_decision"]):
-        flags.append(
-            f"IN-SAMPLE: the router was trained and validated on {request.symbol} decisions up "
-            f"to {splits['val']['last_decision'][:10]}; only results from "
-            f"{splits['test']['first_decision'][:10]} on are out of sample (use --start)."
-        )
-    elif dataset is not None:
-        overlap = in_sample_warning(checkpoint_path(request.policy), close)
+    if dataset is not None:
+        splits = dataset.get("symbols", {}).get(request.symbol)
+        path = checkpoint_path(request.policy)
+        overlap = out_of_sample_warning(path, request.symbol, splits, start, close)
         flags += [overlap] if overlap else []
     mismatch = trained_bar_warning(request.policy, dataset, request.bar)
     return flags + ([mismatch] if mismatch else [])

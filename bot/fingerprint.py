@@ -64,3 +64,23 @@ def in_sample_warning(checkpoint: Path, close: pd.Series) -> str | None:
         f"validated on (price fingerprint, whatever the symbol is called): results over them "
         "are not out of sample."
     )
+
+
+def out_of_sample_warning(
+    checkpoint: Path, symbol: str, splits: dict | None, start: pd.Timestamp, close: pd.Series
+) -> str | None:
+    """Why trading `close` (bars of `symbol` from `start`) with `checkpoint` is not out of
+    sample, or None when it is: `symbol` is in its training data (`splits`, meta.json's
+    per-split dates) and `start` comes before its test split; else, for a symbol it never saw
+    by name, its prices match those it was trained on (`in_sample_warning`)."""
+    if splits is None:
+        return in_sample_warning(checkpoint, close)
+    out_of_sample = pd.Timestamp(splits["test"]["first_decision"])
+    if start >= out_of_sample:
+        return None
+    return (
+        f"IN-SAMPLE: {checkpoint} was trained and validated on {symbol} decisions from "
+        f"{splits['train']['first_decision'][:10]} to {splits['val']['last_decision'][:10]}; "
+        f"this span starts {start.date()}, and only results from {out_of_sample.date()} on "
+        "are out of sample."
+    )

@@ -49,7 +49,7 @@ from bot.baselines import BASELINES, baseline_equity
 from bot.data import load_bars
 from bot.errors import CheckpointError, ConfigError, DataError
 from bot.features import REQUIRED_BARS
-from bot.fingerprint import in_sample_warning
+from bot.fingerprint import out_of_sample_warning
 from bot.journal import Journal
 from bot.parallel import Parallel
 from bot.policy import PolicySpec, check_policy
@@ -137,20 +137,10 @@ def in_sample_overlap(checkpoint: Path, symbol: str, frame: pd.DataFrame) -> str
     None when it is: `symbol` is in the checkpoint's training data and `frame` starts before
     its test split's first decision, or `frame`'s price moves match those it was trained or
     validated on under whatever name (`bot.fingerprint`)."""
-    splits = _trained_splits(checkpoint).get(symbol)
     if frame.empty:
         return None
-    if splits is None:
-        return in_sample_warning(checkpoint, frame["close"])
-    out_of_sample = pd.Timestamp(splits["test"]["first_decision"])
-    if frame.index[0] >= out_of_sample:
-        return None
-    return (
-        f"{IN_SAMPLE}: {checkpoint} was trained and validated on {symbol} decisions from "
-        f"{splits['train']['first_decision'][:10]} to {splits['val']['last_decision'][:10]}; "
-        f"this span starts {frame.index[0].date()}, and only results from "
-        f"{out_of_sample.date()} on are out of sample."
-    )
+    splits = _trained_splits(checkpoint).get(symbol)
+    return out_of_sample_warning(checkpoint, symbol, splits, frame.index[0], frame["close"])
 
 
 def symbol_windows(
