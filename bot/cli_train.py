@@ -60,6 +60,10 @@ def train_data(
     symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols.")] = None,
     horizon: Annotated[int | None, typer.Option(help="Label horizon H in bars.")] = None,
     stride: Annotated[int | None, typer.Option(help="Bars between decisions.")] = None,
+    cuts: Annotated[
+        str | None,
+        typer.Option(help="Validation and test start dates for every symbol: VAL,TEST (ISO)."),
+    ] = None,
     image_size: Annotated[int, typer.Option(help="Chart side in pixels (x28).")] = 224,
 ) -> None:
     """Build the leak-free training dataset (observations, labels, strategy return paths)."""
@@ -72,6 +76,7 @@ def train_data(
             "train.symbols": symbols.split(",") if symbols else None,
             "train.horizon": horizon,
             "train.stride": stride,
+            "train.cuts": cuts.split(",") if cuts else None,
         },
     )
     config = DatasetConfig.from_settings(settings, image_size)
@@ -80,7 +85,8 @@ def train_data(
     typer.echo(f"Dataset {meta['config_hash']}: {meta['samples']} samples in {root}.")
     for symbol, info in meta["symbols"].items():
         counts = " ".join(f"{name}={s['samples']}" for name, s in info["splits"].items())
-        typer.echo(f"  {symbol:<8} {counts}  test from {info['splits']['test']['first_decision']}")
+        test = info["splits"].get("test", {}).get("first_decision", "(none)")
+        typer.echo(f"  {symbol:<8} {counts}  test from {test}")
 
 
 @train_app.command("sft")
@@ -162,15 +168,8 @@ def evaluate(
     ] = None,
     dataset: DatasetOption = None,
     out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
-    walk_forward: Annotated[
-        bool, typer.Option(help="Also retrain on expanding windows and test each next slice.")
-    ] = False,
     folds: Annotated[
-        int | None,
-        typer.Option(
-            help="Walk-forward test slices per instrument (default 3); --leaderboard: run only "
-            "its last N folds (default all)."
-        ),
+        int | None, typer.Option(help="--leaderboard: run only its last N folds (default all).")
     ] = None,
     leaderboard: Annotated[
         bool,
@@ -232,11 +231,10 @@ def evaluate(
     any --symbols (out of sample spans only, unless --allow-in-sample), or (--leaderboard)
     retrain its recipe walk-forward and rank it against the baselines, or (--system llmoe) run
     the LLMoE paper's Table 1 next to MM-DREX."""
-    if leaderboard or stride is not None or quick:
+    if leaderboard or stride is not None or quick or folds is not None:
         given = {
             "--dataset": dataset,
             "--symbols": symbols,
-            "--walk-forward": walk_forward,
             "--start": start,
             "--end": end,
             "--allow-in-sample": allow_in_sample,
@@ -281,10 +279,10 @@ def evaluate(
         windows, horizon = test_windows(data.meta), data.config.horizon
         trained = data
     else:
-        if dataset is not None or walk_forward:
+        if dataset is not None:
             raise ConfigError(
-                "--symbols evaluates on instruments instead of a dataset: drop --dataset and "
-                "--walk-forward, or drop --symbols."
+                "--symbols evaluates on instruments instead of a dataset: drop --dataset, or "
+                "drop --symbols."
             )
         spans = (start, end, allow_in_sample)
         windows, horizon = _symbol_windows(settings, checkpoint, symbols, *spans)
@@ -294,19 +292,15 @@ def evaluate(
         checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel, extra=extra
     )
     _echo_summary(summary, folder)
-    if walk_forward:
-        from training.walk_forward import walk_forward as run_walk_forward
-
-        wf_dir = folder / "walk-forward"
-        result = run_walk_forward(checkpoint, data, folds or 3, wf_dir, base, parallel)
-        typer.echo(f"\nWalk-forward\n{result['table']}")
-        typer.echo(f"Report: {(folder / 'walk-forward' / 'walk_forward.json').resolve()}")
 
 
 def _check_leaderboard(leaderboard: bool, clashing: list[str]) -> None:
-    """Refuse --stride or --quick without --leaderboard, and options that do not apply to it."""
+    """Refuse --stride, --quick or --folds without --leaderboard, and options that do not apply
+    to it."""
     if not leaderboard:
-        raise ConfigError("--stride and --quick go with --leaderboard: add it, or drop them.")
+        raise ConfigError(
+            "--stride, --quick and --folds go with --leaderboard: add it, or drop them."
+        )
     if clashing:
         raise ConfigError(
             f"--leaderboard retrains the checkpoint's recipe on its own instruments and calendar "

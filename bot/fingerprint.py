@@ -66,21 +66,39 @@ def in_sample_warning(checkpoint: Path, close: pd.Series) -> str | None:
     )
 
 
+def learned_until(splits: dict) -> pd.Timestamp | None:
+    """The last bar that a checkpoint's train and validation splits of one symbol read
+    (`splits`: meta.json's per-split ranges), or None when it learned nothing from it."""
+    used = [
+        pd.Timestamp(splits[name]["last_bar_used"]) for name in ("train", "val") if name in splits
+    ]
+    return max(used) if used else None
+
+
+def out_of_sample_start(splits: dict) -> pd.Timestamp | None:
+    """Where one symbol's out-of-sample span starts for a checkpoint trained on it: the day
+    after the last bar its train and validation labels and windows read (at or before its test
+    split's first decision); None when it learned nothing from the symbol."""
+    learned = learned_until(splits)
+    return None if learned is None else learned.floor("D") + pd.Timedelta(days=1)
+
+
 def out_of_sample_warning(
     checkpoint: Path, symbol: str, splits: dict | None, start: pd.Timestamp, close: pd.Series
 ) -> str | None:
     """Why trading `close` (bars of `symbol` from `start`) with `checkpoint` is not out of
     sample, or None when it is: `symbol` is in its training data (`splits`, meta.json's
-    per-split dates) and `start` comes before its test split; else, for a symbol it never saw
-    by name, its prices match those it was trained on (`in_sample_warning`)."""
-    if splits is None:
+    per-split dates) and `start` comes before its out-of-sample span; else, for a symbol it
+    never learned from by name, its prices match those it was trained on (`in_sample_warning`)."""
+    out_of_sample = out_of_sample_start(splits) if splits else None
+    if out_of_sample is None:
         return in_sample_warning(checkpoint, close)
-    out_of_sample = pd.Timestamp(splits["test"]["first_decision"])
     if start >= out_of_sample:
         return None
+    learned = [splits[name] for name in ("train", "val") if name in splits]
     return (
         f"IN-SAMPLE: {checkpoint} was trained and validated on {symbol} decisions from "
-        f"{splits['train']['first_decision'][:10]} to {splits['val']['last_decision'][:10]}; "
+        f"{learned[0]['first_decision'][:10]} to {learned[-1]['last_decision'][:10]}; "
         f"this span starts {start.date()}, and only results from {out_of_sample.date()} on "
         "are out of sample."
     )

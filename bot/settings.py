@@ -116,6 +116,12 @@ class TrainSettings(_Section):
     stride: PositiveInt = Field(
         10, description="bars between decision points (each holds router.window bars)"
     )
+    # One calendar for every instrument: training on AAPL 2013-2019 while testing SPX from 2016
+    # would learn the test span's market from another name.
+    cuts: tuple[date, date] | None = Field(
+        (date(2013, 1, 1), date(2016, 5, 1)),
+        description="validation and test start dates, the same for every instrument",
+    )
     dataset: Path = Field(Path("var/datasets/daily"), description="dataset folder")
     checkpoints: Path = Field(Path("var/checkpoints"), description="where checkpoints go")
     backbone: Literal["compact", "hf"] = "compact"

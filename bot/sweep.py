@@ -2,10 +2,10 @@
 
 The span [start, end] is cut into `folds + 1` equal slices of bars. Fold i is fitted on
 everything before slice i + 1 (an expanding window) and tested on slice i + 1, with `purge` bars
-left out between the two, as in training/walk_forward.py. Every grid point runs the strategy
-alone (policy single:<strategy>, costs included) on each fold's fit and test spans; the fold's
-chosen point is the one with the best fit Sharpe, and the walk-forward score is its mean test
-Sharpe. Every backtest is one engine in one task on the shared fan-out (`bot.parallel`).
+left out between the two. Every grid point runs the strategy alone (policy single:<strategy>,
+costs included) on each fold's fit and test spans; the fold's chosen point is the one with the
+best fit Sharpe, and the walk-forward score is its mean test Sharpe. Every backtest is one engine
+in one task on the shared fan-out (`bot.parallel`).
 """
 
 import itertools

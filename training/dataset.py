@@ -16,12 +16,19 @@
 
 Decision bars are every `stride` bars from REQUIRED_BARS - 1 on, while the label window
 (t+1 .. t+horizon) and the return window (t+1 .. t+window, the router window over which the
-allocation is held) fit in the data; with a stride below the window, windows overlap. Each symbol's
-decisions are split by time (60/20/20 by default); the first decisions of the validation and
-test splits are dropped until their decision bar lies more than `purge` (>= horizon) bars after
-the previous split's last decision bar, so no label window reaches a later split's decision
-bar. Observations come from `bot.observation.build_observation` on the bars up to and
-including t, never later ones.
+allocation is held) fit in the data; with a stride below the window, windows overlap. Decisions
+are split by time in one of two ways:
+- `cuts` (validation start, test start): one calendar for every symbol, so no symbol's training
+  data overlaps another's test span (`bot train data` uses this). A symbol may miss a split;
+  each split must hold some symbol's decisions. Train and validation decisions are purged:
+  kept only while they lie more than max(`purge` (>= horizon), `window`) bars before the next
+  split's first bar, so their label and return windows end before it and the test split
+  starts at its cut date;
+- else `splits` shares of each symbol's own decisions (60/20/20 by default), for single series:
+  the first decisions of the validation and test splits are dropped until their decision bar
+  lies more than `purge` bars after the previous split's last decision bar.
+Either way no label window reaches a later split's decision bar. Observations come from
+`bot.observation.build_observation` on the bars up to and including t, never later ones.
 """
 
 import hashlib
@@ -40,7 +47,7 @@ from bot.catalog import from_nautilus_bars, to_nautilus_bars
 from bot.data import dataset_asset_class, load_bars, store_bars
 from bot.errors import ConfigError, DataError
 from bot.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
-from bot.fingerprint import fingerprint
+from bot.fingerprint import fingerprint, learned_until
 from bot.instruments import make_instrument
 from bot.observation import Observation, ObservationConfig, build_observation
 from bot.parallel import FanOut, Parallel
@@ -71,6 +78,10 @@ class DatasetConfig:
         "Train, validation and test shares of each symbol's decisions, by time.", (0.6, 0.2, 0.2)
     )
     purge: int | None = described("Bars between splits' decisions; None means horizon.", None)
+    cuts: tuple[str, str] | None = described(
+        "Validation and test start dates (ISO, UTC) for every symbol; None splits by `splits`.",
+        None,
+    )
     fee_bps: float = described("Fee per side in basis points for the strategy backtests.", 10.0)
     slippage_bps: float = described("Slippage per fill in basis points for the backtests.", 1.0)
     fill: str = described("Fill price of the backtests (bot.sim.FILLS).", "next_open")
@@ -99,6 +110,13 @@ class DatasetConfig:
                 f"purge ({self.purge} bars) is shorter than the label horizon ({self.horizon}): "
                 "training labels would overlap the next split's decisions. Use purge >= horizon."
             )
+        if self.cuts is not None:
+            object.__setattr__(self, "cuts", tuple(str(c) for c in self.cuts))
+            days = [_cut(c) for c in self.cuts]
+            if len(days) != 2 or days[0] >= days[1]:
+                raise ConfigError(
+                    f"cuts must be two dates, validation start before test start, was {self.cuts}."
+                )
         if len(self.splits) != 3 or min(self.splits) <= 0 or abs(sum(self.splits) - 1) > 1e-9:
             raise ConfigError(
                 f"splits must be three positive shares summing to 1, was {self.splits}."
@@ -121,6 +139,7 @@ class DatasetConfig:
             window=settings.router.window,
             fee_bps=settings.backtest.fee_bps,
             slippage_bps=settings.backtest.slippage_bps,
+            cuts=tuple(day.isoformat() for day in train.cuts) if train.cuts else None,
             fill=settings.backtest.fill,
             fractional=settings.backtest.fractional,
             workers=train.workers,
@@ -132,7 +151,8 @@ class DatasetConfig:
     def to_dict(self) -> dict:
         """A JSON-safe dict."""
         data = asdict(self)
-        return data | {"symbols": list(self.symbols), "splits": list(self.splits)}
+        cuts = list(self.cuts) if self.cuts else None
+        return data | {"symbols": list(self.symbols), "splits": list(self.splits), "cuts": cuts}
 
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetConfig":
@@ -169,6 +189,7 @@ def build_dataset(
         (root / folder).mkdir(parents=True, exist_ok=True)
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
+    _check_splits(config, plans)
     requests = [request for asset in assets for request in _requests(config, asset)]
     with FanOut(Parallel(workers=config.workers), len(requests)) as pool:
         # Backtests run in workers while this process draws the observations; leaving the
@@ -219,6 +240,37 @@ def _plan(config: DatasetConfig, asset: _Asset) -> pd.DataFrame:
     last = len(asset.bars) - 1 - config.window
     t = np.arange(REQUIRED_BARS - 1, last + 1, config.stride)
     t = t[labels[t] != NO_LABEL]
+    parts = _by_date(config, asset, t) if config.cuts else _by_share(config, asset, t)
+    return pd.DataFrame(
+        {
+            "t": np.concatenate(parts),
+            "split": np.repeat(SPLITS, [len(p) for p in parts]),
+            "label": np.concatenate([labels[p] for p in parts]),
+        }
+    )
+
+
+def _check_splits(config: DatasetConfig, plans: list[pd.DataFrame]) -> None:
+    held = set().union(*(set(plan["split"]) for plan in plans))
+    empty = [name for name in SPLITS if name not in held]
+    if empty:
+        raise DataError(
+            f"No symbol has decisions in the {' and '.join(empty)} split (cuts {config.cuts}, "
+            f"purge {config.purge_bars} bars): move the cut dates or add symbols that cover them."
+        )
+
+
+def _by_date(config: DatasetConfig, asset: _Asset, t: np.ndarray) -> list[np.ndarray]:
+    firsts = asset.bars.index.searchsorted([_cut(c) for c in config.cuts])  # first bar >= cut
+    reach = max(config.purge_bars, config.window)
+    bounds = np.searchsorted(t, firsts)
+    parts = np.split(t, bounds)
+    for i in (0, 1):
+        parts[i] = parts[i][parts[i] + reach < firsts[i]]
+    return parts
+
+
+def _by_share(config: DatasetConfig, asset: _Asset, t: np.ndarray) -> list[np.ndarray]:
     bounds = np.round(np.cumsum(config.splits)[:2] * len(t)).astype(int)
     parts = np.split(t, bounds)
     for i in (1, 2):
@@ -232,13 +284,14 @@ def _plan(config: DatasetConfig, asset: _Asset) -> pd.DataFrame:
                 f"{config.stride} bars over {len(asset.bars)} bars, purge {config.purge_bars}). "
                 "Load more history, or lower the stride, horizon or purge."
             )
-    return pd.DataFrame(
-        {
-            "t": np.concatenate(parts),
-            "split": np.repeat(SPLITS, [len(p) for p in parts]),
-            "label": np.concatenate([labels[p] for p in parts]),
-        }
-    )
+    return parts
+
+
+def _cut(day: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(day, tz="UTC")
+    except ValueError as exc:
+        raise ConfigError(f"Cut date {day!r} is not an ISO date (YYYY-MM-DD).") from exc
 
 
 def _observe(
@@ -358,6 +411,8 @@ def _symbol_meta(config: DatasetConfig, asset: _Asset, samples: pd.DataFrame) ->
     splits = {}
     for name in SPLITS:
         t = mine.loc[mine["split"] == name, "t"].to_numpy()
+        if not len(t):  # a symbol outside a split's dates (calendar cuts)
+            continue
         splits[name] = {
             "samples": len(t),
             "first_decision": bars.index[t[0]].isoformat(),
@@ -424,18 +479,24 @@ class RouterDataset:
         chosen = self.samples[self.samples["split"] == name]
         return RouterDataset(self.root, self.meta, chosen, self._features)
 
+    def of_symbols(self, symbols: list[str]) -> "RouterDataset":
+        """The samples and per-symbol meta of `symbols` only."""
+        chosen = self.samples[self.samples["symbol"].isin(symbols)]
+        meta = self.meta | {"symbols": {s: self.meta["symbols"][s] for s in symbols}}
+        return RouterDataset(self.root, meta, chosen, self._features)
+
     def with_splits(self, splits: np.ndarray, tag: str) -> "RouterDataset":
         """This dataset with every sample's split replaced by `splits` ("train", "val", "test"
         or "unused"), the feature stats refitted on the new train rows and the per-symbol split
-        ranges redone; its config hash gets `tag` appended, so checkpoints trained on it are
-        told apart from the original's."""
+        ranges redone (a symbol may miss a split; train and validation must not be empty); its
+        config hash gets `tag` appended, so checkpoints trained on it are told apart from the
+        original's."""
         samples = self.samples.assign(split=np.asarray(splits))
-        counts = pd.crosstab(samples["symbol"], samples["split"]).reindex(columns=SPLITS)
-        empty = counts[counts.fillna(0).min(axis=1) == 0]
-        if len(empty):
+        missing = [name for name in ("train", "val") if not (samples["split"] == name).any()]
+        if missing:
             raise DataError(
-                f"Re-splitting ({tag}) leaves a split empty for {', '.join(empty.index)}: "
-                "use fewer folds or a dataset with more decisions."
+                f"Re-splitting ({tag}) leaves no {' or '.join(missing)} samples: choose later "
+                "cut dates or a dataset with more decisions."
             )
         config = self.config
         symbols = {}
@@ -468,7 +529,9 @@ class RouterDataset:
         parts = []
         for symbol, info in self.meta["symbols"].items():
             close = pd.read_parquet(_bars_path(self.root, symbol))["close"]
-            parts.append(fingerprint(close[: info["splits"]["val"]["last_bar_used"]]))
+            learned = learned_until(info["splits"])
+            if learned is not None:
+                parts.append(fingerprint(close[:learned]))
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
     @property

@@ -49,7 +49,7 @@ from bot.baselines import BASELINES, baseline_equity
 from bot.data import load_bars
 from bot.errors import CheckpointError, ConfigError, DataError
 from bot.features import REQUIRED_BARS
-from bot.fingerprint import out_of_sample_warning
+from bot.fingerprint import out_of_sample_start, out_of_sample_warning
 from bot.journal import Journal
 from bot.parallel import Parallel
 from bot.policy import PolicySpec, check_policy
@@ -96,7 +96,8 @@ class EvalWindow:
 
 def test_windows(dataset_meta: dict) -> list[EvalWindow]:
     """Each symbol's test span (its first test decision to the end of its last test window)
-    and the start of its validation split."""
+    and the start of its validation split, for the symbols with both (calendar cuts can leave
+    a symbol without one)."""
     bar = dataset_meta["config"]["bar"]
     return [
         EvalWindow(
@@ -108,6 +109,7 @@ def test_windows(dataset_meta: dict) -> list[EvalWindow]:
             out_of_sample="the test split of the checkpoint's dataset",
         )
         for symbol, info in dataset_meta["symbols"].items()
+        if {"val", "test"} <= set(info["splits"])
     ]
 
 
@@ -172,7 +174,7 @@ def _symbol_window(
             "warm-up history before its first traded bar, and bars to trade after them."
         )
     earliest = frame.index[warmup].ceil("D")
-    split_start = pd.Timestamp(splits["test"]["first_decision"]) if splits else None
+    split_start = out_of_sample_start(splits) if splits else None
     start = _ts(base.start) if base.start else max(earliest, split_start or earliest)
     end = _ts(base.end) if base.end else frame.index[-1]
     if start < earliest:
@@ -187,10 +189,11 @@ def _symbol_window(
             f"{symbol}: {start.date()} .. {end.date()} holds {len(span)} bars, too few to "
             f"evaluate (its data: {frame.index[0].date()} .. {frame.index[-1].date()})."
         )
-    validation = _ts(_day(splits["val"]["first_decision"])) if splits else None
+    learned_val = (splits or {}).get("val")
+    validation = _ts(_day(learned_val["first_decision"])) if learned_val else None
     if validation is not None and validation < start:  # trained on it: its own validation split
         test = start
-        note = f"trained on it: out of sample from its test split, {split_start.date()}"
+        note = f"trained on it: out of sample from {split_start.date()}"
     else:
         validation, test = start, span.index[int(len(span) * VALIDATION_SHARE)].floor("D")
         note = "" if splits else "never seen: "

@@ -6,9 +6,8 @@ return window (the max(horizon, window) bars after the decision bar) ends more t
 bars before the first bar of D_i; per instrument, the last `VALIDATION_SHARE` of them by date
 validate, and train keeps those more than `purge` bars before the first validation decision,
 as `training.dataset` purges its own splits. Validation is cut per instrument, not at one
-pooled date, because `RouterDataset.with_splits` wants a validation split for every instrument
-it trains on, and the series that end early (IBM, MSFT and the .WIKI copies stop in 2013) would
-have none; validation only stops SFT early, and it too ends before D_i.
+pooled date, so the series that end early (IBM, MSFT and the .WIKI copies stop in 2013) still
+validate; validation only stops SFT early, and it too ends before D_i.
 
 A test instrument's span is [D_i, D_i+1) within its data, when it has `warmup_bars()` of history
 and `MIN_VALIDATION_DAYS` of tradable days before D_i (best-expert validates on up to
@@ -24,7 +23,7 @@ import structlog
 from bot.backtest import BacktestRequest
 from bot.data import load_bars
 from bot.errors import ConfigError, DataError
-from training.dataset import FEATURES, RouterDataset
+from training.dataset import RouterDataset
 from training.evaluate import EvalWindow, warmup_bars
 
 log = structlog.get_logger(__name__)
@@ -71,25 +70,12 @@ def _train_and_val(split: np.ndarray, rows: np.ndarray, t: np.ndarray, purge: in
 
 
 def training_view(dataset: RouterDataset, split: np.ndarray, tag: str) -> RouterDataset:
-    """The fold's dataset for training: `dataset.with_splits` over the symbols with train and
-    validation samples in `split`. with_splits also wants test samples for each symbol; here
-    "test" is what the fold holds out after the validation split (its purge gap before D_i, its
-    test span, later decisions), or, for a series that ended earlier, the purge gap between
-    train and validation. Training reads only train and val; the backtests' in-sample check
-    reads where "test" starts."""
+    """The fold's dataset for training (`dataset.with_splits`): its train and validation
+    samples, over the symbols that have any; everything else is unused. A checkpoint trained on
+    it is out of sample after the last bar those splits read (`bot.fingerprint`)."""
     samples = dataset.samples
-    view = np.where(np.isin(split, ("train", "val")), split, UNUSED).astype(object)
-    keep = []
-    for symbol, group in samples.groupby("symbol", sort=False):
-        rows, names, t = group.index.to_numpy(), split[group.index], group["t"].to_numpy()
-        if not (np.any(names == "train") and np.any(names == "val")):
-            continue
-        held = ~np.isin(names, ("train", "val"))
-        after = held & (t > t[names == "val"].max())
-        marked = after if after.any() else held
-        if marked.any():
-            view[rows[marked]] = "test"
-            keep.append(symbol)
+    learned = np.isin(split, ("train", "val"))
+    keep = list(samples.loc[learned, "symbol"].unique())
     if not keep:
         raise DataError(
             f"Fold {tag} has no instrument with train and validation decisions before its test "
@@ -99,10 +85,8 @@ def training_view(dataset: RouterDataset, split: np.ndarray, tag: str) -> Router
     if dropped:
         log.info("fold trains without", fold=tag, symbols=dropped)
     mine = samples["symbol"].isin(keep).to_numpy()
-    meta = dataset.meta | {"symbols": {s: dataset.meta["symbols"][s] for s in keep}}
-    features = np.load(dataset.root / FEATURES, mmap_mode="r")
-    subset = RouterDataset(dataset.root, meta, samples[mine], features)
-    return subset.with_splits(view[mine], tag)
+    view = np.where(learned, split, UNUSED).astype(object)
+    return dataset.of_symbols(keep).with_splits(view[mine], tag)
 
 
 def fold_windows(

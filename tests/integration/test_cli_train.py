@@ -25,11 +25,11 @@ def _bot(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """A small real dataset: AAPL and IBM daily, horizon 20, 56-pixel charts."""
+    """A small real dataset: AAPL and GOOG daily, horizon 20, 56-pixel charts, one calendar."""
     data = tmp_path_factory.mktemp("cli_train") / "ds"
     printed = _bot(
-        "train", "data", "--out", str(data), "--symbols", "AAPL,IBM",
-        "--horizon", "20", "--image-size", "56",
+        "train", "data", "--out", str(data), "--symbols", "AAPL,GOOG",
+        "--horizon", "20", "--image-size", "56", "--cuts", "2017-01-01,2020-01-01",
     )  # fmt: skip
     return data, printed
 
@@ -43,9 +43,9 @@ def test_train_then_evaluate_writes_table3_report(tmp_path, dataset):
     _bot("train", "ppo", str(sft), *common, "--out", str(ppo), "--max-steps", "3")
     printed = _bot("evaluate", str(ppo), *common, "--out", str(report))
 
-    assert "AAPL" in built and "IBM" in built
+    assert "AAPL" in built and "GOOG" in built
     result = json.loads((report / "evaluation.json").read_text())
-    assert set(result["instruments"]) == {"AAPL", "IBM"}
+    assert set(result["instruments"]) == {"AAPL", "GOOG"}
     methods = set(result["average"])
     assert {"router", "uniform", "best-expert", "random", "buy_and_hold"} <= methods
     assert {"MACD", "KDJ-RSI", "BIAS", "single:LongOnly", "single:Cash"} <= methods

@@ -37,6 +37,7 @@ CONFIG = """
 symbols = ["AAPL"]
 horizon = 20
 stride = 20
+cuts = ["2017-01-01", "2020-01-01"]
 dataset = "{tmp}/dataset"
 checkpoints = "{tmp}/checkpoints"
 workers = 1

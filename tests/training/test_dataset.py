@@ -14,7 +14,7 @@ from bot.instruments import make_instrument
 from bot.observation import ObservationConfig, build_observation
 from strategies import strategy_names
 from tests.training.synthetic import regime_switching_frame
-from training.dataset import SPLITS, DatasetConfig, RouterDataset, build_dataset
+from training.dataset import SPLITS, DatasetConfig, RouterDataset, _Asset, _plan, build_dataset
 from training.labels import regime_labels
 
 H, STRIDE, SIZE, BARS = 10, 10, 56, 700
@@ -201,6 +201,34 @@ def test_config_refuses_a_purge_shorter_than_the_horizon():
         _config(purge=H - 1)
     with pytest.raises(ConfigError, match="splits"):
         _config(splits=(0.5, 0.5, 0.5))
+
+
+def test_calendar_cuts_split_every_symbol_on_the_same_dates(frame):
+    """One calendar for all symbols (`bot train data`'s default): each split's decisions lie
+    within its dates, train and validation labels end before the next split's first bar, and a
+    symbol that ends early simply has no later split."""
+    config = _config(cuts=("2002-03-01", "2002-11-01"))
+    firsts = frame.index.searchsorted([pd.Timestamp(c, tz="UTC") for c in config.cuts])
+    early = _Asset("EARLY", "index", frame.iloc[: firsts[1] - 5], None)
+    full = _Asset("FULL", "index", frame, None)
+    held = {}
+    for asset in (early, full):
+        plan = _plan(config, asset)
+        held[asset.symbol] = set(plan["split"])
+        t = {name: plan.loc[plan["split"] == name, "t"].to_numpy() for name in SPLITS}
+        assert (t["train"] + H < firsts[0]).all() and (t["val"] >= firsts[0]).all()
+        assert (t["val"] + H < firsts[1]).all() and (t["test"] >= firsts[1]).all()
+    assert held == {"EARLY": {"train", "val"}, "FULL": {"train", "val", "test"}}
+    # The test split starts at its cut date, not a purge gap later.
+    assert _plan(config, full).query("split == 'test'")["t"].min() < firsts[1] + STRIDE
+
+
+def test_calendar_cuts_must_leave_every_split_some_decisions(tmp_path, frame):
+    with pytest.raises(ConfigError, match="cuts must be two dates"):
+        _config(cuts=("2002-11-01", "2002-03-01"))
+    late = _config(symbols=("SYN",), cuts=("2009-01-01", "2010-01-01"))
+    with pytest.raises(DataError, match="No symbol has decisions in the val and test split"):
+        build_dataset(late, tmp_path, frames={"SYN": (frame, "index")}, progress=False)
 
 
 def test_too_short_history_is_refused(tmp_path, frame):

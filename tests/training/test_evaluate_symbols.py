@@ -27,8 +27,16 @@ from training.evaluate import (
 from training.model import ModelConfig
 
 IBM_SPLITS = {  # a crafted record of training on IBM (the bundled bokeh sample, 2000-2013)
-    "train": {"first_decision": "2005-01-03T00:00:00+00:00", "last_decision": "2008-06-02"},
-    "val": {"first_decision": "2009-03-02T00:00:00+00:00", "last_decision": "2009-10-01"},
+    "train": {
+        "first_decision": "2005-01-03T00:00:00+00:00",
+        "last_decision": "2008-06-02",
+        "last_bar_used": "2008-07-01T00:00:00+00:00",
+    },
+    "val": {
+        "first_decision": "2009-03-02T00:00:00+00:00",
+        "last_decision": "2009-10-01",
+        "last_bar_used": "2009-10-29T00:00:00+00:00",
+    },
     "test": {"first_decision": "2010-03-01T00:00:00+00:00", "window_end": "2013-03-01"},
 }
 
@@ -91,10 +99,10 @@ def test_symbols_evaluates_a_symbol_the_checkpoint_never_saw(unseen, tmp_path, m
 
 
 def test_an_in_sample_start_is_refused_with_a_clear_message(trained_on_ibm, tmp_path, monkeypatch):
-    result = _evaluate(tmp_path, monkeypatch, trained_on_ibm, "--start", "2010-01-04")
+    result = _evaluate(tmp_path, monkeypatch, trained_on_ibm, "--start", "2009-06-01")
 
     assert result.exit_code == 2
-    assert f"{IN_SAMPLE}:" in result.output and "2010-03-01 on are out of sample" in result.output
+    assert f"{IN_SAMPLE}:" in result.output and "2009-10-30 on are out of sample" in result.output
     assert "--allow-in-sample" in result.output and "Traceback" not in result.output
 
 
@@ -102,7 +110,7 @@ def test_allow_in_sample_flags_every_row(trained_on_ibm, tmp_path, monkeypatch):
     out = tmp_path / "report"
 
     result = _evaluate(
-        tmp_path, monkeypatch, trained_on_ibm, "--start", "2010-01-04", "--end", "2010-04-30",
+        tmp_path, monkeypatch, trained_on_ibm, "--start", "2009-06-01", "--end", "2009-12-31",
         "--allow-in-sample", "--out", str(out),
     )  # fmt: skip
 
@@ -120,9 +128,10 @@ def test_a_trained_symbol_is_evaluated_from_its_test_split_by_default(trained_on
 
     (window,) = symbol_windows(trained_on_ibm, ["IBM"], base)
 
-    assert window.test_start == date(2010, 3, 1) and window.test_end == date(2013, 3, 1)
+    # out of sample from the day after the last bar its validation labels read
+    assert window.test_start == date(2009, 10, 30) and window.test_end == date(2013, 3, 1)
     assert window.validation_start == date(2009, 3, 2)  # best-expert: its validation split
-    assert window.in_sample is None and "test split" in window.out_of_sample
+    assert window.in_sample is None and "out of sample from 2009-10-30" in window.out_of_sample
 
 
 def test_a_new_symbol_is_out_of_sample_from_its_first_warm_bar(unseen):
@@ -140,7 +149,7 @@ def test_a_new_symbol_is_out_of_sample_from_its_first_warm_bar(unseen):
 
 def test_in_sample_overlap_names_the_training_span(trained_on_ibm, unseen):
     frame = load_bars("IBM")
-    early, late = frame.loc["2010-01-04":"2010-06-30"], frame.loc["2010-03-01":]
+    early, late = frame.loc["2009-06-01":"2009-12-31"], frame.loc["2009-11-02":]
 
     message = in_sample_overlap(trained_on_ibm, "IBM", early)
 
