@@ -1,7 +1,8 @@
 """What the two history downloaders (`ccxt_history`, `alpaca.history`) share: the checks on a
 request, building the bar frame, and how long to wait before a retry.
 
-The bar frame (see `bot.validation`): float64 columns exactly `open, high, low, close, volume`,
+The bar frame (see `bot.engine.validation`): float64 columns exactly `open, high, low, close,
+volume`,
 indexed by a tz-aware UTC DatetimeIndex named `ts` holding each bar's open time, sorted, unique.
 """
 
@@ -14,8 +15,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from bot.errors import ConfigError
-from bot.validation import BAR_COLUMNS, bar_interval
+from bot.core.bars import BAR_COLUMNS, bar_interval
+from bot.core.errors import ConfigError
 
 MAX_BACKOFF_S = 60.0
 

@@ -26,10 +26,11 @@ def measure(workload: str, mode: str, quick: bool) -> dict:
     if mode == "peer":
         bars, fills = _peer(runs)
     elif mode == "ours_ray":
-        from bot.backtest import run_many
-        from bot.parallel import Parallel
+        from bot.core.parallel import Parallel
+        from bot.engine.backtest import run_many
+        from bot.model.policy import load_policy
 
-        results = run_many(runs, Parallel(workers=0))
+        results = run_many(runs, Parallel(workers=0), load_policy)
         bars, fills = sum(len(r.bars) for r in results), sum(len(r.fills) for r in results)
     else:
         bars, fills = _ours(runs, mode)
@@ -48,14 +49,15 @@ def measure(workload: str, mode: str, quick: bool) -> dict:
 
 
 def _ours(runs: list, mode: str) -> tuple[int, int]:
-    from bot.backtest import run_backtest
+    from bot.engine.backtest import run_backtest
+    from bot.model.policy import load_policy
 
     policy = "single:Cash" if mode == "floor" else "uniform"
     bars = fills = 0
     for request in runs:
         if mode == "ours_unstreamed":
             request = replace(request, stream_bars=UNSTREAMED)
-        result = run_backtest(replace(request, policy=policy))
+        result = run_backtest(replace(request, policy=policy), load_policy)
         bars, fills = bars + len(result.bars), fills + len(result.fills)
     return bars, fills
 
@@ -64,8 +66,8 @@ def _peer(runs: list) -> tuple[int, int]:
     import pandas as pd
 
     from benchmarks.peer_backtrader import run_peer
-    from bot.data import load_bars
-    from bot.features import REQUIRED_BARS
+    from bot.core.features import REQUIRED_BARS
+    from bot.engine.data import load_bars
 
     bars = fills = 0
     for r in runs:

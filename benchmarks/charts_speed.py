@@ -10,11 +10,11 @@ from unittest import mock
 
 from PIL import Image
 
-from bot.charts import chart_views
-from bot.charts_mpf import reference_views
-from bot.data import load_bars
-from bot.features import REQUIRED_BARS, compute_indicators, raw_features
-from bot.observation import ObservationConfig, build_observation
+from bot.core.charts import chart_views
+from bot.core.charts_mpf import reference_views
+from bot.core.features import REQUIRED_BARS, compute_indicators, raw_features
+from bot.core.observation import ObservationConfig, build_observation
+from bot.engine.data import load_bars
 
 SIZE, ALPHA = 224, 0.25
 FULL_DATASET = 60 * 2_000  # decisions: the 60 instruments x 2,000 decision points
@@ -52,7 +52,7 @@ def run(quick: bool) -> dict:
     features = _rate(lambda i: compute_indicators(bars.iloc[i : i + REQUIRED_BARS]), fast_n)
     stage_fast = _dataset_stage(bars, fast_n)
     # The same stage with mplfinance drawing the views: everything else unchanged.
-    with mock.patch("bot.observation.chart_views", reference_views):
+    with mock.patch("bot.core.observation.chart_views", reference_views):
         stage_slow = _dataset_stage(bars, slow_n)
     return {
         "chart_pairs_per_s_per_core": {"fast": round(fast, 1), "mplfinance": round(slow, 2)},

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.model.router_model import ModelConfig
 from training.dataset import DatasetConfig, RouterDataset, build_dataset
-from training.model import ModelConfig
 from training.sft import SFTConfig, train_sft
 
 

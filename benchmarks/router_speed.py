@@ -8,10 +8,10 @@ import time
 import numpy as np
 import torch
 
-from bot.data import load_bars
-from bot.observation import build_observation
-from training.backbones import minilm_embedding
-from training.model import ModelConfig, RouterModel
+from bot.core.observation import build_observation
+from bot.engine.data import load_bars
+from bot.model.backbones import minilm_embedding
+from bot.model.router_model import ModelConfig, RouterModel
 
 # Qwen2.5-VL-3B's text shape (vision tower left at the tiny test size: no weights offline).
 QWEN_3B = dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,

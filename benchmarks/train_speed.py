@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
+from bot.model.router_model import ModelConfig
 from tests.training.synthetic import regime_switching_frame
 from tests.training.tiny_qwen import make_tiny_qwen
 from training.dataset import DatasetConfig, RouterDataset, build_dataset
-from training.model import ModelConfig
 from training.ppo import PPOConfig, train_ppo
 from training.sft import SFTConfig, train_sft
 

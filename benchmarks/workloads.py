@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.backtest import STREAM_BARS, BacktestRequest
-from bot.data import store_bars
+from bot.engine.backtest import STREAM_BARS, BacktestRequest
+from bot.engine.data import store_bars
 
 CATALOG = Path("var/bench-catalog")
 DAILY_START, DAILY_END = date(2012, 1, 2), date(2022, 1, 3)

@@ -1,5 +1,5 @@
 """`python -m bot` runs the CLI."""
 
-from bot.cli import app
+from bot.app.cli import app
 
 app(prog_name="bot")

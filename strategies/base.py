@@ -29,7 +29,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from bot.errors import ConfigError, VenueError
+from bot.core.errors import ConfigError, VenueError
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.weights import RouterWeights, decode

@@ -4,7 +4,7 @@ Not one of the eleven routed strategies (and not in `strategies.STRATEGIES`): it
 series of next-day predictions made outside the engine. At each bar whose time has a target,
 it buys with all its equity (less a reserve for fees and slippage) when the target is long and
 it is flat, and sells everything when the target is flat and it is long. Orders fill at the
-bar's close (`bot.sim`), so a prediction made from the bars up to t is held from t's close.
+bar's close (`bot.engine.sim`), so a prediction made from the bars up to t is held from t's close.
 """
 
 import json
@@ -17,7 +17,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from strategies.base import account_equity
 
 

@@ -14,7 +14,7 @@ import math
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 
-from bot.errors import StrategyError
+from bot.core.errors import StrategyError
 
 SUM_TOLERANCE = 1e-6
 

@@ -26,7 +26,7 @@ else:
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_ray_session():
-    """One local Ray for the session: fan-outs in this process join it (`bot.parallel` starts
+    """One local Ray for the session: fan-outs in this process join it (`bot.core.parallel` starts
     Ray only when none runs) instead of paying its start-up, seconds, in every test."""
     import ray
 

@@ -9,7 +9,7 @@
 - `bars/<symbol>.parquet`: the bars exactly as nautilus sees them (rounded to the instrument);
 - `returns/<symbol>.parquet`: per-bar simple returns of each strategy's equity in a
   single-strategy backtest over the whole history (fees and slippage included; run on Ray
-  workers, `bot.parallel`), one column per
+  workers, `bot.core.parallel`), one column per
   strategy in table order, indexed by bar open time; 0 before the backtest's first day;
 - `meta.json`: config and its hash, per-symbol data and split ranges, train-split feature
   stats, feature schema and strategy table.
@@ -28,7 +28,7 @@ are split by time in one of two ways:
   the first decisions of the validation and test splits are dropped until their decision bar
   lies more than `purge` bars after the previous split's last decision bar.
 Either way no label window reaches a later split's decision bar. Observations come from
-`bot.observation.build_observation` on the bars up to and including t, never later ones.
+`bot.core.observation.build_observation` on the bars up to and including t, never later ones.
 """
 
 import hashlib
@@ -42,22 +42,22 @@ import structlog
 from PIL import Image
 from tqdm import tqdm
 
-from bot.backtest import BacktestRequest, run_backtest
-from bot.catalog import from_nautilus_bars, to_nautilus_bars
-from bot.data import dataset_asset_class, load_bars, store_bars
-from bot.errors import ConfigError, DataError
-from bot.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
-from bot.fingerprint import fingerprint, learned_until
-from bot.instruments import make_instrument
-from bot.observation import Observation, ObservationConfig, build_observation
-from bot.parallel import FanOut, Parallel
-from bot.settings import Settings
-from bot.validation import bar_interval
+from bot.core.bars import bar_interval, from_nautilus_bars
+from bot.core.configs import described, from_saved
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
+from bot.core.fingerprint import fingerprint, learned_until
+from bot.core.observation import Observation, ObservationConfig, build_observation
+from bot.core.parallel import FanOut, Parallel
+from bot.core.settings import Settings
+from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.catalog import to_nautilus_bars
+from bot.engine.data import dataset_asset_class, load_bars, store_bars
+from bot.engine.instruments import make_instrument
+from bot.model.checkpoint import feature_schema, strategy_table
+from bot.model.router_model import REGIMES
 from strategies import strategy_names
-from training.checkpoint import feature_schema, strategy_table
-from training.config import described, from_saved
 from training.labels import NO_LABEL, regime_labels
-from training.model import REGIMES
 
 log = structlog.get_logger(__name__)
 
@@ -84,10 +84,10 @@ class DatasetConfig:
     )
     fee_bps: float = described("Fee per side in basis points for the strategy backtests.", 10.0)
     slippage_bps: float = described("Slippage per fill in basis points for the backtests.", 1.0)
-    fill: str = described("Fill price of the backtests (bot.sim.FILLS).", "next_open")
+    fill: str = described("Fill price of the backtests (bot.engine.sim.FILLS).", "next_open")
     fractional: bool = described("Fractional units for equities and indices.", True)
     workers: int = described(
-        "Backtest workers (Ray, bot.parallel); 0 means one per CPU, 1 runs them serially.", 0
+        "Backtest workers (Ray, bot.core.parallel); 0 means one per CPU, 1 runs them serially.", 0
     )
     image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
     alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
@@ -523,7 +523,7 @@ class RouterDataset:
         }
 
     def fingerprint(self) -> np.ndarray:
-        """The price fingerprint (`bot.fingerprint`) of every bar the train and validation
+        """The price fingerprint (`bot.core.fingerprint`) of every bar the train and validation
         splits read, over all symbols: a checkpoint keeps it to recognise these prices later,
         under any symbol name."""
         parts = []
@@ -536,7 +536,7 @@ class RouterDataset:
 
     @property
     def labels(self) -> np.ndarray:
-        """Regime label per sample (index into training.model.REGIMES)."""
+        """Regime label per sample (index into bot.model.router_model.REGIMES)."""
         return self.samples["label"].to_numpy(dtype=np.int64)
 
     def raw_features(self, rows) -> np.ndarray:

@@ -4,7 +4,7 @@ An action is a capital allocation over the eleven strategies, the one that is tr
 window's portfolio returns are the allocation-weighted per-bar returns of the strategies'
 single-strategy backtests (costs inside), less the turnover cost `fee_bps` x |w_t - w_{t-1}|_1
 charged on the window's first bar. The base reward (paper eq. 12),
-all from `bot.metrics`:
+all from `bot.core.metrics`:
 
     alpha_r * tanh(excess / scale) + alpha_s * tanh(Sharpe / 3) - alpha_d * max drawdown / scale
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from bot.metrics import max_drawdown, sharpe, total_return
-from bot.validation import bar_interval
+from bot.core.bars import bar_interval
+from bot.core.metrics import max_drawdown, sharpe, total_return
 from training.dataset import RouterDataset
 
 

@@ -10,8 +10,8 @@ row, so one instrument's draws can be pooled with another's (mean per draw).
 import numpy as np
 import pandas as pd
 
-from bot.metrics import daily_equity, returns_of, sharpe
-from bot.regime import REGIMES
+from bot.core.metrics import daily_equity, returns_of, sharpe
+from bot.core.regime import REGIMES
 from strategies import EXPERTS
 
 ROUTER = "router"

@@ -15,7 +15,8 @@ The spans (one `EvalWindow` per instrument) come from either
 On each span, with costs, it runs the dynamic router, uniform, best-expert, random, the router
 baselines of `ROUTER_BASELINES` that this version knows, any `extra` policies (a LightGBM
 router `lgbm:<dir>` is the row `lgbm`) and each single strategy (unless `singles` is off) in
-nautilus, plus buy-and-hold and the paper's rule baselines (`bot.baselines`); then it reports TR,
+nautilus, plus buy-and-hold and the paper's rule baselines (`training.rule_baselines`); then it
+reports TR,
 Sharpe and MDD per instrument and on average, the router's regime accuracy against the forward
 labels (next to the majority-class rate, the accuracy of always guessing the commonest regime,
 and the trailing-regime rule's, "the last H bars' regime persists"), how much its weights moved
@@ -37,7 +38,14 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from bot.backtest import (
+from bot.core.bars import bar_interval
+from bot.core.errors import CheckpointError, ConfigError, DataError
+from bot.core.features import REQUIRED_BARS
+from bot.core.fingerprint import out_of_sample_start, out_of_sample_warning
+from bot.core.parallel import Parallel
+from bot.core.regime import trailing_regimes
+from bot.core.report import plot_method_bars
+from bot.engine.backtest import (
     BUY_AND_HOLD,
     BacktestRequest,
     BacktestResult,
@@ -45,19 +53,13 @@ from bot.backtest import (
     run_many,
     write_backtest_report,
 )
-from bot.baselines import BASELINES, baseline_equity
-from bot.data import load_bars
-from bot.errors import CheckpointError, ConfigError, DataError
-from bot.features import REQUIRED_BARS
-from bot.fingerprint import out_of_sample_start, out_of_sample_warning
-from bot.journal import Journal
-from bot.parallel import Parallel
-from bot.policy import PolicySpec, check_policy
-from bot.regime import trailing_regimes
-from bot.report import plot_method_bars
-from bot.validation import bar_interval
+from bot.engine.data import load_bars
+from bot.engine.journal import Journal
+from bot.engine.policy import PolicySpec, check_policy
+from bot.model.checkpoint import read_meta
+from bot.model.policy import load_policy
+from bot.model.router_model import REGIMES
 from strategies import EXPERTS, STRATEGIES, strategy_names
-from training.checkpoint import read_meta
 from training.eval_stats import (
     ROUTER,
     average_metrics,
@@ -69,11 +71,11 @@ from training.eval_stats import (
     weight_moves,
 )
 from training.labels import NO_LABEL, regime_labels
-from training.model import REGIMES
+from training.rule_baselines import BASELINES, baseline_equity
 
 log = structlog.get_logger(__name__)
 
-# Other router policies (`bot.policy`) compared with the router as baselines; a name this
+# Other router policies (`bot.engine.policy`) compared with the router as baselines; a name this
 # version's `build_policy` does not know yet is skipped.
 ROUTER_BASELINES = ("rule", "momentum")
 LGBM = "lgbm"  # the row of an `lgbm:<dir>` policy
@@ -138,7 +140,7 @@ def in_sample_overlap(checkpoint: Path, symbol: str, frame: pd.DataFrame) -> str
     """Why trading `frame` (bars of `symbol`) with `checkpoint` would not be out of sample, or
     None when it is: `symbol` is in the checkpoint's training data and `frame` starts before
     its test split's first decision, or `frame`'s price moves match those it was trained or
-    validated on under whatever name (`bot.fingerprint`)."""
+    validated on under whatever name (`bot.core.fingerprint`)."""
     if frame.empty:
         return None
     splits = _trained_splits(checkpoint).get(symbol)
@@ -212,7 +214,7 @@ def _symbol_window(
 
 
 def router_baselines() -> list[str]:
-    """The names of `ROUTER_BASELINES` that this version's `bot.policy` can build."""
+    """The names of `ROUTER_BASELINES` that this version's `bot.engine.policy` can build."""
     known = []
     for name in ROUTER_BASELINES:
         try:
@@ -238,7 +240,7 @@ def run_evaluation(
     """Run every method on every window, write the report folder and return the result.
 
     `base` carries the shared settings (capital, costs, router window, seed, catalog); the
-    backtests fan out as `parallel` says (`bot.parallel`), with the same results either way.
+    backtests fan out as `parallel` says (`bot.core.parallel`), with the same results either way.
     `extra` adds policies (e.g. `lgbm:<dir>`); `singles` False leaves out the single strategies.
     """
     if not windows:
@@ -265,7 +267,7 @@ def run_evaluation(
         for w in windows
         for method in methods
     ]
-    results = run_many(requests, parallel)
+    results = run_many(requests, parallel, load_policy)
     instruments, draws = {}, {}
     for w in windows:
         mine = [r for r in results if r.request.symbol == w.symbol]

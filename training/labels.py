@@ -1,11 +1,11 @@
 """Forward regime labels for supervised fine-tuning (MM-DREX "Training", SFT labels).
 
-The per-bar rule lives in `bot.regime` (the engine's `rule` policy uses it on past bars): a bar
+The per-bar rule lives in `bot.core.regime` (the engine's `rule` policy uses it on past bars): a bar
 is "up" when MA5 > MA20, ADX(14) > 15 and +DI > -DI, and "down" when MA5 < MA20, ADX(14) > 15
 and -DI > +DI; a bar whose indicators are not yet defined is neither. The label of decision bar
 t looks at the H bars after it, t+1 .. t+H: uptrend when at least half of them are up, else
-downtrend when at least half are down, else consolidation (codes in `training.model.REGIMES`
-order, which is `bot.regime.REGIMES`). On an exact 50/50 split uptrend wins, the first listed
+downtrend when at least half are down, else consolidation (codes in `bot.model.router_model.REGIMES`
+order, which is `bot.core.regime.REGIMES`). On an exact 50/50 split uptrend wins, the first listed
 regime.
 
 Labels look into the future by design; observations never do. A bar whose window runs past the
@@ -15,7 +15,7 @@ end of the data gets no label (`NO_LABEL`) and never becomes a sample.
 import numpy as np
 import pandas as pd
 
-from bot.regime import (
+from bot.core.regime import (
     ADX_THRESHOLD,
     CONSOLIDATION,
     DOWNTREND,

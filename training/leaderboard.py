@@ -58,18 +58,18 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from bot.backtest import BacktestRequest
-from bot.errors import ConfigError
-from bot.parallel import Parallel
-from bot.settings import TrainSettings
-from training.checkpoint import read_meta
-from training.config import described, from_saved
+from bot.core.configs import described, from_saved
+from bot.core.errors import ConfigError
+from bot.core.parallel import Parallel
+from bot.core.settings import TrainSettings
+from bot.engine.backtest import BacktestRequest
+from bot.model.checkpoint import read_meta
+from bot.model.router_model import ModelConfig
 from training.dataset import META, DatasetConfig, Frames, RouterDataset, build_dataset
 from training.evaluate import EvalWindow, run_evaluation
 from training.leaderboard_folds import fold_splits, fold_windows, training_view
 from training.leaderboard_report import write_leaderboard
 from training.lgbm import LGBMConfig, train_lgbm
-from training.model import ModelConfig
 from training.ppo import PPOConfig, train_ppo
 from training.sft import SFTConfig, train_sft
 

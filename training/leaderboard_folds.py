@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from bot.backtest import BacktestRequest
-from bot.data import load_bars
-from bot.errors import ConfigError, DataError
+from bot.core.errors import ConfigError, DataError
+from bot.engine.backtest import BacktestRequest
+from bot.engine.data import load_bars
 from training.dataset import RouterDataset
 from training.evaluate import EvalWindow, warmup_bars
 
@@ -72,7 +72,7 @@ def _train_and_val(split: np.ndarray, rows: np.ndarray, t: np.ndarray, purge: in
 def training_view(dataset: RouterDataset, split: np.ndarray, tag: str) -> RouterDataset:
     """The fold's dataset for training (`dataset.with_splits`): its train and validation
     samples, over the symbols that have any; everything else is unused. A checkpoint trained on
-    it is out of sample after the last bar those splits read (`bot.fingerprint`)."""
+    it is out of sample after the last bar those splits read (`bot.core.fingerprint`)."""
     samples = dataset.samples
     learned = np.isin(split, ("train", "val"))
     keep = list(samples.loc[learned, "symbol"].unique())

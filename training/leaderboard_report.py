@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.backtest import BUY_AND_HOLD
+from bot.engine.backtest import BUY_AND_HOLD
 from strategies import EXPERTS
 from training.eval_stats import ROUTER, interval, mean_or_none
 
-# Leaderboard column -> metric key of `bot.metrics.summarize`.
+# Leaderboard column -> metric key of `bot.core.metrics.summarize`.
 ROW_KEYS = (
     ("tr", "total_return"),
     ("sharpe", "sharpe"),

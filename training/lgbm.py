@@ -1,6 +1,6 @@
 """LightGBM router baseline (`bot train lgbm`): a small gradient-boosted classifier of the expert.
 
-Features: `bot.lgbm_router.tree_features` of each sample's raw 100 x 17 matrix and text summary,
+Features: `bot.model.lgbm.tree_features` of each sample's raw 100 x 17 matrix and text summary,
 the vector the `lgbm:<dir>` policy builds from the bars at decision time.
 
 Target: the expert whose strategies, weighted evenly, made the most over the window after the
@@ -12,7 +12,7 @@ to the first expert in `EXPERTS` order.
 It fits on the train split and stops early on the validation split's multi-class log loss, with
 a fixed seed, one thread and LightGBM's deterministic mode, so a rerun writes the same model.
 The folder gets `model.txt`, the price fingerprint of the train and validation bars
-(`fingerprint.npy`, `bot.fingerprint`) and then `meta.json` (see `bot.lgbm_router`), with the
+(`fingerprint.npy`, `bot.core.fingerprint`) and then `meta.json` (see `bot.model.lgbm`), with the
 dataset's provenance under `extra.dataset`: backtests flag in-sample runs as for a checkpoint.
 """
 
@@ -26,13 +26,13 @@ import lightgbm
 import numpy as np
 import structlog
 
-from bot.errors import DataError
-from bot.fingerprint import FILE as FINGERPRINT
-from bot.lgbm_router import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table, sha256
-from bot.lgbm_router import tree_features as tree_vector
+from bot.core.configs import described
+from bot.core.errors import DataError
+from bot.core.fingerprint import FILE as FINGERPRINT
+from bot.model.checkpoint import _git_sha
+from bot.model.lgbm import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table, sha256
+from bot.model.lgbm import tree_features as tree_vector
 from strategies import EXPERTS, STRATEGIES
-from training.checkpoint import _git_sha
-from training.config import described
 from training.dataset import RouterDataset
 
 log = structlog.get_logger(__name__)

@@ -9,10 +9,10 @@ import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
-from bot.errors import CheckpointError, DataError
-from training.checkpoint import load_checkpoint
+from bot.core.errors import CheckpointError, DataError
+from bot.model.checkpoint import load_checkpoint
+from bot.model.router_model import ModelConfig, RouterModel
 from training.dataset import RouterDataset
-from training.model import ModelConfig, RouterModel
 
 ENCODE_CHUNK = 64  # observations encoded per call while caching
 

@@ -39,10 +39,11 @@ import structlog
 import torch
 from tqdm import tqdm
 
-from bot.errors import CheckpointError, ConfigError
+from bot.core.configs import described
+from bot.core.errors import CheckpointError, ConfigError
+from bot.model.checkpoint import save_checkpoint
+from bot.model.router_model import EXPERT_ROWS, RouterModel, RouterOutput
 from strategies import STRATEGIES
-from training.checkpoint import save_checkpoint
-from training.config import described
 from training.dataset import RouterDataset
 from training.env import RewardConfig, WindowEnv
 from training.loop import (
@@ -57,7 +58,6 @@ from training.loop import (
     start_model,
     trainable,
 )
-from training.model import EXPERT_ROWS, RouterModel, RouterOutput
 
 log = structlog.get_logger(__name__)
 

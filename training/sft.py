@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from training.checkpoint import save_checkpoint
-from training.config import described
+from bot.core.configs import described
+from bot.model.checkpoint import save_checkpoint
+from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel, RouterOutput
 from training.dataset import RouterDataset
 from training.loop import (
     EncodedSamples,
@@ -38,7 +39,6 @@ from training.loop import (
     start_model,
     trainable,
 )
-from training.model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel, RouterOutput
 
 log = structlog.get_logger(__name__)
 

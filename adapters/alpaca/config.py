@@ -1,5 +1,5 @@
 """Configs of the Alpaca data and execution clients, and their construction from the bot's
-settings (`alpaca_clients`), as `adapters.binance` does for Binance.
+settings (`alpaca_clients`), as `adapters.binance.config` does for Binance.
 
 Every endpoint is configurable so tests can aim the clients at the fake Alpaca:
 - `trading_url`: trading REST base URL (paper or live);
@@ -25,7 +25,7 @@ from adapters.alpaca.constants import (
     PAPER_TRADING_URL,
     STOCK_STREAM_PATH,
 )
-from bot.settings import AlpacaSettings, Secrets
+from bot.core.settings import AlpacaSettings, Secrets
 
 
 class AlpacaDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):

@@ -42,8 +42,8 @@ from adapters.alpaca.config import AlpacaDataClientConfig
 from adapters.alpaca.constants import ALPACA_VENUE
 from adapters.alpaca.history import TIMEFRAMES, fetch_bars
 from adapters.alpaca.providers import AlpacaInstrumentProvider
-from bot.errors import BotError, ConfigError, DataError
-from bot.validation import bar_interval
+from bot.core.bars import bar_interval
+from bot.core.errors import BotError, ConfigError, DataError
 
 STREAMED_BAR = timedelta(minutes=1)  # the websockets stream 1-minute bars only
 _OPEN_FEEDS: set[str] = set()  # stream URLs with a connection in this process

@@ -1,5 +1,5 @@
 """Factories that build the Alpaca clients inside a nautilus node, and `alpaca_venue`, which
-turns the bot's settings into everything `bot.node` needs for Alpaca."""
+turns the bot's settings into everything `bot.engine.node` needs for Alpaca."""
 
 import asyncio
 from dataclasses import dataclass
@@ -20,8 +20,8 @@ from adapters.alpaca.constants import ALPACA
 from adapters.alpaca.data import AlpacaDataClient
 from adapters.alpaca.execution import AlpacaExecutionClient
 from adapters.alpaca.providers import AlpacaInstrumentProvider, fetch_asset, is_long_only
-from bot.errors import ConfigError
-from bot.settings import AlpacaSettings, Secrets
+from bot.core.errors import ConfigError
+from bot.core.settings import AlpacaSettings, Secrets
 
 
 def trading_client(api_key: str, secret_key: str, trading_url: str) -> TradingClient:

@@ -26,7 +26,7 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from tqdm import tqdm
 
 from adapters.history_common import backoff_seconds, bar_frame, check_request, retry_after_seconds
-from bot.errors import ConfigError, DataError, TemporaryError, VenueError
+from bot.core.errors import ConfigError, DataError, TemporaryError, VenueError
 
 log = structlog.get_logger(__name__)
 

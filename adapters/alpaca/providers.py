@@ -27,7 +27,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Symbol
 from nautilus_trader.model.instruments import CurrencyPair, Equity, Instrument
 from nautilus_trader.model.objects import Currency, Price, Quantity
 
-from bot.errors import ConfigError, VenueError
+from bot.core.errors import ConfigError, VenueError
 
 EQUITY_TICK = "0.01"  # Alpaca quotes equities of $1 and up in cents
 _FLAGS = ("tradable", "shortable", "easy_to_borrow", "fractionable", "marginable")

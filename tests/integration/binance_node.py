@@ -1,4 +1,5 @@
-"""Fixtures and helpers for tests that run the live TradingNode of `bot.node` against the fake
+"""Fixtures and helpers for tests that run the live TradingNode of `bot.engine.node` against the
+fake
 Binance USDT-M futures API: the fake with a fault plan, the built node (its cache in the test's
 own Redis, `tests.conftest.redis_server`), running it in a thread, pushing klines, and reading
 what the node and the fake hold.
@@ -16,9 +17,10 @@ from pathlib import Path
 import pytest
 from nautilus_trader.live.node import TradingNode
 
-from bot.node import build_trading_node
-from bot.router import RouterActor
-from bot.settings import load_settings
+from bot.core.settings import load_settings
+from bot.engine.node import build_trading_node
+from bot.engine.router import RouterActor
+from bot.model.policy import load_policy
 from strategies.base import RoutedStrategy
 from tests.conftest import RedisServer
 from tests.fakes.binance import FakeBinance
@@ -95,6 +97,7 @@ def node(
         bar="1m",
         loop=loop,
         timeout_post_stop=0.5,
+        load_policy=load_policy,
     )
     yield node
     if not loop.is_closed():  # the test failed before disposing

@@ -10,16 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestRequest, buy_and_hold, run_backtest, write_backtest_report
-from bot.data import load_bars, store_bars
-from bot.errors import ConfigError, DataError
-from bot.features import REQUIRED_BARS
-from bot.fingerprint import fingerprint
-from bot.policy import trained_bar_warning, trained_on
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import REQUIRED_BARS
+from bot.core.fingerprint import fingerprint
+from bot.core.saved_meta import trained_bar_warning, trained_on
+from bot.engine.backtest import BacktestRequest, buy_and_hold, run_backtest, write_backtest_report
+from bot.engine.data import load_bars, store_bars
+from bot.model.checkpoint import save_checkpoint
+from bot.model.policy import load_policy
+from bot.model.router_model import ModelConfig, RouterModel
 from strategies import strategy_names
 from strategies.long_only import LongOnly
-from training.checkpoint import save_checkpoint
-from training.model import ModelConfig, RouterModel
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "spx_2018_2019_random_seed7.json"
 SLICE = BacktestRequest(
@@ -28,7 +29,7 @@ SLICE = BacktestRequest(
 
 
 def test_pnl_of_strategies_sums_to_equity_change():
-    result = run_backtest(replace(SLICE, policy="uniform"))
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
 
     change = result.equity.iloc[-1] - result.equity.iloc[0]
     assert result.equity.iloc[0] == pytest.approx(SLICE.capital, rel=1e-12)
@@ -40,7 +41,7 @@ def test_pnl_of_strategies_sums_to_equity_change():
 
 
 def test_router_decides_every_window_from_start():
-    result = run_backtest(replace(SLICE, window=20))
+    result = run_backtest(replace(SLICE, window=20), load_policy)
 
     decisions = result.weights.index
     bars = result.bars.index
@@ -53,7 +54,7 @@ def test_router_decides_every_window_from_start():
 
 @pytest.mark.parametrize("fill", ["next_open", "close"])
 def test_buy_and_hold_enters_at_the_strategies_first_fill(fill):
-    result = run_backtest(replace(SLICE, policy="single:LongOnly", fill=fill))
+    result = run_backtest(replace(SLICE, policy="single:LongOnly", fill=fill), load_policy)
 
     curve, hold = buy_and_hold(result.bars, result.request)
 
@@ -65,7 +66,7 @@ def test_buy_and_hold_enters_at_the_strategies_first_fill(fill):
 
 
 def test_golden_statistics_are_reproduced():
-    result = run_backtest(SLICE)
+    result = run_backtest(SLICE, load_policy)
 
     if os.environ.get("BOT_RECORD_GOLDEN"):
         GOLDEN.write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
@@ -88,8 +89,8 @@ def test_no_look_ahead_changing_future_bars_keeps_past_decisions(tmp_path):
     altered.loc[future, "volume"] *= 3.0
     store_bars(altered, "SPX", "index", "1d", policy="strict", catalog_dir=tmp_path)
 
-    base = run_backtest(SLICE)
-    changed = run_backtest(request)
+    base = run_backtest(SLICE, load_policy)
+    changed = run_backtest(request, load_policy)
 
     def before(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
         return frame[frame.index < shift]
@@ -117,7 +118,7 @@ def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_pa
 
     monkeypatch.setattr(LongOnly, "decide", exploding)
 
-    result = run_backtest(replace(SLICE, policy="uniform"))
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
     metrics = write_backtest_report([result], tmp_path)
 
     assert result.flags == ["LongOnly failed and was flattened: RuntimeError: boom in on_bar"]
@@ -147,11 +148,11 @@ def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_pa
 )
 def test_bad_input_gives_clear_errors(request_, error, needle):
     with pytest.raises(error, match=needle):
-        run_backtest(request_)
+        run_backtest(request_, load_policy)
 
 
 def test_every_strategy_is_reported():
-    result = run_backtest(replace(SLICE, policy="uniform"))
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
 
     assert list(result.pnl.columns) == list(strategy_names())
     assert list(result.weights.columns) == list(strategy_names())
@@ -166,7 +167,7 @@ def test_a_model_trained_on_other_bars_is_flagged():
         policy="model:models/daily-equities",
     )
 
-    result = run_backtest(request)
+    result = run_backtest(request, load_policy)
 
     mismatch = [flag for flag in result.flags if flag.startswith("MODEL MISMATCH")]
     assert mismatch and "trained on 1d bars" in mismatch[0] and "trades 15m bars" in mismatch[0]
@@ -186,8 +187,10 @@ def test_a_model_trained_on_the_same_prices_under_another_name_is_flagged(tmp_pa
     request = replace(SLICE, symbol="OTHER", policy=f"model:{tmp_path / 'ckpt'}",
                       catalog=str(tmp_path), end=date(2018, 3, 31))  # fmt: skip
 
-    flagged = run_backtest(request).flags
-    later = run_backtest(replace(request, start=date(2021, 1, 1), end=date(2021, 3, 31))).flags
+    flagged = run_backtest(request, load_policy).flags
+    later = run_backtest(
+        replace(request, start=date(2021, 1, 1), end=date(2021, 3, 31)), load_policy
+    ).flags
 
     assert any(flag.startswith("IN-SAMPLE") and "fingerprint" in flag for flag in flagged)
     assert not any(flag.startswith("IN-SAMPLE") for flag in later)

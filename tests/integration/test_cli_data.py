@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.data import load_bars
+from bot.app.cli import app
+from bot.engine.data import load_bars
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan, HttpFault
 from tests.fakes.series import SyntheticHistory

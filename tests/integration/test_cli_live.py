@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.journal import Journal
+from bot.engine.journal import Journal
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan
 from tests.fakes.series import SyntheticHistory

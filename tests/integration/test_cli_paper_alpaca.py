@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.journal import Journal
+from bot.engine.journal import Journal
 from tests.fakes.alpaca import FakeAlpaca
 from tests.integration.alpaca_helpers import (
     KEY,

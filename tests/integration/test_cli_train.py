@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app.cli import app
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from nautilus_trader.model.events import OrderFilled
 
-from bot.journal import Journal
-from bot.node_state import read_cache
-from bot.persistence import RECONCILIATION_EVENT
-from bot.settings import PersistenceSettings
+from bot.core.settings import PersistenceSettings
+from bot.engine.journal import Journal
+from bot.engine.node_state import read_cache
+from bot.engine.persistence import RECONCILIATION_EVENT
 from tests.conftest import RedisServer, free_port
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_trading import num

@@ -12,10 +12,10 @@ import pytest
 import structlog
 
 from adapters.alpaca.history import fetch_bars
-from adapters.ccxt_history import binance_api_urls, fetch_ohlcv
-from bot.errors import ConfigError, DataError, TemporaryError
-from bot.logging import configure_logging
-from bot.settings import LoggingSettings
+from adapters.binance.history import binance_api_urls, fetch_ohlcv
+from bot.core.errors import ConfigError, DataError, TemporaryError
+from bot.core.logging import configure_logging
+from bot.core.settings import LoggingSettings
 from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import HttpFault

@@ -5,7 +5,7 @@ Each run reads its bars from a catalog of its own; the second run's catalog hold
 with every bar that closes after t reshaped. Decisions and bars are stamped at bar close, so
 what is stamped at or before t was decided from bars up to t only. A fill stamped after t may
 come from a decision at t (a market order filling at the next bar's open): only fills stamped
-at or before t are compared, which holds under either fill convention of `bot.sim`.
+at or before t are compared, which holds under either fill convention of `bot.engine.sim`.
 """
 
 from dataclasses import dataclass, replace
@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bot.observation
-import bot.router
-from bot.backtest import BacktestRequest, BacktestResult, run_backtest
-from bot.data import load_bars, store_bars
-from bot.journal import Journal
-from training.checkpoint import init_checkpoint
-from training.model import ModelConfig
+import bot.core.observation
+import bot.engine.router
+from bot.engine.backtest import BacktestRequest, BacktestResult, run_backtest
+from bot.engine.data import load_bars, store_bars
+from bot.engine.journal import Journal
+from bot.model.checkpoint import init_checkpoint
+from bot.model.policy import load_policy
+from bot.model.router_model import ModelConfig
 
 SYMBOL = "SPX"
 DAY = pd.Timedelta(days=1)
@@ -85,7 +86,7 @@ def _reshaped_after(frame: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
 def _run(checkpoint: Path, catalog: str) -> Trace:
     journal = Path(catalog).parent / "journal.sqlite"
     request = replace(REQUEST, policy=f"model:{checkpoint}", catalog=catalog, journal=str(journal))
-    result = run_backtest(request)
+    result = run_backtest(request, load_policy)
     return Trace(
         decisions=_decisions(Journal(journal).decision_records(REQUEST.run_id)),
         orders=_orders(result),
@@ -143,13 +144,13 @@ def _cut(trace: Trace) -> pd.Timestamp:
 def _peeking_one_bar_ahead(monkeypatch, catalog: str) -> None:
     """A deliberate leak: the router's observation at bar t also sees bar t+1 of the run's data."""
     frame = load_bars(SYMBOL, catalog_dir=catalog)
-    honest = bot.observation.build_observation
+    honest = bot.core.observation.build_observation
 
     def peeking(history, stats, config):
         ahead = frame[frame.index > history.index[-1]].iloc[:1]
         return honest(pd.concat([history, ahead]), stats, config)
 
-    monkeypatch.setattr(bot.router, "build_observation", peeking)
+    monkeypatch.setattr(bot.engine.router, "build_observation", peeking)
 
 
 def test_model_routed_backtest_up_to_t_is_unchanged_by_the_bars_after_t(tmp_path, checkpoint, bars):

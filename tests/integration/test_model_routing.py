@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import bot.features
-from bot.backtest import BacktestRequest, run_backtest
-from bot.cli import app
-from bot.explain import explain_decision, model_attributor
-from bot.journal import Journal
-from training.checkpoint import init_checkpoint
-from training.model import ModelConfig, RouterModel
+import bot.core.features
+from bot.app.cli import app
+from bot.app.explain import explain_decision, model_attributor
+from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.journal import Journal
+from bot.model.checkpoint import init_checkpoint
+from bot.model.policy import load_policy
+from bot.model.router_model import ModelConfig, RouterModel
 
 REQUEST = BacktestRequest(symbol="SPX", start=date(2019, 1, 1), end=date(2019, 12, 31))
 
@@ -37,7 +38,7 @@ def _run(tmp_path, checkpoint, **changes):
         run_id="run1",
         **changes,
     )
-    return run_backtest(request), Journal(tmp_path / "journal.sqlite")
+    return run_backtest(request, load_policy), Journal(tmp_path / "journal.sqlite")
 
 
 def test_untrained_checkpoint_routes_journals_each_window_and_explains(tmp_path, checkpoint):
@@ -115,14 +116,14 @@ def test_model_raising_at_inference_falls_back(tmp_path, checkpoint, monkeypatch
 
 
 def test_nan_features_fall_back(tmp_path, checkpoint, monkeypatch):
-    real = bot.features.raw_features
+    real = bot.core.features.raw_features
 
     def with_nan(ind):
         raw = real(ind).copy()
         raw[-1, 0] = np.nan
         return raw
 
-    monkeypatch.setattr(bot.features, "raw_features", with_nan)
+    monkeypatch.setattr(bot.core.features, "raw_features", with_nan)
 
     _, journal = _run(tmp_path, checkpoint)
 

@@ -1,4 +1,4 @@
-"""The live TradingNode from `bot.node` against the fake Alpaca: the instrument loads from
+"""The live TradingNode from `bot.engine.node` against the fake Alpaca: the instrument loads from
 `/v2/assets`, every component warms up from history bars (`request_bars`), streamed msgpack bars
 reach the router actor and the strategies, the warm strategies' orders fill at the fake and net
 to its position, partial fills and rejects become the right order events, a dropped
@@ -17,9 +17,10 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.instruments import CurrencyPair, Equity
 
-from bot.node import build_trading_node
-from bot.router import RouterActor
-from bot.settings import load_settings
+from bot.core.settings import load_settings
+from bot.engine.node import build_trading_node
+from bot.engine.router import RouterActor
+from bot.model.policy import load_policy
 from strategies.base import RoutedStrategy
 from tests.conftest import RedisServer
 from tests.fakes.alpaca import FakeAlpaca
@@ -88,6 +89,7 @@ def node(
         bar="1m",
         loop=loop,
         timeout_post_stop=0.5,
+        load_policy=load_policy,
     )
     yield node
     if not loop.is_closed():  # the test failed before disposing

@@ -1,4 +1,5 @@
-"""The live TradingNode from `bot.node` against the fake Binance USDT-M futures API: it loads the
+"""The live TradingNode from `bot.engine.node` against the fake Binance USDT-M futures API: it
+loads the
 instrument, subscribes to the kline stream, turns closed klines into bars that reach the router
 actor and every strategy, and stops cleanly."""
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 from nautilus_trader.live.node import TradingNode
 
-from bot.journal import Journal
-from bot.risk import KILL_SWITCH_EVENT, RiskGuard
+from bot.engine.journal import Journal
+from bot.engine.risk import KILL_SWITCH_EVENT, RiskGuard
 from tests.fakes.binance import FakeBinance
 from tests.fakes.waiting import kline_around, wait_for
 from tests.integration.binance_node import (

@@ -13,7 +13,7 @@ import pytest
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.enums import OrderStatus
 
-from adapters.binance_execution import BREAKER_REASON
+from adapters.binance.execution import BREAKER_REASON
 from strategies.base import RoutedStrategy
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import (

@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 from nautilus_trader.model.data import Bar
 
-from bot.features import REQUIRED_BARS
-from bot.node import build_trading_node
-from bot.router import RouterActor, assemble
-from bot.settings import load_settings
-from bot.sim import new_engine
+from bot.core.features import REQUIRED_BARS
+from bot.core.settings import load_settings
+from bot.engine.node import build_trading_node
+from bot.engine.router import RouterActor, assemble
+from bot.engine.sim import new_engine
+from bot.model.policy import load_policy
 from strategies import build_strategies
 from strategies.base import RoutedStrategy
 from tests.conftest import RedisServer
@@ -88,6 +89,7 @@ def _run_node(binance: FakeBinance, settings) -> dict:
     node = build_trading_node(
         settings.settings, settings.secrets, symbol="BTCUSDT", bar="1m", loop=loop,
         timeout_post_stop=0.5,
+        load_policy=load_policy,
     )  # fmt: skip
     actor = next(a for a in node.trader.actors() if isinstance(a, RouterActor))
     strategies = [s for s in node.trader.strategies() if isinstance(s, RoutedStrategy)]
@@ -150,7 +152,7 @@ def _run_backtest(live: dict) -> dict:
     strategies = build_strategies(instrument.id, bar_type)
     targets = _record_targets(strategies)
     router = msgspec.structs.replace(live["router"], start_ns=live["decisions"][0][0])
-    actor = assemble(engine, strategies, router)
+    actor = assemble(engine, strategies, router, load_policy)
     engine.run()
     decisions = [(ts, d.weights, d.fallback) for ts, d in actor.decisions]
     engine.dispose()

@@ -21,11 +21,11 @@ from nautilus_trader.model.identifiers import InstrumentId, TraderId
 from nautilus_trader.model.objects import Money
 from nautilus_trader.trading.strategy import Strategy
 
-from bot.instruments import make_instrument
-from bot.journal import Journal, RunRecord
-from bot.risk import KILL_SWITCH_EVENT, RiskGuard, risk_engine_config, risk_guard_config
-from bot.settings import RiskSettings
-from bot.sim import new_engine
+from bot.core.settings import RiskSettings
+from bot.engine.instruments import make_instrument
+from bot.engine.journal import Journal, RunRecord
+from bot.engine.risk import KILL_SWITCH_EVENT, RiskGuard, risk_engine_config, risk_guard_config
+from bot.engine.sim import new_engine
 from tests.strategies.harness import (
     WeightsActor,
     WeightsActorConfig,
@@ -69,7 +69,7 @@ class Burst(Strategy):
 def _run_burst(
     risk: RiskSettings, quantities: tuple[str, ...], account: AccountType = AccountType.CASH
 ) -> list:
-    # The same pieces as bot.sim.new_engine, plus the RiskEngineConfig it does not take yet.
+    # The same pieces as bot.engine.sim.new_engine, plus the RiskEngineConfig it does not take yet.
     instrument = make_instrument("BTCUSDT", "crypto")
     engine = BacktestEngine(
         BacktestEngineConfig(
@@ -123,7 +123,8 @@ def test_nautilus_denies_an_order_above_max_order_notional_and_fills_a_smaller_o
 
 
 def test_nautilus_skips_the_notional_check_on_margin_accounts():
-    # Pins the 1.221 gap that `bot.risk.notional_breach` exists for: margin orders pass unchecked.
+    # Pins the 1.221 gap that `bot.engine.risk.notional_breach` exists for: margin orders pass
+    # unchecked.
     risk = RiskSettings(max_order_notional=5_000.0)
 
     orders = _run_burst(risk, ("60",), account=AccountType.MARGIN)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SECRET_ENV
+from bot.core.settings import SECRET_ENV
 from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.binance import FakeBinance
 from tests.fakes.series import SyntheticHistory

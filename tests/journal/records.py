@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from bot.journal import DecisionRecord, Journal, RunRecord
+from bot.engine.journal import DecisionRecord, Journal, RunRecord
 from strategies import strategy_names
 
 DAY_NS = 86_400 * 10**9

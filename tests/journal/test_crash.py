@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.journal import Journal
+from bot.engine.journal import Journal
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTED = 200  # ids to read before the kill: the child is writing flat out by then
@@ -16,7 +16,7 @@ REPORTED = 200  # ids to read before the kill: the child is writing flat out by 
 # returned, i.e. once the row is committed.
 CHILD = """
 import sys
-from bot.journal import Journal
+from bot.engine.journal import Journal
 from tests.journal.records import start, static_decision
 
 journal = Journal(sys.argv[1])

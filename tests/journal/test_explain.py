@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.errors import ConfigError
-from bot.explain import attribution_lines, explain_decision, explain_run
-from bot.journal import Journal
+from bot.app.explain import attribution_lines, explain_decision, explain_run
+from bot.core.errors import ConfigError
+from bot.engine.journal import Journal
 from strategies import strategy_names
 from tests.journal.records import DAY_NS, T0, model_decision, start, static_decision
 
@@ -180,14 +180,14 @@ class _Observation:
 
 
 def test_attribution_lines_rank_features_and_name_the_strongest_chart_cell(monkeypatch):
-    # Arrange: stand-ins with the training.attribution signatures, so no torch model is needed.
+    # Arrange: stand-ins with the bot.model.attribution signatures, so no torch model is needed.
     drops = np.zeros((4, 4))
     drops[2, 1] = 0.25
     fake = types.SimpleNamespace(
         feature_attributions=lambda model, obs, top: [("RSI", 0, 0.5), ("MA10", 3, -0.125)][:top],
         chart_occlusion=lambda model, obs, grid: drops[:grid, :grid],
     )
-    monkeypatch.setitem(sys.modules, "training.attribution", fake)
+    monkeypatch.setitem(sys.modules, "bot.model.attribution", fake)
 
     # Act
     matching = attribution_lines(object(), _Observation(), expected_hash="rebuilt")

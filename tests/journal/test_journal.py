@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.errors import ConfigError
-from bot.journal import SCHEMA_VERSION, Journal, default_journal_path
+from bot.core.errors import ConfigError
+from bot.engine.journal import SCHEMA_VERSION, Journal, default_journal_path
 from strategies import EXPERTS, strategy_names
 from tests.journal.records import DAY_NS, T0, model_decision, start, static_decision
 

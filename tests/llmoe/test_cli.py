@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.journal import Journal
+from bot.app.cli import app
+from bot.engine.journal import Journal
 
 
 def _invoke(tmp_path, *args):

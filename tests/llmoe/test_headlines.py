@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from bot.errors import ConfigError, DataError
+from bot.core.errors import ConfigError, DataError
 from training.llmoe.headlines import load_headlines
 
 DAYS = pd.DatetimeIndex(

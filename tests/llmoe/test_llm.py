@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bot.data import load_bars
-from bot.errors import CheckpointError, ConfigError
+from bot.core.errors import CheckpointError, ConfigError
+from bot.engine.data import load_bars
 from training.llmoe.features import build_samples
 from training.llmoe.headlines import load_headlines
 from training.llmoe.llm import LLMConfig, LLMRouter, shipped_gguf

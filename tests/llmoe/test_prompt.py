@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 
-from bot.data import load_bars
+from bot.engine.data import load_bars
 from training.llmoe.features import build_samples
 from training.llmoe.headlines import load_headlines
 from training.llmoe.prompt import LABELS, NUMBERS_ONLY, build_prompts

@@ -9,7 +9,7 @@ from training.llmoe.trading import TradeJob, run_job, table_metrics, targets_of
 
 def _bars(closes):
     # Each day opens at the previous close: an order decided at a close fills at the next open
-    # (bot.sim), so the prices below are those of the decision closes.
+    # (bot.engine.sim), so the prices below are those of the decision closes.
     index = pd.date_range("2022-01-03", periods=len(closes), freq="B", tz="UTC")
     close = np.asarray(closes, dtype=float)
     opens = np.r_[close[0], close[:-1]]

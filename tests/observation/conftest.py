@@ -1,9 +1,10 @@
 import pandas as pd
 import pytest
 
-from bot.catalog import from_nautilus_bars, to_nautilus_bars
-from bot.data import load_bars
-from bot.instruments import make_instrument, price_precision_of
+from bot.core.bars import from_nautilus_bars
+from bot.engine.catalog import to_nautilus_bars
+from bot.engine.data import load_bars
+from bot.engine.instruments import make_instrument, price_precision_of
 
 
 @pytest.fixture(scope="session")

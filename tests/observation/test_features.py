@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from bot.errors import ConfigError, DataError
-from bot.features import (
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import (
     FEATURE_NAMES,
     LOOKBACK,
     REQUIRED_BARS,
@@ -12,7 +12,7 @@ from bot.features import (
     compute_indicators,
     raw_features,
 )
-from bot.observation import build_observation
+from bot.core.observation import build_observation
 from tests.observation.series import trending_bars
 
 

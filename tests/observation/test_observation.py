@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.catalog import from_nautilus_bars, to_nautilus_bars
-from bot.errors import ConfigError, DataError
-from bot.features import LOOKBACK, REQUIRED_BARS
-from bot.instruments import make_instrument
-from bot.observation import BarHistory, ObservationConfig, build_observation
+from bot.core.bars import from_nautilus_bars
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import LOOKBACK, REQUIRED_BARS
+from bot.core.observation import BarHistory, ObservationConfig, build_observation
+from bot.engine.catalog import to_nautilus_bars
+from bot.engine.instruments import make_instrument
 from strategies import STRATEGIES
 from tests.observation.series import trending_bars
 from training import dataset

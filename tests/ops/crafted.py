@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
+from bot.model.checkpoint import load_checkpoint, save_checkpoint
+from bot.model.router_model import EXPERT_ROWS
 from strategies import EXPERTS, STRATEGIES
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.model import EXPERT_ROWS
 
 _CERTAIN = 30.0  # a logit margin that makes softmax put ~1 - 1e-13 on one choice
 

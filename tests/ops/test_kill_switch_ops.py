@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.journal import Journal
+from bot.engine.journal import Journal
 from tests.fakes.orders import LIMIT
 from tests.fakes.waiting import kline_around, wait_for
 from tests.integration import alpaca_helpers

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.journal import Journal
-from bot.policy import PROJECT_ROOT
-from bot.registry import Registry
+from bot.app.cli import app
+from bot.core.saved_meta import PROJECT_ROOT
+from bot.engine.journal import Journal
+from bot.engine.registry import Registry
 from tests.fakes.binance import FakeBinance
 from tests.fakes.market import StreamedMarket
 from tests.fakes.series import SyntheticHistory

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.journal import RunRecord
-from bot.node_state import CacheState, Session
-from bot.status import format_status
+from bot.app.status import format_status
+from bot.engine.journal import RunRecord
+from bot.engine.node_state import CacheState, Session
 from tests.fakes.waiting import kline_around, wait_for
 from tests.integration.test_cli_live import KLINES, ROOT, _env, _serve
 

@@ -7,10 +7,10 @@ colour, the rows the body spans, and whether the body is the up or the down colo
 import numpy as np
 import pytest
 
-from bot.charts import CANVAS_ASPECT, chart_canvas, chart_views, panel_bounds
-from bot.charts_mpf import reference_canvas, reference_views
-from bot.data import load_bars
-from bot.features import LOOKBACK, compute_indicators
+from bot.core.charts import CANVAS_ASPECT, chart_canvas, chart_views, panel_bounds
+from bot.core.charts_mpf import reference_canvas, reference_views
+from bot.core.features import LOOKBACK, compute_indicators
+from bot.engine.data import load_bars
 
 HEIGHT = 448  # the canvas of the default 224-pixel views
 

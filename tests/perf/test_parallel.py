@@ -1,13 +1,14 @@
-"""The Ray fan-out (bot.parallel) against the serial run: the same results, in the same order."""
+"""The Ray fan-out (bot.core.parallel) against the serial run: the same results, in the same
+order."""
 
 from datetime import date
 
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestRequest, run_backtest
-from bot.errors import DataError
-from bot.parallel import FanOut, Parallel, fan_out
+from bot.core.errors import DataError
+from bot.core.parallel import FanOut, Parallel, fan_out
+from bot.engine.backtest import BacktestRequest, run_backtest
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.model.policy import load_policy
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,7 @@ def test_streamed_chunks_give_the_result_of_one_load():
     streamed = replace(whole, stream_bars=500)  # six chunks, boundaries inside the run
 
     # Act
-    once, chunked = run_backtest(whole), run_backtest(streamed)
+    once, chunked = run_backtest(whole, load_policy), run_backtest(streamed, load_policy)
 
     # Assert
     assert len(once.bars) > 4 * streamed.stream_bars and len(once.fills) > 0

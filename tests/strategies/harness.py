@@ -12,8 +12,8 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.wranglers import BarDataWrangler
 
-from bot.instruments import make_instrument
-from bot.sim import new_engine
+from bot.engine.instruments import make_instrument
+from bot.engine.sim import new_engine
 from strategies import STRATEGIES
 from strategies.base import RoutedStrategy, account_equity
 from strategies.weights import RouterWeights, encode

@@ -5,7 +5,7 @@ import pytest
 from nautilus_trader.config import PositiveInt
 from nautilus_trader.model.objects import Price
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from strategies import build_strategies, strategy_names
 from strategies.base import RoutedStrategy, RoutedStrategyConfig
 from strategies.long_only import LongOnly

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from nautilus_trader.model.objects import Price
 
-from bot.errors import ConfigError
-from bot.instruments import make_instrument
-from bot.sim import BpsSlippageFillModel, new_engine
+from bot.core.errors import ConfigError
+from bot.engine.instruments import make_instrument
+from bot.engine.sim import BpsSlippageFillModel, new_engine
 from tests.strategies.harness import frame, make_strategy, run, to_bars
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.errors import StrategyError
+from bot.core.errors import StrategyError
 from strategies.weights import RouterWeights, decode, encode
 
 

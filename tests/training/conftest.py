@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from bot.data import load_bars
-from bot.observation import Observation, build_observation
-from training.model import ModelConfig, RouterModel
+from bot.core.observation import Observation, build_observation
+from bot.engine.data import load_bars
+from bot.model.router_model import ModelConfig, RouterModel
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Synthetic regime-switching daily bars with known regimes, for dataset and learning tests.
 
-Segments of `segment` bars each follow one regime, in `training.model.REGIMES` order:
+Segments of `segment` bars each follow one regime, in `bot.model.router_model.REGIMES` order:
 uptrend (0) drifts up, downtrend (1) drifts down, consolidation (2) mean-reverts around the
 segment's opening price. Consecutive segments always differ. Bars are business days at
 00:00 UTC (valid for the "index" and "equity" asset classes), with highs and lows around the

@@ -2,8 +2,8 @@ import dataclasses
 
 import numpy as np
 
-from bot.features import FEATURE_NAMES, LOOKBACK
-from training.attribution import chart_occlusion, feature_attributions
+from bot.core.features import FEATURE_NAMES, LOOKBACK
+from bot.model.attribution import chart_occlusion, feature_attributions
 
 
 def test_feature_attributions_are_the_strongest_gradient_x_input(compact_model, observation):

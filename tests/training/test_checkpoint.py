@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from bot.errors import CheckpointError, ConfigError
-from bot.features import FEATURE_NAMES, LOOKBACK, FeatureStats
-from training.checkpoint import init_checkpoint, load_checkpoint, save_checkpoint
-from training.model import ModelConfig, RouterModel
+from bot.core.errors import CheckpointError, ConfigError
+from bot.core.features import FEATURE_NAMES, LOOKBACK, FeatureStats
+from bot.model.checkpoint import init_checkpoint, load_checkpoint, save_checkpoint
+from bot.model.router_model import ModelConfig, RouterModel
 
 HASHED = ModelConfig(text_encoder="hashed", hidden_size=64)
 

@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.catalog import from_nautilus_bars, to_nautilus_bars
-from bot.data import load_bars
-from bot.errors import ConfigError, DataError
-from bot.features import REQUIRED_BARS, FeatureStats
-from bot.instruments import make_instrument
-from bot.observation import ObservationConfig, build_observation
+from bot.core.bars import from_nautilus_bars
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import REQUIRED_BARS, FeatureStats
+from bot.core.observation import ObservationConfig, build_observation
+from bot.engine.catalog import to_nautilus_bars
+from bot.engine.data import load_bars
+from bot.engine.instruments import make_instrument
 from strategies import strategy_names
 from tests.training.synthetic import regime_switching_frame
 from training.dataset import SPLITS, DatasetConfig, RouterDataset, _Asset, _plan, build_dataset

@@ -1,8 +1,8 @@
 import pytest
 
-from bot.observation import build_observation
+from bot.core.observation import build_observation
+from bot.model.checkpoint import init_checkpoint, load_checkpoint
 from strategies import STRATEGIES
-from training.checkpoint import init_checkpoint, load_checkpoint
 
 
 def test_real_bars_to_a_decision_from_an_untrained_checkpoint(spx, tmp_path):

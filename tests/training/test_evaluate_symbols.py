@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bot.backtest import BacktestRequest
-from bot.baselines import BASELINES
-from bot.cli import app
-from bot.data import load_bars
-from bot.errors import DataError
-from bot.fingerprint import fingerprint
-from training.checkpoint import init_checkpoint
+from bot.app.cli import app
+from bot.core.errors import DataError
+from bot.core.fingerprint import fingerprint
+from bot.engine.backtest import BacktestRequest
+from bot.engine.data import load_bars
+from bot.model.checkpoint import init_checkpoint
+from bot.model.router_model import ModelConfig
 from training.evaluate import (
     IN_SAMPLE,
     in_sample_overlap,
@@ -24,7 +24,7 @@ from training.evaluate import (
     symbol_windows,
     warmup_bars,
 )
-from training.model import ModelConfig
+from training.rule_baselines import BASELINES
 
 IBM_SPLITS = {  # a crafted record of training on IBM (the bundled bokeh sample, 2000-2013)
     "train": {

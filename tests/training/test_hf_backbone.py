@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from bot.model.checkpoint import load_checkpoint, save_checkpoint
+from bot.model.router_model import ModelConfig, RouterModel
 from strategies import STRATEGIES
-from training.checkpoint import load_checkpoint, save_checkpoint
-from training.model import ModelConfig, RouterModel
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app.cli import app
 from tests.training.synthetic import regime_switching_frame
 from training.dataset import DatasetConfig, build_dataset
 

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.model.router_model import REGIMES
 from tests.training.synthetic import regime_switching_frame
 from training.labels import (
     CONSOLIDATION,
@@ -12,7 +13,6 @@ from training.labels import (
     regime_labels,
     trend_bars,
 )
-from training.model import REGIMES
 
 WARMUP = 40  # ADX(14) needs about 2 x 14 bars; MA20 20
 

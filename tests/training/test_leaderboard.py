@@ -10,12 +10,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from bot.backtest import BacktestRequest
-from bot.cli import app
-from bot.fingerprint import out_of_sample_start
-from bot.parallel import Parallel
+from bot.app.cli import app
+from bot.core.fingerprint import out_of_sample_start
+from bot.core.parallel import Parallel
+from bot.engine.backtest import BacktestRequest
+from bot.model.checkpoint import init_checkpoint
 from tests.training.synthetic import regime_switching_frame
-from training.checkpoint import init_checkpoint
 from training.leaderboard import LeaderboardConfig, leaderboard_dataset, run_leaderboard
 from training.leaderboard_folds import fold_splits, training_view
 from training.ppo import PPOConfig

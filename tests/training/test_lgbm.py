@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.backtest import BacktestRequest, run_backtest
-from bot.cli import app
-from bot.errors import ConfigError
-from bot.lgbm_router import MODEL, TREE_FEATURES, bar_features
-from bot.policy import GuardedPolicy, PolicySpec, RouterContext, build_policy, trained_on
+from bot.app.cli import app
+from bot.core.errors import ConfigError
+from bot.core.saved_meta import trained_on
+from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.policy import GuardedPolicy, PolicySpec, RouterContext, build_policy
+from bot.model.lgbm import MODEL, TREE_FEATURES, bar_features
+from bot.model.policy import load_policy
 from strategies import EXPERTS, STRATEGIES
 from tests.training.synthetic import regime_switching_frame
 from training.dataset import DatasetConfig, RouterDataset, build_dataset
@@ -67,7 +69,7 @@ def test_targets_are_the_expert_with_the_best_mean_window_return(dataset):
 
 
 def test_trained_policy_gives_valid_weights_spread_within_each_expert(dataset, model_dir):
-    policy = build_policy(PolicySpec(f"lgbm:{model_dir}"))
+    policy = build_policy(PolicySpec(f"lgbm:{model_dir}"), load_policy)
 
     decisions = [policy.decide(context=_context(dataset, row)) for row in range(0, len(dataset), 7)]
 
@@ -95,11 +97,11 @@ def test_meta_records_the_dataset_like_a_router_checkpoint(dataset, model_dir):
 
 def test_save_load_round_trip_and_retraining_is_deterministic(dataset, model_dir, tmp_path):
     context = _context(dataset, len(dataset) - 1)
-    first = build_policy(PolicySpec(f"lgbm:{model_dir}")).decide(context=context)
+    first = build_policy(PolicySpec(f"lgbm:{model_dir}"), load_policy).decide(context=context)
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
 
-    again = build_policy(PolicySpec(f"lgbm:{copy}")).decide(context=context)
+    again = build_policy(PolicySpec(f"lgbm:{copy}"), load_policy).decide(context=context)
     retrained = train_lgbm(dataset, tmp_path / "retrained", SMALL)
 
     assert again.weights == first.weights
@@ -112,13 +114,13 @@ def test_a_corrupt_or_missing_model_is_a_clear_config_error(model_dir, tmp_path)
     (broken / MODEL).write_text("tree\nnot a model\n")
 
     with pytest.raises(ConfigError, match="missing or corrupt"):
-        build_policy(PolicySpec(f"lgbm:{broken}"))
+        build_policy(PolicySpec(f"lgbm:{broken}"), load_policy)
     with pytest.raises(ConfigError, match="bot train lgbm"):
-        build_policy(PolicySpec(f"lgbm:{tmp_path / 'nowhere'}"))
+        build_policy(PolicySpec(f"lgbm:{tmp_path / 'nowhere'}"), load_policy)
 
 
 def test_the_router_falls_back_when_the_model_does_not_load(tmp_path):
-    guarded = GuardedPolicy(PolicySpec(f"lgbm:{tmp_path}"), "uniform", 5.0)
+    guarded = GuardedPolicy(PolicySpec(f"lgbm:{tmp_path}"), "uniform", 5.0, load_policy)
 
     decision, _ = guarded.decide(lambda: None, lambda: None)
 
@@ -137,7 +139,7 @@ def test_backtest_routes_with_the_model_and_flags_in_sample_days(dataset, model_
         catalog=str(dataset.root / "catalog"),
     )
 
-    result = run_backtest(request)
+    result = run_backtest(request, load_policy)
 
     assert not any("fell back" in flag for flag in result.flags)
     assert any(flag.startswith("IN-SAMPLE") for flag in result.flags)

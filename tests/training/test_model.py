@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.model.backbones import hashed_embedding, minilm_dir, text_key
+from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel
 from strategies import EXPERTS, STRATEGIES
-from training.backbones import hashed_embedding, minilm_dir, text_key
-from training.model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel
 
 
 def test_forward_shapes_and_weights_sum_to_one(compact_model, observations):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from bot.errors import CheckpointError
+from bot.core.errors import CheckpointError
+from bot.model.checkpoint import init_checkpoint, load_checkpoint, read_meta
 from strategies import EXPERTS, STRATEGIES
-from training.checkpoint import init_checkpoint, load_checkpoint, read_meta
 from training.env import WindowEnv
 from training.ppo import PPOConfig, train_ppo
 from training.sft import SFTConfig, train_sft

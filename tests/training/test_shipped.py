@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot.features import FEATURE_NAMES, LOOKBACK
-from bot.policy import PROJECT_ROOT, checkpoint_path
-from bot.settings import Settings
-from training.checkpoint import feature_schema, load_checkpoint, strategy_table
+from bot.core.features import FEATURE_NAMES, LOOKBACK
+from bot.core.saved_meta import PROJECT_ROOT, checkpoint_path
+from bot.core.settings import Settings
+from bot.model.checkpoint import feature_schema, load_checkpoint, strategy_table
 from training.dataset import DatasetConfig
 
 SHIPPED = sorted(path.parent for path in (PROJECT_ROOT / "models").glob("*/meta.json"))

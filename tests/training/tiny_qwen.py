@@ -15,7 +15,7 @@ from transformers import (
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-from training.backbones import image_only_processor
+from bot.model.backbones import image_only_processor
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",

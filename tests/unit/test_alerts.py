@@ -7,8 +7,8 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from bot.alerts import KILL_SWITCH, LogNotifier, WebhookNotifier, notifier
-from bot.settings import Secrets
+from bot.core.alerts import KILL_SWITCH, LogNotifier, WebhookNotifier, notifier
+from bot.core.settings import Secrets
 from tests.alert_receiver import alert_receiver
 from tests.conftest import free_port
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.baselines import (
+from training.rule_baselines import (
     BASELINES,
     baseline_equity,
     bbi_position,

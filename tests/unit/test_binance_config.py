@@ -1,11 +1,12 @@
-"""adapters/binance.py: nautilus' Binance client configs from the settings and the environment."""
+"""adapters/binance/config.py: nautilus' Binance client configs from the settings and the
+environment."""
 
 import pytest
 from nautilus_trader.adapters.binance import BinanceAccountType
 
-from adapters.binance import binance_clients, is_long_only
-from bot.errors import ConfigError
-from bot.settings import BinanceSettings, Secrets
+from adapters.binance.config import binance_clients, is_long_only
+from bot.core.errors import ConfigError
+from bot.core.settings import BinanceSettings, Secrets
 
 KEYS = {"binance_api_key": "k-123", "binance_api_secret": "s-456"}
 

@@ -1,11 +1,11 @@
-"""adapters/binance_execution.py: the pieces of the guarded execution client that need no node."""
+"""adapters/binance/execution.py: the pieces of the guarded execution client that need no node."""
 
 from nautilus_trader.adapters.binance.http.error import BinanceClientError
 
-from adapters.binance import binance_clients
-from adapters.binance_execution import _retry_after
-from bot.breaker import Backoff
-from bot.settings import BinanceSettings, Secrets
+from adapters.binance.config import binance_clients
+from adapters.binance.execution import _retry_after
+from bot.core.breaker import Backoff
+from bot.core.settings import BinanceSettings, Secrets
 
 KEYS = {"binance_api_key": "k-123", "binance_api_secret": "s-456"}
 

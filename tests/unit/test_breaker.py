@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from bot.breaker import Backoff, CircuitBreaker
-from bot.settings import RiskSettings
+from bot.core.breaker import Backoff, CircuitBreaker
+from bot.core.settings import RiskSettings
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 

@@ -8,11 +8,16 @@ import pytest
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 
-from bot.catalog import BarCatalog, bar_type_for, from_nautilus_bars, to_nautilus_bars
-from bot.data import load_bars
-from bot.errors import ConfigError, DataError
-from bot.instruments import asset_class_of, instrument_id, make_instrument, price_precision_of
-from bot.validation import BAR_COLUMNS, bar_interval
+from bot.core.bars import BAR_COLUMNS, bar_interval, from_nautilus_bars
+from bot.core.errors import ConfigError, DataError
+from bot.engine.catalog import BarCatalog, bar_type_for, to_nautilus_bars
+from bot.engine.data import load_bars
+from bot.engine.instruments import (
+    asset_class_of,
+    instrument_id,
+    make_instrument,
+    price_precision_of,
+)
 
 
 def _frame(start: str, periods: int, freq: str | pd.Timedelta, decimals: int = 2) -> pd.DataFrame:

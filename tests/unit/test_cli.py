@@ -3,7 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from bot import __version__
-from bot.cli import app
+from bot.app.cli import app
 
 runner = CliRunner()
 

@@ -1,4 +1,4 @@
-"""Built-in datasets, user files and imports through `bot.data`."""
+"""Built-in datasets, user files and imports through `bot.engine.data`."""
 
 import importlib.util
 from pathlib import Path
@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from structlog.testing import capture_logs
 
-import bot.data
-from bot.data import (
+import bot.engine.data
+from bot.core.bars import BAR_COLUMNS
+from bot.core.errors import ConfigError, DataError
+from bot.engine.data import (
     DATASETS,
     dataset_asset_class,
     import_file,
@@ -17,8 +19,6 @@ from bot.data import (
     load_bars,
     read_user_file,
 )
-from bot.errors import ConfigError, DataError
-from bot.validation import BAR_COLUMNS
 
 BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
 
@@ -200,7 +200,7 @@ def test_start_after_end_is_a_config_error():
 def test_missing_package_is_reported_with_its_install_command(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        bot.data.importlib.util,
+        bot.engine.data.importlib.util,
         "find_spec",
         lambda name: None if name == "quantmod" else real(name),
     )

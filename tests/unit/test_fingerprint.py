@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.fingerprint import (
+from bot.core.fingerprint import (
     SPAN,
     fingerprint,
     in_sample_warning,

@@ -3,8 +3,8 @@ import json
 
 import structlog
 
-from bot.logging import configure_logging, nautilus_logging
-from bot.settings import LoggingSettings
+from bot.core.logging import configure_logging, nautilus_logging
+from bot.core.settings import LoggingSettings
 
 
 def test_json_lines_carry_run_id_when_not_a_terminal():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.metrics import (
+from bot.core.metrics import (
     KEYS,
     cagr,
     calmar,

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.policy import PolicySpec, build_policy, check_policy, validate_weights
+from bot.core.errors import ConfigError
+from bot.engine.policy import PolicySpec, build_policy, check_policy, validate_weights
 from strategies import EXPERTS, STRATEGIES, strategy_names
 
 NAMES = strategy_names()

@@ -1,11 +1,11 @@
-"""The regime rule on past bars (`bot.regime.trailing_regimes`) and its tie to the labels."""
+"""The regime rule on past bars (`bot.core.regime.trailing_regimes`) and its tie to the labels."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bot.errors import ConfigError
-from bot.regime import (
+from bot.core.errors import ConfigError
+from bot.core.regime import (
     CONSOLIDATION,
     DOWNTREND,
     NO_LABEL,
@@ -28,7 +28,7 @@ def _frame(close: np.ndarray) -> pd.DataFrame:
 
 
 def test_codes_are_the_models_regime_order():
-    from training.model import REGIMES as MODEL_REGIMES
+    from bot.model.router_model import REGIMES as MODEL_REGIMES
 
     assert REGIMES == MODEL_REGIMES
     assert [REGIMES[c] for c in (UPTREND, DOWNTREND, CONSOLIDATION)] == list(MODEL_REGIMES)

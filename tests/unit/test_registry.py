@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.journal import Journal
-from bot.policy import PROJECT_ROOT
-from bot.registry import Registry
+from bot.app.cli import app
+from bot.core.saved_meta import PROJECT_ROOT
+from bot.engine.journal import Journal
+from bot.engine.registry import Registry
 
 SHIPPED = PROJECT_ROOT / "models" / "daily-equities"
 runner = CliRunner()

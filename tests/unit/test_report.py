@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.metrics import summarize
-from bot.report import CANDLE_BARS, COLUMNS, format_table, write_report
+from bot.core.metrics import summarize
+from bot.core.report import CANDLE_BARS, COLUMNS, format_table, write_report
 from strategies import strategy_names
 
 NAMES = strategy_names()
@@ -209,7 +209,7 @@ def test_candles_show_only_the_last_bars(run, tmp_path, monkeypatch):
         shown["addplot"] = kwargs["addplot"]
         return real_plot(data, **kwargs)
 
-    monkeypatch.setattr("bot.report.mpf.plot", spy)
+    monkeypatch.setattr("bot.core.report.mpf.plot", spy)
 
     write_report(tmp_path, **run)
 

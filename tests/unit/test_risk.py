@@ -3,14 +3,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 
-from bot.errors import ConfigError
-from bot.risk import (
-    KillSwitch,
-    StaleDataWatchdog,
-    notional_breach,
-    risk_engine_config,
-)
-from bot.settings import RiskSettings, load_settings
+from bot.core.errors import ConfigError
+from bot.core.settings import RiskSettings, load_settings
+from bot.engine.risk import KillSwitch, StaleDataWatchdog, notional_breach, risk_engine_config
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestRequest, run_backtest
-from bot.data import load_bars, store_bars
-from bot.errors import ConfigError, DataError
-from bot.features import REQUIRED_BARS
-from bot.policy import (
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import REQUIRED_BARS
+from bot.core.regime import REGIMES, trailing_regimes
+from bot.core.settings import RouterSettings, TrainSettings
+from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.data import load_bars, store_bars
+from bot.engine.policy import (
     GuardedPolicy,
     PolicySpec,
     RouterContext,
@@ -20,9 +22,8 @@ from bot.policy import (
     check_policy,
     expert_weights,
 )
-from bot.regime import REGIMES, trailing_regimes
-from bot.router_baselines import MOMENTUM_BARS, REGIME_EXPERTS, RULE_HORIZON
-from bot.settings import RouterSettings, TrainSettings
+from bot.engine.router_baselines import MOMENTUM_BARS, REGIME_EXPERTS, RULE_HORIZON
+from bot.model.policy import load_policy
 from strategies import EXPERTS, STRATEGIES
 
 MEMBERS = {e: [s.name for s in STRATEGIES if s.expert == e] for e in EXPERTS}
@@ -171,7 +172,7 @@ def _dominant(weights: pd.DataFrame) -> pd.Series:
 
 @pytest.mark.parametrize("policy", ["rule", "momentum"])
 def test_backtest_routes_with_the_baseline_and_its_weights_change(policy):
-    result = run_backtest(replace(SLICE, policy=policy))
+    result = run_backtest(replace(SLICE, policy=policy), load_policy)
 
     assert not any("fell back" in flag for flag in result.flags)
     assert np.allclose(result.weights.sum(axis=1), 1.0)
@@ -189,8 +190,8 @@ def test_backtest_no_look_ahead_changing_future_bars_keeps_past_decisions(policy
         altered.loc[future, column] *= noise
     store_bars(altered, "SPX", "index", "1d", policy="strict", catalog_dir=tmp_path)
 
-    base = run_backtest(replace(SLICE, policy=policy))
-    changed = run_backtest(replace(SLICE, policy=policy, catalog=str(tmp_path)))
+    base = run_backtest(replace(SLICE, policy=policy), load_policy)
+    changed = run_backtest(replace(SLICE, policy=policy, catalog=str(tmp_path)), load_policy)
 
     past = base.weights.index < shift
     pd.testing.assert_frame_equal(

@@ -14,16 +14,10 @@ import pandas as pd
 import pytest
 from structlog.testing import capture_logs
 
-from bot.data import read_user_file
-from bot.errors import ConfigError, DataError
-from bot.validation import (
-    BAR_COLUMNS,
-    REPORTED,
-    ValidationResult,
-    bar_interval,
-    format_report,
-    validate,
-)
+from bot.core.bars import BAR_COLUMNS, bar_interval
+from bot.core.errors import ConfigError, DataError
+from bot.engine.data import read_user_file
+from bot.engine.validation import REPORTED, ValidationResult, format_report, validate
 
 BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
 ALL_CHECKS = {

@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bot.data import load_bars
-from bot.errors import DataError
+from bot.core.errors import DataError
+from bot.engine.data import load_bars
 from training.llmoe.features import FeatureConfig, Samples, build_samples
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bot.backtest import BacktestRequest, buy_and_hold, run_many
-from bot.journal import Journal, RunRecord
+from bot.engine.backtest import BacktestRequest, buy_and_hold, run_many
+from bot.engine.journal import Journal, RunRecord
+from bot.model.policy import load_policy
 from training.llmoe.baselines import BASELINES, Split
 from training.llmoe.dataset import DataConfig, SymbolData, load_symbol
 from training.llmoe.experts import FitConfig, train_experts
@@ -181,7 +182,8 @@ def _mmdrex(runs: dict[str, SymbolRun], config: EvaluateConfig) -> None:
                 )
             )
             keys.append((symbol, costs))
-    for (symbol, costs), result in zip(keys, run_many(requests), strict=True):
+    results = run_many(requests, load_policy=load_policy)
+    for (symbol, costs), result in zip(keys, results, strict=True):
         runs[symbol].equity[costs][MMDREX] = [result.equity]
         runs[symbol].flags += [f"{MMDREX} ({costs}): {flag}" for flag in result.flags]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 
 MA_LENGTHS = (5, 10, 15, 20, 25, 30)
 FEATURES = (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.errors import ConfigError, DataError
+from bot.core.errors import ConfigError, DataError
 
 SEPARATOR = " | "
 

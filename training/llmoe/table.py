@@ -3,7 +3,7 @@ model and cost setting, as `table1.txt` (also returned for printing), `table1.js
 `equity.png` (LLMoE, the random-router ablation, MM-DREX and buy-and-hold per symbol).
 
 Units follow the paper: TR and MDD in percent; VOL and DD annualised fractions. CR here is the
-project's Calmar (CAGR / MDD, `bot.metrics.calmar`), where the paper divides the total return.
+project's Calmar (CAGR / MDD, `bot.core.metrics.calmar`), where the paper divides the total return.
 """
 
 import json
@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bot.report import text_table  # noqa: E402
+from bot.core.report import text_table  # noqa: E402
 from training.llmoe.trading import table_metrics  # noqa: E402
 
 LLMOE = "LLMoE"

@@ -1,8 +1,8 @@
 """Backtests of prediction series on the project's simulated venue, in worker processes.
 
-Each job is one fresh nautilus engine (`bot.sim.new_engine`: fees per side, slippage in the
+Each job is one fresh nautilus engine (`bot.engine.sim.new_engine`: fees per side, slippage in the
 fill price) holding one `PredictionStrategy`; the engine leaks memory, so workers are replaced
-every few jobs. Metrics come from the strategy's mark-to-market equity (`bot.metrics`).
+every few jobs. Metrics come from the strategy's mark-to-market equity (`bot.core.metrics`).
 """
 
 import json
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bot.catalog import bar_type_for, to_nautilus_bars
-from bot.instruments import make_instrument
-from bot.metrics import (
+from bot.core.bars import bar_interval
+from bot.core.metrics import (
     calmar,
     daily_equity,
     downside_deviation,
@@ -24,9 +23,10 @@ from bot.metrics import (
     total_return,
     volatility,
 )
-from bot.parallel import Parallel, fan_out
-from bot.sim import new_engine
-from bot.validation import bar_interval
+from bot.core.parallel import Parallel, fan_out
+from bot.engine.catalog import bar_type_for, to_nautilus_bars
+from bot.engine.instruments import make_instrument
+from bot.engine.sim import new_engine
 from strategies.prediction import PredictionStrategy, PredictionStrategyConfig
 
 THRESHOLD = 0.5  # all-in when P(next day up) is above this
@@ -82,7 +82,7 @@ def run_job(job: TradeJob) -> pd.Series:
 
 
 def run_jobs(jobs: list[TradeJob], parallel: Parallel | None = None) -> list[pd.Series]:
-    """Every job's equity, in job order, one engine per task (`bot.parallel`)."""
+    """Every job's equity, in job order, one engine per task (`bot.core.parallel`)."""
     return fan_out(run_job, jobs, parallel or Parallel(), desc="backtests", progress=True)
 
 

@@ -1,0 +1,395 @@
+"""The `bot` command line. The one place that turns `BotError`s into messages and exit codes."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import pandas as pd
+import structlog
+import typer
+from typer.core import TyperGroup
+
+from bot import __version__
+from bot.app.cli.live import live, paper
+from bot.app.cli.models import models_app
+from bot.app.cli.options import RayAddress, Workers, parallel_of
+from bot.app.cli.risk import flatten, risk_app
+from bot.app.cli.schedule import schedule
+from bot.app.cli.sweep import sweep
+from bot.app.cli.train import evaluate, train_app
+from bot.app.explain import explain_decision, explain_run, model_attributor
+from bot.app.status import format_status
+from bot.core.errors import BotError, ConfigError
+from bot.core.logging import configure_logging, new_run_id
+from bot.core.report import format_table, text_table
+from bot.core.settings import LoadedSettings, effective_items, load_settings, parse_assignment
+from bot.engine.backtest import backtest_requests, run_many, write_backtest_report
+from bot.engine.data import import_file, list_datasets, read_raw, read_user_file, store_bars
+from bot.engine.journal import Journal
+from bot.engine.node_state import latest_session, read_cache
+from bot.engine.validation import format_report, validate
+from bot.model.policy import load_policy
+
+log = structlog.get_logger(__name__)
+
+
+class _BoundaryGroup(TyperGroup):
+    """Runs every command under one error boundary: expected errors become a message and an
+    exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotError as exc:
+            typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.secho("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_BoundaryGroup,
+    help="MM-DREX routed-experts trading bot: backtest, paper and live trading on NautilusTrader.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+data_app = typer.Typer(help="List, import, check and fetch market data.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+app.add_typer(risk_app, name="risk")
+app.command()(flatten)
+app.command()(schedule)
+app.command()(evaluate)
+app.command()(sweep)
+
+
+@dataclass(frozen=True)
+class _Context:
+    config_file: Path | None
+    assignments: tuple[str, ...]
+    run_id: str
+
+    def settings(self, **flags: Any) -> LoadedSettings:
+        """Effective settings: command flags (dotted keys) over --set, env, file and defaults."""
+        cli = dict(parse_assignment(text) for text in self.assignments)
+        cli.update({key: value for key, value in flags.items() if value is not None})
+        return load_settings(self.config_file, cli)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (else $BOT_CONFIG).")
+    ] = None,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting, e.g. --set router.window=30."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Settings precedence: flags and --set > BOT__SECTION__KEY env > config file > defaults."""
+    run = _Context(config, tuple(assignments or ()), new_run_id())
+    loaded = run.settings()
+    configure_logging(loaded.settings.logging, run.run_id)
+    ctx.obj = run
+
+
+def _ctx(ctx: typer.Context) -> _Context:
+    return ctx.find_root().obj
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print every effective setting with its source. Secrets are redacted."""
+    rows = effective_items(_ctx(ctx).settings())
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        typer.echo(f"{key.ljust(width)} = {value}  # {source}")
+
+
+@data_app.command("list")
+def data_list(ctx: typer.Context) -> None:
+    """Every dataset available here: built-in real data and imported files."""
+    settings = _ctx(ctx).settings().settings
+    rows = [
+        (
+            info.symbol,
+            info.bar,
+            info.asset_class,
+            f"{info.first:%Y-%m-%d}" if info.first is not None else "-",
+            f"{info.last:%Y-%m-%d}" if info.last is not None else "-",
+            str(info.rows) if info.available else "-",
+            info.source if info.available else f"not installed: {info.note}",
+        )
+        for info in list_datasets(settings.data.catalog)
+    ]
+    typer.echo(text_table(("symbol", "bar", "class", "first", "last", "bars", "source"), rows))
+
+
+@data_app.command("check")
+def data_check(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A dataset symbol, or the path of a bar file.")],
+    bar: Annotated[str, typer.Option(help="Bar size of the dataset or file.")] = "1d",
+    asset_class: Annotated[
+        str | None, typer.Option("--asset-class", help="Asset class, needed for a file.")
+    ] = None,
+    policy: Annotated[str | None, typer.Option(help="strict | repair")] = None,
+) -> None:
+    """Validate a dataset or file and print what is wrong (strict) or what was repaired."""
+    settings = _ctx(ctx).settings(**{"data.policy": policy}).settings
+    if Path(target).is_file():
+        if asset_class is None:
+            raise ConfigError("Checking a file needs --asset-class (index, equity, crypto, ...).")
+        raw, first_line = read_user_file(target), 2
+    else:
+        raw, asset_class = read_raw(target, bar, catalog_dir=settings.data.catalog)
+        first_line = None
+    result = validate(
+        raw,
+        asset_class=asset_class,
+        bar=bar,
+        policy=settings.data.policy,
+        label=target,
+        first_line=first_line,
+    )
+    typer.echo(format_report(result))
+
+
+@data_app.command("import")
+def data_import(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="CSV or Parquet file; schema in bot/engine/data.py.")
+    ],
+    symbol: Annotated[str, typer.Option(help="Symbol to store it under.")],
+    asset_class: Annotated[
+        str, typer.Option("--asset-class", help="index | equity | crypto | perpetual | fx")
+    ],
+    bar: Annotated[str, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = "1d",
+    tz: Annotated[str, typer.Option(help="Time zone of times without an offset.")] = "UTC",
+    adjusted: Annotated[
+        bool, typer.Option(help="Prices are already split-adjusted: keep big jumps.")
+    ] = False,
+    policy: Annotated[str | None, typer.Option(help="strict | repair")] = None,
+) -> None:
+    """Validate a user file and store it in the catalog."""
+    settings = _ctx(ctx).settings(**{"data.policy": policy}).settings
+    result = import_file(
+        path,
+        symbol,
+        asset_class,
+        bar,
+        policy=settings.data.policy,
+        catalog_dir=settings.data.catalog,
+        tz=tz,
+        adjusted=adjusted,
+    )
+    typer.echo(format_report(result))
+    typer.echo(f"Stored {symbol} {bar} in {settings.data.catalog}.")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    ctx: typer.Context,
+    venue: Annotated[str, typer.Option(help="binance | alpaca")],
+    symbol: Annotated[str, typer.Option(help="Venue symbol, e.g. BTC/USDT or AAPL.")],
+    start: Annotated[datetime, typer.Option(help="First bar (UTC).")],
+    end: Annotated[datetime, typer.Option(help="End, exclusive (UTC).")],
+    bar: Annotated[str, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = "1d",
+    store_as: Annotated[
+        str | None, typer.Option(help="Catalog symbol (default: the symbol without '/').")
+    ] = None,
+    asset_class: Annotated[
+        str | None, typer.Option("--asset-class", help="equity | crypto | perpetual")
+    ] = None,
+) -> None:
+    """Download history (needs network), validate it and store it in the catalog."""
+    loaded = _ctx(ctx).settings()
+    start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    frame, default_class = _download(loaded, venue, symbol, bar, start, end, asset_class)
+    name = store_as or symbol.replace("/", "").replace(":", "")
+    settings = loaded.settings
+    result = store_bars(
+        frame,
+        name,
+        asset_class or default_class,
+        bar,
+        policy=settings.data.policy,
+        catalog_dir=settings.data.catalog,
+        adjusted=True,
+    )
+    typer.echo(format_report(result))
+    typer.echo(f"Stored {name} {bar} in {settings.data.catalog}.")
+
+
+def _download(
+    loaded: LoadedSettings,
+    venue: str,
+    symbol: str,
+    bar: str,
+    start: datetime,
+    end: datetime,
+    asset_class: str | None,
+) -> tuple[pd.DataFrame, str]:
+    venues = loaded.settings.venues
+    if venue == "binance":
+        from adapters.binance.history import binance_api_urls, fetch_ohlcv
+
+        binance = venues.binance
+        base = binance.base_url_http
+        frame = fetch_ohlcv(
+            binance.ccxt_exchange,
+            symbol,
+            bar,
+            start,
+            end,
+            urls=binance_api_urls(base) if base else None,
+        )
+        return frame, "perpetual" if binance.market == "usdt_futures" else "crypto"
+    if venue == "alpaca":
+        from adapters.alpaca.history import fetch_bars
+
+        kind = asset_class or ("crypto" if "/" in symbol else "equity")
+        secrets = loaded.secrets
+        frame = fetch_bars(
+            symbol,
+            bar,
+            start,
+            end,
+            asset_class=kind,
+            api_key=secrets.alpaca_api_key.get_secret_value() if secrets.alpaca_api_key else None,
+            secret_key=(
+                secrets.alpaca_secret_key.get_secret_value() if secrets.alpaca_secret_key else None
+            ),
+            url_override=venues.alpaca.data_url,
+            feed=venues.alpaca.feed,
+        )
+        return frame, kind
+    raise ConfigError(f"Unknown venue {venue!r} for fetch: use binance or alpaca.")
+
+
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (see `bot data list`).")
+    ] = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    bar: Annotated[str | None, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="model:<dir> | uniform | fixed | best-expert | random | single:<name> | rule | "
+            "momentum | lgbm:<dir>"
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated policies run side by side (buy-and-hold is added)."),
+    ] = None,
+    window: Annotated[int | None, typer.Option(help="Bars between router decisions.")] = None,
+    capital: Annotated[float | None, typer.Option(help="Starting capital.")] = None,
+    fee_bps: Annotated[float | None, typer.Option(help="Commission per side, bps.")] = None,
+    slippage_bps: Annotated[float | None, typer.Option(help="Slippage per fill, bps.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the random policy.")] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="Where report folders go.")] = None,
+    workers: Workers = 0,
+    ray_address: RayAddress = None,
+) -> None:
+    """Backtest the routed portfolio on historical bars, print metrics and write a report."""
+    run = _ctx(ctx)
+    settings = run.settings(
+        **{
+            "backtest.symbols": symbols.split(",") if symbols else None,
+            "backtest.start": start.date() if start else None,
+            "backtest.end": end.date() if end else None,
+            "backtest.bar": bar,
+            "backtest.capital": capital,
+            "backtest.fee_bps": fee_bps,
+            "backtest.slippage_bps": slippage_bps,
+            "backtest.report_dir": report_dir,
+            "router.policy": policy,
+            "router.window": window,
+            "router.seed": seed,
+        }
+    ).settings
+    policies = compare.split(",") if compare else [settings.router.policy]
+    requests = backtest_requests(settings, policies, run.run_id)
+    results = run_many(requests, parallel_of(workers, ray_address), load_policy)
+    out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
+    for symbol in settings.backtest.symbols:
+        mine = [r for r in results if r.request.symbol == symbol]
+        folder = out / symbol if len(settings.backtest.symbols) > 1 else out
+        metrics = write_backtest_report(mine, folder)
+        typer.echo(f"\n{symbol}\n{format_table(metrics)}")
+        for flag in {flag for r in mine for flag in r.flags}:
+            typer.secho(f"WARNING: {flag}", fg=typer.colors.YELLOW)
+    typer.echo(f"\nReport: {out.resolve()}")
+
+
+app.command()(paper)
+app.command()(live)
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Decision time (UTC)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the run summary plot.")] = None,
+) -> None:
+    """Explain one router decision (--at), or how the weights moved over a whole run."""
+    settings = _ctx(ctx).settings().settings
+    if not settings.journal.path.is_file():
+        raise ConfigError(
+            f"No journal at {settings.journal.path}: run a backtest first, or point "
+            "journal.path at an existing journal."
+        )
+    with Journal(settings.journal.path) as journal:
+        record = journal.run(run) if run else journal.latest_run()
+        if record is None:
+            raise ConfigError(f"The journal {settings.journal.path} holds no runs yet.")
+        if at is None:
+            folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
+            typer.echo(explain_run(journal, record.run_id, folder))
+            return
+        attributor = model_attributor(record, record.settings.get("catalog"))
+        typer.echo(
+            explain_decision(journal, record.run_id, at.replace(tzinfo=UTC), attributor=attributor)
+        )
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None, typer.Option(help="Session run id (default: the newest paper/live run).")
+    ] = None,
+) -> None:
+    """Show a paper or live node's mode, venue, equity, positions, weights, regime, data
+    staleness and kill switch, running or stopped (from the journal and Redis)."""
+    settings = _ctx(ctx).settings().settings
+    with Journal(settings.journal.path) as journal:
+        session = latest_session(journal, run)
+    typer.echo(format_status(session, read_cache(settings.persistence), datetime.now(UTC)))

@@ -1,0 +1,97 @@
+"""`bot models list|add|promote|rollback`: the model registry (`bot.engine.registry`).
+
+Promotions and rollbacks are journalled (kind `model_promoted` / `model_rolled_back`). A node
+routing with `router.policy = "registry"` switches to the new active model at its next window.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from bot.core.report import text_table
+from bot.core.saved_meta import checkpoint_path
+from bot.engine.journal import Journal, RunRecord
+from bot.engine.registry import Registry
+
+models_app = typer.Typer(help="The model registry: list, add, promote, roll back.")
+
+PROMOTED_EVENT = "model_promoted"
+ROLLED_BACK_EVENT = "model_rolled_back"
+
+
+def _registry(ctx: typer.Context) -> Registry:
+    return Registry(ctx.find_root().obj.settings().settings.registry.path)
+
+
+def operator_event(
+    ctx: typer.Context, kind: str, payload: dict, *, symbol: str = "", policy: str = ""
+) -> None:
+    """Journal an operator command's event; each command is a run of its own in the journal."""
+    run = ctx.find_root().obj
+    with Journal(run.settings().settings.journal.path) as journal:
+        journal.start_run(RunRecord(run.run_id, "operator", symbol, "", policy))
+        journal.record_event(run.run_id, pd.Timestamp.now(tz="UTC"), kind, payload)
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Every registered checkpoint; the active one is marked with *."""
+    registry = _registry(ctx)
+    entries = registry.entries()
+    if not entries:
+        typer.echo(f"No models in {registry.root}; add one with `bot models add CHECKPOINT`.")
+        return
+    rows = [
+        ("*" if e.active else "", e.name, e.created, e.bar, str(len(e.symbols)), *_scores(e))
+        for e in entries
+    ]
+    header = ("", "name", "created", "bar", "symbols", "TR %", "SR", "MDD %")
+    typer.echo(text_table(header, rows))
+
+
+def _scores(entry) -> tuple[str, str, str]:
+    """The router's mean out-of-sample TR, Sharpe and MDD from its `evaluation.json`."""
+    router = (entry.evaluation or {}).get("average", {}).get("router")
+    if not router:
+        return "-", "-", "-"
+    return (
+        f"{router['total_return'] * 100:.2f}",
+        f"{router['sharpe']:.2f}",
+        f"{router['max_drawdown'] * 100:.2f}",
+    )
+
+
+@models_app.command("add")
+def models_add(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `bot train`.")],
+    name: Annotated[str | None, typer.Option(help="Registry name (default: folder name).")] = None,
+    evaluation: Annotated[
+        Path | None, typer.Option(help="The evaluation.json of `bot evaluate` for it.")
+    ] = None,
+) -> None:
+    """Copy a checkpoint into the registry (it does not become active)."""
+    # The same lookup as `model:` policies: `models/daily-equities` works from any folder.
+    entry = _registry(ctx).add(checkpoint_path(f"model:{checkpoint}"), name, evaluation)
+    typer.echo(f"Added {entry.name} to {entry.path.parent}; `bot models promote {entry.name}`.")
+
+
+@models_app.command("promote")
+def models_promote(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]
+) -> None:
+    """Make a model active; running nodes switch at their next window."""
+    previous = _registry(ctx).promote(name)
+    operator_event(ctx, PROMOTED_EVENT, {"active": name, "previous": previous}, policy=name)
+    typer.echo(f"Promoted {name} (was: {previous or 'none'}).")
+
+
+@models_app.command("rollback")
+def models_rollback(ctx: typer.Context) -> None:
+    """Re-activate the model that was active before the current one."""
+    left, restored = _registry(ctx).rollback()
+    payload = {"active": restored, "previous": left}
+    operator_event(ctx, ROLLED_BACK_EVENT, payload, policy=restored)
+    typer.echo(f"Rolled back from {left} to {restored}.")

@@ -1,0 +1,111 @@
+"""`bot status`: a paper or live node's state for an operator, running or stopped.
+
+It reads the journal (the session, its decisions, fills and events) and Redis (positions,
+accounts, the router's and risk guard's saved state) through `bot.engine.node_state`; it never talks
+to the node or the venue.
+"""
+
+from datetime import datetime
+
+import pandas as pd
+from nautilus_trader.model.objects import Price
+
+from bot.core.bars import bar_interval
+from bot.core.report import text_table
+from bot.engine.node_state import CacheState, Session
+from strategies import strategy_names
+
+
+def format_status(session: Session, cache: CacheState, now: datetime) -> str:
+    """The status report as text, at `now` (UTC)."""
+    run = session.run
+    lines = [
+        f"Session {run.run_id}: {run.mode} on {session.venue}, {run.symbol} {run.bar} bars, "
+        f"policy {run.policy}",
+        f"Node: {session.state}" + (f" (pid {session.pid})" if session.pid else "")
+        + f"; trader {session.trader_id}; started {run.started[:19]} UTC",
+    ]  # fmt: skip
+    lines += _market(session, cache, now)
+    lines += [_kill_switch(cache.guard.get("kill_switch") or {})]
+    lines += _router(session)
+    lines += ["", "Positions per strategy (from Redis):", _positions(cache)]
+    lines += ["", f"Last events (of {len(session.events)}):", *_events(session.events)]
+    return "\n".join(lines)
+
+
+def _events(events: pd.DataFrame, last: int = 8) -> list[str]:
+    if events.empty:
+        return ["  none"]
+    rows = []
+    for event in events.tail(last).itertuples():
+        payload = ", ".join(f"{k}={v}" for k, v in event.payload.items())
+        rows.append(f"  {event.ts:%Y-%m-%d %H:%M:%S} {event.kind}: {payload}"[:160])
+    return rows
+
+
+def _market(session: Session, cache: CacheState, now: datetime) -> list[str]:
+    last = cache.guard.get("last_bar")
+    if not last:
+        return ["Equity: no bar seen yet; data staleness unknown"]
+    at = pd.Timestamp(last["ts"], tz="UTC")
+    age = now - at.to_pydatetime()
+    risk = session.run.settings.get("risk", {})
+    limit = bar_interval(session.run.bar).to_pytimedelta() * risk.get("stale_after_bars", 5.0)
+    verdict = "STALE: no new orders" if age > limit else "fresh"
+    return [
+        f"Equity: {last['equity']:,.2f} at the last bar, close {last['close']:,.2f}",
+        f"Data: last bar {at:%Y-%m-%d %H:%M:%S} UTC, {age.total_seconds() / 60:.1f} min ago "
+        f"({verdict}; stale after {limit.total_seconds() / 60:g} min)",
+    ]
+
+
+def _kill_switch(state: dict) -> str:
+    if state.get("reason"):
+        return f"Kill switch: TRIPPED at {state['tripped_at']}: {state['reason']}"
+    peak = state.get("peak")
+    return "Kill switch: armed" + (f" (equity peak {peak:,.2f})" if peak else "")
+
+
+def _router(session: Session) -> list[str]:
+    decisions = session.decisions
+    if decisions.empty:
+        return ["Router: no decision yet"]
+    last = decisions.iloc[-1]
+    fell_back = int(decisions["fallback"].sum())
+    lines = [
+        f"Router: last decision {decisions.index[-1]:%Y-%m-%d %H:%M:%S} UTC by {last['policy']}"
+        f"{' (FALLBACK: ' + str(last['error']) + ')' if last['fallback'] else ''}; "
+        f"{len(decisions)} decisions, {fell_back} fell back",
+    ]
+    if last["regime"]:
+        lines.append("Regime: " + "  ".join(f"{k} {v:.2f}" for k, v in last["regime"].items()))
+    lines.append("Experts: " + "  ".join(f"{k} {v:.2f}" for k, v in last["experts"].items()))
+    weights = last["weights"]
+    lines.append(
+        "Weights: " + "  ".join(f"{name} {weights[name]:.2f}" for name in strategy_names())
+    )
+    return lines
+
+
+def _positions(cache: CacheState) -> str:
+    close = (cache.guard.get("last_bar") or {}).get("close")
+    rows = []
+    for position in sorted(cache.positions, key=lambda p: p.strategy_id.value):
+        name = position.strategy_id.value.rsplit("-", 1)[0]
+        unrealized = "n/a"
+        if close is not None and position.is_open:
+            # The bar's close at full precision: PnL is computed in floats anyway.
+            unrealized = f"{position.unrealized_pnl(Price(close, 8)).as_double():,.2f}"
+        rows.append(
+            (
+                name,
+                f"{position.signed_qty:g}",
+                f"{position.avg_px_open:,.2f}",
+                f"{position.realized_pnl.as_double():,.2f}",
+                unrealized,
+            )
+        )
+    if not rows:
+        return "  none"
+    header = ("strategy", "qty", "avg price", "realized PnL", "unrealized PnL")
+    return text_table(header, rows)

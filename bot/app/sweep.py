@@ -1,0 +1,149 @@
+"""Parameter sweeps: a grid over one strategy's config fields, scored walk-forward.
+
+The span [start, end] is cut into `folds + 1` equal slices of bars. Fold i is fitted on
+everything before slice i + 1 (an expanding window) and tested on slice i + 1, with `purge` bars
+left out between the two. Every grid point runs the strategy alone (policy single:<strategy>,
+costs included) on each fold's fit and test spans; the fold's chosen point is the one with the
+best fit Sharpe, and the walk-forward score is its mean test Sharpe. Every backtest is one engine
+in one task on the shared fan-out (`bot.core.parallel`).
+"""
+
+import itertools
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bot.core.errors import ConfigError  # noqa: E402
+from bot.core.parallel import Parallel  # noqa: E402
+from bot.core.report import text_table  # noqa: E402
+from bot.engine.backtest import BacktestRequest, resolve_window, run_many  # noqa: E402
+from bot.engine.data import load_bars  # noqa: E402
+from strategies import STRATEGIES  # noqa: E402
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What `run_sweep` runs: `grid` maps config fields of `strategy` to the values to try."""
+
+    strategy: str
+    grid: dict[str, tuple]
+    folds: int = 3
+    purge: int = 20  # bars between a fold's fit and test spans
+
+    def __post_init__(self) -> None:
+        spec = {s.name: s for s in STRATEGIES}.get(self.strategy)
+        if spec is None:
+            names = [s.name for s in STRATEGIES]
+            raise ConfigError(f"Unknown strategy {self.strategy!r}; choose one of {names}.")
+        unknown = set(self.grid) - set(spec.config.__struct_fields__)
+        if unknown or not self.grid:
+            raise ConfigError(
+                f"{self.strategy} has no config field(s) {sorted(unknown)} to sweep; its fields "
+                f"are {sorted(spec.config.__struct_fields__)}."
+            )
+        if self.folds < 1 or self.purge < 0:
+            raise ConfigError(f"folds={self.folds} must be >= 1 and purge={self.purge} >= 0.")
+
+    def points(self) -> list[dict]:
+        """Every grid point, as config overrides."""
+        names = list(self.grid)
+        return [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
+
+
+def fold_spans(index: pd.DatetimeIndex, folds: int, purge: int) -> list[tuple]:
+    """(fit start, fit end, test start, test end) bar times per fold (see the module docstring)."""
+    cuts = np.linspace(0, len(index), folds + 2).round().astype(int)
+    spans = []
+    for i in range(folds):
+        fit_end, test_start, test_end = cuts[i + 1] - 1, cuts[i + 1] + purge, cuts[i + 2] - 1
+        if test_start >= test_end:
+            raise ConfigError(f"Fold {i} has no test bars left after a purge of {purge} bars.")
+        spans.append((index[0], index[fit_end], index[test_start], index[test_end]))
+    return spans
+
+
+def run_sweep(
+    config: SweepConfig, base: BacktestRequest, out_dir: Path, parallel: Parallel
+) -> dict:
+    """Run the sweep; write sweep.json, table.txt and sweep.png into `out_dir`; return it."""
+    frame = load_bars(base.symbol, base.bar, policy=base.data_policy, catalog_dir=base.catalog)
+    start, end = resolve_window(frame, base)
+    index = frame.index[(frame.index >= start) & (frame.index <= end)]
+    spans = fold_spans(index, config.folds, config.purge)
+    points = config.points()
+    requests = [
+        replace(
+            base,
+            policy=f"single:{config.strategy}",
+            params={config.strategy: point},
+            start=a.date(),
+            end=b.date(),
+            progress=False,
+        )  # fmt: skip
+        for point in points
+        for span in spans
+        for a, b in (span[:2], span[2:])
+    ]
+    sharpes = [r.metrics["sharpe"] for r in run_many(requests, parallel)]
+    scores = np.array(sharpes, dtype=float).reshape(len(points), len(spans), 2)
+    chosen = np.nanargmax(np.nan_to_num(scores[:, :, 0], nan=-np.inf), axis=0)
+    result = {
+        "strategy": config.strategy,
+        "symbol": base.symbol,
+        "folds": [
+            {
+                "fit": [str(s[0]), str(s[1])],
+                "test": [str(s[2]), str(s[3])],
+                "chosen": points[c],
+                "test_sharpe": float(scores[c, f, 1]),
+            }  # fmt: skip
+            for f, (s, c) in enumerate(zip(spans, chosen, strict=True))
+        ],
+        "points": [
+            {
+                "params": p,
+                "fit_sharpe": scores[i, :, 0].tolist(),
+                "test_sharpe": scores[i, :, 1].tolist(),
+                "mean_test_sharpe": float(np.nanmean(scores[i, :, 1])),
+            }  # fmt: skip
+            for i, p in enumerate(points)
+        ],
+        "walk_forward_sharpe": float(np.nanmean([scores[c, f, 1] for f, c in enumerate(chosen)])),
+    }
+    _write(result, out_dir)
+    return result
+
+
+def _write(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = [json.dumps(p["params"]) for p in result["points"]]
+    rows = [
+        (label, *(f"{s:+.2f}" for s in p["test_sharpe"]), f"{p['mean_test_sharpe']:+.2f}")
+        for label, p in zip(labels, result["points"], strict=True)
+    ]
+    header = ("params", *(f"fold {i} test SR" for i in range(len(result["folds"]))), "mean")
+    table = text_table(header, rows)
+    table += (
+        f"\nwalk-forward Sharpe (best fit point per fold): {result['walk_forward_sharpe']:+.3f}"
+    )
+    result["table"] = table
+    (out_dir / "sweep.json").write_text(json.dumps(result, indent=2))
+    (out_dir / "table.txt").write_text(table + "\n")
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(labels) + 1.5))
+    ax.barh(labels, [p["mean_test_sharpe"] for p in result["points"]], color="tab:blue")
+    ax.set_xlabel("mean out-of-sample Sharpe over the folds")
+    ax.set_title(f"{result['strategy']} on {result['symbol']}: walk-forward sweep")
+    fig.tight_layout()
+    fig.savefig(out_dir / "sweep.png", dpi=100)
+    plt.close(fig)

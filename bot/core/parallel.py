@@ -1,0 +1,169 @@
+"""One fan-out for every batch of independent runs: serially, on local Ray, or on a Ray cluster.
+
+Backtests (`bot backtest --compare`, several symbols), evaluations, sweeps and the dataset's
+strategy backtests all go through `FanOut`. Each item runs as one Ray task in a worker process
+of its own, never in this one: nautilus engines are not reusable and leak memory, and a process
+that has run torch must not fork (its children hang). Results come back in item order and equal
+the serial run's, which a test checks.
+
+- `workers=1` runs in this process, one item after another: no Ray needed.
+- `workers=0` (one per CPU) or `workers=N` start a local Ray for the batch and stop it after;
+  start-up costs a few seconds, so a batch of one item runs serially.
+- `ray_address="ray://host:10001"` (or "auto") joins a running cluster, whose nodes must have
+  this project installed at the same version; the cluster's own CPUs bound the parallelism.
+
+Ray is the optional `scale` extra (`pip install -e '.[scale]'`, in `make setup`); without it a
+parallel request runs serially and says so.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from tqdm import tqdm
+
+from bot.core.errors import BotError, ConfigError
+
+log = structlog.get_logger(__name__)
+
+# A worker process runs at most this many tasks, then Ray starts a fresh one: each nautilus
+# engine leaks about 27 MB, so this bounds a worker's growth to a few hundred MB.
+TASKS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Where a batch runs.
+
+    Parameters
+    ----------
+    workers : int
+        1 runs serially in this process; 0 means one Ray worker per CPU; N > 1, N workers.
+    ray_address : str | None
+        A Ray cluster to join (e.g. "ray://head:10001" or "auto") instead of a local Ray.
+    """
+
+    workers: int = 0
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ConfigError(f"workers={self.workers}: use 1 (serial), 0 (one per CPU) or N.")
+        if self.ray_address is not None and self.workers == 1:
+            raise ConfigError(
+                "--ray-address and --workers 1 contradict each other: a cluster runs tasks in "
+                "parallel. Drop one of them."
+            )
+
+    def width(self, items: int) -> int:
+        """How many items run at once on this machine (a cluster decides its own)."""
+        return min(items, self.workers or os.cpu_count() or 1)
+
+
+class Batch:
+    """Items submitted to a `FanOut`; `results()` waits for them, in item order."""
+
+    def __init__(self, fn: Callable, items: Sequence, refs: list | None) -> None:
+        self._fn, self._items, self._refs = fn, list(items), refs
+
+    def results(self, desc: str = "", progress: bool = False) -> list:
+        """Every item's result, in item order; the first failure is raised as itself."""
+        bar = tqdm(total=len(self._items), desc=desc, disable=not progress)
+        with bar:
+            if self._refs is None:
+                return [_tick(bar, self._fn(item)) for item in self._items]
+            return _gather(self._refs, bar)
+
+
+class FanOut:
+    """A context that owns the Ray session (if any) for the batches submitted inside it."""
+
+    def __init__(self, parallel: Parallel, items: int) -> None:
+        self.parallel = parallel
+        self.serial = parallel.workers == 1 or (items <= 1 and parallel.ray_address is None)
+        self._started = False
+        if not self.serial and not _has_ray():
+            if parallel.ray_address:
+                raise ConfigError(
+                    f"--ray-address {parallel.ray_address} needs Ray, which is not installed: "
+                    "pip install -e '.[scale]'."
+                )
+            log.warning("ray is not installed; running serially", install="pip install ray")
+            self.serial = True
+        self._width = parallel.width(items)
+
+    def __enter__(self) -> "FanOut":
+        if not self.serial:
+            self._started = _start_ray(self.parallel, self._width)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+
+    def submit(self, fn: Callable, items: Sequence) -> Batch:
+        """Start `fn(item)` for every item (in Ray workers at once, or serially on `results`)."""
+        if self.serial:
+            return Batch(fn, items, None)
+        import ray
+
+        task = ray.remote(num_cpus=1, max_calls=TASKS_PER_WORKER)(fn)
+        return Batch(fn, items, [task.remote(item) for item in items])
+
+
+def fan_out(
+    fn: Callable, items: Sequence, parallel: Parallel, desc: str = "", progress: bool = False
+) -> list:
+    """`[fn(item) for item in items]`, run as `parallel` says; results in item order."""
+    with FanOut(parallel, len(items)) as pool:
+        return pool.submit(fn, items).results(desc, progress)
+
+
+def _tick(bar: tqdm, result: Any) -> Any:
+    bar.update()
+    return result
+
+
+def _gather(refs: list, bar: tqdm) -> list:
+    import ray
+
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            ray.get(done)  # raises the first failure now, not after the whole batch
+            bar.update(len(done))
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as error:
+        cause = error.cause
+        if isinstance(cause, BotError):
+            raise cause from None  # the CLI boundary maps it to its exit code
+        raise
+
+
+def _has_ray() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _start_ray(parallel: Parallel, width: int) -> bool:
+    """Start or join Ray unless this process is already connected; True when we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    # The project is importable in workers (an installed package); the working directory is not
+    # shipped. Worker output stays out of the terminal: errors come back through results().
+    if parallel.ray_address:
+        ray.init(address=parallel.ray_address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=width, include_dashboard=False, log_to_driver=False)
+    log.info("ray started", address=parallel.ray_address or "local", workers=width)
+    return True

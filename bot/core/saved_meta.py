@@ -1,0 +1,78 @@
+"""The `meta.json` of a saved model folder (router checkpoint, LightGBM router), read one way,
+and what it says of the data a model was trained on (no model is loaded to read it)."""
+
+import json
+from pathlib import Path
+
+from bot.core.errors import CheckpointError, ConfigError
+
+META = "meta.json"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# How each kind of saved model checks its meta.json (`read_saved_meta` keywords), by policy prefix.
+SAVED = {
+    "model:": {"what": "a checkpoint", "written_by": "`bot train`", "expected": {"format": 1}},
+    "lgbm:": {
+        "what": "a LightGBM router",
+        "written_by": "`bot train lgbm`",
+        "expected": {"kind": "lgbm", "format": 1},
+    },
+}
+
+
+def read_saved_meta(folder: str | Path, *, what: str, written_by: str, expected: dict) -> dict:
+    """`folder`'s meta.json; CheckpointError when it is missing, unreadable, or any of the
+    `expected` keys differs. `what` names the kind of folder (e.g. "a checkpoint"), `written_by`
+    the command that writes one, so each message says what to do."""
+    path = Path(folder) / META
+    if not path.is_file():
+        raise CheckpointError(
+            f"No {META} in {folder}: it is not {what}, or its save did not finish. Point at a "
+            f"folder written by {written_by}."
+        )
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(
+            f"{path} is corrupt ({error}); re-create it with {written_by}."
+        ) from error
+    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
+        raise CheckpointError(
+            f"{path} is not {what} of this version ({expected}); re-create it with {written_by}."
+        )
+    return meta
+
+
+def checkpoint_path(policy: str) -> Path:
+    """The checkpoint folder of a `model:<path>` (or `lgbm:<path>`) policy. A relative path that
+    does not exist here is taken from the project folder, so `model:models/daily-equities` (the
+    shipped router) works from any working directory."""
+    path = Path(policy.removeprefix("model:").removeprefix("lgbm:"))
+    if path.is_absolute() or path.exists():
+        return path
+    shipped = PROJECT_ROOT / path
+    return shipped if shipped.exists() else path
+
+
+def trained_on(policy: str) -> dict | None:
+    """What a `model:` or `lgbm:` policy's checkpoint records of its training data (meta.json's
+    `extra.dataset`: config, config hash, per-symbol splits); None for another policy or an
+    unreadable checkpoint (the router reports that one itself)."""
+    kind = next((k for k in SAVED if policy.startswith(k)), None)
+    if kind is None:
+        return None
+    try:
+        return read_saved_meta(checkpoint_path(policy), **SAVED[kind])["extra"].get("dataset", {})
+    except ConfigError:
+        return None
+
+
+def trained_bar_warning(policy: str, dataset: dict | None, bar: str) -> str | None:
+    """A warning when `policy` was trained (`dataset`, from `trained_on`) on other bars than
+    `bar`: its charts and features would mean something else."""
+    trained = (dataset or {}).get("config", {})
+    if trained.get("bar", bar) == bar:
+        return None
+    return (
+        f"MODEL MISMATCH: {policy} was trained on {trained['bar']} bars of "
+        f"{', '.join(trained.get('symbols', []))}; this run trades {bar} bars."
+    )

@@ -1,0 +1,495 @@
+"""Typed settings over TOML, with environment and command-line overrides.
+
+Precedence, highest first: command line (`--set key=value` and command flags) > environment
+(`BOT__SECTION__KEY=value`) > config file (`--config PATH`, else `$BOT_CONFIG`, else
+`config/default.toml` when present) > built-in defaults. Values in the environment and in `--set`
+are parsed as JSON when they parse (numbers, lists, booleans), else taken as strings.
+
+Secrets are never read from files or flags: only from the environment variables in `SECRET_ENV`.
+"""
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from bot.core.errors import ConfigError
+
+ENV_PREFIX = "BOT__"
+DEFAULT_CONFIG = Path("config/default.toml")
+SECRET_ENV = {
+    "alpaca_api_key": "APCA_API_KEY_ID",
+    "alpaca_secret_key": "APCA_API_SECRET_KEY",
+    "binance_api_key": "BINANCE_API_KEY",
+    "binance_api_secret": "BINANCE_API_SECRET",
+    "alert_webhook_url": "BOT_ALERT_WEBHOOK_URL",
+}
+_SECRET_WORDS = ("secret", "api_key", "apikey", "password", "token", "passphrase")
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSettings(_Section):
+    catalog: Path = Field(Path("var/catalog"), description="ParquetDataCatalog directory")
+    policy: Literal["strict", "repair"] = Field("repair", description="bar validation policy")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "pretty", "json"] = Field(
+        "auto", description="auto: pretty on a terminal, JSON lines otherwise"
+    )
+    directory: Path = Field(Path("var/logs"), description="live nodes' JSON log files")
+
+
+class BacktestSettings(_Section):
+    symbols: tuple[str, ...] = Field(("SPX",), min_length=1)
+    bar: str = "1d"
+    start: date | None = Field(None, description="first day; default: `years` before the end")
+    end: date | None = Field(None, description="last day; default: the end of the data")
+    years: PositiveInt = Field(10, description="span used when start is not given")
+    capital: PositiveFloat = 100_000.0
+    fee_bps: NonNegativeFloat = Field(10.0, description="commission per side, basis points")
+    slippage_bps: NonNegativeFloat = Field(1.0, description="adverse slippage per fill, bps")
+    fill: Literal["next_open", "close"] = Field(
+        "next_open",
+        description="fill price of an order decided on a bar: the next bar's open (what a live "
+        "node gets) or, optimistically, the decision bar's own close",
+    )
+    fractional: bool = Field(
+        True, description="size equities and indices in fractions; false: whole units only"
+    )
+    report_dir: Path = Path("reports")
+
+
+class RouterSettings(_Section):
+    policy: str = Field(
+        "model:models/daily-equities",
+        description="model:<checkpoint> | registry (its active model) | uniform | fixed | "
+        "best-expert | random | single:<name> | rule (rule:<bars>: the trailing regime's "
+        "expert) | momentum (the expert with the best trailing Sharpe) | lgbm:<dir> (a LightGBM "
+        "router from `bot train lgbm`)",
+    )
+    window: PositiveInt = Field(20, description="bars between router decisions")
+    seed: int = 0
+    weights: dict[str, float] = Field(default_factory=dict, description="for policy 'fixed'")
+    fallback: str = Field("uniform", description="static policy used when the model fails")
+    timeout_s: PositiveFloat = Field(5.0, description="model inference limit per decision")
+
+    @model_validator(mode="after")
+    def _fallback_is_static(self) -> "RouterSettings":
+        if self.fallback.startswith(("model:", "lgbm:", "rule", "momentum", "registry")):
+            raise ValueError(
+                "router.fallback must be a static policy (uniform, fixed, random, "
+                "single:<name>), not a model or a policy that reads bars"
+            )
+        return self
+
+
+class TrainSettings(_Section):
+    # Every daily series that ships offline, each price history once and as long as it goes:
+    # MSFT.PMD, AMZN.TSD and NVDA.TSD cover MSFT, AMZN and NVDA; SP500 repeats SPX and GOOGL
+    # nearly repeats GOOG, so both are left out; TSLA (254 bars) and BTCUSD (666) are too short
+    # for three purged splits.
+    symbols: tuple[str, ...] = Field(
+        (
+            "SPX", "IXIC", "MSFT.PMD", "AMZN.TSD", "NVDA.TSD", "AAPL.WIKI", "AAPL", "GOOG.WIKI",
+            "GOOG", "META", "NFLX", "IBM",
+        ),
+        min_length=1,
+        description="instruments of the training dataset",
+    )  # fmt: skip
+    bar: str = "1d"
+    horizon: PositiveInt = Field(90, description="bars the regime label looks ahead (H)")
+    stride: PositiveInt = Field(
+        10, description="bars between decision points (each holds router.window bars)"
+    )
+    # One calendar for every instrument: training on AAPL 2013-2019 while testing SPX from 2016
+    # would learn the test span's market from another name.
+    cuts: tuple[date, date] | None = Field(
+        (date(2013, 1, 1), date(2016, 5, 1)),
+        description="validation and test start dates, the same for every instrument",
+    )
+    dataset: Path = Field(Path("var/datasets/daily"), description="dataset folder")
+    checkpoints: Path = Field(Path("var/checkpoints"), description="where checkpoints go")
+    backbone: Literal["compact", "hf"] = "compact"
+    hf_model_dir: str = Field("", description="local image-text-to-text model (hf backbone)")
+    workers: PositiveInt = Field(2, description="processes building the dataset")
+
+
+class JobSettings(_Section):
+    """One `bot schedule` job (see `bot.app.jobs`); the kind-specific keys are ignored elsewhere."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["refresh_data", "retrain", "evaluate", "promote", "daily_report"]
+    cron: str = Field(description="crontab, UTC: minute hour day-of-month month day-of-week")
+    max_steps: PositiveInt | None = Field(
+        None, description="retrain: optimizer steps per stage (small smoke runs)"
+    )
+    image_size: PositiveInt = Field(224, description="retrain: chart side in pixels")
+    venue: Literal["binance", "alpaca"] = Field("binance", description="refresh_data: source")
+    symbols: tuple[str, ...] = Field((), description="refresh_data: venue symbols to fetch")
+    bar: str = Field("1d", description="refresh_data: bar size")
+    start: date | None = Field(None, description="refresh_data: first bar fetched")
+
+    @model_validator(mode="after")
+    def _cron_parses(self) -> "JobSettings":
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(self.cron)
+        except ValueError as error:
+            raise ValueError(f"job {self.name!r}: bad cron {self.cron!r} ({error})") from None
+        if self.kind == "refresh_data" and (not self.symbols or self.start is None):
+            raise ValueError(f"job {self.name!r}: refresh_data needs symbols and start")
+        return self
+
+
+_DEFAULT_JOBS = (
+    JobSettings(name="retrain", kind="retrain", cron="0 2 * * sat"),
+    JobSettings(name="evaluate", kind="evaluate", cron="0 5 * * sat"),
+    JobSettings(name="promote", kind="promote", cron="0 6 * * sat"),
+    JobSettings(name="daily-report", kind="daily_report", cron="30 23 * * *"),
+)
+
+
+class ScheduleSettings(_Section):
+    margin: float = Field(
+        0.05, description="promote: Sharpe by which a candidate must beat the active router"
+    )
+    drawdown_tolerance: NonNegativeFloat = Field(
+        0.0, description="promote: how much deeper (fraction) the candidate's max drawdown may be"
+    )
+    report_dir: Path = Field(Path("reports/daily"), description="daily_report: output folder")
+    jobs: tuple[JobSettings, ...] = Field(_DEFAULT_JOBS, description="run in this order by --once")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "ScheduleSettings":
+        names = [job.name for job in self.jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"schedule.jobs names must be unique, got {names}")
+        return self
+
+
+class JournalSettings(_Section):
+    path: Path = Field(Path("var/journal.sqlite"), description="SQLite audit journal")
+
+
+class RegistrySettings(_Section):
+    path: Path = Field(
+        Path("var/registry"), description="router checkpoints and the active pointer"
+    )
+
+
+class PersistenceSettings(_Section):
+    """Where paper and live nodes keep their nautilus cache (orders, positions, component state)."""
+
+    redis_host: str = Field("localhost", description="Redis host of the live nodes' cache")
+    redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port")
+    connect_timeout_s: PositiveFloat = Field(
+        2.0, description="how long start-up waits for Redis before refusing to trade"
+    )
+    trader_id: str = Field(
+        "MMDREX-001",
+        pattern=r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$",
+        description="nautilus trader id (NAME-TAG); it prefixes the Redis keys, so a restart "
+        "with the same id resumes the previous state: give each bot sharing a Redis its own",
+    )
+
+
+class RiskSettings(_Section):
+    max_order_notional: PositiveFloat | None = Field(
+        None, description="largest notional of one order, quote currency; None = off"
+    )
+    max_instrument_notional: PositiveFloat | None = Field(
+        None, description="largest gross position notional per instrument; None = off"
+    )
+    max_orders_per_second: PositiveInt = Field(100, description="order submissions per second")
+    max_drawdown: float = Field(
+        0.25, gt=0, lt=1, description="kill switch: loss from the equity peak, as a fraction"
+    )
+    daily_loss_limit: float | None = Field(
+        None, gt=0, lt=1, description="kill switch: loss from the day's first equity; None = off"
+    )
+    stale_after_bars: PositiveFloat = Field(
+        5.0, description="bar intervals without a new bar before new orders stop"
+    )
+    backoff_initial_s: PositiveFloat = Field(1.0, description="first wait after a 429/418")
+    backoff_max_s: PositiveFloat = Field(300.0, description="longest wait between retries")
+    ban_default_s: PositiveFloat = Field(
+        120.0, description="wait after a 418 (IP ban) that carries no Retry-After"
+    )
+    inflight_threshold_s: PositiveFloat = Field(
+        5.0, description="an order unanswered this long is queried at the venue (live)"
+    )
+    inflight_interval_s: PositiveFloat = Field(2.0, description="how often to look for them")
+    reconcile_delay_s: PositiveFloat = Field(
+        10.0, description="pause after start-up reconciliation before those checks begin"
+    )
+
+    @model_validator(mode="after")
+    def _limits_consistent(self) -> "RiskSettings":
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError(
+                f"risk.backoff_initial_s={self.backoff_initial_s} exceeds risk.backoff_max_s="
+                f"{self.backoff_max_s}: the first wait cannot be longer than the longest."
+            )
+        if (
+            self.max_order_notional is not None
+            and self.max_instrument_notional is not None
+            and self.max_order_notional > self.max_instrument_notional
+        ):
+            raise ValueError(
+                "risk.max_order_notional exceeds risk.max_instrument_notional: one order could "
+                "never use it. Lower max_order_notional or raise max_instrument_notional."
+            )
+        return self
+
+
+class AlpacaSettings(_Section):
+    trading_url: str = Field(
+        "https://paper-api.alpaca.markets",
+        description="trading REST base URL: paper by default; `bot live` uses "
+        "https://api.alpaca.markets unless this is set",
+    )
+    data_url: str | None = Field(None, description="market-data REST base URL override")
+    data_stream_url: str | None = Field(
+        None,
+        description="market-data websocket base URL override (default "
+        "wss://stream.data.alpaca.markets); the feed path (/v2/iex, /v1beta3/crypto/us) is added",
+    )
+    trade_stream_url: str | None = Field(
+        None, description="full trade_updates websocket URL override (default: trading host/stream)"
+    )
+    feed: Literal["iex", "sip"] = "iex"
+
+
+class BinanceSettings(_Section):
+    market: Literal["usdt_futures", "spot"] = Field(
+        "usdt_futures", description="USDT-M futures (one-way mode) or spot (long only)"
+    )
+    testnet: bool = True
+    base_url_http: str | None = Field(None, description="REST base URL override")
+    base_url_ws: str | None = Field(None, description="websocket base URL override")
+    recv_window_ms: PositiveInt = Field(5000, description="signed requests' validity window")
+
+    @property
+    def ccxt_exchange(self) -> str:
+        """The ccxt exchange id of the market, for history downloads."""
+        return "binanceusdm" if self.market == "usdt_futures" else "binance"
+
+
+class VenueSettings(_Section):
+    alpaca: AlpacaSettings = AlpacaSettings()
+    binance: BinanceSettings = BinanceSettings()
+
+
+class Secrets(_Section):
+    """Credentials, read only from the environment variables named in `SECRET_ENV`."""
+
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    binance_api_key: SecretStr | None = None
+    binance_api_secret: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None  # it embeds the receiver's token
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigError(
+                f"The secret {name} is not set. Secrets are read only from the environment: "
+                f"export {SECRET_ENV[name]}=... and run the command again."
+            )
+        return value.get_secret_value()
+
+
+class Settings(_Section):
+    data: DataSettings = DataSettings()
+    logging: LoggingSettings = LoggingSettings()
+    backtest: BacktestSettings = BacktestSettings()
+    router: RouterSettings = RouterSettings()
+    journal: JournalSettings = JournalSettings()
+    registry: RegistrySettings = RegistrySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    persistence: PersistenceSettings = PersistenceSettings()
+    risk: RiskSettings = RiskSettings()
+    train: TrainSettings = TrainSettings()
+    venues: VenueSettings = VenueSettings()
+
+    @model_validator(mode="after")
+    def _fixed_needs_weights(self) -> "Settings":
+        if self.router.policy == "fixed" and not self.router.weights:
+            raise ValueError("router.policy = 'fixed' needs router.weights (strategy -> fraction)")
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """The effective settings, where each leaf value came from, and the secrets."""
+
+    settings: Settings
+    sources: dict[str, str]
+    secrets: Secrets
+
+
+def load_settings(
+    config_file: Path | None = None,
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Merge defaults, file, environment and CLI overrides (dotted keys) into frozen settings."""
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, dict[str, Any]]] = []
+    path = _config_path(config_file, environ)
+    if path is not None:
+        layers.append((f"file:{path}", _read_toml(path)))
+    for var, value in sorted(environ.items()):
+        if var.startswith(ENV_PREFIX):
+            key = var.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+            layers.append((f"env:{var}", _nest(key, _parse_value(value))))
+    for key, value in (cli or {}).items():
+        if value is not None:
+            layers.append(("cli", _nest(key, value)))
+
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, layer in layers:
+        _merge(merged, layer, source, sources)
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+    return LoadedSettings(settings, _all_sources(settings, sources), _read_secrets(environ))
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse one `--set key=value` argument."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, e.g. --set router.window=30; got {text!r}.")
+    return key.strip(), _parse_value(value.strip())
+
+
+def effective_items(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
+    """(dotted key, shown value, source) for every setting and secret; secrets are redacted."""
+    rows = [
+        (key, json.dumps(value, default=str), loaded.sources[key])
+        for key, value in _flatten(loaded.settings.model_dump(mode="json")).items()
+    ]
+    for name, var in SECRET_ENV.items():
+        is_set = getattr(loaded.secrets, name) is not None
+        rows.append((f"secrets.{name}", "**********" if is_set else "(not set)", f"env:{var}"))
+    return rows
+
+
+def _config_path(config_file: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if config_file is not None:
+        return config_file
+    if environ.get("BOT_CONFIG"):
+        return Path(environ["BOT_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Config file {path} does not exist. Pass an existing file with --config "
+            f"(the shipped ones are in config/), or leave --config out to use the defaults."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}. Fix the file.") from None
+    for key in _flatten(data):
+        if any(word in key.rsplit(".", 1)[-1].lower() for word in _SECRET_WORDS):
+            raise ConfigError(
+                f"Config file {path} sets `{key}`, which looks like a secret. Secrets are never "
+                f"read from files: remove it and set the environment variable instead "
+                f"({', '.join(SECRET_ENV.values())})."
+            )
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    out: Any = value
+    for part in reversed(dotted.split(".")):
+        out = {part: out}
+    return out
+
+
+def _merge(into: dict, layer: dict, source: str, sources: dict[str, str], prefix: str = "") -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key, {}), dict) and _is_section(dotted):
+            _merge(into.setdefault(key, {}), value, source, sources, f"{dotted}.")
+        else:
+            into[key] = value
+            sources[dotted] = source
+
+
+def _is_section(dotted: str) -> bool:
+    # Dict-valued settings (router.weights) are leaves: a later layer replaces them whole.
+    return dotted != "router.weights"
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and _is_section(dotted):
+            out.update(_flatten(value, f"{dotted}."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def _all_sources(settings: Settings, sources: dict[str, str]) -> dict[str, str]:
+    keys = _flatten(settings.model_dump(mode="json"))
+    return {key: sources.get(key, "default") for key in keys}
+
+
+def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        origin = _origin(key, sources)
+        reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        shown = "" if err["type"] == "extra_forbidden" else f" (got {err['input']!r})"
+        problems.append(f"`{key}` from {origin}: {reason}{shown}")
+    return (
+        "Invalid configuration: "
+        + "; ".join(problems)
+        + ". Fix the named file, variable or flag; `bot config show` prints the effective "
+        "settings and the README's Configuration section lists every key."
+    )
+
+
+def _origin(key: str, sources: dict[str, str]) -> str:
+    while key:
+        if key in sources:
+            return sources[key]
+        key = key.rpartition(".")[0]
+    return "the merged settings"
+
+
+def _read_secrets(environ: Mapping[str, str]) -> Secrets:
+    return Secrets(**{name: environ[var] for name, var in SECRET_ENV.items() if environ.get(var)})

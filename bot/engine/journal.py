@@ -1,0 +1,427 @@
+"""The audit journal: one SQLite file holding every run, router decision and fill.
+
+Durability: WAL mode with `synchronous=FULL`, and every write is committed before its method
+returns, so a process killed at any point (SIGKILL included) loses nothing it was told was
+written. One connection per process: a forked child that inherits a `Journal` opens its own.
+
+Times: `ts` columns are UTC nanoseconds since the epoch, as the router stamps a decision (the
+bar's `ts_event`); `time` is the same instant as an ISO string, for people reading the file.
+
+The default location is `default_journal_path(catalog)`: `journal.sqlite` beside the data
+catalog (`var/journal.sqlite` with the default `var/catalog`), one journal for every run.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bot.core.errors import ConfigError
+from bot.engine.policy import complete
+from strategies import EXPERTS, strategy_names
+
+SCHEMA_VERSION = 1
+JOURNAL_FILE = "journal.sqlite"
+BUSY_TIMEOUT_S = 30.0  # parallel backtest workers may write the same journal
+
+# Idempotent, so that processes opening a new journal at the same time (parallel backtests)
+# cannot trip over each other, and older version-1 files gain the tables added since.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, mode TEXT NOT NULL, symbol TEXT NOT NULL,
+    bar TEXT NOT NULL, policy TEXT NOT NULL, settings TEXT NOT NULL, report_dir TEXT
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    ts INTEGER NOT NULL, time TEXT NOT NULL, symbol TEXT NOT NULL, window_index INTEGER NOT NULL,
+    inputs_hash TEXT, chart_path TEXT, weights TEXT NOT NULL, experts TEXT NOT NULL, regime TEXT,
+    policy TEXT NOT NULL, policy_version TEXT, latency_ms REAL, fallback INTEGER NOT NULL,
+    error TEXT, close REAL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions (run_id, ts);
+CREATE TABLE IF NOT EXISTS fills (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    ts INTEGER NOT NULL, strategy TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
+    price REAL NOT NULL, commission REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fills_by_run ON fills (run_id, ts);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    ts INTEGER NOT NULL, time TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, ts);
+"""
+_DECISION_COLUMNS = (
+    "run_id, ts, time, symbol, window_index, inputs_hash, chart_path, weights, experts, regime, "
+    "policy, policy_version, latency_ms, fallback, error, close"
+)
+_FILL_COLUMNS = ("ts", "strategy", "side", "qty", "price", "commission")
+_FILL_INSERT = (
+    "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def default_journal_path(catalog: Path) -> Path:
+    """Where the journal lives when settings name none: beside the data catalog."""
+    return Path(catalog).parent / JOURNAL_FILE
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run (a backtest of one symbol and policy, or a paper/live session).
+
+    `settings` is the effective settings as JSON-safe data (`Settings.model_dump(mode="json")`);
+    secrets never appear there, they live apart in `Secrets`.
+    """
+
+    run_id: str
+    mode: str
+    symbol: str
+    bar: str
+    policy: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    report_dir: str | None = None
+    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One router decision as journalled.
+
+    `weights` holds all eleven strategies in table order, `experts` the four experts; `regime`
+    is the model's class probabilities (None for static policies). `close` is the bar close at
+    the decision, which marks the strategies' positions when PnL is rebuilt from fills.
+    """
+
+    run_id: str
+    ts: int
+    symbol: str
+    window_index: int
+    weights: Mapping[str, float]
+    experts: Mapping[str, float]
+    policy: str
+    regime: Mapping[str, float] | None = None
+    inputs_hash: str | None = None
+    chart_path: str | None = None
+    policy_version: str | None = None
+    latency_ms: float | None = None
+    fallback: bool = False
+    error: str | None = None
+    close: float | None = None
+
+    @property
+    def time(self) -> pd.Timestamp:
+        """The decision time as a UTC timestamp."""
+        return pd.Timestamp(self.ts, tz="UTC")
+
+
+class Journal:
+    """The journal at `path`, created with the current schema when the file does not exist."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._connection: sqlite3.Connection | None = None
+        self._connect()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close this process's connection (everything written is already committed)."""
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> str:
+        """Record a new run and return its id; an id already in the journal is refused."""
+        row = (
+            run.run_id,
+            run.started,
+            run.mode,
+            run.symbol,
+            run.bar,
+            run.policy,
+            json.dumps(dict(run.settings), default=str, sort_keys=True),
+            run.report_dir,
+        )
+        try:
+            self._write("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        except sqlite3.IntegrityError:
+            raise ConfigError(
+                f"The journal {self.path} already holds a run {run.run_id!r}. Run ids must be "
+                "unique: start the run with a fresh id."
+            ) from None
+        return run.run_id
+
+    def record_decision(self, decision: DecisionRecord) -> int:
+        """Commit one decision and return its row id."""
+        unknown = sorted(set(decision.weights) - set(strategy_names()))
+        if unknown:
+            raise ValueError(f"decision weights name unknown strategies {unknown}")
+        row = (
+            decision.run_id,
+            int(decision.ts),
+            decision.time.isoformat(),
+            decision.symbol,
+            int(decision.window_index),
+            decision.inputs_hash,
+            None if decision.chart_path is None else str(decision.chart_path),
+            json.dumps(complete(decision.weights)),
+            json.dumps({name: float(decision.experts.get(name, 0.0)) for name in EXPERTS}),
+            None if decision.regime is None else json.dumps(dict(decision.regime)),
+            decision.policy,
+            decision.policy_version,
+            decision.latency_ms,
+            int(decision.fallback),
+            decision.error,
+            decision.close,
+        )
+        marks = ", ".join("?" * len(row))
+        return self._write(f"INSERT INTO decisions ({_DECISION_COLUMNS}) VALUES ({marks})", row)
+
+    def record_fill(
+        self,
+        run_id: str,
+        ts: int | pd.Timestamp,
+        strategy: str,
+        side: str,
+        qty: float,
+        price: float,
+        commission: float,
+    ) -> int:
+        """Commit one fill (commission in the quote currency) and return its row id."""
+        return self._write(_FILL_INSERT, _fill(run_id, ts, strategy, side, qty, price, commission))
+
+    def record_fills(self, run_id: str, fills: pd.DataFrame) -> int:
+        """Commit a frame of fills (columns as `fills()` returns them) in one transaction."""
+        rows = [_fill(run_id, *row) for row in fills[list(_FILL_COLUMNS)].itertuples(index=False)]
+        with self._lock, self._conn() as connection:
+            connection.executemany(_FILL_INSERT, rows)
+        return len(rows)
+
+    def record_event(
+        self, run_id: str, ts: int | pd.Timestamp, kind: str, payload: Mapping[str, Any]
+    ) -> int:
+        """Commit one operational event (e.g. kind "kill_switch") with a JSON-safe payload."""
+        stamp = _ns(ts)
+        row = (run_id, stamp, pd.Timestamp(stamp, tz="UTC").isoformat(), kind)
+        row += (json.dumps(dict(payload), default=str, sort_keys=True),)
+        return self._write(
+            "INSERT INTO events (run_id, ts, time, kind, payload) VALUES (?, ?, ?, ?, ?)", row
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def events(self, run_id: str, kind: str | None = None) -> pd.DataFrame:
+        """The run's events (ts, kind, payload parsed to a dict) in time order."""
+        sql = "SELECT ts, kind, payload FROM events WHERE run_id = ?"
+        params: tuple = (run_id,) if kind is None else (run_id, kind)
+        sql += "" if kind is None else " AND kind = ?"
+        frame = pd.read_sql_query(sql + " ORDER BY ts, id", self._conn(), params=params)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["payload"] = frame["payload"].map(json.loads)
+        return frame
+
+    def runs(self) -> pd.DataFrame:
+        """Every run, oldest first, with the number of decisions each holds."""
+        frame = pd.read_sql_query(
+            "SELECT r.*, (SELECT COUNT(*) FROM decisions d WHERE d.run_id = r.run_id) AS decisions"
+            " FROM runs r ORDER BY r.started, r.rowid",
+            self._conn(),
+        )
+        frame["settings"] = frame["settings"].map(json.loads)
+        return frame
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run `run_id`; an unknown id is refused with the most recent ids."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT run_id, mode, symbol, bar, policy, settings, report_dir, started FROM runs "
+                "WHERE run_id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            recent = self.runs()["run_id"].tail(5).tolist()
+            raise ConfigError(
+                f"The journal {self.path} has no run {run_id!r}. Recent runs: "
+                f"{', '.join(recent) or 'none'}. Pass one of them (see `bot status`)."
+            )
+        return RunRecord(*row[:5], json.loads(row[5]), row[6], row[7])
+
+    def latest_run(self) -> RunRecord | None:
+        """The most recently started run, or None for an empty journal."""
+        runs = self.runs()
+        return None if runs.empty else self.run(runs["run_id"].iloc[-1])
+
+    def decision_records(self, run_id: str) -> list[DecisionRecord]:
+        """The run's decisions in time order."""
+        cursor = self._conn().execute(
+            f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE run_id = ? ORDER BY ts, id",
+            (run_id,),
+        )
+        return [_decision(row) for row in cursor]
+
+    def decisions(self, run_id: str) -> pd.DataFrame:
+        """The run's decisions, one row each, indexed by UTC time; JSON columns parsed to dicts."""
+        records = [asdict(record) for record in self.decision_records(run_id)]
+        frame = pd.DataFrame(records, columns=[f.name for f in fields(DecisionRecord)])
+        frame.index = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True), name="time")
+        return frame
+
+    def fills(self, run_id: str) -> pd.DataFrame:
+        """The run's fills: ts (UTC), strategy, side, qty, price, commission, in time order."""
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(_FILL_COLUMNS)} FROM fills WHERE run_id = ? ORDER BY ts, id",
+            self._conn(),
+            params=(run_id,),
+        )
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        return frame
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            self._connect()
+        return self._connection
+
+    def _write(self, sql: str, row: tuple) -> int:
+        with self._lock, self._conn() as connection:  # commits on leaving the block
+            return connection.execute(sql, row).lastrowid
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                connection = self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL, or two writers upgrading their locks at once, can
+                # answer "locked" at once without waiting: try again until the busy timeout.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._unreadable(exc) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                raise self._unreadable(exc) from None
+        self._connection, self._pid = connection, os.getpid()
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._check_schema(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _unreadable(self, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"{self.path} is not a readable journal ({exc}). Point journal.path at another "
+            "file, or move this one aside to start a new journal."
+        )
+
+    def _check_schema(self, connection: sqlite3.Connection) -> None:
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+        if tables and "schema_version" not in tables:
+            raise ConfigError(
+                f"{self.path} is an SQLite file but not a bot journal (no schema_version table). "
+                "Point journal.path at another file."
+            )
+        if tables:
+            version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise ConfigError(
+                    f"The journal {self.path} has schema version {version}, and this bot reads "
+                    f"version {SCHEMA_VERSION}. It was written by a "
+                    f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "
+                    "the bot to read it, or point journal.path at a new file."
+                )
+        # One writer at a time creates what is missing; the others wait, then find it there.
+        connection.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}INSERT INTO schema_version SELECT {SCHEMA_VERSION} "
+            "WHERE NOT EXISTS (SELECT 1 FROM schema_version);COMMIT;"
+        )
+
+
+def _decision(row: tuple) -> DecisionRecord:
+    (
+        run_id,
+        ts,
+        _time,
+        symbol,
+        window_index,
+        inputs_hash,
+        chart_path,
+        weights,
+        experts,
+        regime,
+        policy,
+        policy_version,
+        latency_ms,
+        fallback,
+        error,
+        close,
+    ) = row
+    return DecisionRecord(
+        run_id,
+        ts,
+        symbol,
+        window_index,
+        json.loads(weights),
+        json.loads(experts),
+        policy,
+        None if regime is None else json.loads(regime),
+        inputs_hash,
+        chart_path,
+        policy_version,
+        latency_ms,
+        bool(fallback),
+        error,
+        close,
+    )
+
+
+def _fill(run_id, ts, strategy, side, qty, price, commission) -> tuple:
+    return (
+        run_id,
+        _ns(ts),
+        strategy,
+        str(side).upper(),
+        float(qty),
+        float(price),
+        float(commission),
+    )
+
+
+def _ns(ts: int | pd.Timestamp | datetime) -> int:
+    if isinstance(ts, Integral):
+        return int(ts)
+    stamp = pd.Timestamp(ts)
+    if stamp.tzinfo is None:
+        raise ValueError(f"fill time {ts!r} has no timezone; journal times are UTC")
+    return int(stamp.value)

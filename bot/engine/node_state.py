@@ -1,0 +1,139 @@
+"""What a paper or live node left behind, read without the node: its nautilus cache in Redis and
+its session in the journal. `bot status`, `bot risk reset` and the tests read it here.
+
+The node writes orders and positions to Redis as they happen, and its router and risk guard
+save their state there after every bar (`bot.engine.persistence`), so this is at most one bar old.
+"""
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import pandas as pd
+from nautilus_trader.cache.database import CacheDatabaseAdapter
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.model.identifiers import ComponentId, TraderId
+from nautilus_trader.serialization.serializer import MsgSpecSerializer
+
+from bot.core.errors import ConfigError
+from bot.core.settings import PersistenceSettings
+from bot.engine.journal import Journal, RunRecord
+from bot.engine.persistence import (
+    NODE_STARTED_EVENT,
+    NODE_STOPPED_EVENT,
+    cache_config,
+    require_redis,
+)
+
+GUARD, ROUTER = ComponentId("RiskGuard"), ComponentId("RouterActor")
+SESSION_MODES = ("paper", "live")
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """The node's state in Redis: its positions and orders (nautilus objects), accounts, and
+    the saved state of its router (`router`) and risk guard (`kill_switch`, `last_bar`)."""
+
+    positions: list
+    orders: list
+    accounts: list
+    router: dict[str, Any]
+    guard: dict[str, Any]
+
+
+def read_cache(persistence: PersistenceSettings) -> CacheState:
+    """Load what trader `[persistence] trader_id` keeps in Redis (OperationalError when Redis
+    is down)."""
+    database = _database(persistence)
+    try:
+        return CacheState(
+            positions=list(database.load_positions().values()),
+            orders=list(database.load_orders().values()),
+            accounts=list(database.load_accounts().values()),
+            router=_decoded(database.load_actor(ROUTER)),
+            guard=_decoded(database.load_actor(GUARD)),
+        )
+    finally:
+        database.close()
+
+
+def clear_guard_state(persistence: PersistenceSettings) -> None:
+    """Delete the risk guard's saved state: the next node starts with a re-armed kill switch."""
+    database = _database(persistence)
+    try:
+        database.delete_actor(GUARD)
+    finally:
+        database.close()
+
+
+def _database(persistence: PersistenceSettings) -> CacheDatabaseAdapter:
+    require_redis(persistence)
+    # The serializer a TradingNode writes with (timestamps as strings keep their nanoseconds).
+    serializer = MsgSpecSerializer(encoding=msgspec.msgpack, timestamps_as_str=True)
+    return CacheDatabaseAdapter(
+        TraderId(persistence.trader_id), UUID4(), serializer, cache_config(persistence)
+    )
+
+
+def _decoded(state: dict[str, bytes] | None) -> dict[str, Any]:
+    return {key: json.loads(value) for key, value in (state or {}).items()}
+
+
+@dataclass(frozen=True)
+class Session:
+    """The latest paper or live session in the journal, and whether its process still runs."""
+
+    run: RunRecord
+    venue: str
+    trader_id: str
+    pid: int | None
+    state: str  # "running", "stopped" or "gone" (no clean stop, and no such process here)
+    decisions: pd.DataFrame
+    fills: pd.DataFrame
+    events: pd.DataFrame
+
+
+def latest_session(journal: Journal, run_id: str | None = None) -> Session:
+    """The session `run_id`, or the newest paper or live run; ConfigError when there is none."""
+    if run_id is None:
+        runs = journal.runs()
+        sessions = runs[runs["mode"].isin(SESSION_MODES)]
+        if sessions.empty:
+            raise ConfigError(
+                f"The journal {journal.path} holds no paper or live session yet: start one with "
+                "`bot paper` (or point --set journal.path=... at the node's journal)."
+            )
+        run_id = sessions["run_id"].iloc[-1]
+    run = journal.run(run_id)
+    events = journal.events(run_id)
+    started = events[events["kind"] == NODE_STARTED_EVENT]["payload"]
+    node = started.iloc[-1] if len(started) else {}
+    stopped = (events["kind"] == NODE_STOPPED_EVENT).any()
+    pid = node.get("pid")
+    return Session(
+        run=run,
+        venue=node.get("venue", "?"),
+        trader_id=node.get("trader_id", "?"),
+        pid=pid,
+        state=_process_state(pid, node.get("host"), stopped),
+        decisions=journal.decisions(run_id),
+        fills=journal.fills(run_id),
+        events=events,
+    )
+
+
+def _process_state(pid: int | None, host: str | None, stopped: bool) -> str:
+    if stopped:
+        return "stopped"
+    if pid is None or host != socket.gethostname():
+        return "unknown (another machine)" if pid else "gone"
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return "gone"
+    except PermissionError:
+        pass  # it exists, under another user
+    return "running"

@@ -1,0 +1,280 @@
+"""Router policies behind one interface. The static ones are baselines and the safe fallback.
+
+A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:<strategy>`,
+`model:<checkpoint directory>`, or one of the bar-reading baselines of
+`bot.engine.router_baselines`:
+`rule` (`rule:<bars>`), `momentum` and `lgbm:<model directory>`. A model policy reads the
+observation; a baseline reads the router's `RouterContext` (its bar history and the strategies'
+unit returns), which costs no chart. `GuardedPolicy` wraps the configured one with a time limit
+and a static fallback, so a failing model never stops the router.
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from bot.core.errors import ConfigError
+from bot.core.observation import Observation
+from strategies import EXPERTS, STRATEGIES, strategy_names
+
+WEIGHT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One router decision: capital fraction per strategy (summing to 1) and expert weights."""
+
+    weights: dict[str, float]
+    experts: dict[str, float]
+    policy: str
+    regime: dict[str, float] | None = None  # class probabilities, from a model
+    version: str | None = None  # the checkpoint's version, from a model
+    fallback: bool = False
+    error: str | None = None  # why the fallback decided
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What the configuration asks for; `build_policy` turns it into a policy."""
+
+    name: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+    seed: int = 0
+    best_expert: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RouterContext:
+    """What the router actor knows at decision bar t, for policies that read bars rather than
+    the observation (`needs_context`).
+
+    `bars` is its bar history up to and including t (`BarHistory.frame()`, at most
+    `REQUIRED_BARS` rows). `unit_returns` is (n, 11), strategies in table order: each strategy's
+    return over each of the last n bars up to t at unit capital, from the signal it held going
+    into the bar and whatever its router weight (`RouterActor`).
+    """
+
+    bars: pd.DataFrame
+    unit_returns: np.ndarray
+
+
+class Policy(Protocol):
+    name: str
+    needs_observation: bool
+    needs_context: bool
+
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
+        """Weights for the next window, from the observation or the context at the decision bar."""
+        ...
+
+
+def validate_weights(weights: Mapping[str, float], *, what: str = "router.weights") -> None:
+    """Refuse weights that name unknown strategies, lie outside 0..1 (NaN included), or do not
+    sum to 1."""
+    known = strategy_names()
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{what} names unknown strategies {unknown}. Known strategies: {', '.join(known)}."
+        )
+    outside = {name: w for name, w in weights.items() if not 0 <= w <= 1}  # NaN fails too
+    if outside:
+        raise ConfigError(
+            f"{what} has fractions outside 0..1 {outside}; each must be a number from 0 to 1. "
+            "Use Cash for capital you do not want at risk."
+        )
+    total = sum(weights.values())
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        raise ConfigError(
+            f"{what} sums to {total:.6f}, not 1. Capital fractions must sum to 1; "
+            "put any capital you do not want at risk on Cash."
+        )
+
+
+def expert_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Sum strategy fractions per expert."""
+    out = dict.fromkeys(EXPERTS, 0.0)
+    for spec in STRATEGIES:
+        out[spec.expert] += weights.get(spec.name, 0.0)
+    return out
+
+
+def complete(weights: Mapping[str, float]) -> dict[str, float]:
+    """All eleven strategies in table order, missing ones at 0."""
+    return {name: float(weights.get(name, 0.0)) for name in strategy_names()}
+
+
+class StaticPolicy:
+    """The same weights at every decision."""
+
+    needs_observation = needs_context = False
+
+    def __init__(self, name: str, weights: Mapping[str, float]) -> None:
+        validate_weights(weights, what=f"policy {name!r}")
+        self.name = name
+        self._decision = Decision(complete(weights), expert_weights(weights), name)
+
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
+        return self._decision
+
+
+class RandomPolicy:
+    """Dirichlet(1, ..., 1) weights over the eleven strategies, freshly drawn per decision."""
+
+    needs_observation = needs_context = False
+
+    def __init__(self, seed: int) -> None:
+        self.name = "random"
+        self._rng = np.random.default_rng(seed)
+
+    def decide(
+        self, observation: Observation | None = None, context: RouterContext | None = None
+    ) -> Decision:
+        draw = self._rng.dirichlet(np.ones(len(STRATEGIES)))
+        weights = dict(zip(strategy_names(), draw.tolist(), strict=True))
+        return Decision(weights, expert_weights(weights), self.name)
+
+
+PolicyLoader = Callable[[PolicySpec], Policy]
+MODEL_PREFIXES = ("model:", "lgbm:")
+
+
+def build_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> Policy:
+    """Turn a policy spec into a policy, refusing unknown names with the list of valid ones.
+    Model policies (`MODEL_PREFIXES`) come from `load_policy`: the model layer sits above the
+    engine, so the application passes `bot.model.policy.load_policy` in."""
+    if spec.name == "uniform":
+        return StaticPolicy("uniform", dict.fromkeys(strategy_names(), 1 / len(STRATEGIES)))
+    if spec.name == "fixed":
+        return StaticPolicy("fixed", spec.weights)
+    if spec.name == "random":
+        return RandomPolicy(spec.seed)
+    if spec.name == "best-expert":
+        return StaticPolicy("best-expert", _expert_uniform(spec.best_expert))
+    if spec.name.startswith(MODEL_PREFIXES):
+        if load_policy is None:
+            raise ConfigError(
+                f"{spec.name} is a model policy, but this engine was given no model loader: "
+                "pass load_policy=bot.model.policy.load_policy."
+            )
+        return load_policy(spec)
+    if spec.name.startswith("single:"):
+        name = spec.name.removeprefix("single:")
+        return StaticPolicy(spec.name, {name: 1.0})
+    from bot.engine.router_baselines import build_baseline  # it builds on this module
+
+    baseline = build_baseline(spec.name)
+    if baseline is not None:
+        return baseline
+    raise ConfigError(
+        f"Unknown router policy {spec.name!r}. Use one of: uniform, fixed, best-expert, random, "
+        f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>, "
+        "rule (or rule:<bars>), momentum, lgbm:<model directory>."
+    )
+
+
+def check_policy(spec: PolicySpec) -> None:
+    """Refuse a bad spec before any work is done. best-expert is resolved later, on data; a
+    model (or LightGBM) checkpoint is loaded by the router, which falls back when it cannot be."""
+    if spec.name != "best-expert" and not spec.name.startswith(MODEL_PREFIXES):
+        build_policy(spec)
+
+
+class GuardedPolicy:
+    """The configured policy under a time limit, with a static fallback.
+
+    A policy that cannot be loaded, raises, times out or gets no observation (or context) is
+    replaced, for that decision, by the fallback; the decision says so (`fallback`, `error`).
+    """
+
+    def __init__(
+        self,
+        spec: PolicySpec,
+        fallback: str,
+        timeout_s: float,
+        load_policy: PolicyLoader | None = None,
+    ) -> None:
+        self.fallback = build_policy(replace(spec, name=fallback))
+        if self.fallback.needs_observation or self.fallback.needs_context:
+            raise ConfigError(
+                f"router.fallback {fallback!r} is not a static policy: the fallback must decide "
+                "without a model or bars. Use uniform, fixed, random or single:<strategy>."
+            )
+        self.timeout_s = timeout_s
+        self.load_error: str | None = None
+        try:
+            self.primary: Policy | None = build_policy(spec, load_policy)
+        except Exception as exc:  # an unloadable model must not stop the router either
+            self.primary, self.load_error = None, f"{type(exc).__name__}: {exc}"
+        dynamic = self.needs_observation or self.needs_context
+        self._pool = ThreadPoolExecutor(1) if dynamic else None
+
+    @property
+    def needs_observation(self) -> bool:
+        return self.primary is not None and self.primary.needs_observation
+
+    @property
+    def needs_context(self) -> bool:
+        return self.primary is not None and self.primary.needs_context
+
+    def decide(
+        self,
+        observe: Callable[[], Observation],
+        context: Callable[[], RouterContext] | None = None,
+    ) -> tuple[Decision, Observation | None]:
+        """One decision; `observe` builds the observation when the policy needs one, `context`
+        the router context when it needs that."""
+        if self.primary is None:
+            return self._fall_back(self.load_error), None
+        if self._pool is None:
+            return self.primary.decide(None), None
+        observation = None
+        began = time.monotonic()
+        try:
+            call, observation = self._call(observe, context)
+            remaining = self.timeout_s - (time.monotonic() - began)
+            future = self._pool.submit(call)
+            return future.result(timeout=max(remaining, 0.0)), observation
+        except FutureTimeout:
+            return self._fall_back(f"timed out after {self.timeout_s:g} s"), observation
+        except Exception as exc:  # a failing model must never stop the router
+            return self._fall_back(f"{type(exc).__name__}: {exc}"), observation
+
+    def _call(
+        self, observe: Callable[[], Observation], context: Callable[[], RouterContext] | None
+    ) -> tuple[Callable[[], Decision], Observation | None]:
+        if self.primary.needs_observation:
+            observation = observe()
+            return partial(self.primary.decide, observation), observation
+        if context is None:
+            raise ConfigError(f"policy {self.primary.name} needs the router's bar history")
+        return partial(self.primary.decide, None, context()), None
+
+    def _fall_back(self, error: str | None) -> Decision:
+        return replace(self.fallback.decide(None), fallback=True, error=error)
+
+
+def _expert_uniform(expert: str | None) -> dict[str, float]:
+    if expert not in EXPERTS:
+        raise ConfigError(
+            f"best-expert needs the expert chosen on the validation split; got {expert!r}. "
+            f"Experts: {', '.join(EXPERTS)}."
+        )
+    return expert_uniform(expert)
+
+
+def expert_uniform(expert: str) -> dict[str, float]:
+    """All capital on `expert`, spread evenly over its strategies."""
+    members = [spec.name for spec in STRATEGIES if spec.expert == expert]
+    return dict.fromkeys(members, 1 / len(members))

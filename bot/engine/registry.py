@@ -1,0 +1,155 @@
+"""The model registry: a local folder of router checkpoints and an "active" pointer.
+
+Layout of `[registry] path`:
+- `<name>/`: a checkpoint folder as `bot train` writes it (meta.json and weights), plus the
+  `evaluation.json` of `bot evaluate` when it was evaluated;
+- `active.json`: `{"active": <name or null>, "history": [<names active before, oldest first>]}`,
+  replaced atomically, so a node reading it mid-write sees the old or the new pointer.
+
+The router policy `registry` routes with whatever model is active: the router actor re-reads the
+pointer every window and switches to a newly promoted (or rolled back) model at the next one.
+"""
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.core.errors import CheckpointError, ConfigError
+
+POINTER = "active.json"
+REGISTRY_POLICY = "registry"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered checkpoint, as `bot models list` shows it."""
+
+    name: str
+    path: Path
+    created: str
+    bar: str
+    symbols: tuple[str, ...]
+    evaluation: dict[str, Any] | None
+    active: bool
+
+
+class Registry:
+    """Checkpoints under `root` and the pointer to the active one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def entries(self) -> list[Entry]:
+        """Every registered checkpoint, oldest first."""
+        if not self.root.is_dir():
+            return []
+        active = self.active()
+        folders = [p for p in self.root.iterdir() if (p / "meta.json").is_file()]
+        entries = [_entry(folder, folder.name == active) for folder in folders]
+        return sorted(entries, key=lambda e: (e.created, e.name))
+
+    def add(
+        self, checkpoint: Path, name: str | None = None, evaluation: Path | None = None
+    ) -> Entry:
+        """Copy the checkpoint folder in as `name` (default: its folder name), with the
+        `evaluation.json` of `bot evaluate` when given; refuses a folder that is not a
+        checkpoint, or a name already taken."""
+        checkpoint = Path(checkpoint)
+        _meta(checkpoint)
+        name = name or checkpoint.name
+        target = self.root / name
+        if target.exists():
+            raise ConfigError(f"the registry already holds {name!r}; pick another --name.")
+        if evaluation is not None and not Path(evaluation).is_file():
+            raise ConfigError(f"no evaluation file {evaluation}; run `bot evaluate` first.")
+        shutil.copytree(checkpoint, target)
+        if evaluation is not None:
+            shutil.copyfile(evaluation, target / "evaluation.json")
+        return _entry(target, False)
+
+    def active(self) -> str | None:
+        """The active model's name, or None."""
+        return self._pointer()["active"]
+
+    def active_policy(self) -> str:
+        """The `model:` policy of the active checkpoint; ConfigError when none is active."""
+        name = self.active()
+        if name is None:
+            raise ConfigError(
+                f"no model is active in the registry {self.root}: run `bot models promote NAME`."
+            )
+        return self.policy_of(name)
+
+    def policy_of(self, name: str) -> str:
+        """The `model:` policy of the registered checkpoint `name`."""
+        return f"model:{(self.root / name).resolve()}"
+
+    def promote(self, name: str) -> str | None:
+        """Make `name` active; returns the model it replaced (kept for rollback)."""
+        if not (self.root / name / "meta.json").is_file():
+            known = ", ".join(e.name for e in self.entries()) or "none"
+            raise ConfigError(f"no model {name!r} in the registry {self.root} (it has: {known}).")
+        pointer = self._pointer()
+        previous = pointer["active"]
+        if previous == name:
+            raise ConfigError(f"{name!r} is already the active model; nothing was changed.")
+        history = pointer["history"] + ([previous] if previous else [])
+        self._write({"active": name, "history": history})
+        return previous
+
+    def rollback(self) -> tuple[str, str]:
+        """Re-activate the model active before the current one; returns (left, restored)."""
+        pointer = self._pointer()
+        if not pointer["history"]:
+            raise ConfigError("nothing to roll back to: no model was active before this one.")
+        restored = pointer["history"][-1]
+        self._write({"active": restored, "history": pointer["history"][:-1]})
+        return pointer["active"], restored
+
+    def _pointer(self) -> dict[str, Any]:
+        path = self.root / POINTER
+        if not path.exists():
+            return {"active": None, "history": []}
+        try:
+            pointer = json.loads(path.read_text())
+            return {"active": pointer["active"], "history": list(pointer["history"])}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(
+                f"{path} is unreadable ({error}): restore it from the journal's model events, "
+                'or write {"active": "<name>", "history": []} by hand.'
+            ) from error
+
+    def _write(self, pointer: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".{POINTER}.{os.getpid()}"
+        temporary.write_text(json.dumps(pointer, indent=1))
+        os.replace(temporary, self.root / POINTER)
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    path = folder / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{folder} is not a readable checkpoint ({error}); point at a folder written by "
+            "`bot train`."
+        ) from error
+
+
+def _entry(folder: Path, active: bool) -> Entry:
+    meta = _meta(folder)
+    config = meta.get("extra", {}).get("dataset", {}).get("config", {})
+    evaluation = folder / "evaluation.json"
+    return Entry(
+        name=folder.name,
+        path=folder,
+        created=str(meta.get("created", "")),
+        bar=str(config.get("bar", "?")),
+        symbols=tuple(config.get("symbols", ())),
+        evaluation=json.loads(evaluation.read_text()) if evaluation.is_file() else None,
+        active=active,
+    )

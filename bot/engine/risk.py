@@ -1,0 +1,380 @@
+"""Risk controls: nautilus' pre-trade limits, a drawdown kill switch and a stale-data watchdog.
+
+- `risk_engine_config` maps `[risk]` onto nautilus' own `RiskEngineConfig`: the per-order
+  notional limit and the order-submit rate. Nautilus 1.221 checks the notional only on cash
+  accounts and, for market orders, only once it holds a quote or trade tick for the instrument;
+  `notional_breach` is the same check for the strategies' own order path, which covers margin
+  accounts and bar-only data, plus the per-instrument position limit nautilus lacks.
+- `exec_engine_config` sets nautilus' in-flight checks, which resolve orders whose submit got
+  no clear answer by asking the venue.
+- `KillSwitch` and `StaleDataWatchdog` are pure: the caller passes the time. The circuit
+  breaker for 429/418 responses lives in `bot.core.breaker`.
+- `RiskGuard` (a nautilus Actor) feeds the kill switch the account equity on every bar. When it
+  trips it cancels every order, closes every position of the watched strategies, journals the
+  trip, and halts the nautilus RiskEngine once flat, so every later order is denied until an
+  operator calls `reset`.
+"""
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig, LiveExecEngineConfig, RiskEngineConfig
+from nautilus_trader.core.datetime import unix_nanos_to_dt
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import OrderStatus, TradingState
+from nautilus_trader.model.events import OrderDenied, OrderRejected
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.trading.strategy import Strategy
+
+from bot.core.alerts import KILL_SWITCH, STALE_DATA, Notifier
+from bot.core.breaker import aware
+from bot.core.errors import ConfigError
+from bot.core.settings import RiskSettings
+from bot.engine.journal import Journal
+from strategies.base import account_equity
+
+KILL_SWITCH_EVENT = "kill_switch"
+KILL_SWITCH_RESET_EVENT = "kill_switch_reset"
+_EPS = 1e-12  # float rounding must not keep a loss of exactly the limit from tripping
+
+
+def risk_engine_config(
+    risk: RiskSettings, instrument_ids: Iterable[InstrumentId | str]
+) -> RiskEngineConfig:
+    """Nautilus' RiskEngineConfig for `[risk]`: order-submit rate and notional per order."""
+    per_order = {}
+    if risk.max_order_notional is not None:
+        # Nautilus reads the limit as a whole number of quote units; round down to stay inside.
+        limit = int(math.floor(risk.max_order_notional))
+        per_order = {str(iid): limit for iid in instrument_ids}
+    return RiskEngineConfig(
+        max_order_submit_rate=f"{risk.max_orders_per_second}/00:00:01",
+        max_notional_per_order=per_order,
+    )
+
+
+def exec_engine_config(risk: RiskSettings) -> LiveExecEngineConfig:
+    """Nautilus' live execution engine: start-up reconciliation with the venue, and in-flight
+    checks that query orders without an answer (their outcome unknown) until the venue says."""
+    return LiveExecEngineConfig(
+        reconciliation=True,
+        inflight_check_threshold_ms=round(risk.inflight_threshold_s * 1000),
+        inflight_check_interval_ms=round(risk.inflight_interval_s * 1000),
+        reconciliation_startup_delay_secs=risk.reconcile_delay_s,
+    )
+
+
+def notional_breach(
+    risk: RiskSettings, order_notional: float, position_notional_after: float
+) -> str | None:
+    """Why an order breaks the notional limits, or None when it may go.
+
+    `order_notional` is |quantity| x price x multiplier; `position_notional_after` the absolute
+    notional of the instrument's whole position (all strategies) once the order fills.
+    """
+    if risk.max_order_notional is not None and abs(order_notional) > risk.max_order_notional:
+        return (
+            f"order notional {abs(order_notional):,.2f} exceeds risk.max_order_notional "
+            f"{risk.max_order_notional:,.2f}"
+        )
+    limit = risk.max_instrument_notional
+    if limit is not None and abs(position_notional_after) > limit:
+        return (
+            f"position notional {abs(position_notional_after):,.2f} would exceed "
+            f"risk.max_instrument_notional {limit:,.2f}"
+        )
+    return None
+
+
+class KillSwitch:
+    """Trips on a drawdown from the equity peak, or a loss from the UTC day's first equity.
+
+    Once tripped it stays tripped, whatever equity does, until `reset(operator)`.
+    """
+
+    def __init__(self, max_drawdown: float, daily_loss_limit: float | None = None) -> None:
+        for name, value in (("max_drawdown", max_drawdown), ("daily_loss_limit", daily_loss_limit)):
+            if value is not None and not 0.0 < value < 1.0:
+                raise ConfigError(f"{name}={value} must lie in (0, 1): it is a fraction of equity.")
+        self.max_drawdown = max_drawdown
+        self.daily_loss_limit = daily_loss_limit
+        self.peak: float | None = None
+        self.day: str | None = None  # the UTC date whose first equity is `day_start`
+        self.day_start: float | None = None
+        self.reason: str | None = None
+        self.tripped_at: str | None = None
+
+    @property
+    def tripped(self) -> bool:
+        """True from the trip until an operator resets it."""
+        return self.reason is not None
+
+    def update(self, now: datetime, equity: float) -> bool:
+        """Feed the equity at `now`; True only on the update that trips the switch."""
+        aware(now)
+        if self.tripped:
+            return False
+        day = now.astimezone(UTC).date().isoformat()
+        if day != self.day:
+            self.day, self.day_start = day, equity
+        self.peak = equity if self.peak is None else max(self.peak, equity)
+        self.reason = self._breach(equity)
+        if self.reason is None:
+            return False
+        self.tripped_at = now.astimezone(UTC).isoformat()
+        return True
+
+    def _breach(self, equity: float) -> str | None:
+        drawdown = 1.0 - equity / self.peak if self.peak > 0 else 1.0
+        if drawdown >= self.max_drawdown - _EPS:
+            return (
+                f"drawdown {drawdown:.1%} from the peak {self.peak:,.2f} reached "
+                f"max_drawdown {self.max_drawdown:.1%}"
+            )
+        limit = self.daily_loss_limit
+        loss = 1.0 - equity / self.day_start if self.day_start > 0 else 1.0
+        if limit is not None and loss >= limit - _EPS:
+            return (
+                f"loss {loss:.1%} since the day's first equity {self.day_start:,.2f} reached "
+                f"daily_loss_limit {limit:.1%}"
+            )
+        return None
+
+    def reset(self, operator: str) -> None:
+        """Re-arm after a trip; the peak and the day restart from the next equity seen."""
+        if not operator.strip():
+            raise ConfigError("reset needs the operator's name, for the audit trail.")
+        self.peak = self.day = self.day_start = self.reason = self.tripped_at = None
+
+    def state(self) -> dict[str, Any]:
+        """JSON-safe state to persist across restarts (limits are not state: they are config)."""
+        keys = ("peak", "day", "day_start", "reason", "tripped_at")
+        return {key: getattr(self, key) for key in keys}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load what `state()` returned; a tripped switch stays tripped after a restart."""
+        unknown = set(state) - set(self.state())
+        if unknown:
+            raise ValueError(f"unknown kill switch state keys {sorted(unknown)}")
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+class StaleDataWatchdog:
+    """Allows new orders only while the newest bar is at most `stale_after` old."""
+
+    def __init__(self, stale_after: timedelta) -> None:
+        if stale_after <= timedelta(0):
+            raise ConfigError(f"stale_after={stale_after} must be positive.")
+        self.stale_after = stale_after
+        self.last_bar: datetime | None = None
+
+    def on_bar(self, ts: datetime) -> None:
+        """Record a bar stamped `ts` (older bars than the newest are ignored)."""
+        aware(ts)
+        if self.last_bar is None or ts > self.last_bar:
+            self.last_bar = ts
+
+    def allows(self, now: datetime) -> bool:
+        """False before the first bar and once the newest bar is too old."""
+        aware(now)
+        return self.last_bar is not None and now - self.last_bar <= self.stale_after
+
+
+class RiskGuardConfig(ActorConfig, frozen=True):
+    """RiskGuard settings (see `risk_guard_config` to build it from `[risk]`).
+
+    Parameters
+    ----------
+    bar_type :
+        The bars that drive the kill switch; equity is that instrument's venue account.
+    max_drawdown, daily_loss_limit :
+        Kill switch limits, fractions of equity.
+    stale_after_bars :
+        Bar intervals without a new bar after which `allows_new_orders` says no.
+    journal_path, run_id :
+        Where the trip and resets are journalled; no journal when `journal_path` is None.
+    """
+
+    bar_type: BarType
+    max_drawdown: float = 0.25
+    daily_loss_limit: float | None = None
+    stale_after_bars: float = 5.0
+    journal_path: str | None = None
+    run_id: str = ""
+
+
+def risk_guard_config(
+    risk: RiskSettings, bar_type: BarType, journal_path: Path | None = None, run_id: str = ""
+) -> RiskGuardConfig:
+    """The RiskGuard config for `[risk]` on `bar_type`."""
+    return RiskGuardConfig(
+        bar_type=bar_type,
+        max_drawdown=risk.max_drawdown,
+        daily_loss_limit=risk.daily_loss_limit,
+        stale_after_bars=risk.stale_after_bars,
+        journal_path=None if journal_path is None else str(journal_path),
+        run_id=run_id,
+    )
+
+
+class RiskGuard(Actor):
+    """Runs the kill switch: on a trip it flattens the watched strategies and halts trading.
+
+    Register it before the strategies, so that on the bar that trips it the strategies' own
+    orders come after the closing orders and are denied. The halt is set as soon as the closing
+    orders have passed the RiskEngine (at once in a backtest; a live RiskEngine queues them).
+    """
+
+    def __init__(self, config: RiskGuardConfig) -> None:
+        super().__init__(config)
+        self.kill_switch = KillSwitch(config.max_drawdown, config.daily_loss_limit)
+        interval = config.bar_type.spec.timedelta.to_pytimedelta()
+        self.watchdog = StaleDataWatchdog(interval * config.stale_after_bars)
+        self._strategies: list[Strategy] = []
+        self._risk_engine = None
+        self._journal: Journal | None = None
+        self._halt_pending = False
+        self.last_bar: dict[str, float] | None = None  # time, close and equity, for `bot status`
+        self.notifier: Notifier | None = None  # alerts (live nodes): trips and stale data
+        self._stale_alerted = False
+        self.order_errors = {"OrderRejected": 0, "OrderDenied": 0}  # for the metrics endpoint
+
+    def watch(self, strategies: list[Strategy], risk_engine) -> None:
+        """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
+        self._strategies = list(strategies)
+        self._risk_engine = risk_engine
+        for strategy in self._strategies:
+            strategy.gate = self.allows_new_orders  # no new orders while tripped or stale
+
+    @property
+    def halted(self) -> bool:
+        """True while the RiskEngine denies every new order."""
+        engine = self._risk_engine
+        return engine is not None and engine.trading_state == TradingState.HALTED
+
+    def allows_new_orders(self) -> bool:
+        """False while the kill switch is tripped or the bars are stale (for strategies to ask
+        before they order: stale bars alone do not halt the RiskEngine)."""
+        return not self.kill_switch.tripped and self.watchdog.allows(self.clock.utc_now())
+
+    def on_save(self) -> dict[str, bytes]:
+        state = {"kill_switch": json.dumps(self.kill_switch.state()).encode()}
+        if self.last_bar is not None:
+            state["last_bar"] = json.dumps(self.last_bar).encode()
+        return state
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        if "kill_switch" in state:
+            self.kill_switch.restore(json.loads(state["kill_switch"]))
+
+    def on_start(self) -> None:
+        if self._risk_engine is None:
+            raise ConfigError("RiskGuard.watch(strategies, risk_engine) must run before start.")
+        if self.config.journal_path:
+            self._journal = Journal(Path(self.config.journal_path))
+        self.subscribe_bars(self.config.bar_type)
+        for strategy in self._strategies:
+            self.msgbus.subscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+        if self.notifier is not None:  # no bar arrives to notice their absence: a timer must
+            half = self.watchdog.stale_after / 2
+            self.clock.set_timer("stale-data", half, callback=self._check_stale)
+        if self.kill_switch.tripped:  # restored from a run that tripped: stay flat and halted
+            self.log.error(f"kill switch still tripped: {self.kill_switch.reason}")
+            self._flatten_and_halt()
+
+    def on_stop(self) -> None:
+        for strategy in self._strategies:
+            self.msgbus.unsubscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def _check_stale(self, event=None) -> None:
+        last = self.watchdog.last_bar
+        if last is None or self.watchdog.allows(self.clock.utc_now()):
+            return
+        if not self._stale_alerted:
+            self._stale_alerted = True
+            message = f"no new bar since {last:%Y-%m-%d %H:%M:%S} UTC: new orders are stopped"
+            self.notifier.send(STALE_DATA, message, {"bar_type": str(self.config.bar_type)})
+
+    def on_bar(self, bar: Bar) -> None:
+        newest = self.watchdog.last_bar
+        self.watchdog.on_bar(unix_nanos_to_dt(bar.ts_event))
+        if self.watchdog.last_bar != newest:
+            self._stale_alerted = False  # a newer bar: the next silence alerts again
+        instrument = self.cache.instrument(self.config.bar_type.instrument_id)
+        equity = account_equity(self.portfolio, self.cache, instrument, bar.close)
+        self.last_bar = {"ts": bar.ts_event, "close": bar.close.as_double(), "equity": equity}
+        if self.kill_switch.update(unix_nanos_to_dt(bar.ts_event), equity):
+            self._trip(bar.ts_event, equity)
+        # A crash skips nautilus' save at stop: keep the peak and a trip in the cache every bar
+        # (a no-op without a cache database, as in backtests).
+        self.cache.update_actor(self)
+
+    def reset(self, operator: str) -> None:
+        """Operator reset: re-arm the kill switch and let orders through again."""
+        reason = self.kill_switch.reason
+        self.kill_switch.reset(operator)
+        self._halt_pending = False
+        if self._risk_engine.trading_state != TradingState.ACTIVE:
+            self._risk_engine.set_trading_state(TradingState.ACTIVE)
+        self.log.warning(f"kill switch reset by {operator}")
+        self._record(KILL_SWITCH_RESET_EVENT, {"operator": operator, "was": reason})
+
+    def _on_order(self, event) -> None:
+        if isinstance(event, OrderRejected | OrderDenied):
+            self.order_errors[type(event).__name__] += 1
+        if self._halt_pending:
+            self._halt_when_submitted()
+
+    def _trip(self, ts: int, equity: float) -> None:
+        self.log.error(f"kill switch tripped: {self.kill_switch.reason}; flattening and halting")
+        self._flatten_and_halt()
+        if self.notifier is not None:
+            message = f"kill switch tripped: {self.kill_switch.reason}; flattened and halted"
+            self.notifier.send(KILL_SWITCH, message, {"equity": equity})
+        self._record(
+            KILL_SWITCH_EVENT,
+            {"reason": self.kill_switch.reason, "equity": equity, **self.kill_switch.state()},
+            ts,
+        )
+
+    def _flatten_and_halt(self) -> None:
+        for strategy in self._strategies:
+            for iid in self._instruments_of(strategy):
+                strategy.cancel_all_orders(iid)
+                # reduce_only is checked against the whole netting account: never use it here.
+                strategy.close_all_positions(iid, reduce_only=False)
+        self._halt_pending = True
+        self._halt_when_submitted()
+
+    def _instruments_of(self, strategy: Strategy) -> set[InstrumentId]:
+        sid = strategy.id
+        held = self.cache.positions_open(strategy_id=sid) + self.cache.orders_open(strategy_id=sid)
+        return {item.instrument_id for item in held}
+
+    def _halt_when_submitted(self) -> None:
+        # HALTED denies closing orders too: wait until none is still queued in the RiskEngine.
+        for strategy in self._strategies:
+            for order in self.cache.orders(strategy_id=strategy.id):
+                if order.status == OrderStatus.INITIALIZED:
+                    return
+        self._halt_pending = False
+        self._risk_engine.set_trading_state(TradingState.HALTED)
+
+    def _record(self, kind: str, payload: dict[str, Any], ts: int | None = None) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.record_event(
+                self.config.run_id, self.clock.timestamp_ns() if ts is None else ts, kind, payload
+            )
+        except Exception as exc:  # the journal must never stop the guard from flattening
+            self.log.exception("could not journal the kill switch event", exc)

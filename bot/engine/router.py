@@ -1,0 +1,382 @@
+"""The RouterActor: the one component that decides capital.
+
+Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
+strategies size themselves from the latest weights. It records the mark-to-market equity curve,
+per-strategy PnL and every decision, and journals decisions and fills as they happen. It also
+keeps each strategy's unit-capital return per bar (the signal it held going into the bar times
+the bar's close-to-close return; costs and fill timing left out), whatever its weight: what
+`momentum` ranks.
+
+Its window phase and last weights are its saved state (`on_save`, in the cache after every
+bar): a live node restarted from Redis neither decides early nor leaves the strategies at
+weight 0 until the next decision; it republishes the restored weights on its first bar.
+"""
+
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model.data import Bar, BarType, DataType
+from nautilus_trader.model.identifiers import InstrumentId
+
+from bot.core.alerts import FALLBACK_STORM, Notifier
+from bot.core.errors import ConfigError
+from bot.core.features import REQUIRED_BARS
+from bot.core.observation import BarHistory, Observation, build_observation
+from bot.engine.journal import DecisionRecord, Journal
+from bot.engine.policy import (
+    MODEL_PREFIXES,
+    Decision,
+    GuardedPolicy,
+    PolicyLoader,
+    PolicySpec,
+    RouterContext,
+)
+from bot.engine.registry import REGISTRY_POLICY, Registry
+from strategies import STRATEGIES, strategy_names
+from strategies.base import RoutedStrategy, account_equity, request_warmup
+from strategies.weights import RouterWeights, encode
+
+ROUTER_SWITCH_EVENT = "router_switch"
+FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
+
+
+class RouterActorConfig(ActorConfig, frozen=True):
+    """Router actor settings.
+
+    Parameters
+    ----------
+    policy : str
+        Policy spec (see `bot.engine.policy`); `fallback` is the static policy used when it fails.
+    window : int
+        Bars between decisions.
+    start_ns : int
+        No decision before this time: bars before it only warm up the strategies and history.
+    weights_json : str
+        Strategy -> fraction, for the `fixed` policy.
+    journal_path, run_id, symbol, chart_dir :
+        Where decisions and fills are journalled, under which run, and where the charts the
+        model saw are kept. No journal when `journal_path` is None.
+    registry : str
+        The model registry folder of the `registry` policy: the router routes with its active
+        model and switches, at the next window, to one promoted or rolled back meanwhile.
+    """
+
+    instrument_id: InstrumentId
+    bar_type: BarType
+    policy: str = "uniform"
+    fallback: str = "uniform"
+    timeout_s: float = 5.0
+    window: int = 20
+    seed: int = 0
+    start_ns: int = 0
+    weights_json: str = "{}"
+    best_expert: str | None = None
+    journal_path: str | None = None
+    run_id: str = ""
+    symbol: str = ""
+    chart_dir: str | None = None
+    registry: str = "var/registry"
+
+
+class RouterActor(Actor):
+    """Publishes `RouterWeights` every window, records equity, journals decisions and fills."""
+
+    def __init__(self, config: RouterActorConfig, load_policy: PolicyLoader | None = None) -> None:
+        super().__init__(config)
+        self._load_policy = load_policy
+        self._registry = None
+        self._active: str | None = None  # the registry model routing now
+        if config.policy == REGISTRY_POLICY:
+            self._registry = Registry(Path(config.registry))
+            self._active = self._registry.active()
+            self._policy = self._guarded(self._registry.active_policy())
+        else:
+            self._policy = self._guarded(config.policy)
+        self._history = BarHistory(REQUIRED_BARS)
+        # Unit-capital returns of the strategies over the same last bars (RouterContext).
+        self._unit_returns: deque[list[float]] = deque(maxlen=REQUIRED_BARS)
+        self._last_bar: tuple[int, float] | None = None  # (ts_event, close) of the last bar
+        self._since_decision: int | None = None
+        self._weights: RouterWeights | None = None  # the last published, for restarts
+        self._republish = False  # restored from a previous run: publish them on the next bar
+        self._journal: Journal | None = None
+        self._strategies: list[RoutedStrategy] = []
+        self.decisions: list[tuple[int, Decision]] = []
+        self.equity: list[tuple[int, float]] = []
+        self.exposure: list[float] = []  # gross exposure / equity, per recorded bar
+        self.sizing_gap: list[float] = []  # exposure the strategies could not order, per bar
+        self.strategy_pnl: list[tuple[int, list[float]]] = []
+        self.progress = None  # an optional tqdm bar, advanced once per bar
+        self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
+        self._fallbacks_in_a_row = 0
+        self.last_latency_ms: float | None = None
+
+    def watch(self, strategies: list[RoutedStrategy]) -> None:
+        """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
+        self._strategies = list(strategies)
+
+    def on_start(self) -> None:
+        self.subscribe_bars(self.config.bar_type)
+        # Live: the first decision sees a full observation history, as in backtests.
+        request_warmup(self, self.config.bar_type, REQUIRED_BARS)
+        if self.config.journal_path:
+            self._journal = Journal(Path(self.config.journal_path))
+            self.subscribe_order_fills(self.config.instrument_id)
+        if self._policy.load_error:
+            self.log.warning(f"router policy unavailable, using {self.config.fallback}: "
+                             f"{self._policy.load_error}")  # fmt: skip
+
+    def on_stop(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    def on_save(self) -> dict[str, bytes]:
+        if self._weights is None:
+            return {}
+        weights = self._weights
+        state = {"since_decision": self._since_decision, "ts": weights.ts_event}
+        state |= {"weights_json": weights.weights_json, "policy": weights.policy}
+        state["bar_type"] = str(self.config.bar_type)
+        return {"router": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        saved = json.loads(state.get("router", b"{}"))
+        if saved.get("bar_type") != str(self.config.bar_type):
+            return  # nothing saved, or a phase and weights of other bars: decide afresh
+        self._since_decision = saved["since_decision"]
+        self._weights = RouterWeights(
+            ts_event=saved["ts"],
+            ts_init=saved["ts"],
+            weights_json=saved["weights_json"],
+            policy=saved["policy"],
+        )
+        self._republish = True
+
+    def on_historical_data(self, data) -> None:
+        if isinstance(data, Bar) and data.bar_type == self.config.bar_type:
+            self._history.push(data)
+
+    def on_bar(self, bar: Bar) -> None:
+        self._history.push(bar)
+        self._track_unit_returns(bar)
+        if self.progress is not None:
+            self.progress.update()
+        if bar.ts_event < self.config.start_ns:
+            return
+        self._record(bar)
+        if self._since_decision is None or self._since_decision >= self.config.window:
+            self._decide(bar)
+        elif self._republish:  # a restart: the strategies resume with the last weights
+            self.publish_data(DataType(RouterWeights), self._weights)
+        self._republish = False
+        self._since_decision += 1
+        # A crash skips nautilus' save at stop: keep the window phase in the cache every bar
+        # (a no-op without a cache database, as in backtests).
+        self.cache.update_actor(self)
+
+    def on_order_filled(self, fill) -> None:
+        if self._journal is not None:
+            journal_fill(self._journal, self.config.run_id, fill)
+
+    def _guarded(self, policy: str) -> GuardedPolicy:
+        config = self.config
+        spec = PolicySpec(
+            name=policy,
+            weights=json.loads(config.weights_json),
+            seed=config.seed,
+            best_expert=config.best_expert,
+        )
+        return GuardedPolicy(spec, config.fallback, config.timeout_s, self._load_policy)
+
+    def _follow_registry(self, ts: int) -> None:
+        """`registry` policy: switch to the active model when it changed since the last window
+        (`bot models promote|rollback`); an unreadable pointer keeps the current model."""
+        try:
+            active = self._registry.active()
+        except ConfigError as error:
+            self.log.error(f"model registry unreadable, keeping {self._active}: {error}")
+            return
+        if active is None or active == self._active:
+            return
+        previous, self._active = self._active, active
+        self._policy = self._guarded(self._registry.policy_of(active))
+        self.log.warning(f"router switched model {previous} -> {active}")
+        if self._journal is not None:
+            payload = {"from": previous, "to": active, "load_error": self._policy.load_error}
+            self._journal.record_event(self.config.run_id, ts, ROUTER_SWITCH_EVENT, payload)
+
+    def _decide(self, bar: Bar) -> None:
+        if self._registry is not None:
+            self._follow_registry(bar.ts_event)
+        began = time.perf_counter()
+        decision, observation = self._policy.decide(self._observe, self._context)
+        latency_ms = (time.perf_counter() - began) * 1e3
+        self.last_latency_ms = latency_ms
+        self._weights = encode(decision.weights, decision.policy, bar.ts_event)
+        self.publish_data(DataType(RouterWeights), self._weights)
+        self.decisions.append((bar.ts_event, decision))
+        self._since_decision = 0
+        if decision.fallback:
+            self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
+        self._count_fallbacks(decision)
+        self.log.info(
+            f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
+            + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
+        )
+        if self._journal is not None:
+            self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
+
+    def _count_fallbacks(self, decision: Decision) -> None:
+        self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
+        if self.notifier is not None and self._fallbacks_in_a_row == FALLBACK_STORM_AFTER:
+            self.notifier.send(
+                FALLBACK_STORM,
+                f"router fell back {FALLBACK_STORM_AFTER} decisions in a row: {decision.error}",
+                {"policy": self.config.policy, "fallback": decision.policy},
+            )
+
+    def _observe(self) -> Observation:
+        primary = self._policy.primary
+        config = replace(primary.observation, symbol=self.config.symbol)
+        return build_observation(self._history.frame(), primary.stats, config)
+
+    def _context(self) -> RouterContext:
+        returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))
+        return RouterContext(self._history.frame(), returns)
+
+    def _track_unit_returns(self, bar: Bar) -> None:
+        """Each strategy's return over `bar` at unit capital. The actor sees a bar before the
+        strategies do, so their `target` is still the signal they held going into it."""
+        close = bar.close.as_double()
+        if self._last_bar is not None:
+            last_ts, last_close = self._last_bar
+            if bar.ts_event <= last_ts:
+                return  # a replayed bar, as BarHistory ignores it
+            if len(self._strategies) == len(STRATEGIES):
+                change = close / last_close - 1.0 if last_close else 0.0
+                self._unit_returns.append([s.target * change for s in self._strategies])
+        self._last_bar = (bar.ts_event, close)
+
+    def _record_of(
+        self, bar: Bar, decision: Decision, observation: Observation | None, latency_ms: float
+    ) -> DecisionRecord:
+        chart = None
+        if observation is not None and self.config.chart_dir:
+            chart = observation.save_chart(Path(self.config.chart_dir) / f"{bar.ts_event}.png")
+        return DecisionRecord(
+            run_id=self.config.run_id,
+            ts=bar.ts_event,
+            symbol=self.config.symbol,
+            window_index=len(self.decisions) - 1,
+            weights=decision.weights,
+            experts=decision.experts,
+            policy=decision.policy,
+            regime=decision.regime,
+            inputs_hash=observation.digest() if observation is not None else None,
+            chart_path=str(chart) if chart else None,
+            policy_version=decision.version,
+            latency_ms=latency_ms,
+            fallback=decision.fallback,
+            error=decision.error,
+            close=bar.close.as_double(),
+        )
+
+    def _record(self, bar: Bar) -> None:
+        instrument = self.cache.instrument(self.config.instrument_id)
+        equity = account_equity(self.portfolio, self.cache, instrument)
+        close = bar.close.as_double()
+        notional = close * instrument.multiplier.as_double()
+        gross = sum(abs(s.units) for s in self._strategies) * notional
+        gap = sum(abs(s.sizing_gap) for s in self._strategies) * notional
+        self.equity.append((bar.ts_event, equity))
+        self.exposure.append(gross / equity if equity > 0 else 0.0)
+        self.sizing_gap.append(gap / equity if equity > 0 else 0.0)
+        self.strategy_pnl.append((bar.ts_event, [s.pnl(close) for s in self._strategies]))
+
+    def fallbacks(self) -> list[str]:
+        """One line per distinct fallback reason, with its count, for the report."""
+        reasons = pd.Series([d.error for _, d in self.decisions if d.fallback], dtype=object)
+        return [
+            f"router fell back to {self.config.fallback} on {count} of {len(self.decisions)} "
+            f"decisions: {reason}"
+            for reason, count in reasons.value_counts(sort=False).items()
+        ]
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Equity, gross exposure and sizing gap, per-strategy cumulative PnL, and weights per
+        decision."""
+        equity = pd.DataFrame(
+            {
+                "equity": [e for _, e in self.equity],
+                "exposure": self.exposure,
+                "sizing_gap": self.sizing_gap,
+            },
+            index=pd.to_datetime([ts for ts, _ in self.equity], utc=True),
+        )
+        pnl = pd.DataFrame(
+            [row for _, row in self.strategy_pnl],
+            index=pd.to_datetime([ts for ts, _ in self.strategy_pnl], utc=True),
+            columns=[s.name for s in self._strategies],
+        )
+        weights = pd.DataFrame(
+            [d.weights for _, d in self.decisions],
+            index=pd.to_datetime([ts for ts, _ in self.decisions], utc=True),
+            columns=list(strategy_names()),
+        )
+        return equity, pnl, weights
+
+
+def journal_fill(journal: Journal, run_id: str, fill) -> None:
+    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name."""
+    journal.record_fill(
+        run_id,
+        pd.Timestamp(fill.ts_event, tz="UTC"),
+        fill.strategy_id.value.rsplit("-", 1)[0],
+        fill.order_side.name,
+        fill.last_qty.as_double(),
+        fill.last_px.as_double(),
+        fill.commission.as_double(),
+    )
+
+
+class ComponentHost(Protocol):
+    """What `assemble` adds components to: a BacktestEngine or a live node's Trader."""
+
+    def add_actor(self, actor: RouterActor) -> None: ...
+
+    def add_strategy(self, strategy: RoutedStrategy) -> None: ...
+
+
+def assemble(
+    host: ComponentHost,
+    strategies: Sequence[RoutedStrategy],
+    router: RouterActorConfig,
+    load_policy: PolicyLoader | None = None,
+) -> RouterActor:
+    """Add the router actor (first, so it sees each bar before the strategies) and then
+    `strategies` to `host`; returns the actor, watching the strategies. A model policy needs
+    `load_policy` (`bot.engine.policy.build_policy`): refused here, before anything trades,
+    rather than left to the router's fallback."""
+    if load_policy is None and (
+        router.policy.startswith(MODEL_PREFIXES) or router.policy == REGISTRY_POLICY
+    ):
+        raise ConfigError(
+            f"Router policy {router.policy} needs a model loader: pass "
+            "load_policy=bot.model.policy.load_policy."
+        )
+    actor = RouterActor(router, load_policy)
+    actor.watch(list(strategies))
+    host.add_actor(actor)
+    for strategy in strategies:
+        host.add_strategy(strategy)
+    return actor

