@@ -1,5 +1,5 @@
-"""What the two history downloaders (`ccxt_history`, `alpaca.history`) share: the checks on a
-request, building the bar frame, and how long to wait before a retry.
+"""What the two history downloaders (`binance.history`, `alpaca.history`) share: the checks on
+a request, building the bar frame, and the retry loop with its waits (`retrying`).
 
 The bar frame (see `bot.engine.validation`): float64 columns exactly `open, high, low, close,
 volume`,
@@ -9,16 +9,21 @@ indexed by a tz-aware UTC DatetimeIndex named `ts` holding each bar's open time,
 import email.utils
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import structlog
 
 from bot.core.bars import BAR_COLUMNS, bar_interval
 from bot.core.errors import ConfigError
 
+log = structlog.get_logger(__name__)
+
 MAX_BACKOFF_S = 60.0
+T = TypeVar("T")
 
 
 def check_request(bar: str, start: datetime, end: datetime) -> None:
@@ -75,3 +80,34 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 def backoff_seconds(attempt: int, base_s: float = 1.0) -> float:
     """Exponential backoff for the `attempt`-th retry (0-based) when the server named no wait."""
     return min(MAX_BACKOFF_S, base_s * 2**attempt)
+
+
+def retrying(
+    call: Callable[[], T],
+    max_retries: int,
+    wait_for: Callable[[Exception, int], float | None],
+    event: str,
+    **context: Any,
+) -> T:
+    """`call()`, retried up to `max_retries` times. When try `attempt` fails (0 for the first
+    try), `wait_for(error, attempt)` says how many seconds to wait before the next one, or None
+    when the error is not transient; that error, or the last one once the retries run out, is
+    raised. Each retry is logged as `event` with `context`."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            wait = wait_for(exc, attempt) if attempt < max_retries else None
+            if wait is None:
+                raise
+            log.warning(
+                event,
+                **context,
+                error=type(exc).__name__,
+                attempt=attempt + 1,
+                max_retries=max_retries,
+                wait_s=round(wait, 3),
+            )
+            time.sleep(wait)
+            attempt += 1

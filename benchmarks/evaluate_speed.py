@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from bot.model.router_model import ModelConfig
-from training.dataset import DatasetConfig, RouterDataset, build_dataset
+from training.dataset import build_dataset
+from training.dataset_config import DatasetConfig
+from training.router_dataset import RouterDataset
 from training.sft import SFTConfig, train_sft
 
 

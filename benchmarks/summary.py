@@ -8,12 +8,12 @@ PEER_NOTE = (
     "orders. Minute bars are synthetic (no minute history ships offline)."
 )
 MEMORY_NOTE = (
-    "Memory bound: bars stream into the engine in chunks of `BacktestRequest.stream_bars` "
-    "(default 20,000, `bot.engine.backtest.STREAM_BARS`), so the bar objects held at once are "
+    "Memory bound: bars stream into the engine in chunks of `BacktestRequest.stream_bars` (default "
+    "20,000, `bot.engine.backtest_request.STREAM_BARS`), so the bar objects held at once are "
     "bounded by the chunk, not the run. Peak RSS is then the process base (nautilus, pandas, the "
-    "strategies; ~350 MB here) + the loaded bar frame (~100 B a bar) + the chunk (~1 KB a bar) "
-    "+ the results (equity, per-strategy PnL, fills: ~1 KB a bar), i.e. it still grows by about "
-    "1 KB per traded bar for the recorded results, against ~2 KB per bar without streaming."
+    "strategies; ~350 MB here) + the loaded bar frame (~100 B a bar) + the chunk (~1 KB a bar) + "
+    "the results (equity, per-strategy PnL, fills: ~1 KB a bar), i.e. it still grows by about 1 KB "
+    "per traded bar for the recorded results, against ~2 KB per bar without streaming."
 )
 
 

@@ -11,8 +11,10 @@ import torch
 from bot.model.router_model import ModelConfig
 from tests.training.synthetic import regime_switching_frame
 from tests.training.tiny_qwen import make_tiny_qwen
-from training.dataset import DatasetConfig, RouterDataset, build_dataset
+from training.dataset import build_dataset
+from training.dataset_config import DatasetConfig
 from training.ppo import PPOConfig, train_ppo
+from training.router_dataset import RouterDataset
 from training.sft import SFTConfig, train_sft
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.engine.backtest import STREAM_BARS, BacktestRequest
+from bot.engine.backtest_request import STREAM_BARS, BacktestRequest
 from bot.engine.data import store_bars
 
 CATALOG = Path("var/bench-catalog")

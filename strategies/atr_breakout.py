@@ -1,14 +1,13 @@
 """ATRBreakout (Algorithm 8): breakouts from an ATR channel around the moving average."""
 
-import numpy as np
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, sma
 from strategies.layers import votes
 
 
-class ATRBreakoutConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class ATRBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 8 with the paper's parameters (MA 20, ATR 20, entry 1.5, exit 0.75, stop 1.2);
     the paper gives no layer limit, we use L=3.
 
@@ -16,29 +15,23 @@ class ATRBreakoutConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
 
     - Entry: close above the upper channel (long) or below the lower one (short); 1 layer, or 2
       when the close is more than 0.5 x ATR beyond the channel ("quality score").
-    - Stop: set at entry to entry -/+ stop_mult x ATR, reset to average entry -/+ stop_mult x
-      ATR on each add.
+    - Stop: set at entry to entry -/+ m x ATR, reset to average entry -/+ m x ATR on each add
+      (m = `atr_mult`, the paper's stop multiple 1.2).
     - Exit: close back inside MA + exit_mult x ATR (long) / MA - exit_mult x ATR (short), or
       through the stop.
     - Add ("breakout continues"): close still beyond the entry channel and at least 0.5 x ATR
       beyond the last entry.
     """
 
-    warmup_bars: PositiveInt = 100
-    ma_period: PositiveInt = 20
     atr_period: PositiveInt = 20
+    atr_mult: PositiveFloat = 1.2
+    ma_period: PositiveInt = 20
     entry_mult: PositiveFloat = 1.5
     exit_mult: PositiveFloat = 0.75
-    stop_mult: PositiveFloat = 1.2
-    max_layers: PositiveInt = 3
 
 
 class ATRBreakout(RoutedStrategy):
     """Breakout expert: trades volatility-scaled breaks away from the moving average."""
-
-    def __init__(self, config: ATRBreakoutConfig) -> None:
-        super().__init__(config)
-        self.stop_price = np.nan
 
     def decide(self, window: BarWindow) -> float:
         cfg, layers = self.config, self.layers
@@ -50,11 +43,11 @@ class ATRBreakout(RoutedStrategy):
             if beyond > 0:
                 side = 1 if price > ma else -1
                 layers.open(side, price, window.count, layers=1 + votes(beyond > 0.5 * atr_now))
-                self.stop_price = price - side * cfg.stop_mult * atr_now
+                layers.place_stop(cfg.atr_mult * atr_now)
             return layers.exposure
         side = layers.side
         exit_price = ma + side * cfg.exit_mult * atr_now
-        if side * (price - self.stop_price) < 0 or side * (price - exit_price) < 0:
+        if layers.stopped(price) or side * (price - exit_price) < 0:
             layers.close()
         elif (
             layers.can_add
@@ -62,5 +55,5 @@ class ATRBreakout(RoutedStrategy):
             and side * (price - layers.last_entry) >= 0.5 * atr_now
         ):
             layers.add(price, window.count)
-            self.stop_price = layers.avg_entry - side * cfg.stop_mult * atr_now
+            layers.place_stop(cfg.atr_mult * atr_now)
         return layers.exposure

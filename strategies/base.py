@@ -20,7 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from nautilus_trader.common.component import LiveClock
-from nautilus_trader.config import NonNegativeFloat, PositiveInt, StrategyConfig
+from nautilus_trader.config import NonNegativeFloat, PositiveFloat, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
 from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
 from nautilus_trader.model.events import OrderFilled
@@ -78,6 +78,27 @@ class RoutedStrategyConfig(StrategyConfig, kw_only=True, frozen=True):
             )
         if self.warmup_bars < 1:
             raise ConfigError(f"warmup_bars={self.warmup_bars} must be at least 1.")
+
+
+class LayeredConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+    """Settings of the eight indicator algorithms (1-8), which pyramid layers under an ATR stop.
+
+    The defaults are the parameters most of the paper's algorithms share (ATR 14, m=1.8, L=3);
+    each strategy's config overrides only those its algorithm sets otherwise.
+
+    Parameters
+    ----------
+    atr_period :
+        Bars of the ATR that scales stops (and, in some algorithms, add steps).
+    atr_mult :
+        The stop distance m, in ATRs beyond the (average) entry against the trade.
+    max_layers :
+        Most layers L the algorithm pyramids to.
+    """
+
+    atr_period: PositiveInt = 14
+    atr_mult: PositiveFloat = 1.8
+    max_layers: PositiveInt = 3
 
 
 def account_equity(portfolio, cache, instrument: Instrument, price: Price | None = None) -> float:

@@ -2,12 +2,12 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, bollinger, roc, rsi, volume_ratio
 from strategies.layers import votes
 
 
-class BollingerConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class BollingerConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 4 with the paper's parameters (n=20, k=1.8, ATR 14, m=1.8, L=3).
 
     Bands: SMA(20) +/- 1.8 population standard deviations of closes.
@@ -25,12 +25,8 @@ class BollingerConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       last entry, and at least `add_gap` (3) bars after it.
     """
 
-    warmup_bars: PositiveInt = 100
     period: PositiveInt = 20
     k: PositiveFloat = 1.8
-    atr_period: PositiveInt = 14
-    atr_mult: PositiveFloat = 1.8
-    max_layers: PositiveInt = 3
     add_gap: PositiveInt = 3
 
 

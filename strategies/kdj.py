@@ -2,12 +2,12 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, kdj, volume_ratio
 from strategies.layers import mirror, votes
 
 
-class KDJConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class KDJConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 6 with the paper's parameters (n=9, J/K buy 10/20, J/K sell 90/80, ATR 14,
     m=1.8, L=3).
 
@@ -26,24 +26,16 @@ class KDJConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       golden cross with K < 30.
     """
 
-    warmup_bars: PositiveInt = 100
     period: PositiveInt = 9
     j_buy: PositiveFloat = 10.0
     k_buy: PositiveFloat = 20.0
     j_sell: PositiveFloat = 90.0
     k_sell: PositiveFloat = 80.0
-    atr_period: PositiveInt = 14
-    atr_mult: PositiveFloat = 1.8
-    max_layers: PositiveInt = 3
     profit_target: PositiveFloat = 0.08
 
 
 class KDJ(RoutedStrategy):
     """Reversal expert: buys oversold and sells overbought KDJ on confirming crosses."""
-
-    def __init__(self, config: KDJConfig) -> None:
-        super().__init__(config)
-        self.entry_j = 50.0
 
     def decide(self, window: BarWindow) -> float:
         k, d, j = kdj(window.high, window.low, window.close, self.config.period)
@@ -60,13 +52,11 @@ class KDJ(RoutedStrategy):
         if j[-1] < cfg.j_buy or k[-1] < cfg.k_buy:
             score = votes(k[-2] <= d[-2] and k[-1] > d[-1], heavy, up)
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=score - 1)
-                self.entry_j = j[-1]
+                self.layers.open(1, close[-1], window.count, layers=score - 1, level=j[-1])
         elif j[-1] > cfg.j_sell and k[-1] > cfg.k_sell:
             death = k[-2] >= d[-2] and k[-1] < d[-1]
             if death or (not up and heavy):
-                self.layers.open(-1, close[-1], window.count)
-                self.entry_j = j[-1]
+                self.layers.open(-1, close[-1], window.count, level=j[-1])
 
     def _manage(self, window: BarWindow, k, d, j) -> None:
         cfg, layers = self.config, self.layers
@@ -83,7 +73,6 @@ class KDJ(RoutedStrategy):
         ):
             layers.close()
         elif layers.can_add and (
-            jm < mirror(self.entry_j, side) - 5 or (kp <= dp and km > dm and km < 30)
+            jm < mirror(layers.entry_level, side) - 5 or (kp <= dp and km > dm and km < 30)
         ):
-            layers.add(price, window.count)
-            self.entry_j = j[-1]
+            layers.add(price, window.count, level=j[-1])

@@ -5,29 +5,38 @@ algorithm bar by bar whatever capital the router gives, so the same bars always 
 state, in backtests and live.
 """
 
+import math
 from dataclasses import dataclass, field
 
 
 @dataclass
 class Layers:
-    """Side (+1 long, -1 short, 0 flat), entry price per layer, and the bar of the last entry."""
+    """Side (+1 long, -1 short, 0 flat), entry price per layer, the bar and indicator level of
+    the last entry, and the placed stop of the algorithms that fix one (`place_stop`)."""
 
     max_layers: int
     side: int = 0
     entries: list[float] = field(default_factory=list)
     last_entry_bar: int = -1
+    entry_level: float = math.nan
+    stop: float = math.nan
 
-    def open(self, side: int, price: float, bar: int, layers: int = 1) -> None:
-        """Open `layers` layers (capped at max_layers) on `side` at `price`."""
+    def open(
+        self, side: int, price: float, bar: int, layers: int = 1, level: float = math.nan
+    ) -> None:
+        """Open `layers` layers (capped at max_layers) on `side` at `price`; `level` is the
+        algorithm's indicator reading at the entry (an oscillator's, for "more extreme" adds)."""
         self.side = side
         self.entries = [price] * max(1, min(layers, self.max_layers))
         self.last_entry_bar = bar
+        self.entry_level = level
 
-    def add(self, price: float, bar: int) -> None:
-        """Add one layer at `price` (no-op at max_layers)."""
+    def add(self, price: float, bar: int, level: float = math.nan) -> None:
+        """Add one layer at `price`, with the indicator `level` there (no-op at max_layers)."""
         if len(self.entries) < self.max_layers:
             self.entries.append(price)
             self.last_entry_bar = bar
+            self.entry_level = level
 
     def reduce(self) -> None:
         """Remove the most recent layer, keeping at least one."""
@@ -38,6 +47,7 @@ class Layers:
         """Go flat."""
         self.side = 0
         self.entries = []
+        self.stop = math.nan
 
     @property
     def count(self) -> int:
@@ -66,6 +76,16 @@ class Layers:
     def stop_hit(self, price: float, distance: float) -> bool:
         """True when `price` is beyond the stop `distance` away from the average entry."""
         return self.side * (price - self.avg_entry) < -distance
+
+    def place_stop(self, distance: float) -> None:
+        """Fix the stop `distance` beyond the average entry against the trade; it stays there,
+        whatever the ATR does, until placed again (the breakout algorithms, on entry and on
+        each add)."""
+        self.stop = self.avg_entry - self.side * distance
+
+    def stopped(self, price: float) -> bool:
+        """True when `price` is beyond the placed stop (never before one is placed)."""
+        return self.side * (price - self.stop) < 0
 
 
 def votes(*conditions) -> int:

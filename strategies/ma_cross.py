@@ -3,11 +3,12 @@
 import numpy as np
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from bot.core.errors import ConfigError
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, sma
 
 
-class MACrossConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class MACrossConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 1 with the paper's parameters (f=5, s=20, ATR 14, m=1.5, L=4, gamma=0.02).
 
     All prices are closes; tau = close / close 5 bars ago - 1; spread = (fast - slow) / slow.
@@ -26,16 +27,22 @@ class MACrossConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
     - Short trades use the mirrored rules.
     """
 
-    warmup_bars: PositiveInt = 100
-    fast: PositiveInt = 5
-    slow: PositiveInt = 20
-    atr_period: PositiveInt = 14
     atr_mult: PositiveFloat = 1.5
     max_layers: PositiveInt = 4
+    fast: PositiveInt = 5
+    slow: PositiveInt = 20
     gamma: PositiveFloat = 0.02
     entry_trend: PositiveFloat = 0.03
     trend_bars: PositiveInt = 5
     breakout_bars: PositiveInt = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.fast >= self.slow:
+            raise ConfigError(
+                f"MACross fast={self.fast} is not below slow={self.slow}: its rules read a golden "
+                "cross as the fast MA rising through the slow one. Lower fast or raise slow."
+            )
 
 
 class MACross(RoutedStrategy):

@@ -2,12 +2,12 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, roc, rsi, volume_ratio
 from strategies.layers import votes
 
 
-class MomentumConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class MomentumConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 2 with the paper's parameters (l=10, entry 0.02, exit 0.005, ATR 14, m=1.5, L=3).
 
     momentum = 0.5 x ROC(l) + 0.3 x ROC(l/2) + 0.2 x ROC(2l) on closes; acceleration = momentum
@@ -24,13 +24,10 @@ class MomentumConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       in the trade's direction).
     """
 
-    warmup_bars: PositiveInt = 100
+    atr_mult: PositiveFloat = 1.5
     lookback: PositiveInt = 10
     entry: PositiveFloat = 0.02
     exit: PositiveFloat = 0.005
-    atr_period: PositiveInt = 14
-    atr_mult: PositiveFloat = 1.5
-    max_layers: PositiveInt = 3
     short_rsi: PositiveFloat = 40.0
     rsi_period: PositiveInt = 14
     accel_bars: PositiveInt = 5

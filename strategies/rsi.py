@@ -2,12 +2,12 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, rsi, sma, volume_ratio
 from strategies.layers import mirror, votes
 
 
-class RSIConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class RSIConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 5 with the paper's parameters (RSI 14, 35/65, neutral 50, ATR 14, m=1.8, L=3).
 
     RSI is Wilder's on the 0..100 scale. "As seen by the trade" below means the long rule on
@@ -26,23 +26,15 @@ class RSIConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       below its value at the last entry, or close 3% beyond the last entry against the trade.
     """
 
-    warmup_bars: PositiveInt = 100
     rsi_period: PositiveInt = 14
     oversold: PositiveFloat = 35.0
     overbought: PositiveFloat = 65.0
     neutral: PositiveFloat = 50.0
-    atr_period: PositiveInt = 14
-    atr_mult: PositiveFloat = 1.8
-    max_layers: PositiveInt = 3
     profit_target: PositiveFloat = 0.08
 
 
 class RSI(RoutedStrategy):
     """Reversal expert: buys oversold and sells overbought RSI, exits as it normalises."""
-
-    def __init__(self, config: RSIConfig) -> None:
-        super().__init__(config)
-        self.entry_rsi = 50.0
 
     def decide(self, window: BarWindow) -> float:
         values = rsi(window.close, self.config.rsi_period)
@@ -63,13 +55,11 @@ class RSI(RoutedStrategy):
                 now < 25,
             )
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=min(score - 1, 2))
-                self.entry_rsi = now
+                self.layers.open(1, close[-1], window.count, layers=min(score - 1, 2), level=now)
         elif now > cfg.overbought:
             trend = sma(close, 20)
             if trend[-1] <= trend[-6] * 1.005:
-                self.layers.open(-1, close[-1], window.count)
-                self.entry_rsi = now
+                self.layers.open(-1, close[-1], window.count, level=now)
 
     def _manage(self, window: BarWindow, values) -> None:
         cfg, layers = self.config, self.layers
@@ -83,8 +73,7 @@ class RSI(RoutedStrategy):
         ):
             layers.close()
         elif layers.can_add and (
-            now < mirror(self.entry_rsi, side) - 5
+            now < mirror(layers.entry_level, side) - 5
             or side * (price / layers.last_entry - 1.0) < -0.03
         ):
-            layers.add(price, window.count)
-            self.entry_rsi = values[-1]
+            layers.add(price, window.count, level=values[-1])

@@ -2,11 +2,11 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, donchian
 
 
-class TurtleConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class TurtleConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 3 with the paper's parameters (entry 20, exit 10, ATR 20, m=2.0, U=5 units).
 
     Channels are the highest high / lowest low of the bars BEFORE the current one.
@@ -22,12 +22,11 @@ class TurtleConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       the last unit's entry in the trade's direction.
     """
 
-    warmup_bars: PositiveInt = 100
-    entry_period: PositiveInt = 20
-    exit_period: PositiveInt = 10
     atr_period: PositiveInt = 20
     atr_mult: PositiveFloat = 2.0
     max_layers: PositiveInt = 5
+    entry_period: PositiveInt = 20
+    exit_period: PositiveInt = 10
     take_profit: PositiveFloat = 0.10
     add_step: PositiveFloat = 0.5
 

@@ -1,14 +1,13 @@
 """VolumeBreakout (Algorithm 7): price-channel breakouts confirmed by a volume surge."""
 
-import numpy as np
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, donchian, sma, volume_ratio
 from strategies.layers import votes
 
 
-class VolumeBreakoutConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
+class VolumeBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
     """Algorithm 7 with the paper's parameters (price window 20, volume window 5, MA 10,
     lambda=1.5, ATR 14, m=1.8); the paper gives no layer limit, we use L=3.
 
@@ -26,22 +25,14 @@ class VolumeBreakoutConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
       / low (short), beyond the last entry, while volume is high.
     """
 
-    warmup_bars: PositiveInt = 100
     price_window: PositiveInt = 20
     volume_window: PositiveInt = 5
     ma_period: PositiveInt = 10
     volume_mult: PositiveFloat = 1.5
-    atr_period: PositiveInt = 14
-    atr_mult: PositiveFloat = 1.8
-    max_layers: PositiveInt = 3
 
 
 class VolumeBreakout(RoutedStrategy):
     """Breakout expert: joins range breaks that come with heavy volume."""
-
-    def __init__(self, config: VolumeBreakoutConfig) -> None:
-        super().__init__(config)
-        self.stop_price = np.nan
 
     def decide(self, window: BarWindow) -> float:
         cfg = self.config
@@ -60,14 +51,14 @@ class VolumeBreakout(RoutedStrategy):
         if side and ratio > cfg.volume_mult:
             strong = votes(ratio > 2 * cfg.volume_mult)
             self.layers.open(side, price, window.count, layers=1 + strong)
-            self.stop_price = price - side * cfg.atr_mult * atr_now
+            self.layers.place_stop(cfg.atr_mult * atr_now)
 
     def _manage(self, window: BarWindow, extreme: float, atr_now: float) -> None:
         cfg, layers = self.config, self.layers
         side, price, volume = layers.side, window.close[-1], window.volume
         volume_high = volume[-cfg.volume_window :].mean() > volume[-cfg.price_window :].mean()
         below_ma = side * (price - sma(window.close, cfg.ma_period)[-1]) < 0
-        if side * (price - self.stop_price) < 0 or (below_ma and not volume_high):
+        if layers.stopped(price) or (below_ma and not volume_high):
             layers.close()
         elif (
             layers.can_add
@@ -76,4 +67,4 @@ class VolumeBreakout(RoutedStrategy):
             and volume_high
         ):
             layers.add(price, window.count)
-            self.stop_price = layers.avg_entry - side * cfg.atr_mult * atr_now
+            layers.place_stop(cfg.atr_mult * atr_now)

@@ -9,12 +9,12 @@ real types.
 """
 
 import json
-import math
+from collections.abc import Collection, Mapping
 
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.custom import customdataclass
 
-from bot.core.errors import StrategyError
+from bot.core.errors import ConfigError
 
 SUM_TOLERANCE = 1e-6
 
@@ -27,24 +27,43 @@ class RouterWeights(Data):
     policy: str = ""
 
 
+def check_weights(
+    weights: Mapping[str, float], *, what: str, known: Collection[str] | None = None
+) -> None:
+    """Refuse weights that are not a capital split: names outside `known` (when given),
+    fractions outside 0..1 (NaN included), or a sum more than `SUM_TOLERANCE` away from 1.
+
+    The one check of router weights, for configured policies and for every published decision.
+    Raises ConfigError, with a message that starts with `what` (the setting or policy checked).
+    """
+    if known is not None:
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{what} names unknown strategies {unknown}. Known strategies: {', '.join(known)}."
+            )
+    outside = {name: w for name, w in weights.items() if not 0 <= w <= 1}  # NaN fails too
+    if outside:
+        raise ConfigError(
+            f"{what} has fractions outside 0..1 {outside}; each must be a number from 0 to 1. "
+            "Use Cash for capital you do not want at risk."
+        )
+    total = sum(weights.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise ConfigError(
+            f"{what} sums to {total:.6f}, not 1. Capital fractions must sum to 1; "
+            "put any capital you do not want at risk on Cash."
+        )
+
+
 def encode(weights: dict[str, float], policy: str, ts: int) -> RouterWeights:
     """Pack weights into a `RouterWeights` stamped at `ts` (UNIX ns).
 
-    Raises StrategyError when a weight is negative or not finite, or the weights do not sum to 1.
+    Raises ConfigError (`check_weights`) when the weights are not a capital split: the policy
+    configured is broken, and must be fixed or replaced by a static one.
     """
     values = {str(name): float(w) for name, w in weights.items()}
-    bad = {name: w for name, w in values.items() if not math.isfinite(w) or w < 0.0}
-    if bad:
-        raise StrategyError(
-            f"policy {policy!r} produced invalid weights {bad}: every capital fraction must be a "
-            "finite number >= 0. Fix the policy, or fall back to a static policy."
-        )
-    total = sum(values.values())
-    if abs(total - 1.0) > SUM_TOLERANCE:
-        raise StrategyError(
-            f"policy {policy!r} produced weights summing to {total:.6f}, not 1: the strategies "
-            "would use more or less capital than the account holds. Normalise the weights."
-        )
+    check_weights(values, what=f"the decision of policy {policy!r}")
     return RouterWeights(ts_event=ts, ts_init=ts, weights_json=json.dumps(values), policy=policy)
 
 

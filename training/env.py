@@ -21,7 +21,7 @@ import pandas as pd
 
 from bot.core.bars import bar_interval
 from bot.core.metrics import max_drawdown, sharpe, total_return
-from training.dataset import RouterDataset
+from training.router_dataset import RouterDataset
 
 
 @dataclass(frozen=True)

@@ -62,15 +62,18 @@ from bot.core.configs import described, from_saved
 from bot.core.errors import ConfigError
 from bot.core.parallel import Parallel
 from bot.core.settings import TrainSettings
-from bot.engine.backtest import BacktestRequest
+from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import read_meta
 from bot.model.router_model import ModelConfig
-from training.dataset import META, DatasetConfig, Frames, RouterDataset, build_dataset
-from training.evaluate import EvalWindow, run_evaluation
+from training.dataset import Frames, build_dataset
+from training.dataset_config import META, DatasetConfig
+from training.eval_windows import EvalWindow
+from training.evaluate import run_evaluation
 from training.leaderboard_folds import fold_splits, fold_windows, training_view
 from training.leaderboard_report import write_leaderboard
 from training.lgbm import LGBMConfig, train_lgbm
 from training.ppo import PPOConfig, train_ppo
+from training.router_dataset import RouterDataset
 from training.sft import SFTConfig, train_sft
 
 log = structlog.get_logger(__name__)

@@ -21,10 +21,11 @@ import pandas as pd
 import structlog
 
 from bot.core.errors import ConfigError, DataError
-from bot.engine.backtest import BacktestRequest
+from bot.engine.backtest_request import BacktestRequest
 from bot.engine.data import load_bars
-from training.dataset import RouterDataset
-from training.evaluate import EvalWindow, warmup_bars
+from training.dataset_config import bars_path
+from training.eval_windows import EvalWindow, warmup_bars
+from training.router_dataset import RouterDataset
 
 log = structlog.get_logger(__name__)
 
@@ -119,8 +120,7 @@ def fold_windows(
 
 
 def _bar_opens(dataset: RouterDataset, symbol: str) -> pd.DatetimeIndex:
-    # The dataset keeps each symbol's bars as `bars/<symbol>.parquet` (training.dataset).
-    return pd.read_parquet(dataset.root / "bars" / f"{symbol}.parquet").index
+    return pd.read_parquet(bars_path(dataset.root, symbol)).index
 
 
 def _utc(day: date) -> pd.Timestamp:

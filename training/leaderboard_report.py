@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.engine.backtest import BUY_AND_HOLD
+from bot.engine.buy_and_hold import BUY_AND_HOLD
 from strategies import EXPERTS
 from training.eval_stats import ROUTER, interval, mean_or_none
 

@@ -33,7 +33,7 @@ from bot.model.checkpoint import _git_sha
 from bot.model.lgbm import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table, sha256
 from bot.model.lgbm import tree_features as tree_vector
 from strategies import EXPERTS, STRATEGIES
-from training.dataset import RouterDataset
+from training.router_dataset import RouterDataset
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from bot.core.errors import CheckpointError, DataError
 from bot.model.checkpoint import load_checkpoint
 from bot.model.router_model import ModelConfig, RouterModel
-from training.dataset import RouterDataset
+from training.router_dataset import RouterDataset
 
 ENCODE_CHUNK = 64  # observations encoded per call while caching
 

@@ -44,20 +44,9 @@ from bot.core.errors import CheckpointError, ConfigError
 from bot.model.checkpoint import save_checkpoint
 from bot.model.router_model import EXPERT_ROWS, RouterModel, RouterOutput
 from strategies import STRATEGIES
-from training.dataset import RouterDataset
+from training import loop
 from training.env import RewardConfig, WindowEnv
-from training.loop import (
-    ENCODE_CHUNK,
-    EncodedSamples,
-    accelerator,
-    batches,
-    check_loss,
-    require_split,
-    seed_everything,
-    shard,
-    start_model,
-    trainable,
-)
+from training.router_dataset import RouterDataset
 
 log = structlog.get_logger(__name__)
 
@@ -110,9 +99,9 @@ def train_ppo(
 ) -> Path:
     """Fine-tune the SFT checkpoint with PPO on the train split (or `env`, built over the train
     split's rows) and write the result to `out_dir`; returns the folder."""
-    seed_everything(config.seed)
-    train, val = require_split(dataset, "train"), require_split(dataset, "val")
-    model, sft_meta = start_model(sft_checkpoint, dataset)
+    loop.seed_everything(config.seed)
+    train, val = loop.require_split(dataset, "train"), loop.require_split(dataset, "val")
+    model, sft_meta = loop.start_model(sft_checkpoint, dataset)
     _check_dataset(sft_meta, dataset, sft_checkpoint)
     policy = _Policy(model, config, progress)
     inputs = {"train": policy.inputs(train), "val": policy.inputs(val)}
@@ -167,25 +156,25 @@ class _Policy:
         self.frozen_backbone = compact and not config.finetune_backbone
         if self.frozen_backbone:
             model.backbone.requires_grad_(False)
-        self.accel = accelerator()
+        self.accel = loop.accelerator()
         model.to(self.accel.device)
         default = 1e-3 if self.frozen_backbone else (3e-4 if compact else 3e-5)
         lr = config.lr if config.lr is not None else default
         # What trains goes through accelerate: the heads alone on cached h (frozen compact), or
         # the whole model, so several GPUs average their gradients.
         module = model.heads if self.frozen_backbone else model
-        optimizer = torch.optim.Adam(trainable(module), lr=lr)
+        optimizer = torch.optim.Adam(loop.trainable(module), lr=lr)
         self.module, self.optimizer = self.accel.prepare(module, optimizer)
         self.core = model
         self.progress = progress
 
     def inputs(self, part: RouterDataset):
         """Cached backbone outputs h (frozen compact), or the encoded samples."""
-        encoded = EncodedSamples(self.core, part, self.progress)
+        encoded = loop.EncodedSamples(self.core, part, self.progress)
         if not self.frozen_backbone:
             return encoded
         with torch.no_grad():
-            chunks = batches(len(encoded), ENCODE_CHUNK)
+            chunks = loop.batches(len(encoded), loop.ENCODE_CHUNK)
             return torch.cat([self.core.backbone(encoded.batch(c)) for c in chunks])
 
     def __call__(self, inputs, positions: np.ndarray) -> RouterOutput:
@@ -196,7 +185,7 @@ class _Policy:
     def step(self, loss: torch.Tensor, grad_clip: float) -> None:
         self.optimizer.zero_grad()
         self.accel.backward(loss)
-        self.accel.clip_grad_norm_(trainable(self.module), grad_clip)
+        self.accel.clip_grad_norm_(loop.trainable(self.module), grad_clip)
         self.optimizer.step()
 
 
@@ -276,7 +265,7 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 
 
 def _all_outputs(policy: _Policy, inputs, n: int, size: int) -> dict:
-    parts = [policy(inputs, positions) for positions in batches(n, size)]
+    parts = [policy(inputs, positions) for positions in loop.batches(n, size)]
     cat = lambda tensors: torch.cat(list(tensors)).double().cpu().numpy()  # noqa: E731
     return {
         "router": cat(p.expert_logits for p in parts),
@@ -301,10 +290,10 @@ def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step
     policy.module.train()
     tensors = {key: _tensor(value) for key, value in batch.items()}
     for _ in range(config.epochs):
-        for minibatch in batches(len(batch["rewards"]), config.batch_size, rng):
-            positions = shard(minibatch, policy.accel)
+        for minibatch in loop.batches(len(batch["rewards"]), config.batch_size, rng):
+            positions = loop.shard(minibatch, policy.accel)
             loss = _ppo_loss(policy(inputs, positions), tensors, positions, config)
-            check_loss(loss, step, "PPO")
+            loop.check_loss(loss, step, "PPO")
             policy.step(loss, config.grad_clip)
             step += 1
             if config.max_steps and step >= config.max_steps:

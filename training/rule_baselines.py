@@ -82,7 +82,7 @@ def bias_position(bars: pd.DataFrame) -> np.ndarray:
     return np.sign(np.nan_to_num(-(close - average) / average))
 
 
-BASELINES = {
+RULE_BASELINES = {
     "MACD": macd_position,
     "KDJ-RSI": kdj_rsi_position,
     "CR": cr_position,

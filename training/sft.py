@@ -27,18 +27,8 @@ from tqdm import tqdm
 from bot.core.configs import described
 from bot.model.checkpoint import save_checkpoint
 from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel, RouterOutput
-from training.dataset import RouterDataset
-from training.loop import (
-    EncodedSamples,
-    accelerator,
-    batches,
-    check_loss,
-    require_split,
-    seed_everything,
-    shard,
-    start_model,
-    trainable,
-)
+from training import loop
+from training.router_dataset import RouterDataset
 
 log = structlog.get_logger(__name__)
 
@@ -72,17 +62,17 @@ def train_sft(
 ) -> Path:
     """Train on the dataset's train split, stop early on its validation split, and write the
     best checkpoint to `out_dir`; returns the folder."""
-    seed_everything(config.seed)
-    train, val = require_split(dataset, "train"), require_split(dataset, "val")
-    model, _ = start_model(init, dataset)
-    accel = accelerator()
-    params = trainable(model)
+    loop.seed_everything(config.seed)
+    train, val = loop.require_split(dataset, "train"), loop.require_split(dataset, "val")
+    model, _ = loop.start_model(init, dataset)
+    accel = loop.accelerator()
+    params = loop.trainable(model)
     optimizer = torch.optim.AdamW(
         params, lr=config.learning_rate(model.config.backbone), weight_decay=config.weight_decay
     )
     model, optimizer = accel.prepare(model, optimizer)
     core: RouterModel = accel.unwrap_model(model)
-    sets = {name: (EncodedSamples(core, part, progress), _targets(part, config)) for name, part
+    sets = {name: (loop.EncodedSamples(core, part, progress), _targets(part, config)) for name, part
             in (("train", train), ("val", val))}  # fmt: skip
     class_weights = _class_weights(train.labels) if config.balanced else None
     for _, targets in sets.values():
@@ -92,9 +82,9 @@ def train_sft(
     bar = tqdm(total=config.max_steps or config.epochs, desc="sft", disable=not progress)
     for epoch in range(config.epochs):
         model.train()
-        for positions in batches(len(train), config.batch_size, rng):
-            loss, _ = _loss(model, sets["train"], shard(positions, accel), config)
-            check_loss(loss, step, "SFT")
+        for positions in loop.batches(len(train), config.batch_size, rng):
+            loss, _ = _loss(model, sets["train"], loop.shard(positions, accel), config)
+            loop.check_loss(loss, step, "SFT")
             optimizer.zero_grad()
             accel.backward(loss)
             optimizer.step()
@@ -105,7 +95,7 @@ def train_sft(
                 break
         epochs_run = epoch + 1
         metrics = _evaluate(model, sets["val"], config)
-        check_loss(torch.tensor(metrics["loss"]), step, "SFT validation")
+        loop.check_loss(torch.tensor(metrics["loss"]), step, "SFT validation")
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", acc=f"{metrics['regime_accuracy']:.2f}")
         if not config.max_steps:
             bar.update()
@@ -178,7 +168,7 @@ def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
     model.eval()
     encoded, targets = data
     losses, hits, prior_hits = [], [], []
-    for positions in batches(len(encoded), config.batch_size, None):
+    for positions in loop.batches(len(encoded), config.batch_size, None):
         loss, out = _loss(model, data, positions, config)
         losses.append(loss.item() * len(positions))
         index = torch.as_tensor(positions)

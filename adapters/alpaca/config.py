@@ -1,5 +1,6 @@
-"""Configs of the Alpaca data and execution clients, and their construction from the bot's
-settings (`alpaca_clients`), as `adapters.binance.config` does for Binance.
+"""Configs of the Alpaca data and execution clients, their construction from the bot's
+settings (`alpaca_clients`), as `adapters.binance.config` does for Binance, and `ClientParts`,
+what the factories hand both clients besides their config.
 
 Every endpoint is configurable so tests can aim the clients at the fake Alpaca:
 - `trading_url`: trading REST base URL (paper or live);
@@ -10,21 +11,30 @@ Every endpoint is configurable so tests can aim the clients at the fake Alpaca:
   `/stream`, which is where Alpaca serves it.
 """
 
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from alpaca.trading.client import TradingClient
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.config import (
     InstrumentProviderConfig,
     LiveDataClientConfig,
     LiveExecClientConfig,
 )
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import ClientId, InstrumentId
 
 from adapters.alpaca.constants import (
     ALPACA,
+    ALPACA_VENUE,
     CRYPTO_STREAM_PATH,
     DATA_STREAM_URL,
     DATA_URL,
     PAPER_TRADING_URL,
     STOCK_STREAM_PATH,
 )
+from adapters.alpaca.providers import AlpacaInstrumentProvider
 from bot.core.settings import AlpacaSettings, Secrets
 
 
@@ -74,6 +84,33 @@ class AlpacaExecClientConfig(LiveExecClientConfig, frozen=True, kw_only=True):
     def paper(self) -> bool:
         """Whether the trading URL is Alpaca's paper endpoint (alpaca-py wants to know)."""
         return self.trading_url.rstrip("/") == PAPER_TRADING_URL
+
+
+@dataclass(frozen=True)
+class ClientParts:
+    """What the node and the factories hand each Alpaca client besides its config: the node's
+    loop, message bus, cache and clock, the client's id, alpaca-py's trading REST client and
+    the instrument provider built on it."""
+
+    loop: asyncio.AbstractEventLoop
+    client_id: ClientId
+    msgbus: MessageBus
+    cache: Cache
+    clock: LiveClock
+    rest: TradingClient
+    provider: AlpacaInstrumentProvider
+
+    def nautilus_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments that nautilus' live data and execution clients share."""
+        return {
+            "loop": self.loop,
+            "client_id": self.client_id,
+            "venue": ALPACA_VENUE,
+            "msgbus": self.msgbus,
+            "cache": self.cache,
+            "clock": self.clock,
+            "instrument_provider": self.provider,
+        }
 
 
 def alpaca_instrument_id(symbol: str) -> InstrumentId:

@@ -21,8 +21,6 @@ import pandas as pd
 from alpaca.data.enums import DataFeed
 from alpaca.data.live import CryptoDataStream, StockDataStream
 from alpaca.data.live.websocket import DataStream
-from nautilus_trader.cache.cache import Cache
-from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.core.datetime import dt_to_unix_nanos
 from nautilus_trader.data.messages import (
     RequestBars,
@@ -34,14 +32,12 @@ from nautilus_trader.data.messages import (
 from nautilus_trader.live.data_client import LiveMarketDataClient
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.enums import AggregationSource
-from nautilus_trader.model.identifiers import ClientId, InstrumentId
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CurrencyPair, Instrument
 from nautilus_trader.model.objects import Price, Quantity
 
-from adapters.alpaca.config import AlpacaDataClientConfig
-from adapters.alpaca.constants import ALPACA_VENUE
+from adapters.alpaca.config import AlpacaDataClientConfig, ClientParts
 from adapters.alpaca.history import TIMEFRAMES, fetch_bars
-from adapters.alpaca.providers import AlpacaInstrumentProvider
 from bot.core.bars import bar_interval
 from bot.core.errors import BotError, ConfigError, DataError
 
@@ -89,26 +85,8 @@ class _Feed:
 class AlpacaDataClient(LiveMarketDataClient):
     """Market data from Alpaca for the instruments of `config.instrument_provider`."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        client_id: ClientId,
-        msgbus: MessageBus,
-        cache: Cache,
-        clock: LiveClock,
-        instrument_provider: AlpacaInstrumentProvider,
-        config: AlpacaDataClientConfig,
-    ) -> None:
-        super().__init__(
-            loop=loop,
-            client_id=client_id,
-            venue=ALPACA_VENUE,
-            msgbus=msgbus,
-            cache=cache,
-            clock=clock,
-            instrument_provider=instrument_provider,
-            config=config,
-        )
+    def __init__(self, parts: ClientParts, config: AlpacaDataClientConfig) -> None:
+        super().__init__(**parts.nautilus_kwargs(), config=config)
         self._config = config
         self._feeds: dict[bool, _Feed] = {}  # keyed by "is crypto"
 

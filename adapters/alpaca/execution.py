@@ -27,8 +27,6 @@ from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest
 from alpaca.trading.stream import TradingStream
-from nautilus_trader.cache.cache import Cache
-from nautilus_trader.common.component import LiveClock, MessageBus
 from nautilus_trader.core.datetime import dt_to_unix_nanos
 from nautilus_trader.execution.messages import (
     CancelAllOrders,
@@ -48,9 +46,8 @@ from nautilus_trader.model.instruments import Equity, Instrument
 from nautilus_trader.model.objects import AccountBalance, Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
-from adapters.alpaca.config import AlpacaExecClientConfig
-from adapters.alpaca.constants import ALPACA, ALPACA_CLIENT_ID, ALPACA_VENUE
-from adapters.alpaca.providers import AlpacaInstrumentProvider
+from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
+from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
@@ -91,31 +88,16 @@ class _MarketClock:
 class AlpacaExecutionClient(LiveExecutionClient):
     """Order entry and order events at Alpaca for the configured instruments."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        client: TradingClient,
-        msgbus: MessageBus,
-        cache: Cache,
-        clock: LiveClock,
-        instrument_provider: AlpacaInstrumentProvider,
-        config: AlpacaExecClientConfig,
-    ) -> None:
+    def __init__(self, parts: ClientParts, config: AlpacaExecClientConfig) -> None:
         super().__init__(
-            loop=loop,
-            client_id=ALPACA_CLIENT_ID,
-            venue=ALPACA_VENUE,
+            **parts.nautilus_kwargs(),
             oms_type=OmsType.NETTING,
             account_type=AccountType.MARGIN,
             base_currency=USD,
-            instrument_provider=instrument_provider,
-            msgbus=msgbus,
-            cache=cache,
-            clock=clock,
             config=config,
         )
-        self._client = client
-        self._market = _MarketClock(client, timedelta(seconds=config.clock_ttl_s))
+        self._client = parts.rest
+        self._market = _MarketClock(parts.rest, timedelta(seconds=config.clock_ttl_s))
         keys = (config.api_key, config.secret_key)
         self._stream = _TradeUpdates(
             *keys, paper=config.paper, url_override=config.stream_url, on_connect=self._connected

@@ -13,6 +13,7 @@ from nautilus_trader.model.identifiers import ClientId, InstrumentId
 from adapters.alpaca.config import (
     AlpacaDataClientConfig,
     AlpacaExecClientConfig,
+    ClientParts,
     alpaca_clients,
     alpaca_instrument_id,
 )
@@ -29,38 +30,38 @@ def trading_client(api_key: str, secret_key: str, trading_url: str) -> TradingCl
     return TradingClient(api_key, secret_key, url_override=trading_url.rstrip("/"))
 
 
-class AlpacaLiveDataClientFactory(LiveDataClientFactory):
+class _Factory:
+    """The `create` of both factories: alpaca-py's trading client and the instrument provider
+    from the client's config, then the client (`client_class`)."""
+
+    client_class: type
+
+    @classmethod
+    def create(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        config: AlpacaDataClientConfig | AlpacaExecClientConfig,
+        msgbus: MessageBus,
+        cache: Cache,
+        clock: LiveClock,
+    ) -> AlpacaDataClient | AlpacaExecutionClient:
+        rest = trading_client(config.api_key, config.secret_key, config.trading_url)
+        provider = AlpacaInstrumentProvider(rest, config.instrument_provider)
+        parts = ClientParts(loop, ClientId(name), msgbus, cache, clock, rest, provider)
+        return cls.client_class(parts, config)
+
+
+class AlpacaLiveDataClientFactory(_Factory, LiveDataClientFactory):
     """Builds the Alpaca data client (register it under the name "ALPACA")."""
 
-    @staticmethod
-    def create(
-        loop: asyncio.AbstractEventLoop,
-        name: str,
-        config: AlpacaDataClientConfig,
-        msgbus: MessageBus,
-        cache: Cache,
-        clock: LiveClock,
-    ) -> AlpacaDataClient:
-        client = trading_client(config.api_key, config.secret_key, config.trading_url)
-        provider = AlpacaInstrumentProvider(client, config.instrument_provider)
-        return AlpacaDataClient(loop, ClientId(name), msgbus, cache, clock, provider, config)
+    client_class = AlpacaDataClient
 
 
-class AlpacaLiveExecClientFactory(LiveExecClientFactory):
+class AlpacaLiveExecClientFactory(_Factory, LiveExecClientFactory):
     """Builds the Alpaca execution client (register it under the name "ALPACA")."""
 
-    @staticmethod
-    def create(
-        loop: asyncio.AbstractEventLoop,
-        name: str,
-        config: AlpacaExecClientConfig,
-        msgbus: MessageBus,
-        cache: Cache,
-        clock: LiveClock,
-    ) -> AlpacaExecutionClient:
-        client = trading_client(config.api_key, config.secret_key, config.trading_url)
-        provider = AlpacaInstrumentProvider(client, config.instrument_provider)
-        return AlpacaExecutionClient(loop, client, msgbus, cache, clock, provider, config)
+    client_class = AlpacaExecutionClient
 
 
 FACTORIES = (ALPACA, AlpacaLiveDataClientFactory, AlpacaLiveExecClientFactory)

@@ -2,7 +2,8 @@
 (keys required) and crypto (keys optional).
 
 The result is the bar frame described in `adapters.history_common`. alpaca-py follows
-`next_page_token` itself; this module makes its retries honour the server's Retry-After.
+`next_page_token` itself; this module retries each page request through
+`adapters.history_common.retrying`, honouring the server's Retry-After.
 """
 
 import json
@@ -23,10 +24,18 @@ from alpaca.data.historical import CryptoHistoricalDataClient, StockHistoricalDa
 from alpaca.data.models import BarSet
 from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from pydantic import SecretStr
 from tqdm import tqdm
 
-from adapters.history_common import backoff_seconds, bar_frame, check_request, retry_after_seconds
+from adapters.history_common import (
+    backoff_seconds,
+    bar_frame,
+    check_request,
+    retry_after_seconds,
+    retrying,
+)
 from bot.core.errors import ConfigError, DataError, TemporaryError, VenueError
+from bot.core.settings import Secrets, Settings
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +51,34 @@ TIMEFRAMES: dict[str, TimeFrame] = {
 # Bars are reads, so every transient status is safe to retry (alpaca-py alone retries 429, 504).
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 KEY_ENV = "APCA_API_KEY_ID and APCA_API_SECRET_KEY"
+
+
+def download(
+    settings: Settings,
+    secrets: Secrets,
+    symbol: str,
+    bar: str,
+    start: datetime,
+    end: datetime,
+    asset_class: str | None,
+) -> tuple[pd.DataFrame, str]:
+    """`bot data fetch --venue alpaca`: `fetch_bars` on `venues.alpaca` (its data URL and
+    feed) with the keys when given, and the asset class: `asset_class`, else "crypto" for a
+    pair such as BTC/USD and "equity" for anything else."""
+    kind = asset_class or ("crypto" if "/" in symbol else "equity")
+    alpaca = settings.venues.alpaca
+    frame = fetch_bars(
+        symbol,
+        bar,
+        start,
+        end,
+        asset_class=kind,
+        api_key=_revealed(secrets.alpaca_api_key),
+        secret_key=_revealed(secrets.alpaca_secret_key),
+        url_override=alpaca.data_url,
+        feed=alpaca.feed,
+    )
+    return frame, kind
 
 
 def fetch_bars(
@@ -77,10 +114,10 @@ def fetch_bars(
     if max_retries < 0:
         raise ConfigError(f"max_retries must be at least 0 (got {max_retries}).")
     query = _Query(symbol, TIMEFRAMES[bar], start, end, api_key, secret_key, url_override)
-    client, download = _CLIENTS[asset_class](query, feed, adjustment)
+    client, get_bars = _CLIENTS[asset_class](query, feed, adjustment)
     with tqdm(unit="page", desc=f"alpaca {symbol} {bar}", disable=not progress) as meter:
-        _configure_retries(client, max_retries, meter)
-        barset = _run(download, symbol, KEY_ENV if asset_class == "equity" else None)
+        _retry_pages(client, max_retries, meter)
+        barset = _run(get_bars, symbol, KEY_ENV if asset_class == "equity" else None)
     bars = barset.data.get(symbol, [])
     opens = pd.DatetimeIndex([item.timestamp for item in bars])
     values = np.array([[b.open, b.high, b.low, b.close, b.volume] for b in bars])
@@ -146,6 +183,10 @@ _CLIENTS: dict[str, Callable[[_Query, str, str], tuple[RESTClient, Download]]] =
 }
 
 
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret else None
+
+
 def _enum(kind: Any, value: str, name: str) -> Any:
     try:
         return kind(value)
@@ -154,32 +195,32 @@ def _enum(kind: Any, value: str, name: str) -> Any:
         raise ConfigError(f"Unknown Alpaca {name} {value!r}: use one of {choices}.") from None
 
 
-def _configure_retries(client: RESTClient, max_retries: int, meter: tqdm) -> None:
-    """alpaca-py retries a page on `_retry_codes`, sleeping a fixed `_retry_wait` (3 s) and
-    ignoring Retry-After. A response hook sets that wait from each failed response instead, and
-    counts the pages that succeed."""
-    client._retry = max_retries
-    client._retry_codes = list(RETRY_STATUSES)
-    failures = 0
+def _retry_pages(client: RESTClient, max_retries: int, meter: tqdm) -> None:
+    """alpaca-py follows `next_page_token` itself and would retry a page on its own, sleeping a
+    fixed 3 s and ignoring Retry-After. Its retries are switched off and each page request goes
+    through `retrying` instead; the pages that succeed are counted."""
+    client._retry = 0  # alpaca-py raises APIError at once
+    one_request = client._one_request
 
-    def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        nonlocal failures
-        if response.status_code in RETRY_STATUSES:
-            asked = retry_after_seconds(response.headers)
-            client._retry_wait = asked if asked is not None else backoff_seconds(failures)
-            failures += 1
-            log.warning(
-                "alpaca.throttled",
-                status=response.status_code,
-                path=urlsplit(response.url).path,
-                wait_s=client._retry_wait,
-            )
-        elif response.ok:
-            failures = 0
-            meter.update(1)
-        return response
+    def page(method: str, url: str, opts: dict, retry: int) -> Any:
+        answer = retrying(
+            lambda: one_request(method, url, opts, 0),
+            max_retries,
+            _wait_seconds,
+            "alpaca.throttled",
+            path=urlsplit(url).path,
+        )
+        meter.update(1)
+        return answer
 
-    client._session.hooks["response"].append(on_response)
+    client._one_request = page
+
+
+def _wait_seconds(exc: Exception, attempt: int) -> float | None:
+    if not isinstance(exc, APIError) or exc.status_code not in RETRY_STATUSES:
+        return None
+    asked = retry_after_seconds(getattr(exc.response, "headers", None))
+    return asked if asked is not None else backoff_seconds(attempt)
 
 
 def _run(download: Download, symbol: str, key_env: str | None) -> BarSet:

@@ -6,9 +6,9 @@ The result is the bar frame described in `adapters.history_common`.
 
 import difflib
 import math
-import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import ccxt
@@ -22,9 +22,11 @@ from adapters.history_common import (
     bar_frame,
     check_request,
     retry_after_seconds,
+    retrying,
 )
 from bot.core.bars import bar_interval
 from bot.core.errors import ConfigError, DataError, TemporaryError, VenueError
+from bot.core.settings import Secrets, Settings
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +43,31 @@ def binance_api_urls(base_url: str) -> dict[str, str]:
     (`/fapi/v1`) market data at one base URL, such as a proxy or a fake venue."""
     base = base_url.rstrip("/")
     return {"public": f"{base}/api/v3", "fapiPublic": f"{base}/fapi/v1"}
+
+
+def download(
+    settings: Settings,
+    secrets: Secrets,
+    symbol: str,
+    bar: str,
+    start: datetime,
+    end: datetime,
+    asset_class: str | None,
+) -> tuple[pd.DataFrame, str]:
+    """`bot data fetch --venue binance`: `fetch_ohlcv` on `venues.binance` (its ccxt exchange,
+    and its REST base URL when set; bars are public, so no keys), and the asset class of the
+    market: "perpetual" on USDT-M futures, else "crypto"."""
+    binance = settings.venues.binance
+    base = binance.base_url_http
+    frame = fetch_ohlcv(
+        binance.ccxt_exchange,
+        symbol,
+        bar,
+        start,
+        end,
+        urls=binance_api_urls(base) if base else None,
+    )
+    return frame, "perpetual" if binance.market == "usdt_futures" else "crypto"
 
 
 def fetch_ohlcv(
@@ -180,42 +207,36 @@ def _download(
 
 def _call(exchange: ccxt.Exchange, max_retries: int, method: Callable[..., Any], *args: Any) -> Any:
     """Call one ccxt method, retrying transient failures and mapping ccxt errors to ours."""
-    attempt = 0
-    while True:
-        try:
-            return method(*args)
-        except ccxt.OperationFailed as exc:  # rate limits, bans, 5xx, timeouts: may clear
-            if attempt == max_retries:
-                raise TemporaryError(
-                    f"{exchange.id} still failed after {max_retries} retries "
-                    f"({type(exc).__name__}: {_brief(exc)}). The venue is rate-limiting us or "
-                    "is unavailable: wait a few minutes and run the command again, or fetch a "
-                    "shorter window."
-                ) from exc
-            wait = _wait_seconds(exchange, exc, attempt)
-            log.warning(
-                "ccxt.retry",
-                exchange=exchange.id,
-                error=type(exc).__name__,
-                attempt=attempt + 1,
-                max_retries=max_retries,
-                wait_s=round(wait, 3),
-            )
-            time.sleep(wait)
-            attempt += 1
-        except ccxt.AuthenticationError as exc:
-            raise ConfigError(
-                f"{exchange.id} rejected the API key ({_brief(exc)}). Bars are public: unset "
-                "the key, or fix BINANCE_API_KEY and BINANCE_API_SECRET."
-            ) from exc
-        except ccxt.BaseError as exc:
-            raise VenueError(
-                f"{exchange.id} refused the request ({type(exc).__name__}: {_brief(exc)}). "
-                "Check the symbol, bar size and window."
-            ) from exc
+    try:
+        return retrying(
+            lambda: method(*args),
+            max_retries,
+            partial(_wait_seconds, exchange),
+            "ccxt.retry",
+            exchange=exchange.id,
+        )
+    except ccxt.OperationFailed as exc:  # rate limits, bans, 5xx, timeouts: retries ran out
+        raise TemporaryError(
+            f"{exchange.id} still failed after {max_retries} retries "
+            f"({type(exc).__name__}: {_brief(exc)}). The venue is rate-limiting us or "
+            "is unavailable: wait a few minutes and run the command again, or fetch a "
+            "shorter window."
+        ) from exc
+    except ccxt.AuthenticationError as exc:
+        raise ConfigError(
+            f"{exchange.id} rejected the API key ({_brief(exc)}). Bars are public: unset "
+            "the key, or fix BINANCE_API_KEY and BINANCE_API_SECRET."
+        ) from exc
+    except ccxt.BaseError as exc:
+        raise VenueError(
+            f"{exchange.id} refused the request ({type(exc).__name__}: {_brief(exc)}). "
+            "Check the symbol, bar size and window."
+        ) from exc
 
 
-def _wait_seconds(exchange: ccxt.Exchange, exc: Exception, attempt: int) -> float:
+def _wait_seconds(exchange: ccxt.Exchange, exc: Exception, attempt: int) -> float | None:
+    if not isinstance(exc, ccxt.OperationFailed):
+        return None  # not transient: mapped by `_call`
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         # ccxt keeps the failed response's headers; Binance names the wait on 429 and 418.
         asked = retry_after_seconds(exchange.last_response_headers)

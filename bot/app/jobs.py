@@ -33,7 +33,8 @@ import structlog
 
 from bot.core.alerts import JOB_FAILED, Notifier
 from bot.core.settings import JobSettings, Settings
-from bot.engine.backtest import base_request, run_many
+from bot.engine.backtest import run_many
+from bot.engine.backtest_request import base_request
 from bot.engine.journal import Journal
 from bot.engine.registry import Registry
 from bot.model.policy import load_policy
@@ -97,8 +98,10 @@ def refresh_data(job: JobSettings, context: JobContext) -> dict[str, Any]:
 def retrain(job: JobSettings, context: JobContext) -> dict[str, Any]:
     """Dataset, SFT and PPO on the newest data; registers a candidate."""
     from bot.model.router_model import ModelConfig
-    from training.dataset import DatasetConfig, RouterDataset, build_dataset
+    from training.dataset import build_dataset
+    from training.dataset_config import DatasetConfig
     from training.ppo import PPOConfig, train_ppo
+    from training.router_dataset import RouterDataset
     from training.sft import SFTConfig, train_sft
 
     settings = context.settings
@@ -213,7 +216,7 @@ def _newest_candidate(registry: Registry, wanted: Callable[[Path], bool]) -> Pat
 
 
 def _mean_scores(base, dataset_meta: dict, checkpoint: Path) -> dict[str, float]:
-    from training.evaluate import test_windows
+    from training.eval_windows import test_windows
 
     windows = test_windows(
         {

@@ -24,7 +24,8 @@ import pandas as pd  # noqa: E402
 from bot.core.errors import ConfigError  # noqa: E402
 from bot.core.parallel import Parallel  # noqa: E402
 from bot.core.report import text_table  # noqa: E402
-from bot.engine.backtest import BacktestRequest, resolve_window, run_many  # noqa: E402
+from bot.engine.backtest import resolve_window, run_many  # noqa: E402
+from bot.engine.backtest_request import BacktestRequest  # noqa: E402
 from bot.engine.data import load_bars  # noqa: E402
 from strategies import STRATEGIES  # noqa: E402
 

@@ -15,7 +15,7 @@ Conventions:
 - a return metric that is undefined (fewer than two returns, zero variance, no downside, no
   drawdown) is 0.0, never NaN or inf, so the reward and JSON stay finite.
 
-Fills schema (one row per execution, as `bot.engine.backtest` builds it):
+Fills schema (one row per execution, as `bot.engine.fills` builds it):
     ts: datetime64[ns, UTC]; strategy: str; side: "BUY" | "SELL"; qty: float > 0;
     price: float, per unit (no contract multiplier); commission: float, account currency.
 Each strategy holds its own netting position, so a closed position (a round trip) is a run of

@@ -4,21 +4,17 @@ A run loads validated bars, prepends warm-up bars from before `start` (the route
 decision before the first bar of `start`, so strategies hold nothing while they warm up), runs
 the engine, and returns the equity curve, per-strategy PnL, weights, orders and fills. Several
 runs go to separate worker processes (`bot.core.parallel`): nautilus engines leak memory and are
-not reusable.
+not reusable. `write_backtest_report` puts runs on one symbol beside buy-and-hold
+(`bot.engine.buy_and_hold`) in one report.
 
-Fills follow `bot.engine.sim` (the next bar's open by default); buy-and-hold decides on the same
-first
-bar as the router and fills the same way, so every row of a report starts from the same price.
-Equity curves are stamped at each bar's close time, the engine's clock.
+Fills follow `bot.engine.sim` (the next bar's open by default). Equity curves are stamped at each
+bar's close time, the engine's clock.
 """
 
 import json
-import re
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -26,59 +22,26 @@ from bot.core.bars import bar_interval
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import out_of_sample_warning
-from bot.core.metrics import daily_equity, sharpe, summarize
+from bot.core.metrics import summarize
 from bot.core.parallel import Parallel, fan_out
 from bot.core.report import write_report
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
-from bot.core.settings import Settings
+from bot.engine.backtest_request import BacktestRequest, request_day
+from bot.engine.best_expert import best_expert, validation_span
+from bot.engine.buy_and_hold import BUY_AND_HOLD, buy_and_hold
 from bot.engine.catalog import bar_type_for, to_nautilus_bars
 from bot.engine.data import dataset_asset_class, load_bars
+from bot.engine.fills import fills_frame
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal, RunRecord
 from bot.engine.policy import PolicyLoader, PolicySpec, check_policy
 from bot.engine.router import RouterActorConfig, assemble
 from bot.engine.sim import market_data, new_engine
-from strategies import EXPERTS, STRATEGIES, build_strategies
+from strategies import build_strategies
 
-BUY_AND_HOLD = "buy_and_hold"
-VALIDATION_FRACTION = 0.25  # best-expert: validation span before start, as a share of the test span
-# A run longer than this streams its bars into the engine in chunks of this many (run(streaming=
-# True), clear_data(), add_data(), ...): nautilus Bar objects cost about 1 KB each, so a year of
-# minute bars held at once would add hundreds of MB. Shorter runs load in one go, as before.
-STREAM_BARS = 20_000
 # Mean share of equity that rounding or cash limits kept the strategies from ordering, above
 # which a run is flagged: results then depend on the capital, not only on the strategies.
 SIZING_WARNING = 0.02
-
-
-@dataclass(frozen=True)
-class BacktestRequest:
-    """Everything one run needs; picklable so runs can go to worker processes."""
-
-    symbol: str
-    policy: str = "uniform"
-    bar: str = "1d"
-    start: date | None = None
-    end: date | None = None
-    years: int = 10
-    window: int = 20
-    seed: int = 0
-    weights: dict[str, float] = field(default_factory=dict)
-    validation_start: date | None = None  # best-expert: validate on [this, start)
-    capital: float = 100_000.0
-    fee_bps: float = 10.0
-    slippage_bps: float = 1.0
-    fill: str = "next_open"  # bot.engine.sim.FILLS
-    fractional: bool = True  # equities and indices in fractions of a unit
-    fallback: str = "uniform"
-    timeout_s: float = 5.0
-    data_policy: str = "repair"
-    catalog: str | None = None
-    journal: str | None = None  # journal decisions and fills here, under `run_id`
-    run_id: str = ""
-    progress: bool = False
-    stream_bars: int = STREAM_BARS  # bars per chunk fed to the engine (bounds the data's memory)
-    params: dict[str, dict] = field(default_factory=dict)  # strategy config overrides, by name
 
 
 @dataclass
@@ -96,60 +59,6 @@ class BacktestResult:
     flags: list[str]
     asset_class: str
     best_expert: str | None = None
-
-
-def base_request(settings: Settings) -> BacktestRequest:
-    """A request with the settings' costs, router and data options, for callers (evaluation,
-    scheduled jobs) that fill in the symbol, window and policy themselves."""
-    return BacktestRequest(
-        symbol="",
-        window=settings.router.window,
-        seed=settings.router.seed,
-        capital=settings.backtest.capital,
-        fee_bps=settings.backtest.fee_bps,
-        slippage_bps=settings.backtest.slippage_bps,
-        fill=settings.backtest.fill,
-        fractional=settings.backtest.fractional,
-        fallback=settings.router.fallback,
-        timeout_s=settings.router.timeout_s,
-        data_policy=settings.data.policy,
-        catalog=str(settings.data.catalog),
-    )
-
-
-def backtest_requests(
-    settings: Settings, policies: list[str], run_id: str
-) -> list[BacktestRequest]:
-    """One request per symbol and policy, from the effective settings; each journals under
-    its own run id, `<run_id>-<symbol>-<policy>`."""
-    run, router = settings.backtest, settings.router
-    return [
-        BacktestRequest(
-            symbol=symbol,
-            policy=policy,
-            bar=run.bar,
-            start=run.start,
-            end=run.end,
-            years=run.years,
-            window=router.window,
-            seed=router.seed,
-            weights=dict(router.weights),
-            fallback=router.fallback,
-            timeout_s=router.timeout_s,
-            capital=run.capital,
-            fee_bps=run.fee_bps,
-            slippage_bps=run.slippage_bps,
-            fill=run.fill,
-            fractional=run.fractional,
-            data_policy=settings.data.policy,
-            catalog=str(settings.data.catalog),
-            journal=str(settings.journal.path),
-            run_id=f"{run_id}-{symbol}-{_path_safe(policy)}",
-            progress=True,
-        )
-        for symbol in run.symbols
-        for policy in policies
-    ]
 
 
 def write_backtest_report(
@@ -268,8 +177,10 @@ def resolve_window(
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The [start, end] span to trade, checked against the data."""
     first, last = frame.index[0], frame.index[-1]
-    end = _ts(request.end) if request.end else last
-    start = _ts(request.start) if request.start else end - pd.DateOffset(years=request.years)
+    end = request_day(request.end) if request.end else last
+    start = (
+        request_day(request.start) if request.start else end - pd.DateOffset(years=request.years)
+    )
     if start < first or end > last + pd.Timedelta(days=1) or start >= end:
         raise DataError(
             f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
@@ -280,53 +191,12 @@ def resolve_window(
 
 
 def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.Timestamp) -> str:
-    """The expert whose strategies had the best Sharpe on the validation span before `start`:
-    from `request.validation_start`, else a quarter of the test span long."""
-    test_span = (request.end and _ts(request.end) or frame.index[-1]) - start
-    val_start = start - test_span * VALIDATION_FRACTION
-    if request.validation_start is not None:
-        val_start = _ts(request.validation_start)
-    if val_start < frame.index[0]:
-        raise ConfigError(
-            f"best-expert chooses its expert on a validation span before the test start; "
-            f"{request.symbol} has data only from {frame.index[0].date()}, but the span needs "
-            f"{val_start.date()}. Choose a later --start."
-        )
+    """The expert whose strategies had the best Sharpe on the validation span before `start`
+    (`bot.engine.best_expert`), from a uniform run over that span."""
+    val_start, val_end = validation_span(frame, request, start)
     uniform = replace(request, policy="uniform", progress=False, journal=None)
-    validation = _simulate(frame, uniform, val_start, start - pd.Timedelta(seconds=1))
-    pnl = daily_equity(validation.pnl.ffill())
-    scores = {}
-    for expert in EXPERTS:
-        members = [s.name for s in STRATEGIES if s.expert == expert]
-        returns = pnl[members].sum(axis=1).diff().dropna() / request.capital
-        scores[expert] = sharpe(returns.to_numpy())
-    return max(scores, key=lambda k: scores[k])
-
-
-def buy_and_hold(bars: pd.DataFrame, request: BacktestRequest) -> tuple[pd.Series, pd.DataFrame]:
-    """Buy all in and hold: decided on the first traded bar, as the router's first decision,
-    filled as `request.fill` says with its slippage and fee. The equity curve (stamped at bar
-    close times, like the engine's) and its one fill."""
-    closes = bars["close"].copy()
-    closes.index = bars.index + bar_interval(request.bar)
-    entry = 1 if request.fill == "next_open" else 0
-    if len(bars) <= entry:
-        return pd.Series(request.capital, index=closes.index, name=BUY_AND_HOLD), _fills(None)
-    column = "open" if request.fill == "next_open" else "close"
-    price = bars[column].iloc[entry] * (1 + request.slippage_bps / 1e4)
-    qty = request.capital / (price * (1 + request.fee_bps / 1e4))
-    fill = pd.DataFrame(
-        {
-            "ts": [bars.index[1] if entry else closes.index[0]],  # the open, or the close
-            "strategy": [BUY_AND_HOLD],
-            "side": ["BUY"],
-            "qty": [qty],
-            "price": [price],
-            "commission": [request.capital - qty * price],
-        }
-    )
-    equity = (closes * qty).where(np.arange(len(closes)) >= entry, request.capital)
-    return equity.rename(BUY_AND_HOLD), fill
+    validation = _simulate(frame, uniform, val_start, val_end)
+    return best_expert(validation.pnl, request.capital)
 
 
 def _simulate(
@@ -390,7 +260,7 @@ def _simulate(
         actor.progress = bar
         _run_chunks(engine, chunks, instrument, request)
     curve, pnl, weights = actor.frames()
-    fills = _fills(engine.trader.generate_fills_report())
+    fills = fills_frame(engine.trader.generate_fills_report())
     orders = engine.trader.generate_orders_report()
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
     flags += actor.fallbacks()
@@ -445,28 +315,3 @@ def _start_journal_run(request: BacktestRequest) -> None:
                 settings=json.loads(json.dumps(settings, default=str)),
             )
         )
-
-
-def _fills(report: pd.DataFrame | None) -> pd.DataFrame:
-    columns = ["ts", "strategy", "side", "qty", "price", "commission"]
-    if report is None or report.empty:
-        return pd.DataFrame(columns=columns)
-    return pd.DataFrame(
-        {
-            "ts": pd.to_datetime(report["ts_event"], utc=True),
-            "strategy": report["strategy_id"].str.rsplit("-", n=1).str[0],
-            "side": report["order_side"],
-            "qty": report["last_qty"].astype(float),
-            "price": report["last_px"].astype(float),
-            "commission": report["commission"].str.split().str[0].astype(float),
-        }
-    ).reset_index(drop=True)[columns]
-
-
-def _path_safe(text: str) -> str:
-    # Run ids name chart folders: keep them free of ':' and '/' (model:<path> policies).
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
-
-
-def _ts(day: date) -> pd.Timestamp:
-    return pd.Timestamp(day).tz_localize("UTC")

@@ -35,6 +35,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from adapters.alpaca.factories import FACTORIES as ALPACA_FACTORIES
 from adapters.alpaca.factories import alpaca_venue
 from adapters.binance.config import FACTORIES, binance_clients, is_long_only
+from adapters.venues import VENUES
 from bot.core.alerts import notifier
 from bot.core.bars import bar_interval
 from bot.core.breaker import Backoff
@@ -44,7 +45,7 @@ from bot.core.settings import BinanceSettings, Secrets, Settings
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
 from bot.engine.policy import PolicyLoader
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
-from bot.engine.router import RouterActorConfig, assemble
+from bot.engine.router import RouterActorConfig, assemble, router_settings
 from strategies import build_strategies
 
 _BINANCE_SUFFIX = {"usdt_futures": "-PERP", "spot": ""}
@@ -65,16 +66,14 @@ def router_config(
     settings: Settings, instrument_id: InstrumentId, bar_type: BarType, symbol: str
 ) -> RouterActorConfig:
     """The router actor's config from `[router]` (decisions from the first bar on)."""
-    router = settings.router
+    fields = router_settings(settings)
+    weights = fields.pop("weights")
     return RouterActorConfig(
         instrument_id=instrument_id,
         bar_type=bar_type,
-        policy=router.policy,
-        fallback=router.fallback,
-        timeout_s=router.timeout_s,
-        window=router.window,
-        seed=router.seed,
-        weights_json=json.dumps(router.weights),
+        policy=settings.router.policy,
+        **fields,
+        weights_json=json.dumps(weights),
         symbol=symbol,
         registry=str(settings.registry.path),
     )
@@ -174,8 +173,8 @@ def _alpaca_block(settings: Settings, secrets: Secrets, symbol: str, bar: str) -
     )
 
 
+# Keyed by the venue table's names (`adapters.venues.VENUES`): the one list of venues.
 _VENUE_BLOCKS = {"binance": _binance_block, "alpaca": _alpaca_block}
-VENUES = tuple(_VENUE_BLOCKS)
 
 
 def _binance_clients(

@@ -23,8 +23,7 @@ import pandas as pd
 from bot.core.errors import ConfigError
 from bot.core.observation import Observation
 from strategies import EXPERTS, STRATEGIES, strategy_names
-
-WEIGHT_TOLERANCE = 1e-6
+from strategies.weights import check_weights
 
 
 @dataclass(frozen=True)
@@ -77,29 +76,6 @@ class Policy(Protocol):
         ...
 
 
-def validate_weights(weights: Mapping[str, float], *, what: str = "router.weights") -> None:
-    """Refuse weights that name unknown strategies, lie outside 0..1 (NaN included), or do not
-    sum to 1."""
-    known = strategy_names()
-    unknown = sorted(set(weights) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"{what} names unknown strategies {unknown}. Known strategies: {', '.join(known)}."
-        )
-    outside = {name: w for name, w in weights.items() if not 0 <= w <= 1}  # NaN fails too
-    if outside:
-        raise ConfigError(
-            f"{what} has fractions outside 0..1 {outside}; each must be a number from 0 to 1. "
-            "Use Cash for capital you do not want at risk."
-        )
-    total = sum(weights.values())
-    if abs(total - 1.0) > WEIGHT_TOLERANCE:
-        raise ConfigError(
-            f"{what} sums to {total:.6f}, not 1. Capital fractions must sum to 1; "
-            "put any capital you do not want at risk on Cash."
-        )
-
-
 def expert_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """Sum strategy fractions per expert."""
     out = dict.fromkeys(EXPERTS, 0.0)
@@ -119,7 +95,7 @@ class StaticPolicy:
     needs_observation = needs_context = False
 
     def __init__(self, name: str, weights: Mapping[str, float]) -> None:
-        validate_weights(weights, what=f"policy {name!r}")
+        check_weights(weights, what=f"policy {name!r}", known=strategy_names())
         self.name = name
         self._decision = Decision(complete(weights), expert_weights(weights), name)
 

@@ -31,6 +31,7 @@ from bot.core.alerts import FALLBACK_STORM, Notifier
 from bot.core.errors import ConfigError
 from bot.core.features import REQUIRED_BARS
 from bot.core.observation import BarHistory, Observation, build_observation
+from bot.core.settings import Settings
 from bot.engine.journal import DecisionRecord, Journal
 from bot.engine.policy import (
     MODEL_PREFIXES,
@@ -47,6 +48,19 @@ from strategies.weights import RouterWeights, encode
 
 ROUTER_SWITCH_EVENT = "router_switch"
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
+
+
+def router_settings(settings: Settings) -> dict:
+    """What every run, backtest or live, reads from `[router]` besides the policy: the one
+    place that maps those settings to a run's fields."""
+    router = settings.router
+    return {
+        "window": router.window,
+        "seed": router.seed,
+        "fallback": router.fallback,
+        "timeout_s": router.timeout_s,
+        "weights": dict(router.weights),
+    }
 
 
 class RouterActorConfig(ActorConfig, frozen=True):

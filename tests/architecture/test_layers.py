@@ -91,7 +91,7 @@ def test_every_import_points_down_the_layers():
         ("bot.core.observation", "bot.engine.catalog.from_nautilus_bars"),
         ("bot.engine.policy", "bot.model.checkpoint.load_checkpoint"),
         ("bot.engine.backtest", "training.evaluate.run_evaluation"),
-        ("bot.model.checkpoint", "training.dataset.RouterDataset"),
+        ("bot.model.checkpoint", "training.router_dataset.RouterDataset"),
         ("bot.engine.router", "adapters.binance.config.FACTORIES"),
         ("adapters.alpaca.data", "bot.engine.validation.validate"),
         ("strategies.base", "bot.engine.sim.new_engine"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from nautilus_trader.live.node import TradingNode
 
-from bot.core.settings import load_settings
+from bot.core.settings_loader import load_settings
 from bot.engine.node import build_trading_node
 from bot.engine.router import RouterActor
 from bot.model.policy import load_policy

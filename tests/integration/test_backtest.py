@@ -14,7 +14,9 @@ from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import fingerprint
 from bot.core.saved_meta import trained_bar_warning, trained_on
-from bot.engine.backtest import BacktestRequest, buy_and_hold, run_backtest, write_backtest_report
+from bot.engine.backtest import run_backtest, write_backtest_report
+from bot.engine.backtest_request import BacktestRequest
+from bot.engine.buy_and_hold import buy_and_hold
 from bot.engine.data import load_bars, store_bars
 from bot.model.checkpoint import save_checkpoint
 from bot.model.policy import load_policy

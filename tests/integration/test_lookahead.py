@@ -18,7 +18,8 @@ import pytest
 
 import bot.core.observation
 import bot.engine.router
-from bot.engine.backtest import BacktestRequest, BacktestResult, run_backtest
+from bot.engine.backtest import BacktestResult, run_backtest
+from bot.engine.backtest_request import BacktestRequest
 from bot.engine.data import load_bars, store_bars
 from bot.engine.journal import Journal
 from bot.model.checkpoint import init_checkpoint

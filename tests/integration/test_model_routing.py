@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 import bot.core.features
 from bot.app.cli import app
 from bot.app.explain import explain_decision, model_attributor
-from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
 from bot.engine.journal import Journal
 from bot.model.checkpoint import init_checkpoint
 from bot.model.policy import load_policy

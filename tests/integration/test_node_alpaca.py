@@ -17,7 +17,7 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.instruments import CurrencyPair, Equity
 
-from bot.core.settings import load_settings
+from bot.core.settings_loader import load_settings
 from bot.engine.node import build_trading_node
 from bot.engine.router import RouterActor
 from bot.model.policy import load_policy

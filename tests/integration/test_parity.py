@@ -24,7 +24,7 @@ import pytest
 from nautilus_trader.model.data import Bar
 
 from bot.core.features import REQUIRED_BARS
-from bot.core.settings import load_settings
+from bot.core.settings_loader import load_settings
 from bot.engine.node import build_trading_node
 from bot.engine.router import RouterActor, assemble
 from bot.engine.sim import new_engine

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from bot.core.errors import ConfigError
-from bot.engine.journal import SCHEMA_VERSION, Journal, default_journal_path
+from bot.engine.journal import Journal, default_journal_path
+from bot.engine.journal_schema import SCHEMA_VERSION
 from strategies import EXPERTS, strategy_names
 from tests.journal.records import DAY_NS, T0, model_decision, start, static_decision
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training.llmoe.baselines import BASELINES, Split
+from training.llmoe.baselines import LLMOE_BASELINES, Split
 from training.llmoe.experts import FitConfig, fnn, train_experts
 
 FAST = FitConfig(epochs=30)
@@ -48,7 +48,9 @@ def test_an_expert_without_enough_samples_answers_the_base_rate():
     np.testing.assert_allclose(experts.predict(x[:3], np.ones(3, dtype=bool)), np.mean(y))
 
 
-@pytest.mark.parametrize(("name", "model"), BASELINES, ids=[name for name, _ in BASELINES])
+@pytest.mark.parametrize(
+    ("name", "model"), LLMOE_BASELINES, ids=[name for name, _ in LLMOE_BASELINES]
+)
 def test_each_baseline_learns_a_simple_rule(name, model):
     x, y, _ = _data(600)
     y = (x[:, 1] + x[:, 3] > 0).astype(np.float32)

@@ -14,7 +14,7 @@ from bot.engine.instruments import make_instrument
 from strategies import STRATEGIES
 from tests.observation.series import trending_bars
 from training import dataset
-from training.dataset import DatasetConfig
+from training.dataset_config import DatasetConfig
 
 DECISIONS = (REQUIRED_BARS - 1, REQUIRED_BARS + 57, 600)
 CUT = REQUIRED_BARS + 30  # the decision bar t of the look-ahead tests

@@ -8,7 +8,8 @@ import pytest
 
 from bot.core.errors import DataError
 from bot.core.parallel import FanOut, Parallel, fan_out
-from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
 from bot.model.policy import load_policy
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from strategies import EXPERTS, STRATEGIES, build_strategies, strategy_id, strategy_names
-from strategies.base import RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig, RoutedStrategy, RoutedStrategyConfig
 from tests.strategies import series
 from tests.strategies.harness import (
     bar_type_for,
@@ -83,3 +83,33 @@ def test_strategy_keeps_the_contract(spec, stock, regime):
     assert np.all(result.held(spec.name)[SWITCH_OFF:] == 0)
     assert (fills["bar"] <= SWITCH_OFF).all()
     assert strategy.failure is None
+
+
+# The parameters every layered algorithm shares, as the paper gives them (Appendix A):
+# (warmup_bars, atr_period, atr_mult, max_layers); each config overrides only what differs.
+PAPER_SHARED = {
+    "MACross": (100, 14, 1.5, 4),
+    "Momentum": (100, 14, 1.5, 3),
+    "Turtle": (100, 20, 2.0, 5),
+    "Bollinger": (100, 14, 1.8, 3),
+    "RSI": (100, 14, 1.8, 3),
+    "KDJ": (100, 14, 1.8, 3),
+    "VolumeBreakout": (100, 14, 1.8, 3),
+    "ATRBreakout": (100, 20, 1.2, 3),
+}
+
+
+@pytest.mark.parametrize("spec", STRATEGIES, ids=lambda spec: spec.name)
+def test_layered_configs_keep_the_papers_shared_parameters(spec, stock):
+    config = spec.config(instrument_id=stock.id, bar_type=bar_type_for(stock))
+
+    if spec.name not in PAPER_SHARED:
+        assert not isinstance(config, LayeredConfig) and config.warmup_bars == 1
+        return
+    assert isinstance(config, LayeredConfig)
+    shared = (config.warmup_bars, config.atr_period, config.atr_mult, config.max_layers)
+    assert shared == PAPER_SHARED[spec.name]
+    overridden = spec.config(
+        instrument_id=stock.id, bar_type=bar_type_for(stock), atr_mult=2.5, max_layers=2
+    )
+    assert (overridden.atr_mult, overridden.max_layers) == (2.5, 2)

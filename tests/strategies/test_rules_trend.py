@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
+from bot.core.errors import ConfigError
 from strategies.indicators import atr, roc, sma
+from strategies.ma_cross import MACrossConfig
 from tests.strategies import series
-from tests.strategies.harness import expected_fill_bars, sizing_gap, trade, transitions
+from tests.strategies.harness import (
+    bar_type_for,
+    expected_fill_bars,
+    sizing_gap,
+    trade,
+    transitions,
+)
 
 WEIGHT = 0.5
 
@@ -104,3 +112,9 @@ def test_turtle_pyramids_units_takes_partial_profit_exits_and_goes_short(stock):
     assert held[113] == pytest.approx(WEIGHT * result.equity[113] * 0.8 / price, abs=1.0)
     assert held[123] == 0 and held[131] < 0
     assert _fill_bars(result, "Turtle") == expected_fill_bars(result, "Turtle", exposure, WEIGHT)
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(20, 20), (30, 20)])
+def test_macross_refuses_a_fast_average_that_is_not_faster(stock, fast, slow):
+    with pytest.raises(ConfigError, match=rf"fast={fast} is not below slow={slow}"):
+        MACrossConfig(instrument_id=stock.id, bar_type=bar_type_for(stock), fast=fast, slow=slow)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from bot.core.errors import StrategyError
-from strategies.weights import RouterWeights, decode, encode
+from bot.core.errors import ConfigError
+from strategies import strategy_names
+from strategies.weights import RouterWeights, check_weights, decode, encode
 
 
 def test_encode_then_decode_round_trips():
@@ -28,5 +29,21 @@ def test_router_weights_survive_nautilus_serialisation():
     "weights", [{"RSI": 0.5, "Cash": 0.4}, {"RSI": 1.5, "Cash": -0.5}, {"RSI": float("nan")}]
 )
 def test_encode_refuses_weights_that_are_not_a_capital_split(weights):
-    with pytest.raises(StrategyError):
+    with pytest.raises(ConfigError, match=r"^the decision of policy 'broken' "):
         encode(weights, "broken", 0)
+
+
+def test_weights_within_tolerance_of_one_pass():
+    check_weights({"LongOnly": 0.5, "Cash": 0.5 + 1e-8}, what="router.weights")
+
+
+def test_check_weights_names_the_setting_it_checks():
+    with pytest.raises(ConfigError, match=r"^router\.weights sums to 0\.500000, not 1"):
+        check_weights({"Cash": 0.5}, what="router.weights")
+
+
+def test_unknown_names_are_refused_only_against_a_known_table():
+    check_weights({"Foo": 1.0}, what="w")
+
+    with pytest.raises(ConfigError, match=r"unknown strategies \['Foo'\]. Known strategies: MACr"):
+        check_weights({"Foo": 1.0}, what="w", known=strategy_names())

@@ -40,7 +40,9 @@ def regime_dataset(tmp_path_factory):
     """A synthetic regime-switching dataset: two instruments of 1,500 daily bars in regimes of
     120 bars, labels over 10 bars, a decision every 5 bars, 56-pixel charts."""
     from tests.training.synthetic import regime_switching_frame
-    from training.dataset import DatasetConfig, RouterDataset, build_dataset
+    from training.dataset import build_dataset
+    from training.dataset_config import DatasetConfig
+    from training.router_dataset import RouterDataset
 
     frames = {
         name: (regime_switching_frame(1500, seed=seed)[0], "index")

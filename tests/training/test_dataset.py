@@ -15,8 +15,10 @@ from bot.engine.data import load_bars
 from bot.engine.instruments import make_instrument
 from strategies import strategy_names
 from tests.training.synthetic import regime_switching_frame
-from training.dataset import SPLITS, DatasetConfig, RouterDataset, _Asset, _plan, build_dataset
+from training.dataset import _Asset, _plan, build_dataset
+from training.dataset_config import SPLITS, DatasetConfig
 from training.labels import regime_labels
+from training.router_dataset import RouterDataset
 
 H, STRIDE, SIZE, BARS = 10, 10, 56, 700
 SYMBOLS = ("SYN", "TWIN")  # the same bars under two names: their charts must be shared

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from bot.app.cli import app
 from tests.training.synthetic import regime_switching_frame
-from training.dataset import DatasetConfig, build_dataset
+from training.dataset import build_dataset
+from training.dataset_config import DatasetConfig
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from bot.app.cli import app
 from bot.core.fingerprint import out_of_sample_start
 from bot.core.parallel import Parallel
-from bot.engine.backtest import BacktestRequest
+from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import init_checkpoint
 from tests.training.synthetic import regime_switching_frame
 from training.leaderboard import LeaderboardConfig, leaderboard_dataset, run_leaderboard

@@ -12,14 +12,17 @@ from typer.testing import CliRunner
 from bot.app.cli import app
 from bot.core.errors import ConfigError
 from bot.core.saved_meta import trained_on
-from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
 from bot.engine.policy import GuardedPolicy, PolicySpec, RouterContext, build_policy
 from bot.model.lgbm import MODEL, TREE_FEATURES, bar_features
 from bot.model.policy import load_policy
 from strategies import EXPERTS, STRATEGIES
 from tests.training.synthetic import regime_switching_frame
-from training.dataset import DatasetConfig, RouterDataset, build_dataset
+from training.dataset import build_dataset
+from training.dataset_config import DatasetConfig
 from training.lgbm import LGBMConfig, expert_targets, train_lgbm, tree_features
+from training.router_dataset import RouterDataset
 
 SYMBOL = "SYNL"
 SMALL = LGBMConfig(trees=40, min_data_in_leaf=5, patience=10)

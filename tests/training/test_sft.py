@@ -11,7 +11,7 @@ from bot.core.errors import CheckpointError, DataError
 from bot.core.features import FeatureStats
 from bot.model.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from bot.model.router_model import RouterModel
-from training.dataset import RouterDataset
+from training.router_dataset import RouterDataset
 from training.sft import SFTConfig, train_sft
 
 

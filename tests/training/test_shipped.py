@@ -6,7 +6,7 @@ from bot.core.features import FEATURE_NAMES, LOOKBACK
 from bot.core.saved_meta import PROJECT_ROOT, checkpoint_path
 from bot.core.settings import Settings
 from bot.model.checkpoint import feature_schema, load_checkpoint, strategy_table
-from training.dataset import DatasetConfig
+from training.dataset_config import DatasetConfig
 
 SHIPPED = sorted(path.parent for path in (PROJECT_ROOT / "models").glob("*/meta.json"))
 

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from training.rule_baselines import (
-    BASELINES,
+    RULE_BASELINES,
     baseline_equity,
     bbi_position,
     bias_position,
@@ -97,14 +97,14 @@ def test_equity_enters_at_the_next_open_paying_fee_and_slippage():
     assert day2 == pytest.approx(928.30, abs=0.01)
 
 
-@pytest.mark.parametrize("name", list(BASELINES))
+@pytest.mark.parametrize("name", list(RULE_BASELINES))
 def test_positions_use_no_future_bars(name):
     rng = np.random.default_rng(1)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 200)))
     changed = close.copy()
     changed[150:] *= 1.5
 
-    before = BASELINES[name](_bars(close))[:150]
-    after = BASELINES[name](_bars(changed))[:150]
+    before = RULE_BASELINES[name](_bars(close))[:150]
+    after = RULE_BASELINES[name](_bars(changed))[:150]
 
     assert (before == after).all()

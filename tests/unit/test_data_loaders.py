@@ -1,4 +1,5 @@
-"""Built-in datasets, user files and imports through `bot.engine.data`."""
+"""Built-in datasets, user files and imports (`bot.engine.datasets`, `bot.engine.user_files`,
+`bot.engine.data`)."""
 
 import importlib.util
 from pathlib import Path
@@ -8,17 +9,12 @@ import pandas as pd
 import pytest
 from structlog.testing import capture_logs
 
-import bot.engine.data
+import bot.engine.datasets
 from bot.core.bars import BAR_COLUMNS
 from bot.core.errors import ConfigError, DataError
-from bot.engine.data import (
-    DATASETS,
-    dataset_asset_class,
-    import_file,
-    list_datasets,
-    load_bars,
-    read_user_file,
-)
+from bot.engine.data import dataset_asset_class, load_bars
+from bot.engine.datasets import DATASETS, list_datasets
+from bot.engine.user_files import import_file, read_user_file
 
 BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
 
@@ -200,7 +196,7 @@ def test_start_after_end_is_a_config_error():
 def test_missing_package_is_reported_with_its_install_command(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        bot.engine.data.importlib.util,
+        bot.engine.datasets.importlib.util,
         "find_spec",
         lambda name: None if name == "quantmod" else real(name),
     )

@@ -4,7 +4,8 @@ comparison of cache snapshots that the reconciliation audit journals."""
 import pytest
 
 from bot.core.errors import ConfigError, OperationalError
-from bot.core.settings import PersistenceSettings, load_settings
+from bot.core.settings import PersistenceSettings
+from bot.core.settings_loader import load_settings
 from bot.engine.persistence import CacheSnapshot, cache_config, discrepancies, require_redis
 from tests.conftest import RedisServer, free_port
 

@@ -4,7 +4,8 @@ import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 
 from bot.core.errors import ConfigError
-from bot.core.settings import RiskSettings, load_settings
+from bot.core.settings import RiskSettings
+from bot.core.settings_loader import load_settings
 from bot.engine.risk import KillSwitch, StaleDataWatchdog, notional_breach, risk_engine_config
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)

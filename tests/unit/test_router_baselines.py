@@ -12,7 +12,8 @@ from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
 from bot.core.regime import REGIMES, trailing_regimes
 from bot.core.settings import RouterSettings, TrainSettings
-from bot.engine.backtest import BacktestRequest, run_backtest
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
 from bot.engine.data import load_bars, store_bars
 from bot.engine.policy import (
     GuardedPolicy,

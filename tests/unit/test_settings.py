@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.errors import ConfigError
-from bot.core.settings import effective_items, load_settings, parse_assignment
+from bot.core.settings_loader import effective_items, load_settings, parse_assignment
 
 
 def _write(tmp_path: Path, text: str) -> Path:

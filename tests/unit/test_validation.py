@@ -16,8 +16,9 @@ from structlog.testing import capture_logs
 
 from bot.core.bars import BAR_COLUMNS, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.data import read_user_file
-from bot.engine.validation import REPORTED, ValidationResult, format_report, validate
+from bot.engine.bar_checks import REPORTED
+from bot.engine.user_files import read_user_file
+from bot.engine.validation import ValidationResult, format_report, validate
 
 BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
 ALL_CHECKS = {

@@ -114,7 +114,7 @@ def moe(experts: int) -> Callable[[Split, FitConfig, int], np.ndarray]:
 
 
 # The Table 1 order: (row name, model).
-BASELINES: tuple[tuple[str, Callable[[Split, FitConfig, int], np.ndarray]], ...] = (
+LLMOE_BASELINES: tuple[tuple[str, Callable[[Split, FitConfig, int], np.ndarray]], ...] = (
     ("LightGBM", lightgbm),
     ("MLP", mlp),
     ("LSTM", lstm),

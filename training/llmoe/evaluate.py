@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bot.engine.backtest import BacktestRequest, buy_and_hold, run_many
+from bot.engine.backtest import run_many
+from bot.engine.backtest_request import BacktestRequest
+from bot.engine.buy_and_hold import buy_and_hold
 from bot.engine.journal import Journal, RunRecord
 from bot.model.policy import load_policy
-from training.llmoe.baselines import BASELINES, Split
+from training.llmoe.baselines import LLMOE_BASELINES, Split
 from training.llmoe.dataset import DataConfig, SymbolData, load_symbol
 from training.llmoe.experts import FitConfig, train_experts
 from training.llmoe.features import Standardizer
@@ -72,7 +74,7 @@ class SymbolRun:
     flags: list[str] = field(default_factory=list)  # warnings for the report (MM-DREX's)
 
 
-def run_evaluation(config: EvaluateConfig, out_dir: Path) -> dict:
+def run_llmoe_evaluation(config: EvaluateConfig, out_dir: Path) -> dict:
     """Run the whole comparison and write the report into `out_dir`; the summary dict."""
     headlines = load_headlines(config.headlines) if config.headlines else None
     router = LLMRouter(config.llm)
@@ -126,10 +128,10 @@ def predict_all(run: SymbolRun, config: EvaluateConfig) -> dict[str, list[np.nda
     )
     llm_train = optimistic(run.routes["train"], run.threshold)
     llm_test = optimistic(run.routes["test"], run.threshold)
-    predictions: dict[str, list[np.ndarray]] = {name: [] for name, _ in BASELINES}
+    predictions: dict[str, list[np.ndarray]] = {name: [] for name, _ in LLMOE_BASELINES}
     predictions |= {LLMOE: [], RANDOM: []}
     for seed in tqdm(range(config.seeds), desc=f"{run.data.symbol} models", leave=False):
-        for name, model in BASELINES:
+        for name, model in LLMOE_BASELINES:
             predictions[name].append(model(split, config.fit, seed))
         predictions[LLMOE].append(_experts(split, llm_train, llm_test, config, seed))
         coin = np.random.default_rng(seed)

@@ -6,29 +6,38 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import click
-import pandas as pd
 import structlog
 import typer
 from typer.core import TyperGroup
 
+from adapters.venues import download
 from bot import __version__
+from bot.app.cli.evaluate import evaluate
 from bot.app.cli.live import live, paper
 from bot.app.cli.models import models_app
 from bot.app.cli.options import RayAddress, Workers, parallel_of
 from bot.app.cli.risk import flatten, risk_app
 from bot.app.cli.schedule import schedule
 from bot.app.cli.sweep import sweep
-from bot.app.cli.train import evaluate, train_app
+from bot.app.cli.train import train_app
 from bot.app.explain import explain_decision, explain_run, model_attributor
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
 from bot.core.report import format_table, text_table
-from bot.core.settings import LoadedSettings, effective_items, load_settings, parse_assignment
-from bot.engine.backtest import backtest_requests, run_many, write_backtest_report
-from bot.engine.data import import_file, list_datasets, read_raw, read_user_file, store_bars
+from bot.core.settings_loader import (
+    LoadedSettings,
+    effective_items,
+    load_settings,
+    parse_assignment,
+)
+from bot.engine.backtest import run_many, write_backtest_report
+from bot.engine.backtest_request import backtest_requests
+from bot.engine.data import read_raw, store_bars
+from bot.engine.datasets import list_datasets
 from bot.engine.journal import Journal
 from bot.engine.node_state import latest_session, read_cache
+from bot.engine.user_files import import_file, read_user_file
 from bot.engine.validation import format_report, validate
 from bot.model.policy import load_policy
 
@@ -176,7 +185,7 @@ def data_check(
 def data_import(
     ctx: typer.Context,
     path: Annotated[
-        Path, typer.Argument(help="CSV or Parquet file; schema in bot/engine/data.py.")
+        Path, typer.Argument(help="CSV or Parquet file; schema in bot/engine/user_files.py.")
     ],
     symbol: Annotated[str, typer.Option(help="Symbol to store it under.")],
     asset_class: Annotated[
@@ -223,7 +232,9 @@ def data_fetch(
     """Download history (needs network), validate it and store it in the catalog."""
     loaded = _ctx(ctx).settings()
     start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
-    frame, default_class = _download(loaded, venue, symbol, bar, start, end, asset_class)
+    frame, default_class = download(
+        venue, loaded.settings, loaded.secrets, symbol, bar, start, end, asset_class
+    )
     name = store_as or symbol.replace("/", "").replace(":", "")
     settings = loaded.settings
     result = store_bars(
@@ -237,52 +248,6 @@ def data_fetch(
     )
     typer.echo(format_report(result))
     typer.echo(f"Stored {name} {bar} in {settings.data.catalog}.")
-
-
-def _download(
-    loaded: LoadedSettings,
-    venue: str,
-    symbol: str,
-    bar: str,
-    start: datetime,
-    end: datetime,
-    asset_class: str | None,
-) -> tuple[pd.DataFrame, str]:
-    venues = loaded.settings.venues
-    if venue == "binance":
-        from adapters.binance.history import binance_api_urls, fetch_ohlcv
-
-        binance = venues.binance
-        base = binance.base_url_http
-        frame = fetch_ohlcv(
-            binance.ccxt_exchange,
-            symbol,
-            bar,
-            start,
-            end,
-            urls=binance_api_urls(base) if base else None,
-        )
-        return frame, "perpetual" if binance.market == "usdt_futures" else "crypto"
-    if venue == "alpaca":
-        from adapters.alpaca.history import fetch_bars
-
-        kind = asset_class or ("crypto" if "/" in symbol else "equity")
-        secrets = loaded.secrets
-        frame = fetch_bars(
-            symbol,
-            bar,
-            start,
-            end,
-            asset_class=kind,
-            api_key=secrets.alpaca_api_key.get_secret_value() if secrets.alpaca_api_key else None,
-            secret_key=(
-                secrets.alpaca_secret_key.get_secret_value() if secrets.alpaca_secret_key else None
-            ),
-            url_override=venues.alpaca.data_url,
-            feed=venues.alpaca.feed,
-        )
-        return frame, kind
-    raise ConfigError(f"Unknown venue {venue!r} for fetch: use binance or alpaca.")
 
 
 @app.command()

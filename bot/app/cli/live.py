@@ -1,7 +1,8 @@
 """`bot paper` and `bot live`: the routed portfolio on a venue, through `bot.engine.node`.
 
-Both run the same node (router actor and eleven strategies) after the same pre-flight
-(`bot.app.preflight`), print what they will trade, and run until SIGINT/SIGTERM (or `--duration-s`).
+Both run the same node (router actor and eleven strategies) after the venue's pre-flight
+(`adapters.venues`), print what they will trade, and run until SIGINT/SIGTERM (or `--duration-s`).
+What each mode forces or refuses at a venue is data in the venue table (`adapters.venues`).
 
 - `bot live` trades real money: it needs `--confirm-live` and keys in the environment.
 - `bot paper --venue binance` runs on Binance's testnet (`venues.binance.testnet` is forced on;
@@ -16,16 +17,18 @@ Both run the same node (router actor and eleven strategies) after the same pre-f
 """
 
 import asyncio
+from functools import reduce
 from typing import Annotated
 
 import typer
 
-from adapters.alpaca.constants import LIVE_TRADING_URL, PAPER_TRADING_URL
+from adapters.checks import format_summary
+from adapters.venues import Venue, preflight
+from adapters.venues import venue as venue_named
 from bot.app.monitoring import serve_metrics
-from bot.app.preflight import format_summary, preflight
 from bot.core.errors import ConfigError
-from bot.core.settings import LoadedSettings
-from bot.engine.node import VENUES, build_trading_node
+from bot.core.settings_loader import LoadedSettings
+from bot.engine.node import build_trading_node
 from bot.engine.persistence import record_node_stopped
 from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
@@ -64,9 +67,10 @@ def paper(
 ) -> None:
     """Paper-trade on Binance's testnet or Alpaca's paper endpoint (real order flow, test funds;
     not the sandbox client, which fills on quotes only, never bars). Stops on SIGINT/SIGTERM."""
-    _check_venue(venue)
-    loaded = _settings(ctx, venue, "paper", policy, window)
-    _trade(ctx, loaded, venue, "paper", symbol or _SYMBOLS[venue], bar, duration_s, metrics_port)
+    capabilities = venue_named(venue)
+    loaded = _settings(ctx, capabilities, "paper", policy, window)
+    symbol = symbol or capabilities.symbol
+    _trade(ctx, loaded, venue, "paper", symbol, bar, duration_s, metrics_port)
 
 
 def live(
@@ -85,50 +89,35 @@ def live(
     """Trade live with real money (needs --confirm-live and keys in the environment). Runs a
     pre-flight (venue, clock skew, account, instrument, risk limits), prints what it will trade
     and how much, then runs until SIGINT/SIGTERM."""
-    _check_venue(venue)
+    capabilities = venue_named(venue)
     if not confirm_live:
         raise ConfigError(
             "`bot live` trades real money and needs explicit confirmation. Nothing was done. "
             "Re-run with --confirm-live, or use `bot paper` to trade on the testnet."
         )
-    loaded = _settings(ctx, venue, "live", policy, window)
-    _trade(ctx, loaded, venue, "live", symbol or _SYMBOLS[venue], bar, duration_s, metrics_port)
-
-
-_SYMBOLS = {"binance": "BTCUSDT", "alpaca": "AAPL"}
-# Settings each mode forces per venue, and the endpoint each mode must never use.
-_MODE_FLAGS = {
-    ("binance", "paper"): {"venues.binance.testnet": True},
-    ("binance", "live"): {},
-    ("alpaca", "paper"): {},
-    ("alpaca", "live"): {},
-}
-_ALPACA_URL = "venues.alpaca.trading_url"
-_ALPACA_FORBIDDEN = {"paper": LIVE_TRADING_URL, "live": PAPER_TRADING_URL}
-
-
-def _check_venue(venue: str) -> None:
-    if venue not in VENUES:
-        raise ConfigError(f"Unknown venue {venue!r}: use --venue {' or '.join(VENUES)}.")
+    loaded = _settings(ctx, capabilities, "live", policy, window)
+    symbol = symbol or capabilities.symbol
+    _trade(ctx, loaded, venue, "live", symbol, bar, duration_s, metrics_port)
 
 
 def _settings(
-    ctx: typer.Context, venue: str, mode: str, policy: str | None, window: int | None
+    ctx: typer.Context, venue: Venue, mode: str, policy: str | None, window: int | None
 ) -> LoadedSettings:
-    flags = {"router.policy": policy, "router.window": window, **_MODE_FLAGS[venue, mode]}
-    loaded = ctx.find_root().obj.settings(**flags)
-    if venue != "alpaca":
+    flags = {"router.policy": policy, "router.window": window, **venue.forced.get(mode, {})}
+    run = ctx.find_root().obj
+    loaded = run.settings(**flags)
+    key = venue.endpoint
+    if key is None:
         return loaded
-    if mode == "live" and loaded.sources[_ALPACA_URL] == "default":
-        # The default URL is the paper one, so that nothing trades real money unasked.
-        loaded = ctx.find_root().obj.settings(**flags, **{_ALPACA_URL: LIVE_TRADING_URL})
-    url = loaded.settings.venues.alpaca.trading_url.rstrip("/")
-    if url == _ALPACA_FORBIDDEN[mode]:
+    if mode in venue.mode_endpoint and loaded.sources[key] == "default":
+        loaded = run.settings(**flags, **{key: venue.mode_endpoint[mode]})
+    url = reduce(getattr, key.split("."), loaded.settings).rstrip("/")
+    if url == venue.forbidden.get(mode):
         other = "live" if mode == "paper" else "paper"
         raise ConfigError(
-            f"`bot {mode} --venue alpaca` refuses {_ALPACA_URL} = {url}, Alpaca's {other} "
-            f"endpoint. Nothing was done. Use `bot {other}`, or set {_ALPACA_URL} to the "
-            f"{mode} endpoint."
+            f"`bot {mode} --venue {venue.name}` refuses {key} = {url}, "
+            f"{venue.title}'s {other} endpoint. Nothing was done. Use `bot {other}`, "
+            f"or set {key} to the {mode} endpoint."
         )
     return loaded
 

@@ -11,7 +11,7 @@ import typer
 
 from bot.core.errors import ConfigError
 from bot.core.settings import Settings
-from bot.engine.backtest import base_request
+from bot.engine.backtest_request import base_request
 
 MMDREX_POLICY = "model:models/daily-equities"
 
@@ -32,7 +32,7 @@ def evaluate_llmoe(
     import torch
 
     from training.llmoe.dataset import DataConfig
-    from training.llmoe.evaluate import EvaluateConfig, run_evaluation
+    from training.llmoe.evaluate import EvaluateConfig, run_llmoe_evaluation
     from training.llmoe.llm import LLMConfig
 
     if seeds < 1 or years < 1 or train_days < 0:
@@ -63,6 +63,6 @@ def evaluate_llmoe(
         run_id=f"llmoe-{datetime.now(UTC):%Y%m%d-%H%M%S}",
     )
     folder = out or settings.backtest.report_dir / f"llmoe-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    summary = run_evaluation(config, folder)
+    summary = run_llmoe_evaluation(config, folder)
     typer.echo(summary["table"])
     typer.echo(f"\nReport: {(folder / 'table1.txt').resolve()}")

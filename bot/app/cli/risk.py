@@ -1,7 +1,8 @@
 """`bot risk reset` and `bot flatten`: the operator's side of the kill switch.
 
 - `bot flatten --venue V --symbol S --confirm` cancels the symbol's open orders and closes its
-  position at the venue, outside the node (`bot.app.flatten`). Journalled as `manual_flatten`.
+  position at the venue, outside the node (`adapters.venues.flatten`). Journalled as
+  `manual_flatten`.
 - `bot risk reset --operator NAME` re-arms a tripped kill switch. The node must be stopped: its
   risk guard keeps the tripped state in Redis and would write it back on the next bar; the
   next start then begins with an armed switch. Journalled as `kill_switch_reset`.
@@ -11,8 +12,9 @@ from typing import Annotated
 
 import typer
 
+from adapters.venues import flatten as flatten_at_venue
+from adapters.venues import venue as venue_named
 from bot.app.cli.models import operator_event
-from bot.app.flatten import flatten as flatten_at_venue
 from bot.core.errors import ConfigError
 from bot.engine.journal import Journal
 from bot.engine.node_state import clear_guard_state, latest_session, read_cache
@@ -59,8 +61,7 @@ def flatten(
 ) -> None:
     """Cancel the symbol's open orders and close its position at the venue, now (outside the
     node). Stop the node or let the kill switch halt it first."""
-    if venue not in ("binance", "alpaca"):
-        raise ConfigError(f"Unknown venue {venue!r}: use --venue binance or --venue alpaca.")
+    venue_named(venue)  # ConfigError for a venue the table does not know
     if not confirm:
         raise ConfigError(
             f"`bot flatten` sends market orders to {venue} to close {symbol}. Nothing was done. "

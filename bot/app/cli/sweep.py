@@ -11,7 +11,7 @@ import typer
 from bot.app.cli.options import RayAddress, Workers, parallel_of
 from bot.app.sweep import SweepConfig, run_sweep
 from bot.core.errors import ConfigError
-from bot.engine.backtest import base_request
+from bot.engine.backtest_request import base_request
 
 
 def sweep(

@@ -1,0 +1,98 @@
+"""What one backtest run needs (`BacktestRequest`), and requests built from the settings.
+
+A request is picklable, so runs can go to worker processes (`bot.engine.backtest.run_many`).
+"""
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import pandas as pd
+
+from bot.core.settings import Settings
+from bot.engine.router import router_settings
+
+# A run longer than this streams its bars into the engine in chunks of this many (run(streaming=
+# True), clear_data(), add_data(), ...): nautilus Bar objects cost about 1 KB each, so a year of
+# minute bars held at once would add hundreds of MB. Shorter runs load in one go, as before.
+STREAM_BARS = 20_000
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """Everything one run needs; picklable so runs can go to worker processes."""
+
+    symbol: str
+    policy: str = "uniform"
+    bar: str = "1d"
+    start: date | None = None
+    end: date | None = None
+    years: int = 10
+    window: int = 20
+    seed: int = 0
+    weights: dict[str, float] = field(default_factory=dict)
+    validation_start: date | None = None  # best-expert: validate on [this, start)
+    capital: float = 100_000.0
+    fee_bps: float = 10.0
+    slippage_bps: float = 1.0
+    fill: str = "next_open"  # bot.engine.sim.FILLS
+    fractional: bool = True  # equities and indices in fractions of a unit
+    fallback: str = "uniform"
+    timeout_s: float = 5.0
+    data_policy: str = "repair"
+    catalog: str | None = None
+    journal: str | None = None  # journal decisions and fills here, under `run_id`
+    run_id: str = ""
+    progress: bool = False
+    stream_bars: int = STREAM_BARS  # bars per chunk fed to the engine (bounds the data's memory)
+    params: dict[str, dict] = field(default_factory=dict)  # strategy config overrides, by name
+
+
+def base_request(settings: Settings) -> BacktestRequest:
+    """A request with the settings' costs, router and data options, for callers (evaluation,
+    scheduled jobs) that fill in the symbol, window and policy themselves."""
+    return BacktestRequest(
+        symbol="",
+        **router_settings(settings),
+        capital=settings.backtest.capital,
+        fee_bps=settings.backtest.fee_bps,
+        slippage_bps=settings.backtest.slippage_bps,
+        fill=settings.backtest.fill,
+        fractional=settings.backtest.fractional,
+        data_policy=settings.data.policy,
+        catalog=str(settings.data.catalog),
+    )
+
+
+def backtest_requests(
+    settings: Settings, policies: list[str], run_id: str
+) -> list[BacktestRequest]:
+    """One request per symbol and policy, from the effective settings; each journals under
+    its own run id, `<run_id>-<symbol>-<policy>`."""
+    run = settings.backtest
+    base = replace(
+        base_request(settings),
+        bar=run.bar,
+        start=run.start,
+        end=run.end,
+        years=run.years,
+        journal=str(settings.journal.path),
+        progress=True,
+    )
+    return [
+        replace(
+            base, symbol=symbol, policy=policy, run_id=f"{run_id}-{symbol}-{_path_safe(policy)}"
+        )
+        for symbol in run.symbols
+        for policy in policies
+    ]
+
+
+def request_day(day: date) -> pd.Timestamp:
+    """A request's date (`start`, `end`, `validation_start`) as midnight UTC."""
+    return pd.Timestamp(day).tz_localize("UTC")
+
+
+def _path_safe(text: str) -> str:
+    # Run ids name chart folders: keep them free of ':' and '/' (model:<path> policies).
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
