@@ -32,7 +32,7 @@ def _latency(work, repeats: int) -> dict[str, float]:
 
 def run(quick: bool) -> dict:
     """Latencies in milliseconds."""
-    from tests.training.tiny_qwen import make_tiny_qwen
+    from tests.support.tiny_qwen import make_tiny_qwen
 
     torch.set_num_threads(1)
     repeats = 30 if quick else 200
@@ -58,7 +58,7 @@ def run(quick: bool) -> dict:
 def _gpu_3b(observation, repeats: int) -> dict | str:
     if not torch.cuda.is_available():
         return "not measured: no GPU was lent to this run"
-    from tests.training.tiny_qwen import make_tiny_qwen
+    from tests.support.tiny_qwen import make_tiny_qwen
 
     with tempfile.TemporaryDirectory() as folder:
         model_dir = make_tiny_qwen(folder, text=QWEN_3B)

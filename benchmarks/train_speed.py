@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from bot.model.router_model import ModelConfig
-from tests.training.synthetic import regime_switching_frame
-from tests.training.tiny_qwen import make_tiny_qwen
+from tests.support.series import regime_switching_frame
+from tests.support.tiny_qwen import make_tiny_qwen
 from training.dataset import build_dataset
 from training.dataset_config import DatasetConfig
 from training.ppo import PPOConfig, train_ppo

@@ -12,6 +12,10 @@ import structlog
 
 from tests.fakes.waiting import wait_for
 
+# Fixtures that tests in several folders share: the live Binance node's, and the bars and
+# models of the core, model and training tests.
+pytest_plugins = ("tests.support.binance_node", "tests.support.fixtures")
+
 # The machine is shared: keep numeric libraries to one thread in tests.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")

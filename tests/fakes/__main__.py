@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.alpaca_streams import CRYPTO_FEED, STOCK_FEED, TRADING_STREAM
 from tests.fakes.binance import FakeBinance
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import FakeServer
+from tests.support.series import SyntheticHistory
 
 
 def _history() -> SyntheticHistory:

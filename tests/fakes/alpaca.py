@@ -20,9 +20,9 @@ from tests.fakes.alpaca_streams import CRYPTO_FEED, STOCK_FEED, AlpacaStreams, t
 from tests.fakes.alpaca_trading import AlpacaTrading
 from tests.fakes.faults import FaultPlan
 from tests.fakes.orders import OrderBook
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import FakeServer
 from tests.fakes.wire import StreamHub
+from tests.support.series import SyntheticHistory
 
 MAX_LIMIT = 10_000
 _UNIT_SECONDS = {"Min": 60, "T": 60, "Hour": 3600, "H": 3600, "Day": 86400, "D": 86400}

@@ -23,9 +23,9 @@ from tests.fakes.binance_symbols import futures_symbol, spot_symbol
 from tests.fakes.binance_trading import BinanceAccount
 from tests.fakes.faults import FaultPlan
 from tests.fakes.orders import OrderBook, wall_ms
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import FakeServer
 from tests.fakes.wire import StreamHub
+from tests.support.series import SyntheticHistory
 
 INTERVALS = {
     "1m": 60,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import numpy as np
 
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.waiting import kline_around
+from tests.support.series import SyntheticHistory
 
 
 class StreamedMarket:

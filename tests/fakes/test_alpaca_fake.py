@@ -29,9 +29,11 @@ from tests.fakes.faults import (
     PartialFill,
     WsDrop,
 )
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import REDACTED, serve_in_thread
 from tests.fakes.waiting import wait_for
+from tests.support.series import SyntheticHistory
+
+pytestmark = pytest.mark.integration
 
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 KEY, SECRET = "PKFAKE01", "alpaca-secret-xyz"

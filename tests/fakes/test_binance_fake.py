@@ -31,8 +31,10 @@ from nautilus_trader.common.component import LiveClock
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_auth import sign
 from tests.fakes.faults import FaultPlan, HttpFault, LostResponse
-from tests.fakes.series import SyntheticHistory
 from tests.fakes.server import REDACTED, serve_in_thread
+from tests.support.series import SyntheticHistory
+
+pytestmark = pytest.mark.integration
 
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 KEY, SECRET = "binance-key-1", "binance-secret-never-logged"

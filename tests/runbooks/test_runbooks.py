@@ -30,7 +30,7 @@ from tests.fakes.binance import FakeBinance
 from tests.fakes.market import StreamedMarket
 from tests.fakes.server import serve_in_thread
 from tests.fakes.waiting import wait_for
-from tests.integration import alpaca_helpers
+from tests.support import alpaca_node
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = sorted((ROOT / "runbooks").glob("[0-9]*.md"))
@@ -42,7 +42,7 @@ SHOWN_ONLY = {"setup", "live"}
 BINANCE_KEY, BINANCE_SECRET = "runbook-binance-key", "runbook-binance-secret"
 BAR_EVERY_S = 0.25  # a 20-bar router window passes in 5 seconds
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def steps(runbook: Path) -> list[tuple[str, str]]:
@@ -64,14 +64,14 @@ def _venues(redis_server: RedisServer) -> Iterator[dict[str, str]]:
         binance = stack.enter_context(
             serve_in_thread(
                 FakeBinance(
-                    alpaca_helpers.recent_history(),
+                    alpaca_node.recent_history(),
                     futures={"BTCUSDT": ("BTC", "USDT")},
                     api_key=BINANCE_KEY,
                     api_secret=BINANCE_SECRET,
                 )
             )
         )
-        alpaca = stack.enter_context(alpaca_helpers.serve_alpaca())
+        alpaca = stack.enter_context(alpaca_node.serve_alpaca())
         stack.enter_context(StreamedMarket(binance.history, binance, alpaca, BAR_EVERY_S))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT", "BINANCE_"))}
         env |= {
@@ -81,10 +81,10 @@ def _venues(redis_server: RedisServer) -> Iterator[dict[str, str]]:
             "BOT__VENUES__BINANCE__BASE_URL_WS": binance.ws_url,
             "BINANCE_API_KEY": BINANCE_KEY,
             "BINANCE_API_SECRET": BINANCE_SECRET,
-            "APCA_API_KEY_ID": alpaca_helpers.KEY,
-            "APCA_API_SECRET_KEY": alpaca_helpers.SECRET,
+            "APCA_API_KEY_ID": alpaca_node.KEY,
+            "APCA_API_SECRET_KEY": alpaca_node.SECRET,
         }
-        yield env | alpaca_helpers.alpaca_env(alpaca) | redis_server.env()
+        yield env | alpaca_node.alpaca_env(alpaca) | redis_server.env()
 
 
 class _Background:

@@ -9,7 +9,7 @@ from bot.core.errors import ConfigError
 from strategies import build_strategies, strategy_names
 from strategies.base import RoutedStrategy, RoutedStrategyConfig
 from strategies.long_only import LongOnly
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import (
     bar_type_for,
     expected_fill_bars,
@@ -99,7 +99,7 @@ def test_zero_tolerance_rebalances_every_bar(stock):
 
 @pytest.mark.parametrize("actor_first", [True, False])
 def test_a_new_weight_is_traded_on_its_bar_whatever_the_handler_order(stock, actor_first):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
     schedule = {0: {"LongOnly": 0.2, "Cash": 0.8}, 30: {"LongOnly": 0.6, "Cash": 0.4}}
 
     result = run(stock, df, [make_strategy("LongOnly", stock)], schedule, actor_first=actor_first)
@@ -111,7 +111,7 @@ def test_a_new_weight_is_traded_on_its_bar_whatever_the_handler_order(stock, act
 
 
 def test_a_failing_strategy_is_flattened_and_stopped_while_the_others_trade(stock):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
     exploding = Exploding(make_strategy("LongOnly", stock).config)
     survivor = make_strategy("LongOnly", stock)
     schedule = {
@@ -158,7 +158,7 @@ def _conservation(result, instrument):
 @pytest.mark.parametrize("account", ["margin", "cash"])
 def test_strategy_pnl_sums_to_the_equity_change(stock, btc, account):
     instrument = stock if account == "margin" else btc
-    df = series.regime()
+    df = patterns.regime()
     strategies = build_strategies(
         instrument.id, bar_type_for(instrument), long_only=account == "cash"
     )
@@ -177,7 +177,7 @@ def test_strategy_pnl_sums_to_the_equity_change(stock, btc, account):
 
 
 def test_history_warms_up_the_signal_without_trading(stock):
-    bars = to_bars(series.trend_then_crash(), stock)
+    bars = to_bars(patterns.trend_then_crash(), stock)
     live = make_strategy("MACross", stock)
     reference = make_strategy("MACross", stock)
 

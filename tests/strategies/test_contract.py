@@ -1,11 +1,11 @@
-"""The contract every strategy in the table keeps, checked on one seeded regime series."""
+"""The contract every strategy in the table keeps, checked on one seeded regime patterns."""
 
 import numpy as np
 import pytest
 
 from strategies import EXPERTS, STRATEGIES, build_strategies, strategy_id, strategy_names
 from strategies.base import LayeredConfig, RoutedStrategy, RoutedStrategyConfig
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import (
     bar_type_for,
     make_strategy,
@@ -21,7 +21,7 @@ SWITCH_OFF = 220  # the router moves the strategy's weight to 0 on this bar
 
 @pytest.fixture(scope="module")
 def regime():
-    return series.regime()
+    return patterns.regime()
 
 
 def test_table_order_and_experts():

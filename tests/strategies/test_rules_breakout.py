@@ -1,7 +1,7 @@
-"""Rules of the breakout expert's strategies (Algorithms 7-8) on crafted series."""
+"""Rules of the breakout expert's strategies (Algorithms 7-8) on crafted patterns."""
 
 from strategies.indicators import atr, donchian, sma
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import trade, transitions
 
 WEIGHT = 0.5
@@ -12,7 +12,7 @@ def _hlc(df):
 
 
 def test_volume_breakout_pyramids_and_closes_on_volume_exhaustion(stock):
-    df = series.volume_breakout(
+    df = patterns.volume_breakout(
         [101.5, 102.5, 103.5, 104.0, 103.8, 103.0, 102.0, 101.8, 101.5, 101.2],
         [4000, 2500, 2500, 1200, 500, 500, 500, 500, 500, 500],
     )
@@ -34,7 +34,7 @@ def test_volume_breakout_pyramids_and_closes_on_volume_exhaustion(stock):
 
 
 def test_volume_breakout_stops_out_at_entry_minus_atr(stock):
-    df = series.volume_breakout([101.5, 98.0, 97.0], [2000, 1000, 1000])
+    df = patterns.volume_breakout([101.5, 98.0, 97.0], [2000, 1000, 1000])
     high, low, close = _hlc(df)
 
     exposure, result = trade("VolumeBreakout", df, stock, WEIGHT)
@@ -47,7 +47,7 @@ def test_volume_breakout_stops_out_at_entry_minus_atr(stock):
 
 
 def test_atr_breakout_enters_above_the_channel_adds_and_exits_inside_it(stock):
-    df = series.volume_breakout(
+    df = patterns.volume_breakout(
         [101.5, 102.5, 103.5, 104.5, 104.0, 103.0, 102.5, 102.0], [1000] * 8
     )
     high, low, close = _hlc(df)
@@ -63,7 +63,7 @@ def test_atr_breakout_enters_above_the_channel_adds_and_exits_inside_it(stock):
 
 
 def test_atr_breakout_shorts_below_the_channel(stock):
-    df = series.volume_breakout([98.5, 97.5, 96.5, 97.5, 98.5, 99.0], [1000] * 6)
+    df = patterns.volume_breakout([98.5, 97.5, 96.5, 97.5, 98.5, 99.0], [1000] * 6)
     high, low, close = _hlc(df)
     ma, band = sma(close, 20), atr(high, low, close, 20)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import trade
 
 WEIGHT = 0.4
@@ -11,7 +11,7 @@ WEIGHT = 0.4
 
 @pytest.mark.parametrize(("name", "sign"), [("LongOnly", 1.0), ("ShortOnly", -1.0)])
 def test_position_strategy_holds_its_side_from_the_first_bar(stock, name, sign):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
 
     exposure, result = trade(name, df, stock, WEIGHT)
 
@@ -23,7 +23,7 @@ def test_position_strategy_holds_its_side_from_the_first_bar(stock, name, sign):
 
 
 def test_cash_never_trades(stock):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
 
     exposure, result = trade("Cash", df, stock, WEIGHT)
 
@@ -32,7 +32,7 @@ def test_cash_never_trades(stock):
 
 
 def test_short_only_holds_nothing_when_long_only(stock):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
 
     exposure, result = trade("ShortOnly", df, stock, WEIGHT, long_only=True)
 

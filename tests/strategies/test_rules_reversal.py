@@ -1,9 +1,9 @@
-"""Rules of the reversal expert's strategies (Algorithms 4-6) on crafted series."""
+"""Rules of the reversal expert's strategies (Algorithms 4-6) on crafted patterns."""
 
 import numpy as np
 
 from strategies.indicators import bollinger, kdj, rsi
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import expected_fill_bars, trade, transitions
 
 WEIGHT = 0.5
@@ -15,7 +15,7 @@ def _fills(result, name):
 
 
 def test_bollinger_buys_a_heavy_spike_below_the_band_and_exits_at_the_middle(stock):
-    df = series.spike(-1, [95.5, 97.0, 98.5, 100.2, 99.8, 99.5])
+    df = patterns.spike(-1, [95.5, 97.0, 98.5, 100.2, 99.8, 99.5])
     close = df["close"].to_numpy()
     upper, middle, lower = bollinger(close, 20, 1.8)
 
@@ -31,7 +31,7 @@ def test_bollinger_buys_a_heavy_spike_below_the_band_and_exits_at_the_middle(sto
 
 
 def test_bollinger_adds_when_more_extreme_then_stops_out(stock):
-    df = series.spike(-1, [95.0, 94.0, 93.0, 92.0, 91.0])
+    df = patterns.spike(-1, [95.0, 94.0, 93.0, 92.0, 91.0])
 
     exposure, result = trade("Bollinger", df, stock, WEIGHT)
 
@@ -42,7 +42,7 @@ def test_bollinger_adds_when_more_extreme_then_stops_out(stock):
 
 
 def test_bollinger_shorts_a_heavy_spike_above_the_band(stock):
-    df = series.spike(1, [104.5, 103.0, 101.5, 99.8, 100.2])
+    df = patterns.spike(1, [104.5, 103.0, 101.5, 99.8, 100.2])
 
     exposure, result = trade("Bollinger", df, stock, WEIGHT)
 
@@ -52,7 +52,7 @@ def test_bollinger_shorts_a_heavy_spike_above_the_band(stock):
 
 
 def test_rsi_buys_a_bounce_from_oversold_and_exits_as_rsi_turns_down_above_50(stock):
-    df = series.plunge_then_bounce([*(1.01 ** np.arange(1, 8)), 1.01**7 * 0.997, 1.01**7 * 0.99])
+    df = patterns.plunge_then_bounce([*(1.01 ** np.arange(1, 8)), 1.01**7 * 0.997, 1.01**7 * 0.99])
     close = df["close"].to_numpy()
     values = rsi(close, 14)
 
@@ -68,7 +68,7 @@ def test_rsi_buys_a_bounce_from_oversold_and_exits_as_rsi_turns_down_above_50(st
 
 
 def test_rsi_takes_profit_above_8_percent_with_rsi_above_60(stock):
-    df = series.plunge_then_bounce(RECOVERY)
+    df = patterns.plunge_then_bounce(RECOVERY)
     close = df["close"].to_numpy()
     values = rsi(close, 14)
 
@@ -82,7 +82,7 @@ def test_rsi_takes_profit_above_8_percent_with_rsi_above_60(stock):
 
 
 def test_rsi_adds_a_layer_on_a_further_drop(stock):
-    df = series.plunge_then_bounce([0.96, *list(0.96 * 1.01 ** np.arange(1, 12))])
+    df = patterns.plunge_then_bounce([0.96, *list(0.96 * 1.01 ** np.arange(1, 12))])
 
     exposure, result = trade("RSI", df, stock, WEIGHT)
 
@@ -92,7 +92,7 @@ def test_rsi_adds_a_layer_on_a_further_drop(stock):
 
 
 def test_kdj_buys_oversold_on_volume_adds_on_a_golden_cross_and_takes_profit(stock):
-    df = series.plunge_then_bounce(RECOVERY)
+    df = patterns.plunge_then_bounce(RECOVERY)
     close = df["close"].to_numpy()
     k, d, j = kdj(*(df[c].to_numpy() for c in ("high", "low", "close")))
 
@@ -110,7 +110,7 @@ def test_kdj_buys_oversold_on_volume_adds_on_a_golden_cross_and_takes_profit(sto
 
 
 def test_kdj_shorts_overbought_on_heavy_selling_and_mirrors_the_long_rules(stock):
-    df = series.rally_then_fade()
+    df = patterns.rally_then_fade()
     close = df["close"].to_numpy()
     k, d, j = kdj(*(df[c].to_numpy() for c in ("high", "low", "close")))
 

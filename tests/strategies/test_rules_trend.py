@@ -1,4 +1,4 @@
-"""Rules of the trend expert's strategies (Algorithms 1-3) on crafted series."""
+"""Rules of the trend expert's strategies (Algorithms 1-3) on crafted patterns."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from bot.core.errors import ConfigError
 from strategies.indicators import atr, roc, sma
 from strategies.ma_cross import MACrossConfig
-from tests.strategies import series
+from tests.strategies import patterns
 from tests.strategies.harness import (
     bar_type_for,
     expected_fill_bars,
@@ -23,7 +23,7 @@ def _fill_bars(result, name):
 
 
 def test_macross_enters_pyramids_stops_out_and_reverses(stock):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
     close = df["close"].to_numpy()
 
     exposure, result = trade("MACross", df, stock, WEIGHT)
@@ -51,7 +51,7 @@ def test_macross_enters_pyramids_stops_out_and_reverses(stock):
 
 
 def test_macross_long_entry_is_a_quarter_of_the_allocation(stock):
-    df = series.trend_then_crash()
+    df = patterns.trend_then_crash()
 
     _, result = trade("MACross", df, stock, WEIGHT)
 
@@ -62,7 +62,7 @@ def test_macross_long_entry_is_a_quarter_of_the_allocation(stock):
 
 
 def test_momentum_pyramids_on_a_volume_surge_and_exits_when_momentum_fades(stock):
-    df = series.momentum_surge()
+    df = patterns.momentum_surge()
     close = df["close"].to_numpy()
 
     exposure, result = trade("Momentum", df, stock, WEIGHT)
@@ -75,7 +75,7 @@ def test_momentum_pyramids_on_a_volume_surge_and_exits_when_momentum_fades(stock
 
 
 def test_momentum_stops_out_below_entry_minus_atr(stock):
-    df = series.momentum_then_drop()
+    df = patterns.momentum_then_drop()
     high, low, close = (df[c].to_numpy() for c in ("high", "low", "close"))
 
     exposure, result = trade("Momentum", df, stock, WEIGHT)
@@ -88,7 +88,7 @@ def test_momentum_stops_out_below_entry_minus_atr(stock):
 
 
 def test_turtle_pyramids_units_takes_partial_profit_exits_and_goes_short(stock):
-    df = series.staircase_then_slide()
+    df = patterns.staircase_then_slide()
 
     exposure, result = trade("Turtle", df, stock, WEIGHT)
 

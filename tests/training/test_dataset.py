@@ -14,7 +14,7 @@ from bot.engine.catalog import to_nautilus_bars
 from bot.engine.data import load_bars
 from bot.engine.instruments import make_instrument
 from strategies import strategy_names
-from tests.training.synthetic import regime_switching_frame
+from tests.support.series import regime_switching_frame
 from training.dataset import _Asset, _plan, build_dataset
 from training.dataset_config import SPLITS, DatasetConfig
 from training.labels import regime_labels

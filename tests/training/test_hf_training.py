@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from tests.training.synthetic import regime_switching_frame
+from tests.support.series import regime_switching_frame
 from training.dataset import build_dataset
 from training.dataset_config import DatasetConfig
 

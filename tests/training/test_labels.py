@@ -4,7 +4,7 @@ import pytest
 
 from bot.core.errors import ConfigError
 from bot.model.router_model import REGIMES
-from tests.training.synthetic import regime_switching_frame
+from tests.support.series import regime_switching_frame
 from training.labels import (
     CONSOLIDATION,
     DOWNTREND,

@@ -15,7 +15,7 @@ from bot.core.fingerprint import out_of_sample_start
 from bot.core.parallel import Parallel
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import init_checkpoint
-from tests.training.synthetic import regime_switching_frame
+from tests.support.series import regime_switching_frame
 from training.leaderboard import LeaderboardConfig, leaderboard_dataset, run_leaderboard
 from training.leaderboard_folds import fold_splits, training_view
 from training.ppo import PPOConfig

@@ -18,7 +18,7 @@ from bot.engine.policy import GuardedPolicy, PolicySpec, RouterContext, build_po
 from bot.model.lgbm import MODEL, TREE_FEATURES, bar_features
 from bot.model.policy import load_policy
 from strategies import EXPERTS, STRATEGIES
-from tests.training.synthetic import regime_switching_frame
+from tests.support.series import regime_switching_frame
 from training.dataset import build_dataset
 from training.dataset_config import DatasetConfig
 from training.lgbm import LGBMConfig, expert_targets, train_lgbm, tree_features

@@ -1,0 +1,115 @@
+"""`bot data ...` through Typer's CliRunner, on real bundled data, a crafted bad file and a fake
+Binance."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.app.cli import app
+from bot.engine.data import load_bars
+from tests.fakes.binance import FakeBinance
+from tests.fakes.faults import FaultPlan, HttpFault
+from tests.fakes.server import serve_in_thread
+from tests.support.series import SyntheticHistory
+
+pytestmark = pytest.mark.e2e
+
+BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _catalog(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT__DATA__CATALOG", str(tmp_path / "catalog"))
+    monkeypatch.setenv("BOT__LOGGING__FORMAT", "json")
+
+
+def test_list_shows_real_instruments_across_classes():
+    result = runner.invoke(app, ["data", "list"])
+
+    assert result.exit_code == 0
+    rows = [line.split() for line in result.output.splitlines()[1:]]
+    available = [row for row in rows if row[5].isdigit() and int(row[5]) > 200]
+    assert len({row[0] for row in available}) >= 12
+    assert {row[2] for row in available} >= {"index", "equity", "crypto", "fx"}
+    spx = next(row for row in rows if row[0] == "SPX")
+    assert spx[3:5] == ["1982-04-20", "2024-06-26"]
+
+
+def test_check_strict_names_first_bad_row():
+    result = runner.invoke(
+        app, ["data", "check", str(BAD_FILE), "--asset-class", "equity", "--policy", "strict"]
+    )
+
+    assert result.exit_code == 3
+    assert "line 5" in result.output or "row" in result.output
+    assert "--policy repair" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_repair_reports_every_defect():
+    result = runner.invoke(
+        app, ["data", "check", str(BAD_FILE), "--asset-class", "equity", "--policy", "repair"]
+    )
+
+    assert result.exit_code == 0
+    checks = ("non_finite", "non_positive", "ohlc", "duplicate", "unsorted", "gap", "weekend")
+    for check in (*checks, "zero_open", "split"):
+        assert f"  {check}: " in result.output, check
+
+
+def test_import_then_load_from_catalog(tmp_path):
+    csv = tmp_path / "mine.csv"
+    csv.write_text(
+        "date,open,high,low,close,volume\n"
+        "2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,11,10,10.8,120\n"
+        "2024-01-04,10.8,11.2,10.6,11,90\n"
+    )
+
+    result = runner.invoke(
+        app, ["data", "import", str(csv), "--symbol", "MINE", "--asset-class", "equity"]
+    )
+    frame = load_bars("MINE", catalog_dir=tmp_path / "catalog")
+
+    assert result.exit_code == 0, result.output
+    assert frame["close"].tolist() == [10.5, 10.8, 11.0]
+    assert "MINE" in runner.invoke(app, ["data", "list"]).output
+
+
+@pytest.fixture
+def binance() -> Iterator[FakeBinance]:
+    history = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    faults = FaultPlan(http=[HttpFault(status=429, path="/api/v3/klines", nth=2, retry_after=1)])
+    with serve_in_thread(FakeBinance(history, faults=faults)) as fake:
+        yield fake
+
+
+def test_fetch_pages_through_rate_limit_and_stores(binance, tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT__VENUES__BINANCE__BASE_URL_HTTP", binance.base_url)
+    monkeypatch.setenv("BOT__VENUES__BINANCE__MARKET", "spot")
+
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "fetch",
+            "--venue",
+            "binance",
+            "--symbol",
+            "BTC/USDT",
+            "--bar",
+            "1m",
+            "--start",
+            "2024-01-01T00:00:00",
+            "--end",
+            "2024-01-01T20:00:00",
+        ],
+    )
+    frame = load_bars("BTCUSDT", "1m", catalog_dir=tmp_path / "catalog")
+
+    assert result.exit_code == 0, result.output
+    assert len(frame) == 1200
+    assert len(binance.requests_to("/api/v3/klines")) >= 3  # two pages plus the retried 429

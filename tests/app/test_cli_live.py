@@ -1,0 +1,164 @@
+"""`bot live` and `bot paper` in a subprocess against the fake Binance USDT-M futures API: the
+refusals (no --confirm-live, missing keys, clock skew at pre-flight), and a full session that
+prints the pre-flight summary, streams bars and stops cleanly on SIGINT."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.engine.journal import Journal
+from tests.fakes.binance import FakeBinance
+from tests.fakes.faults import FaultPlan
+from tests.fakes.waiting import kline_around, wait_for
+from tests.support.cli import KLINES, LIVE, ROOT, SECRET, bot_env, run_bot, serve_binance
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def binance() -> Iterator[FakeBinance]:
+    with serve_binance() as served:
+        yield served
+
+
+def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> None:
+    # Act
+    result = run_bot(LIVE, bot_env(binance))
+
+    # Assert
+    assert result.returncode == 2
+    assert "--confirm-live" in result.stderr and "real money" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert binance.requests == []  # refused before touching the venue
+
+
+def test_live_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
+    binance: FakeBinance,
+) -> None:
+    # Arrange
+    env = bot_env(binance, keys=False) | {"BINANCE_API_SECRET": SECRET}
+
+    # Act
+    result = run_bot([*LIVE, "--confirm-live"], env)
+
+    # Assert
+    assert result.returncode == 2
+    assert "BINANCE_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_paper_on_an_unknown_venue_refuses_with_exit_2(binance: FakeBinance) -> None:
+    # Act
+    result = run_bot(["paper", "--venue", "kraken"], bot_env(binance))
+
+    # Assert
+    assert result.returncode == 2
+    assert "Unknown venue 'kraken'" in result.stderr and "binance or alpaca" in result.stderr
+    assert binance.requests == []
+
+
+def test_clock_skew_raises_an_alarm_at_preflight_and_never_starts_the_node() -> None:
+    # Arrange
+    with serve_binance(FaultPlan(clock_skew_ms=5000)) as skewed:
+        # Act
+        result = run_bot([*LIVE, "--confirm-live", "--duration-s", "5"], bot_env(skewed))
+        paths = {request.path for request in skewed.requests}
+
+    # Assert
+    assert result.returncode == 4
+    assert "CLOCK SKEW ALARM" in result.stderr
+    assert re.search(r"clock is \+(49\d\d|50\d\d) ms", result.stderr)
+    assert "Starting the live node" not in result.stdout
+    assert paths == {"/fapi/v1/time"}  # no account, order or stream traffic
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_keys_are_refused_at_preflight(binance: FakeBinance) -> None:
+    # Arrange
+    env = bot_env(binance) | {"BINANCE_API_SECRET": "not-the-secret"}
+
+    # Act
+    result = run_bot([*LIVE, "--confirm-live", "--duration-s", "5"], env)
+
+    # Assert
+    assert result.returncode == 4
+    assert "refused the API keys" in result.stderr and "-1022" in result.stderr
+    assert "Starting the live node" not in result.stdout
+
+
+@pytest.mark.slow
+def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
+    # Arrange
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
+        cwd=ROOT,
+        env=bot_env(binance) | persistence_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+
+        # Act
+        sent = [
+            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
+            for n, close in enumerate([42_000.0, 42_001.0, 42_002.0])
+        ]
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        stdout, stderr = process.communicate(timeout=15)
+        stopped_in_s = time.monotonic() - stopping
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    # Assert
+    assert process.returncode == 0, stderr[-3000:]
+    assert stopped_in_s < 6
+    assert sent == [1, 1, 1]
+    summary = stdout.split("Starting the live node")[0]
+    assert "Pre-flight passed: live trading on Binance production" in summary
+    assert "BTCUSDT usdt_futures (1m bars)" in summary
+    assert "100,000.00 USDT" in summary and "MACross" in summary and "Cash" in summary
+    assert "policy uniform, window 2 bars" in summary
+    assert "drawdown kill switch 25%" in summary
+    # The bars reached the strategies: the two warm ones (LongOnly, ShortOnly) traded.
+    submits = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+    assert [r.status for r in submits] == [200, 200]
+    assert "PositionOpened" in stdout
+    assert "The live node stopped." in stdout
+    assert "Traceback" not in stderr
+    assert SECRET not in stdout + stderr
+
+
+@pytest.mark.slow
+def test_paper_forces_the_testnet_and_stops_after_its_duration(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
+    # Act: the environment says testnet=false; paper overrides it (URLs stay on the fake).
+    env = bot_env(binance) | persistence_env
+    result = run_bot(["paper", "--venue", "binance", "--duration-s", "2"], env)
+
+    # Assert
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Pre-flight passed: paper trading on Binance testnet" in result.stdout
+    assert "The paper node stopped." in result.stdout
+    assert binance.requests_to("/fapi/v1/listenKey")  # the node opened its user stream
+    with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
+        assert journal.latest_run().mode == "paper"
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stdout + result.stderr

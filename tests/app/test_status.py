@@ -1,0 +1,115 @@
+"""`bot status` against a running `bot paper` node on the fake Binance futures API, then after
+it stopped; and the kill switch as status shows it once tripped."""
+
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.app.status import format_status
+from bot.engine.journal import RunRecord
+from bot.engine.node_state import CacheState, Session
+from tests.fakes.waiting import kline_around, wait_for
+from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+PAPER = ["paper", "--venue", "binance", "--symbol", "BTCUSDT", "--bar", "1m"]
+
+
+def _status(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "status"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _venue_qty(binance) -> float:
+    return binance.hub.call(lambda: binance.futures.book.position("BTCUSDT").qty)
+
+
+def _trades(binance) -> int:
+    return binance.hub.call(lambda: len(binance.futures.trades))
+
+
+def test_status_of_a_running_then_stopped_paper_node(persistence_env, tmp_path: Path) -> None:
+    # Arrange: a paper node that traded two warm strategies on two closed klines.
+    with serve_binance() as binance:
+        env = bot_env(binance) | persistence_env
+        log = (tmp_path / "paper.log").open("w")
+        node = subprocess.Popen(
+            [sys.executable, "-m", "bot", *PAPER], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            wait_for(lambda: binance.hub.listening(KLINES) > 0, 40, "the kline subscription")
+            minute = datetime.now(UTC).replace(second=0, microsecond=0)
+            for n, close in enumerate([42_000.0, 42_010.0]):
+                binance.push_kline(
+                    "BTCUSDT", minute - timedelta(minutes=2 - n), kline_around(close)
+                )
+            wait_for(lambda: len(binance.requests_to("/fapi/v1/order")) >= 2, 15, "two orders")
+            wait_for(lambda: _venue_qty(binance) == 0 and _trades(binance) == 2, 10, "two fills")
+
+            # Act
+            running = _status(env)
+            node.send_signal(signal.SIGINT)
+            node.wait(timeout=30)
+            stopped = _status(env)
+        finally:
+            if node.poll() is None:
+                node.kill()
+            log.close()
+
+    # Assert
+    assert running.returncode == 0, running.stderr[-3000:]
+    out = running.stdout
+    assert "paper on binance, BTCUSDT 1m bars, policy uniform" in out
+    assert f"Node: running (pid {node.pid})" in out
+    assert "Equity: 100,0" in out and "close 42,010.00" in out
+    assert "(fresh;" in out
+    assert "Kill switch: armed" in out
+    assert "Router: last decision" in out and "by uniform; 1 decisions, 0 fell back" in out
+    assert "Weights: MACross 0.09" in out
+    assert "node_started: host=" in out and f"pid={node.pid}, trader_id=MMDREX-001" in out
+    positions = [
+        text.split("Positions")[1].split("Last events")[0] for text in (out, stopped.stdout)
+    ]
+    rows = {line.split()[0]: line.split() for line in positions[0].strip().splitlines()[2:]}
+    assert float(rows["LongOnly"][1]) == -float(rows["ShortOnly"][1]) > 0
+    assert stopped.returncode == 0, stopped.stderr[-3000:]
+    assert "Node: stopped" in stopped.stdout
+    assert positions[0] == positions[1]
+    assert "node_stopped" in stopped.stdout
+
+
+def test_a_tripped_kill_switch_and_stale_data_are_shown() -> None:
+    # Arrange
+    run = RunRecord("r1", "live", "BTCUSDT", "1m", "uniform", {"risk": {"stale_after_bars": 5.0}})
+    empty = pd.DataFrame()
+    session = Session(run, "binance", "MMDREX-001", 123, "gone", empty, empty, empty)
+    tripped = {
+        "reason": "drawdown 12.0% from the peak 100,000.00 reached max_drawdown 10.0%",
+        "tripped_at": "2026-12-01T10:00:00+00:00",
+        "peak": 100_000.0,
+    }
+    at = int(pd.Timestamp("2026-12-01T10:00:00Z").value)
+    last_bar = {"ts": at, "close": 30_000.0, "equity": 88_000.0}
+    cache = CacheState([], [], [], {}, {"kill_switch": tripped, "last_bar": last_bar})
+
+    # Act
+    text = format_status(session, cache, datetime(2026, 12, 1, 10, 30, tzinfo=UTC))
+
+    # Assert
+    assert "Node: gone (pid 123)" in text
+    assert "Kill switch: TRIPPED at 2026-12-01T10:00:00+00:00: drawdown 12.0%" in text
+    assert "Equity: 88,000.00 at the last bar" in text
+    assert "30.0 min ago (STALE: no new orders; stale after 5 min)" in text
+    assert "Router: no decision yet" in text and "  none" in text
+    assert "Last events (of 0):" in text

@@ -1,0 +1,200 @@
+"""Whole backtests: one engine with the eleven strategies and the router actor, on real bars."""
+
+import json
+import os
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bot.core.errors import ConfigError, DataError
+from bot.core.features import REQUIRED_BARS
+from bot.core.fingerprint import fingerprint
+from bot.core.saved_meta import trained_bar_warning, trained_on
+from bot.engine.backtest import run_backtest, write_backtest_report
+from bot.engine.backtest_request import BacktestRequest
+from bot.engine.buy_and_hold import buy_and_hold
+from bot.engine.data import load_bars, store_bars
+from bot.model.checkpoint import save_checkpoint
+from bot.model.policy import load_policy
+from bot.model.router_model import ModelConfig, RouterModel
+from strategies import strategy_names
+from strategies.long_only import LongOnly
+
+pytestmark = pytest.mark.integration
+
+GOLDEN = Path(__file__).parents[1] / "data" / "spx_2018_2019_random_seed7.json"
+SLICE = BacktestRequest(
+    symbol="SPX", policy="random", seed=7, start=date(2018, 1, 1), end=date(2019, 12, 31)
+)
+
+
+def test_pnl_of_strategies_sums_to_equity_change():
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
+
+    change = result.equity.iloc[-1] - result.equity.iloc[0]
+    assert result.equity.iloc[0] == pytest.approx(SLICE.capital, rel=1e-12)
+    # The account books each fill's money in cents; the strategies' ledgers keep fractional
+    # units unrounded: they may differ by up to a cent per fill, no more.
+    assert result.pnl.iloc[-1].sum() == pytest.approx(change, abs=0.01 * len(result.fills))
+    assert len(result.fills) > 50
+    assert result.metrics["costs"] == pytest.approx(result.fills["commission"].sum())
+
+
+def test_router_decides_every_window_from_start():
+    result = run_backtest(replace(SLICE, window=20), load_policy)
+
+    decisions = result.weights.index
+    bars = result.bars.index
+    assert decisions[0] == bars[0] + pd.Timedelta(days=1)  # the first traded bar's close
+    positions = np.searchsorted(bars + pd.Timedelta(days=1), decisions)
+    assert set(np.diff(positions)) == {20}
+    assert np.allclose(result.weights.sum(axis=1), 1.0)
+    assert result.weights.std().min() > 0  # random weights change between windows
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_buy_and_hold_enters_at_the_strategies_first_fill(fill):
+    result = run_backtest(replace(SLICE, policy="single:LongOnly", fill=fill), load_policy)
+
+    curve, hold = buy_and_hold(result.bars, result.request)
+
+    first = result.fills.iloc[0]
+    assert hold["ts"].iloc[0] == first["ts"].floor("D")  # the same bar (the engine adds 1 ns)
+    assert hold["price"].iloc[0] == pytest.approx(first["price"], abs=0.01)  # tick rounding
+    assert curve.index.equals(result.equity.index)  # both stamped at bar closes
+    assert (curve.iloc[0] == SLICE.capital) == (fill == "next_open")  # holds from the fill
+
+
+def test_golden_statistics_are_reproduced():
+    result = run_backtest(SLICE, load_policy)
+
+    if os.environ.get("BOT_RECORD_GOLDEN"):
+        GOLDEN.write_text(json.dumps(result.metrics, indent=2, sort_keys=True))
+    expected = json.loads(GOLDEN.read_text())
+    assert expected.keys() == result.metrics.keys()
+    for key, value in expected.items():
+        assert result.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_no_look_ahead_changing_future_bars_keeps_past_decisions(tmp_path):
+    request = replace(SLICE, catalog=str(tmp_path))
+    shift = pd.Timestamp("2019-01-01", tz="UTC")
+    original = load_bars("SPX")
+    future = original.index >= shift
+    altered = original.copy()
+    rng = np.random.default_rng(0)
+    noise = np.exp(np.cumsum(rng.normal(0.0, 0.02, future.sum())))
+    for column in ("open", "high", "low", "close"):
+        altered.loc[future, column] *= noise
+    altered.loc[future, "volume"] *= 3.0
+    store_bars(altered, "SPX", "index", "1d", policy="strict", catalog_dir=tmp_path)
+
+    base = run_backtest(SLICE, load_policy)
+    changed = run_backtest(request, load_policy)
+
+    def before(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+        return frame[frame.index < shift]
+
+    past = base.fills[base.fills["ts"] < shift].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        past, changed.fills[changed.fills["ts"] < shift].reset_index(drop=True)
+    )
+    pd.testing.assert_series_equal(before(base.equity), before(changed.equity))
+    pd.testing.assert_frame_equal(before(base.weights), before(changed.weights))
+    assert len(past) > 20
+    after = base.fills[base.fills["ts"] >= shift].reset_index(drop=True)
+    assert not after.equals(changed.fills[changed.fills["ts"] >= shift].reset_index(drop=True))
+
+
+def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_path):
+    calls = {"n": 0}
+    failure_bar = REQUIRED_BARS + 150  # LongOnly decides from the first warm-up bar on
+
+    def exploding(self, window):
+        calls["n"] += 1
+        if calls["n"] >= failure_bar:
+            raise RuntimeError("boom in on_bar")
+        return 1.0
+
+    monkeypatch.setattr(LongOnly, "decide", exploding)
+
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
+    metrics = write_backtest_report([result], tmp_path)
+
+    assert result.flags == ["LongOnly failed and was flattened: RuntimeError: boom in on_bar"]
+    fills = result.fills
+    longonly = fills[fills["strategy"] == "LongOnly"]
+    assert longonly["side"].tolist()[0] == "BUY" and longonly["side"].tolist()[-1] == "SELL"
+    net = np.where(longonly["side"] == "BUY", 1, -1) @ longonly["qty"].to_numpy()
+    assert net == pytest.approx(0.0)
+    failed_at = longonly["ts"].iloc[-1]
+    others = fills[(fills["strategy"] != "LongOnly") & (fills["ts"] > failed_at)]
+    assert len(others) > 10  # the rest kept trading
+    assert result.pnl["LongOnly"][result.pnl.index > failed_at].nunique() == 1
+    assert "LongOnly failed" in (tmp_path / "index.html").read_text()
+    assert "LongOnly failed" in json.loads((tmp_path / "metrics.json").read_text())["flags"][0]
+    assert list(metrics) == ["uniform", "buy_and_hold"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "needle"),
+    [
+        (replace(SLICE, symbol="NOPE"), DataError, "Available"),
+        (replace(SLICE, start=date(1950, 1, 1)), DataError, "1982-04-20"),
+        (replace(SLICE, policy="fixed", weights={"LongOnly": 0.5}), ConfigError, "sums to"),
+        (replace(SLICE, policy="fixed", weights={"Nope": 1.0}), ConfigError, "unknown strat"),
+        (replace(SLICE, policy="sometimes"), ConfigError, "Unknown router policy"),
+    ],
+)
+def test_bad_input_gives_clear_errors(request_, error, needle):
+    with pytest.raises(error, match=needle):
+        run_backtest(request_, load_policy)
+
+
+def test_every_strategy_is_reported():
+    result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
+
+    assert list(result.pnl.columns) == list(strategy_names())
+    assert list(result.weights.columns) == list(strategy_names())
+
+
+def test_a_model_trained_on_other_bars_is_flagged():
+    request = BacktestRequest(
+        symbol="BTCUSD",
+        bar="15m",
+        start=date(2021, 11, 1),
+        end=date(2021, 11, 10),
+        policy="model:models/daily-equities",
+    )
+
+    result = run_backtest(request, load_policy)
+
+    mismatch = [flag for flag in result.flags if flag.startswith("MODEL MISMATCH")]
+    assert mismatch and "trained on 1d bars" in mismatch[0] and "trades 15m bars" in mismatch[0]
+    shipped = "model:models/daily-equities"
+    assert trained_bar_warning(shipped, trained_on(shipped), "1d") is None
+    assert trained_on("uniform") is None
+    assert trained_bar_warning("uniform", trained_on("uniform"), "15m") is None
+
+
+def test_a_model_trained_on_the_same_prices_under_another_name_is_flagged(tmp_path):
+    # A checkpoint that saw SPX 2018-2019, routing the same bars renamed OTHER.
+    spx = load_bars("SPX", "1d")
+    store_bars(spx, "OTHER", "index", "1d", policy="strict", catalog_dir=tmp_path)
+    seen = spx.loc["2018":"2019", "close"]
+    save_checkpoint(RouterModel(ModelConfig(text_encoder="hashed")), tmp_path / "ckpt",
+                    prices=fingerprint(seen))  # fmt: skip
+    request = replace(SLICE, symbol="OTHER", policy=f"model:{tmp_path / 'ckpt'}",
+                      catalog=str(tmp_path), end=date(2018, 3, 31))  # fmt: skip
+
+    flagged = run_backtest(request, load_policy).flags
+    later = run_backtest(
+        replace(request, start=date(2021, 1, 1), end=date(2021, 3, 31)), load_policy
+    ).flags
+
+    assert any(flag.startswith("IN-SAMPLE") and "fingerprint" in flag for flag in flagged)
+    assert not any(flag.startswith("IN-SAMPLE") for flag in later)

@@ -1,0 +1,260 @@
+"""The live TradingNode from `bot.engine.node` against the fake Alpaca: the instrument loads from
+`/v2/assets`, every component warms up from history bars (`request_bars`), streamed msgpack bars
+reach the router actor and the strategies, the warm strategies' orders fill at the fake and net
+to its position, partial fills and rejects become the right order events, a dropped
+`trade_updates` stream reconnects and re-queries the orders it missed, equity orders wait for
+the market to open, and crypto trades long only."""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from nautilus_trader.live.node import TradingNode
+from nautilus_trader.model.enums import OrderStatus
+from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
+from nautilus_trader.model.instruments import CurrencyPair, Equity
+
+from bot.core.settings_loader import load_settings
+from bot.engine.node import build_trading_node
+from bot.engine.router import RouterActor
+from bot.model.policy import load_policy
+from strategies.base import RoutedStrategy
+from tests.conftest import RedisServer
+from tests.fakes.alpaca import FakeAlpaca
+from tests.fakes.alpaca_streams import CRYPTO_FEED, STOCK_FEED, TRADING_STREAM, feed_channel
+from tests.fakes.alpaca_trading import TRADE_UPDATES
+from tests.fakes.faults import FaultPlan, OrderReject, PartialFill, WsDrop
+from tests.fakes.waiting import wait_for
+from tests.support.alpaca_node import (
+    KEY,
+    SECRET,
+    alpaca_env,
+    push_bars,
+    serve_alpaca,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def faults() -> FaultPlan:
+    return FaultPlan()
+
+
+@pytest.fixture
+def market_open() -> bool:
+    return True
+
+
+@pytest.fixture
+def alpaca(faults: FaultPlan, market_open: bool) -> Iterator[FakeAlpaca]:
+    with serve_alpaca(faults, market_open) as served:
+        yield served
+
+
+@pytest.fixture
+def symbol() -> str:
+    return "AAPL"
+
+
+@pytest.fixture
+def node(
+    alpaca: FakeAlpaca,
+    symbol: str,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> Iterator[TradingNode]:
+    monkeypatch.setenv("APCA_API_KEY_ID", KEY)
+    monkeypatch.setenv("APCA_API_SECRET_KEY", SECRET)
+    for name, value in alpaca_env(alpaca).items():
+        monkeypatch.setenv(name, value)
+    loaded = load_settings(
+        cli={
+            "router.policy": "uniform",
+            "router.window": 2,
+            "logging.level": "WARNING",
+            "logging.directory": str(tmp_path / "logs"),
+            "journal.path": str(tmp_path / "journal.sqlite"),
+        }
+        | redis_server.settings()
+    )
+    loop = asyncio.new_event_loop()  # built in the main thread, run in another
+    node = build_trading_node(
+        loaded.settings,
+        loaded.secrets,
+        venue="alpaca",
+        symbol=symbol,
+        bar="1m",
+        loop=loop,
+        timeout_post_stop=0.5,
+        load_policy=load_policy,
+    )
+    yield node
+    if not loop.is_closed():  # the test failed before disposing
+        asyncio.run_coroutine_threadsafe(node.stop_async(), loop).result(timeout=10)
+        node.dispose()
+
+
+def _components(node: TradingNode) -> tuple[RouterActor, list[RoutedStrategy]]:
+    actor = next(a for a in node.trader.actors() if isinstance(a, RouterActor))
+    return actor, [s for s in node.trader.strategies() if isinstance(s, RoutedStrategy)]
+
+
+@contextmanager
+def _running(node: TradingNode, alpaca: FakeAlpaca, symbol: str) -> Iterator[threading.Thread]:
+    """Run `node` in a thread until it is subscribed and warm; stop and dispose after."""
+    feed = CRYPTO_FEED if "/" in symbol else STOCK_FEED
+    runner = threading.Thread(target=node.run, name="trading-node", daemon=True)
+    runner.start()
+    _, strategies = _components(node)
+    wait_for(lambda: alpaca.hub.listening(feed_channel(feed, "bars", symbol)) == 1, 30, "bars")
+    wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 10, "the trade_updates stream")
+    wait_for(lambda: all(s.is_warm for s in strategies), 30, "the warm-up history")
+    yield runner
+    asyncio.run_coroutine_threadsafe(node.stop_async(), node.get_event_loop()).result(timeout=15)
+    runner.join(timeout=10)
+    node.dispose()
+
+
+def _held(node: TradingNode, strategy: RoutedStrategy) -> float:
+    return sum(p.signed_qty for p in node.cache.positions_open(strategy_id=strategy.id))
+
+
+def _venue_qty(alpaca: FakeAlpaca, symbol: str) -> float:
+    return alpaca.hub.call(lambda: alpaca.book.position(symbol).qty)
+
+
+def _nets_to_venue(node: TradingNode, alpaca: FakeAlpaca, symbol: str) -> bool:
+    _, strategies = _components(node)
+    ours = sum(_held(node, s) for s in strategies)
+    return ours != 0 and abs(ours - _venue_qty(alpaca, symbol)) < 1e-9
+
+
+def _events(node: TradingNode, kind: type) -> list:
+    return [event for order in node.cache.orders() for event in order.events if type(event) is kind]
+
+
+@pytest.mark.slow
+def test_equity_node_warms_up_streams_bars_trades_and_nets_to_the_fake(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Arrange
+    actor, strategies = _components(node)
+    bar_type = actor.config.bar_type
+
+    # Act
+    with _running(node, alpaca, "AAPL") as runner:
+        windows = {s.name: len(s.window) for s in strategies}
+        push_bars(alpaca, "AAPL", 3)
+        wait_for(lambda: len(actor.decisions) >= 2, 15, "two router decisions")
+        wait_for(lambda: _nets_to_venue(node, alpaca, "AAPL"), 15, "fills netting to the venue")
+
+    # Assert
+    assert str(bar_type) == "AAPL.ALPACA-1-MINUTE-LAST-EXTERNAL"
+    assert isinstance(node.cache.instrument(bar_type.instrument_id), Equity)
+    assert windows == {s.name: s.config.warmup_bars for s in strategies}  # from history alone
+    assert len(alpaca.requests_to("/v2/stocks/bars")) >= len(strategies)  # one request each
+    streamed = [
+        b for b in node.cache.bars(bar_type) if b.ts_event > alpaca.history.end.timestamp() * 1e9
+    ]
+    assert len(streamed) == 3
+    assert all(s.failure is None for s in strategies), [s.failure for s in strategies]
+    fills = _events(node, OrderFilled)
+    assert fills and {f.trade_id.value for f in fills} <= {
+        row["id"].split("::")[1] for row in alpaca.trading.fills
+    }
+    short = [s.name for s in strategies if _held(node, s) < 0]
+    assert "ShortOnly" in short  # AAPL is shortable and easy to borrow at the fake
+    assert not runner.is_alive() and node.get_event_loop().is_closed()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "faults",
+    [
+        FaultPlan(
+            partial_fills=[PartialFill(fraction=0.5, symbol="AAPL")],
+            rejects=[OrderReject(nth=2, symbol="AAPL", reason="insufficient buying power")],
+        )
+    ],
+)
+def test_partial_fills_and_rejects_become_order_events(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Act
+    with _running(node, alpaca, "AAPL"):
+        push_bars(alpaca, "AAPL", 1)
+        wait_for(lambda: _events(node, OrderRejected), 15, "the rejected order")
+        wait_for(lambda: node.cache.orders_open(), 15, "the partially filled order")
+        partial = node.cache.orders_open()[0]
+        alpaca.set_price("AAPL", alpaca.book.prices["AAPL"] + 0.01)  # the rest fills
+        wait_for(lambda: partial.status == OrderStatus.FILLED, 15, "the rest of the fill")
+
+    # Assert
+    assert [type(e).__name__ for e in partial.events][-2:] == ["OrderFilled", "OrderFilled"]
+    assert sum(e.last_qty for e in partial.events if isinstance(e, OrderFilled)) == partial.quantity
+    [rejected] = _events(node, OrderRejected)
+    assert "HTTP 403" in rejected.reason and "insufficient buying power" in rejected.reason
+    assert node.cache.order(rejected.client_order_id).status == OrderStatus.REJECTED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("faults", [FaultPlan(ws_drops=[WsDrop(after=1, path=TRADING_STREAM)])])
+def test_a_dropped_trade_stream_reconnects_and_requeries_the_orders_it_missed(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Act: the first order's `new` goes out, then the connection dies and its fill is lost.
+    with _running(node, alpaca, "AAPL"):
+        push_bars(alpaca, "AAPL", 1)
+        wait_for(lambda: alpaca.hub.dropped == 1, 15, "the dropped trade stream")
+        wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 15, "the reconnection")
+        wait_for(lambda: _nets_to_venue(node, alpaca, "AAPL"), 15, "the re-queried fills")
+        wait_for(lambda: not node.cache.orders_open(), 15, "every order settled")
+
+    # Assert
+    submits = [r.at for r in alpaca.requests_to("/v2/orders") if r.method == "POST"]
+    requeries = alpaca.requests_to("/v2/orders:by_client_order_id")
+    assert requeries and all(r.status == 200 and r.at > min(submits) for r in requeries)
+    assert all(o.status == OrderStatus.FILLED for o in node.cache.orders())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("market_open", [False])
+def test_equity_orders_are_denied_while_the_market_is_closed(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Act
+    with _running(node, alpaca, "AAPL"):
+        push_bars(alpaca, "AAPL", 1)
+        wait_for(lambda: _events(node, OrderDenied), 15, "denied orders")
+
+    # Assert
+    assert all("market is closed" in e.reason for e in _events(node, OrderDenied))
+    assert not [r for r in alpaca.requests_to("/v2/orders") if r.method == "POST"]
+    assert alpaca.requests_to("/v2/clock")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symbol", ["BTC/USD"])
+def test_crypto_node_trades_fractional_sizes_long_only(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Arrange
+    _, strategies = _components(node)
+
+    # Act
+    with _running(node, alpaca, "BTC/USD"):
+        push_bars(alpaca, "BTC/USD", 2)
+        wait_for(lambda: _nets_to_venue(node, alpaca, "BTC/USD"), 15, "fills netting to the venue")
+
+    # Assert
+    instrument = node.cache.instrument(strategies[0].config.instrument_id)
+    assert isinstance(instrument, CurrencyPair) and instrument.size_precision == 4
+    assert all(s.config.long_only for s in strategies)
+    assert all(_held(node, s) >= 0 for s in strategies)
+    assert _venue_qty(alpaca, "BTC/USD") > 0
+    assert not alpaca.requests_to("/v2/clock")  # crypto never waits for the equity market

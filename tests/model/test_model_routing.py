@@ -1,0 +1,180 @@
+"""The `model:<checkpoint>` policy inside whole backtests: journalling, explain, and fallbacks."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import bot.core.features
+from bot.app.cli import app
+from bot.app.explain import explain_decision, model_attributor
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_request import BacktestRequest
+from bot.engine.journal import Journal
+from bot.model.checkpoint import init_checkpoint
+from bot.model.policy import load_policy
+from bot.model.router_model import ModelConfig, RouterModel
+
+pytestmark = pytest.mark.integration
+
+REQUEST = BacktestRequest(symbol="SPX", start=date(2019, 1, 1), end=date(2019, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return init_checkpoint(tmp_path_factory.mktemp("ckpt") / "untrained", ModelConfig())
+
+
+def _run(tmp_path, checkpoint, **changes):
+    request = replace(
+        REQUEST,
+        policy=f"model:{checkpoint}",
+        journal=str(tmp_path / "journal.sqlite"),
+        run_id="run1",
+        **changes,
+    )
+    return run_backtest(request, load_policy), Journal(tmp_path / "journal.sqlite")
+
+
+def test_untrained_checkpoint_routes_journals_each_window_and_explains(tmp_path, checkpoint):
+    result, journal = _run(tmp_path, checkpoint)
+
+    decisions = journal.decision_records("run1")
+    assert len(decisions) == len(result.weights) == int(np.ceil(len(result.bars) / 20))
+    assert not any(d.fallback for d in decisions) and result.flags == []
+    assert all(d.inputs_hash and d.chart_path and d.regime for d in decisions)
+    assert all(abs(sum(d.weights.values()) - 1) < 1e-6 for d in decisions)
+    assert len(journal.fills("run1")) == len(result.fills) > 0
+    attributor = model_attributor(journal.run("run1"), None)
+    text = explain_decision(
+        journal, "run1", datetime(2019, 6, 1, tzinfo=UTC), attributor=attributor
+    )
+    assert "gradient x input" in text and "differs" not in text  # rebuilt inputs match
+    assert decisions[5].chart_path in text  # the decision in force on 2019-06-01
+
+
+def test_cli_backtest_with_a_model_and_explain(tmp_path, checkpoint, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["backtest", "--policy", f"model:{checkpoint}", "--start", "2019-01-01"]
+
+    ran = runner.invoke(app, [*args, "--end", "2019-06-30"])
+    explained = runner.invoke(app, ["explain", "--at", "2019-05-01"])
+
+    assert ran.exit_code == 0, ran.output
+    assert explained.exit_code == 0, explained.output
+    assert "Regime:" in explained.stdout and "Chart: var/charts/" in explained.stdout
+
+
+def _corrupt_weights(path):
+    (path / "model.safetensors").write_bytes(b"not a tensor file")
+
+
+def _other_table(path):
+    meta = json.loads((path / "meta.json").read_text())
+    meta["strategies"] = list(reversed(meta["strategies"]))
+    (path / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"), [(_corrupt_weights, "CheckpointError"), (_other_table, "strategy")]
+)
+def test_bad_checkpoint_falls_back_and_the_run_continues(tmp_path, damage, needle):
+    broken = init_checkpoint(tmp_path / "broken", ModelConfig())
+    damage(broken)
+
+    result, journal = _run(tmp_path, broken)
+
+    decisions = journal.decision_records("run1")
+    assert decisions and all(d.fallback and needle in d.error for d in decisions)
+    assert len(result.flags) == 1 and "router fell back to uniform" in result.flags[0]
+    assert len(result.fills) > 20  # the strategies traded on with uniform weights
+
+
+def test_model_raising_at_inference_falls_back(tmp_path, checkpoint, monkeypatch):
+    calls = {"n": 0}
+    real = RouterModel.decide
+
+    def flaky(self, observation):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(self, observation)
+
+    monkeypatch.setattr(RouterModel, "decide", flaky)
+
+    result, journal = _run(tmp_path, checkpoint)
+
+    flags = [d.fallback for d in journal.decision_records("run1")]
+    assert flags[:4] == [False, True, False, True]
+    assert "simulated" in result.flags[0]
+
+
+def test_nan_features_fall_back(tmp_path, checkpoint, monkeypatch):
+    real = bot.core.features.raw_features
+
+    def with_nan(ind):
+        raw = real(ind).copy()
+        raw[-1, 0] = np.nan
+        return raw
+
+    monkeypatch.setattr(bot.core.features, "raw_features", with_nan)
+
+    _, journal = _run(tmp_path, checkpoint)
+
+    decisions = journal.decision_records("run1")
+    assert decisions and all(d.fallback and "not finite" in d.error for d in decisions)
+
+
+def test_slow_model_times_out_and_falls_back(tmp_path, checkpoint, monkeypatch):
+    real = RouterModel.decide
+
+    def slow(self, observation):
+        time.sleep(0.3)
+        return real(self, observation)
+
+    monkeypatch.setattr(RouterModel, "decide", slow)
+
+    _, journal = _run(tmp_path, checkpoint, timeout_s=0.1, end=date(2019, 3, 31))
+
+    decisions = journal.decision_records("run1")
+    assert decisions and all(d.fallback and "timed out" in d.error for d in decisions)
+
+
+def test_sigkill_mid_run_leaves_every_committed_decision(tmp_path):
+    journal_path = tmp_path / "journal.sqlite"
+    command = [
+        sys.executable, "-m", "bot", "--set", f"journal.path={json.dumps(str(journal_path))}",
+        "backtest", "--symbols", "EURUSD", "--bar", "1h", "--window", "2",
+        "--start", "2017-01-02", "--end", "2017-12-29", "--policy", "random",
+    ]  # fmt: skip
+    child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    seen = 0
+    deadline = time.monotonic() + 120
+    while seen < 200 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.2)
+        if journal_path.exists():
+            with sqlite3.connect(journal_path, timeout=5) as db:
+                try:
+                    seen = db.execute("SELECT count(*) FROM decisions").fetchone()[0]
+                except sqlite3.OperationalError:  # schema not created yet
+                    seen = 0
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+    assert seen >= 200, "the backtest did not journal decisions in time"
+    with Journal(journal_path) as journal:
+        run = journal.latest_run()
+        decisions = journal.decision_records(run.run_id)
+    assert len(decisions) >= seen
+    assert len(decisions) < 3000  # killed mid-run: a full year holds ~3,100 windows of 2 bars
+    assert [d.window_index for d in decisions] == list(range(len(decisions)))
