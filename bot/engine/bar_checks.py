@@ -17,6 +17,10 @@ rather than filled: inventing prices is never safe.
   divide earlier prices by it (multiply volume); otherwise refuse, in either policy.
 - gap: more missing bars than the calendar allows -> report only; refuse a gap over 30 days.
 
+`find_gaps` lists the holes left in validated bars (for the validator's report): every gap the
+gap check counts, and, for equities and indices, every hole around a bar that repair dropped,
+where even one missing session counts (the gap check alone tolerates four, for holidays).
+
 Gap rules: equities and indices miss weekends and holidays, so only more than 4 consecutive
 missing business days (a whole trading week) count. FX may miss Friday 21:00 to Sunday 22:00
 UTC. Crypto trades always, so every missing bar counts. A 3-for-2 split moves the price by
@@ -56,6 +60,18 @@ class Issue:
     row: int
     message: str
     action: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A hole longer than one bar in validated bars: `start` is the last bar before it, `end`
+    the first bar after it, and `missing` counts the absent bars in `unit` (sessions for
+    equities and indices, whose holidays and weekends are no gap)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    missing: int
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -243,9 +259,46 @@ def _gaps(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, list[Iss
 
 
 def _missing_sessions(index: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:
-    days = index.tz_localize(None).to_numpy().astype("datetime64[D]")
-    missing = np.r_[0, np.busday_count(days[:-1], days[1:]) - 1]
+    missing = _skipped_sessions(index)
     return np.where(missing > MAX_MISSING_SESSIONS, missing, 0)
+
+
+def _skipped_sessions(index: pd.DatetimeIndex) -> np.ndarray:
+    # Business days strictly between each bar's date and the previous bar's date.
+    days = index.tz_localize(None).to_numpy().astype("datetime64[D]")
+    return np.maximum(np.r_[0, np.busday_count(days[:-1], days[1:]) - 1], 0)
+
+
+def find_gaps(
+    index: pd.DatetimeIndex, ctx: CheckContext, dropped: Sequence[pd.Timestamp] = ()
+) -> list[Gap]:
+    """The holes longer than one bar in the validated, sorted `index`: each gap the gap check
+    counts by the calendar of `ctx.asset_class` and, for equities and indices, each hole around
+    a timestamp of `dropped` (the bars repair dropped), however short."""
+    if len(index) < 2:
+        return []
+    unit = "session(s)" if ctx.asset_class in _SESSION_CLASSES else "bar(s)"
+    counted = _MISSING[ctx.asset_class](index, ctx.interval)
+    found = {int(p): (int(counted[p]), unit) for p in np.flatnonzero(counted)}
+    if ctx.asset_class in _SESSION_CLASSES:
+        sessions = _skipped_sessions(index)
+        for position, bars in _holes(index, ctx, dropped).items():
+            # Intraday, a hole inside one session skips no session: count the dropped bars.
+            missing = (int(sessions[position]), unit) if sessions[position] else (bars, "bar(s)")
+            found.setdefault(position, missing)
+    return [Gap(index[p - 1], index[p], *found[p]) for p in sorted(found)]
+
+
+def _holes(
+    index: pd.DatetimeIndex, ctx: CheckContext, dropped: Sequence[pd.Timestamp]
+) -> dict[int, int]:
+    # position p of `index` -> how many dropped bars lay between index[p - 1] and index[p];
+    # dropped stamps that leave no hole (off the grid, weekends, duplicates) are ignored.
+    stamps = pd.DatetimeIndex([ts for ts in dropped if not pd.isna(ts)], tz="UTC")
+    keep = (stamps.asi8 % ctx.interval.value == 0) & (stamps.dayofweek < 5) & ~stamps.isin(index)
+    positions = index.searchsorted(stamps[keep])
+    inside = positions[(positions > 0) & (positions < len(index))]
+    return {int(p): int(n) for p, n in zip(*np.unique(inside, return_counts=True), strict=True)}
 
 
 def _missing_bars(index: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:

@@ -6,10 +6,11 @@ their repairs). Under `policy="strict"` any finding except a gap raises a `DataE
 first bad row. Under `policy="repair"` each finding is repaired, logged (one structlog warning
 per check) and recorded as an `Issue`; the repaired frame passes strict validation. What cannot
 be repaired safely (a price jump that matches no split ratio, a gap over 30 days) is refused in
-either policy.
+either policy. The result also lists the gaps left in the clean frame (`bar_checks.find_gaps`),
+and `format_report` names every row repair dropped or changed and every gap.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -18,19 +19,36 @@ import structlog
 
 from bot.core.bars import ASSET_CLASSES, BAR_COLUMNS, BarFrame, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.bar_checks import CHECKS, REFUSED, REPORTED, ROW, CheckContext, Issue
+from bot.engine.bar_checks import (
+    CHECKS,
+    DROPPED,
+    REFUSED,
+    REPORTED,
+    ROW,
+    CheckContext,
+    Gap,
+    Issue,
+    find_gaps,
+)
 
 log = structlog.get_logger(__name__)
 
 POLICIES = ("strict", "repair")
+MAX_LISTED = 10  # rows and gaps a report names; it counts the rest
 
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """The clean frame and every issue found on the way."""
+    """The clean frame, every issue found on the way and the gaps left in the frame."""
 
     frame: BarFrame
     issues: list[Issue]
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Issue]:
+        """The issues whose rows repair dropped or changed (neither reported nor refused)."""
+        return [issue for issue in self.issues if issue.action not in (REPORTED, REFUSED)]
 
 
 def validate(
@@ -64,14 +82,18 @@ def validate(
     if work.empty:
         raise DataError(f"{label}: no valid bars are left after validation; check the file.")
     _log(issues, ctx)
-    return ValidationResult(frame=work.drop(columns=ROW), issues=issues)
+    dropped = [issue.ts for issue in issues if issue.action == DROPPED]
+    gaps = find_gaps(work.index, ctx, dropped)
+    return ValidationResult(frame=work.drop(columns=ROW), issues=issues, gaps=gaps)
 
 
-def format_report(result: ValidationResult) -> str:
-    """A short human-readable summary of a validation: the span, then one line per check."""
+def format_report(result: ValidationResult, *, limit: int = MAX_LISTED) -> str:
+    """A short human-readable summary of a validation: the span, one line per check, then the
+    rows repair dropped or changed and the gaps left (`limit` of each, and a count of the rest),
+    with the advice to use the strict policy when there are any."""
     frame = result.frame
     lines = [f"{len(frame)} bars from {frame.index[0]} to {frame.index[-1]}."]
-    if not result.issues:
+    if not result.issues and not result.gaps:
         return lines[0] + " No issues found."
     for check, items in _by_check(result.issues).items():
         first = items[0]
@@ -80,7 +102,57 @@ def format_report(result: ValidationResult) -> str:
             f"  {check}: {len(items)} row(s), {actions}; first at row {first.row} "
             f"({first.ts}): {first.message}"
         )
+    details = repair_details(result, limit=limit)
+    return "\n".join([*lines, details] if details else lines)
+
+
+def repair_details(result: ValidationResult, *, limit: int = MAX_LISTED) -> str:
+    """What repair changed and the gaps left, `limit` of each with a count of the rest, and the
+    advice to use the strict policy; empty when nothing was changed and no gap is left."""
+    changed = sorted(result.changed, key=lambda issue: issue.row)  # file order
+    gaps, index = result.gaps, result.frame.index
+    if not changed and not gaps:
+        return ""
+    daily = bool((index == index.normalize()).all())
+    lines = []
+    if changed:
+        lines.append(f"Rows dropped or changed ({len(changed)}):")
+        lines += [
+            f"  {_stamp(issue.ts, daily)} {issue.check}: {issue.action} ({issue.message})"
+            for issue in changed[:limit]
+        ]
+        lines += _rest(len(changed), limit)
+    if gaps:
+        lines.append(f"Gaps longer than one bar ({len(gaps)}; no bars are invented to fill them):")
+        lines += [
+            f"  {_stamp(gap.start, daily)} -> {_stamp(gap.end, daily)}: "
+            f"{gap.missing} {gap.unit} missing"
+            for gap in gaps[:limit]
+        ]
+        lines += _rest(len(gaps), limit)
+    if changed:
+        advice = (
+            "Use --policy strict (policy='strict') to refuse bars that need repair instead of "
+            "changing them, then fix the file at its source."
+        )
+    else:
+        advice = (
+            "Fill them at the source or choose dates around them (--policy strict refuses bars "
+            "that need repair, and reports gaps the same way)."
+        )
+    lines.append(f"Check these before trading on the bars. {advice}")
     return "\n".join(lines)
+
+
+def _stamp(ts: pd.Timestamp, daily: bool) -> str:
+    # Dates alone when every bar is at midnight (daily bars), else minutes too.
+    if pd.isna(ts):
+        return "(no time)"
+    return f"{ts:%Y-%m-%d}" if daily and ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M}"
+
+
+def _rest(count: int, limit: int) -> list[str]:
+    return [f"  ... and {count - limit} more"] if count > limit else []
 
 
 def _normalised(frame: pd.DataFrame, label: str) -> pd.DataFrame:

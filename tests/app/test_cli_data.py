@@ -79,6 +79,28 @@ def test_import_then_load_from_catalog(tmp_path):
     assert "MINE" in runner.invoke(app, ["data", "list"]).output
 
 
+def test_import_under_repair_reports_the_dropped_row_and_the_gap_it_leaves(tmp_path):
+    csv = tmp_path / "btc.csv"
+    csv.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-06T00:00:00Z,100,101,99,100.5,10\n2024-01-06T01:00:00Z,100.5,102,100,101,11\n"
+        "2024-01-06T02:00:00Z,101,,100.5,101.5,12\n2024-01-06T03:00:00Z,101.5,102,101,101.8,9\n"
+    )
+
+    options = "--symbol BTCUSD --asset-class crypto --bar 1h".split()
+
+    result = runner.invoke(app, ["data", "import", str(csv), *options])
+
+    assert result.exit_code == 0, result.output
+    assert "Rows dropped or changed (1):" in result.output
+    assert "  2024-01-06 02:00 non_finite: dropped row (missing or non-numeric value in high)" in (
+        result.output
+    )
+    assert "  2024-01-06 01:00 -> 2024-01-06 03:00: 1 bar(s) missing" in result.output
+    assert "--policy strict" in result.output
+    assert "Stored BTCUSD 1h" in result.output
+
+
 @pytest.fixture
 def binance() -> Iterator[FakeBinance]:
     history = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))

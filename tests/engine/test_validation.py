@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from bot.core.bars import BAR_COLUMNS, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.bar_checks import REPORTED
+from bot.engine.bar_checks import REPORTED, Gap
 from bot.engine.user_files import read_user_file
 from bot.engine.validation import ValidationResult, format_report, validate
 
@@ -148,6 +148,23 @@ def test_format_report_summarises_each_check():
     for check in ALL_CHECKS:
         assert f"  {check}: " in report
     assert "duplicate: 2 row(s), dropped row" in report
+
+
+def test_format_report_lists_changed_rows_and_gaps_bounded_and_suggests_strict():
+    result = _repair(read_user_file(BAD_FILE))
+
+    report = format_report(result, limit=3)
+
+    assert "Rows dropped or changed (12):" in report
+    assert "  2024-01-04 unsorted: sorted by time" in report  # file order: row 3 first
+    assert "  2024-01-08 non_finite: dropped row (missing or non-numeric value in open)" in report
+    assert "  ... and 9 more" in report
+    assert "2024-01-19 non_positive" not in report  # beyond the limit, counted
+    assert "Gaps longer than one bar (3;" in report
+    assert "  2024-01-05 -> 2024-01-09: 1 session(s) missing" in report
+    assert "  2024-01-15 -> 2024-01-17: 1 session(s) missing" in report
+    assert "  2024-01-18 -> 2024-01-29: 6 session(s) missing" in report
+    assert "--policy strict" in report
 
 
 def test_format_report_of_clean_bars_says_no_issues():
@@ -439,3 +456,84 @@ def test_strict_names_the_first_row_while_repair_names_the_refusal():
     assert "(1 more issue(s) found)" in str(strict.value)
     assert "The gap at row 4 cannot be repaired" in str(strict.value)
     assert "(gap) at row 4" in str(repair.value)
+
+
+# -- the gaps a validation leaves ----------------------------------------------------------------
+
+
+def _utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def _hourly(stamps: list[str]) -> pd.DataFrame:
+    return _bars([(stamp, 10, 11, 9, 10, 1) for stamp in stamps])
+
+
+def test_a_gap_of_exactly_one_bar_interval_is_no_gap():
+    result = _strict(_hourly(["2024-01-06 00:00", "2024-01-06 01:00"]), "crypto", "1h")
+
+    assert result.gaps == []
+
+
+def test_three_missing_bars_in_crypto_are_a_gap():
+    stamps = ["2024-01-06 00:00", "2024-01-06 01:00", "2024-01-06 05:00", "2024-01-06 06:00"]
+
+    result = _strict(_hourly(stamps), "crypto", "1h")
+
+    assert result.gaps == [Gap(_utc("2024-01-06 01:00"), _utc("2024-01-06 05:00"), 3, "bar(s)")]
+
+
+def test_weekends_are_no_gap_for_equities_even_when_repair_drops_a_weekend_bar():
+    rows = [
+        ("2024-01-05", 10, 11, 9, 10, 1),  # Friday
+        ("2024-01-06", 10, 11, 9, 10, 1),  # Saturday: dropped
+        ("2024-01-08", 10, 11, 9, 10, 1),  # Monday
+    ]
+
+    equity = _repair(_bars(rows))
+    crypto = _strict(_bars([rows[0], rows[2]]), "crypto")
+
+    assert _checks(equity) == ["weekend"]
+    assert equity.gaps == []
+    assert crypto.gaps == [Gap(_utc("2024-01-05"), _utc("2024-01-08"), 2, "bar(s)")]
+
+
+def test_a_bar_repair_drops_leaves_a_gap_of_one_session_for_equities():
+    rows = [*CLEAN_WEEK[:2], ("2024-01-10", 11.0, np.nan, 10.6, 10.8, 120.0), CLEAN_WEEK[3]]
+
+    result = _repair(_bars(rows))
+
+    assert result.gaps == [Gap(_utc("2024-01-09"), _utc("2024-01-11"), 1, "session(s)")]
+    assert "  2024-01-09 -> 2024-01-11: 1 session(s) missing" in format_report(result)
+
+
+def test_a_missing_session_repair_did_not_cause_is_no_gap_for_equities():
+    # A lone missing weekday is a holiday to the calendar check; the validator tolerates four.
+    rows = [*CLEAN_WEEK[:2], CLEAN_WEEK[3]]
+
+    result = _strict(_bars(rows))
+
+    assert result.issues == [] and result.gaps == []
+    assert format_report(result).endswith("No issues found.")
+
+
+def test_an_intraday_equity_bar_repair_drops_is_a_gap_of_one_bar():
+    rows = [
+        ("2024-01-09 14:00", 10, 11, 9, 10, 1),
+        ("2024-01-09 15:00", 10, 11, 9, np.inf, 1),
+        ("2024-01-09 16:00", 10, 11, 9, 10, 1),
+    ]
+
+    result = _repair(_bars(rows), bar="1h")
+
+    assert result.gaps == [Gap(_utc("2024-01-09 14:00"), _utc("2024-01-09 16:00"), 1, "bar(s)")]
+
+
+def test_a_gap_repair_did_not_cause_is_listed_without_rows_changed():
+    result = _strict(_hourly(["2024-01-06 00:00", "2024-01-06 03:00"]), "crypto", "1h")
+
+    report = format_report(result)
+
+    assert "Rows dropped or changed" not in report
+    assert "  2024-01-06 00:00 -> 2024-01-06 03:00: 2 bar(s) missing" in report
+    assert "--policy strict" in report

@@ -38,7 +38,7 @@ from bot.engine.datasets import list_datasets
 from bot.engine.journal import Journal
 from bot.engine.node_state import latest_session, read_cache
 from bot.engine.user_files import import_file, read_user_file
-from bot.engine.validation import format_report, validate
+from bot.engine.validation import ValidationResult, format_report, repair_details, validate
 from bot.model.policy import load_policy
 
 log = structlog.get_logger(__name__)
@@ -178,7 +178,7 @@ def data_check(
         label=target,
         first_line=first_line,
     )
-    typer.echo(format_report(result))
+    _echo_validation(result, target)
 
 
 @data_app.command("import")
@@ -210,7 +210,7 @@ def data_import(
         tz=tz,
         adjusted=adjusted,
     )
-    typer.echo(format_report(result))
+    _echo_validation(result, f"{symbol} {bar}")
     typer.echo(f"Stored {symbol} {bar} in {settings.data.catalog}.")
 
 
@@ -246,8 +246,20 @@ def data_fetch(
         catalog_dir=settings.data.catalog,
         adjusted=True,
     )
-    typer.echo(format_report(result))
+    _echo_validation(result, f"{name} {bar}")
     typer.echo(f"Stored {name} {bar} in {settings.data.catalog}.")
+
+
+def _echo_validation(result: ValidationResult, label: str) -> None:
+    typer.echo(format_report(result))
+    if result.changed or result.gaps:
+        log.warning(
+            "bars repaired or with gaps",
+            data=label,
+            changed=len(result.changed),
+            gaps=len(result.gaps),
+            details=repair_details(result),
+        )
 
 
 @app.command()
