@@ -5,7 +5,7 @@ accounts, the router's and risk guard's saved state) through `bot.engine.node_st
 to the node or the venue.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 from nautilus_trader.model.objects import Price
@@ -14,6 +14,8 @@ from bot.core.bars import bar_interval
 from bot.core.report import text_table
 from bot.engine.node_state import CacheState, Session
 from strategies import strategy_names
+
+CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
 
 
 def format_status(session: Session, cache: CacheState, now: datetime) -> str:
@@ -51,12 +53,22 @@ def _market(session: Session, cache: CacheState, now: datetime) -> list[str]:
     age = now - at.to_pydatetime()
     risk = session.run.settings.get("risk", {})
     limit = bar_interval(session.run.bar).to_pytimedelta() * risk.get("stale_after_bars", 5.0)
-    verdict = "STALE: no new orders" if age > limit else "fresh"
     return [
         f"Equity: {last['equity']:,.2f} at the last bar, close {last['close']:,.2f}",
-        f"Data: last bar {at:%Y-%m-%d %H:%M:%S} UTC, {age.total_seconds() / 60:.1f} min ago "
-        f"({verdict}; stale after {limit.total_seconds() / 60:g} min)",
+        f"Data: last bar {at:%Y-%m-%d %H:%M:%S} UTC, {_bar_age(age, limit)}",
     ]
+
+
+def _bar_age(age: timedelta, limit: timedelta) -> str:
+    if age < -CLOCK_TOLERANCE:
+        return (
+            f"{-age.total_seconds() / 60:.1f} min in the future (CLOCK PROBLEM: this machine's "
+            "clock is behind the venue's bar times, or the bars are misstamped; sync the clock "
+            "(NTP) and check the venue's times; staleness cannot be judged)"
+        )
+    verdict = "STALE: no new orders" if age > limit else "fresh"
+    minutes = max(age, timedelta(0)).total_seconds() / 60
+    return f"{minutes:.1f} min ago ({verdict}; stale after {limit.total_seconds() / 60:g} min)"
 
 
 def _kill_switch(state: dict) -> str:

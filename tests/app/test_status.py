@@ -16,7 +16,6 @@ from bot.engine.node_state import CacheState, Session
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PAPER = ["paper", "--venue", "binance", "--symbol", "BTCUSDT", "--bar", "1m"]
 
 
@@ -39,6 +38,8 @@ def _trades(binance) -> int:
     return binance.hub.call(lambda: len(binance.futures.trades))
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_status_of_a_running_then_stopped_paper_node(persistence_env, tmp_path: Path) -> None:
     # Arrange: a paper node that traded two warm strategies on two closed klines.
     with serve_binance() as binance:
@@ -113,3 +114,25 @@ def test_a_tripped_kill_switch_and_stale_data_are_shown() -> None:
     assert "30.0 min ago (STALE: no new orders; stale after 5 min)" in text
     assert "Router: no decision yet" in text and "  none" in text
     assert "Last events (of 0):" in text
+
+
+def _status_with_last_bar_at(stamp: str, now: datetime) -> str:
+    run = RunRecord("r1", "paper", "BTCUSDT", "1m", "uniform", {"risk": {"stale_after_bars": 5.0}})
+    empty = pd.DataFrame()
+    session = Session(run, "binance", "MMDREX-001", 123, "running", empty, empty, empty)
+    last_bar = {"ts": int(pd.Timestamp(stamp).value), "close": 30_000.0, "equity": 100_000.0}
+    return format_status(session, CacheState([], [], [], {}, {"last_bar": last_bar}), now)
+
+
+def test_a_bar_stamped_in_the_future_is_flagged_as_a_clock_problem() -> None:
+    # Arrange
+    now = datetime(2026, 12, 1, 10, 0, 6, tzinfo=UTC)
+
+    # Act
+    future = _status_with_last_bar_at("2026-12-01T10:30:00Z", now)
+    skewed = _status_with_last_bar_at("2026-12-01T10:00:09Z", now)  # within the tolerance
+
+    # Assert
+    assert "29.9 min in the future (CLOCK PROBLEM" in future
+    assert "fresh" not in future and "min ago" not in future
+    assert "0.0 min ago (fresh; stale after 5 min)" in skewed
