@@ -1,4 +1,5 @@
-"""Alerts for an operator: kill switch trips, fallback storms, stale data, failed jobs.
+"""Alerts for an operator: kill switch trips, fallback storms, refused models, stale data,
+failed jobs.
 
 A notifier takes `send(kind, message, details)` and never raises nor blocks its caller: the
 trading node calls it from its event loop. `WebhookNotifier` POSTs one JSON object per alert
@@ -25,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 KILL_SWITCH = "kill_switch"
 FALLBACK_STORM = "fallback_storm"
+MODEL_REFUSED = "model_refused"  # a newly promoted registry model that does not load
 STALE_DATA = "stale_data"
 JOB_FAILED = "job_failed"
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.identifiers import InstrumentId
 from tqdm import tqdm
 
 from bot.core.bars import bar_interval
@@ -34,8 +36,8 @@ from bot.engine.data import dataset_asset_class, load_bars
 from bot.engine.fills import fills_frame
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.policy import PolicyLoader, PolicySpec, check_policy
-from bot.engine.router import RouterActorConfig, assemble
+from bot.engine.policy import MODEL_PREFIXES, PolicyLoader, PolicySpec, check_policy
+from bot.engine.router import RouterActor, RouterActorConfig, assemble
 from bot.engine.sim import market_data, new_engine
 from strategies import build_strategies
 
@@ -159,9 +161,12 @@ def run_many(
 ) -> list[BacktestResult]:
     """Run several backtests, one engine each, fanned out as `parallel` says (default: one Ray
     worker per CPU; `bot.core.parallel`), in request order; `load_policy` loads model policies
-    (`bot.engine.policy.build_policy`)."""
+    (`bot.engine.policy.build_policy`). Every model named is loaded once here first, so one that
+    does not load stops them all (CheckpointError) before any runs."""
     if len(requests) == 1:
         return [run_backtest(requests[0], load_policy)]
+    for name in dict.fromkeys(r.policy for r in requests if r.policy.startswith(MODEL_PREFIXES)):
+        check_policy(PolicySpec(name), load_policy)
     quiet = [replace(r, progress=False) for r in requests]
     jobs = [(request, load_policy) for request in quiet]
     return fan_out(_run_job, jobs, parallel or Parallel(), desc="backtests", progress=True)
@@ -219,6 +224,9 @@ def _simulate(
     history = frame[frame.index < start].tail(warmup)
     traded = frame[(frame.index >= start) & (frame.index <= end)]
     chunks = _chunks(pd.concat([history, traded]), request.stream_bars)
+    # Built first: it loads the policy, so a named model that does not load stops the run here.
+    router = _router_config(request, instrument.id, bar_type, traded, best_expert)
+    actor = RouterActor(router, load_policy)
     engine = new_engine(
         instrument,
         to_nautilus_bars(chunks[0], instrument, request.bar),
@@ -231,30 +239,7 @@ def _simulate(
     )
     if request.journal:
         _start_journal_run(request)
-    actor = assemble(
-        engine,
-        strategies,
-        RouterActorConfig(
-            instrument_id=instrument.id,
-            bar_type=bar_type,
-            policy=request.policy,
-            fallback=request.fallback,
-            timeout_s=request.timeout_s,
-            window=request.window,
-            seed=request.seed,
-            # Bars are stamped at their close: the first decision falls on the first traded bar.
-            start_ns=int((traded.index[0] + bar_interval(request.bar)).value),
-            weights_json=json.dumps(request.weights),
-            best_expert=best_expert,
-            journal_path=request.journal,
-            run_id=request.run_id,
-            symbol=request.symbol,
-            chart_dir=str(Path(request.journal).parent / "charts" / request.run_id)
-            if request.journal
-            else None,
-        ),
-        load_policy,
-    )
+    assemble(engine, strategies, actor)
     total = len(history) + len(traded)
     with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar:
         actor.progress = bar
@@ -278,6 +263,34 @@ def _simulate(
         )
     return BacktestResult(
         request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
+    )
+
+
+def _router_config(
+    request: BacktestRequest,
+    instrument_id: InstrumentId,
+    bar_type: BarType,
+    traded: pd.DataFrame,
+    best_expert: str | None,
+) -> RouterActorConfig:
+    return RouterActorConfig(
+        instrument_id=instrument_id,
+        bar_type=bar_type,
+        policy=request.policy,
+        fallback=request.fallback,
+        timeout_s=request.timeout_s,
+        window=request.window,
+        seed=request.seed,
+        # Bars are stamped at their close: the first decision falls on the first traded bar.
+        start_ns=int((traded.index[0] + bar_interval(request.bar)).value),
+        weights_json=json.dumps(request.weights),
+        best_expert=best_expert,
+        journal_path=request.journal,
+        run_id=request.run_id,
+        symbol=request.symbol,
+        chart_dir=str(Path(request.journal).parent / "charts" / request.run_id)
+        if request.journal
+        else None,
     )
 
 

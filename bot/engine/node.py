@@ -45,7 +45,7 @@ from bot.core.settings import BinanceSettings, Secrets, Settings
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
 from bot.engine.policy import PolicyLoader
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
-from bot.engine.router import RouterActorConfig, assemble, router_settings
+from bot.engine.router import RouterActor, RouterActorConfig, assemble, router_settings
 from strategies import build_strategies
 
 _BINANCE_SUFFIX = {"usdt_futures": "-PERP", "spot": ""}
@@ -100,7 +100,9 @@ def build_trading_node(
     installs its signal handlers there) even when the loop runs in another one.
     `timeout_post_stop` is how long a stopping node waits for in-flight orders to settle before
     it reports residual orders and positions. The session is journalled as run `run_id` (a new
-    id when None) of `mode` ("live" or "paper"). OperationalError when Redis is unreachable.
+    id when None) of `mode` ("live" or "paper"). OperationalError when Redis is unreachable;
+    CheckpointError, before Redis, the journal or the node are touched, when the router's model
+    (`model:`/`lgbm:`, or the registry's active one) does not load.
     """
     if venue not in VENUES:
         raise ConfigError(
@@ -109,9 +111,19 @@ def build_trading_node(
     block = _VENUE_BLOCKS[venue](settings, secrets, symbol, bar)
     instrument_id = block.instrument_id
     bar_type = external_bar_type(instrument_id, bar)
-    require_redis(settings.persistence)
     run_id = run_id or new_run_id()
-    journal = start_journal_run(settings, run_id, mode, symbol, bar, venue)
+    journal = settings.journal.path
+    router = msgspec.structs.replace(
+        router_config(settings, instrument_id, bar_type, symbol),
+        journal_path=str(journal),
+        run_id=run_id,
+        chart_dir=str(journal.parent / "charts" / run_id),
+    )
+    # Built before Redis, the journal and the node: it loads the policy, so a named model that
+    # does not load refuses the start here (CheckpointError), before anything can trade.
+    actor = RouterActor(router, load_policy)
+    require_redis(settings.persistence)
+    start_journal_run(settings, run_id, mode, symbol, bar, venue)
     config = TradingNodeConfig(
         trader_id=settings.persistence.trader_id,
         logging=nautilus_logging(settings.logging, run_id, log_dir=settings.logging.directory),
@@ -134,13 +146,7 @@ def build_trading_node(
     # The guard goes first: on the bar that trips it, it flattens before any strategy trades.
     guard = RiskGuard(risk_guard_config(settings.risk, bar_type, journal, run_id))
     node.trader.add_actor(guard)
-    router = msgspec.structs.replace(
-        router_config(settings, instrument_id, bar_type, symbol),
-        journal_path=str(journal),
-        run_id=run_id,
-        chart_dir=str(journal.parent / "charts" / run_id),
-    )
-    actor = assemble(node.trader, strategies, router, load_policy)
+    assemble(node.trader, strategies, actor)
     guard.watch(strategies, node.kernel.risk_engine)
     guard.notifier = actor.notifier = notifier(secrets)
     resume(node, journal, run_id)

@@ -6,7 +6,8 @@ A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:
 `rule` (`rule:<bars>`), `momentum` and `lgbm:<model directory>`. A model policy reads the
 observation; a baseline reads the router's `RouterContext` (its bar history and the strategies'
 unit returns), which costs no chart. `GuardedPolicy` wraps the configured one with a time limit
-and a static fallback, so a failing model never stops the router.
+and a static fallback, so a loaded model that fails never stops the router; a named model that
+does not load at all is an error (`load_named_policy`), never a silent fallback.
 """
 
 import time
@@ -20,7 +21,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from bot.core.errors import ConfigError
+from bot.core.errors import BotError, CheckpointError, ConfigError
 from bot.core.observation import Observation
 from strategies import EXPERTS, STRATEGIES, strategy_names
 from strategies.weights import check_weights
@@ -160,18 +161,41 @@ def build_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> P
     )
 
 
-def check_policy(spec: PolicySpec) -> None:
-    """Refuse a bad spec before any work is done. best-expert is resolved later, on data; a
-    model (or LightGBM) checkpoint is loaded by the router, which falls back when it cannot be."""
-    if spec.name != "best-expert" and not spec.name.startswith(MODEL_PREFIXES):
+def load_named_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> Policy:
+    """`build_policy` for the policy a run or node was told to use. A model (`MODEL_PREFIXES`)
+    that does not load is a CheckpointError naming it and the reason: the fallback stands in
+    for a loaded model that fails while deciding, never for a model that is not there."""
+    if load_policy is None or not spec.name.startswith(MODEL_PREFIXES):
+        return build_policy(spec, load_policy)
+    try:
+        return load_policy(spec)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(
+            f"Router policy {spec.name} did not load, so nothing ran with it: {reason} The "
+            "fallback policy is only for a model that loaded and then fails. Fix or re-create "
+            "the checkpoint, or choose another policy (--policy or router.policy)."
+        ) from exc
+
+
+def check_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> None:
+    """Refuse a bad spec before any work is done. best-expert is resolved later, on data. A
+    model (or LightGBM) policy is loaded here when `load_policy` is given (CheckpointError when
+    it does not load); else the router loads it, and refuses it, when it is built."""
+    if spec.name.startswith(MODEL_PREFIXES):
+        if load_policy is not None:
+            load_named_policy(spec, load_policy)
+    elif spec.name != "best-expert":
         build_policy(spec)
 
 
 class GuardedPolicy:
     """The configured policy under a time limit, with a static fallback.
 
-    A policy that cannot be loaded, raises, times out or gets no observation (or context) is
-    replaced, for that decision, by the fallback; the decision says so (`fallback`, `error`).
+    The configured policy must load: a model that does not raises `load_named_policy`'s
+    CheckpointError here, so nothing trades the fallback under the model's name. A loaded
+    policy that raises, times out or gets no observation (or context) is replaced, for that
+    decision, by the fallback; the decision says so (`fallback`, `error`).
     """
 
     def __init__(
@@ -188,21 +212,17 @@ class GuardedPolicy:
                 "without a model or bars. Use uniform, fixed, random or single:<strategy>."
             )
         self.timeout_s = timeout_s
-        self.load_error: str | None = None
-        try:
-            self.primary: Policy | None = build_policy(spec, load_policy)
-        except Exception as exc:  # an unloadable model must not stop the router either
-            self.primary, self.load_error = None, f"{type(exc).__name__}: {exc}"
+        self.primary: Policy = load_named_policy(spec, load_policy)
         dynamic = self.needs_observation or self.needs_context
         self._pool = ThreadPoolExecutor(1) if dynamic else None
 
     @property
     def needs_observation(self) -> bool:
-        return self.primary is not None and self.primary.needs_observation
+        return self.primary.needs_observation
 
     @property
     def needs_context(self) -> bool:
-        return self.primary is not None and self.primary.needs_context
+        return self.primary.needs_context
 
     def decide(
         self,
@@ -211,8 +231,6 @@ class GuardedPolicy:
     ) -> tuple[Decision, Observation | None]:
         """One decision; `observe` builds the observation when the policy needs one, `context`
         the router context when it needs that."""
-        if self.primary is None:
-            return self._fall_back(self.load_error), None
         if self._pool is None:
             return self.primary.decide(None), None
         observation = None
@@ -237,7 +255,7 @@ class GuardedPolicy:
             raise ConfigError(f"policy {self.primary.name} needs the router's bar history")
         return partial(self.primary.decide, None, context()), None
 
-    def _fall_back(self, error: str | None) -> Decision:
+    def _fall_back(self, error: str) -> Decision:
         return replace(self.fallback.decide(None), fallback=True, error=error)
 
 

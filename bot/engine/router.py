@@ -27,14 +27,13 @@ from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
 from nautilus_trader.model.identifiers import InstrumentId
 
-from bot.core.alerts import FALLBACK_STORM, Notifier
-from bot.core.errors import ConfigError
+from bot.core.alerts import FALLBACK_STORM, MODEL_REFUSED, Notifier
+from bot.core.errors import BotError, CheckpointError, ConfigError
 from bot.core.features import REQUIRED_BARS
 from bot.core.observation import BarHistory, Observation, build_observation
 from bot.core.settings import Settings
 from bot.engine.journal import DecisionRecord, Journal
 from bot.engine.policy import (
-    MODEL_PREFIXES,
     Decision,
     GuardedPolicy,
     PolicyLoader,
@@ -81,7 +80,9 @@ class RouterActorConfig(ActorConfig, frozen=True):
         model saw are kept. No journal when `journal_path` is None.
     registry : str
         The model registry folder of the `registry` policy: the router routes with its active
-        model and switches, at the next window, to one promoted or rolled back meanwhile.
+        model and switches, at the next window, to one promoted or rolled back meanwhile. The
+        active model must load when the actor is built; one promoted later that does not load
+        is refused (journalled, alerted) and the router keeps the model it has.
     """
 
     instrument_id: InstrumentId
@@ -102,17 +103,21 @@ class RouterActorConfig(ActorConfig, frozen=True):
 
 
 class RouterActor(Actor):
-    """Publishes `RouterWeights` every window, records equity, journals decisions and fills."""
+    """Publishes `RouterWeights` every window, records equity, journals decisions and fills.
+
+    Building it loads its policy: a named model (or the registry's active one) that does not
+    load is a CheckpointError here, before any engine or node runs it."""
 
     def __init__(self, config: RouterActorConfig, load_policy: PolicyLoader | None = None) -> None:
         super().__init__(config)
         self._load_policy = load_policy
         self._registry = None
         self._active: str | None = None  # the registry model routing now
+        self._refused: str | None = None  # a registry model promoted later that did not load
         if config.policy == REGISTRY_POLICY:
             self._registry = Registry(Path(config.registry))
             self._active = self._registry.active()
-            self._policy = self._guarded(self._registry.active_policy())
+            self._policy = self._registry_model(self._registry.active_policy())
         else:
             self._policy = self._guarded(config.policy)
         self._history = BarHistory(REQUIRED_BARS)
@@ -145,9 +150,6 @@ class RouterActor(Actor):
         if self.config.journal_path:
             self._journal = Journal(Path(self.config.journal_path))
             self.subscribe_order_fills(self.config.instrument_id)
-        if self._policy.load_error:
-            self.log.warning(f"router policy unavailable, using {self.config.fallback}: "
-                             f"{self._policy.load_error}")  # fmt: skip
 
     def on_stop(self) -> None:
         if self._journal is not None:
@@ -212,22 +214,44 @@ class RouterActor(Actor):
         )
         return GuardedPolicy(spec, config.fallback, config.timeout_s, self._load_policy)
 
+    def _registry_model(self, policy: str) -> GuardedPolicy:
+        try:
+            return self._guarded(policy)
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"The active model {self._active!r} of the registry {self.config.registry} does "
+                f"not load: {error} Roll back (`bot models rollback`) or promote a model that "
+                "loads (`bot models promote NAME`)."
+            ) from error
+
     def _follow_registry(self, ts: int) -> None:
         """`registry` policy: switch to the active model when it changed since the last window
-        (`bot models promote|rollback`); an unreadable pointer keeps the current model."""
+        (`bot models promote|rollback`); an unreadable pointer, or a model that does not load,
+        keeps the current model (the refusal is logged, journalled and alerted once)."""
         try:
             active = self._registry.active()
         except ConfigError as error:
             self.log.error(f"model registry unreadable, keeping {self._active}: {error}")
             return
-        if active is None or active == self._active:
+        if active is None or active in (self._active, self._refused):
             return
-        previous, self._active = self._active, active
-        self._policy = self._guarded(self._registry.policy_of(active))
-        self.log.warning(f"router switched model {previous} -> {active}")
+        payload = {"from": self._active, "to": active, "load_error": None}
+        try:
+            self._policy = self._guarded(self._registry.policy_of(active))
+        except BotError as error:
+            self._refused, payload["load_error"] = active, str(error)
+            self._refuse_switch(active, str(error))
+        else:
+            self._active, self._refused = active, None
+            self.log.warning(f"router switched model {payload['from']} -> {active}")
         if self._journal is not None:
-            payload = {"from": previous, "to": active, "load_error": self._policy.load_error}
             self._journal.record_event(self.config.run_id, ts, ROUTER_SWITCH_EVENT, payload)
+
+    def _refuse_switch(self, model: str, error: str) -> None:
+        message = f"router keeps model {self._active}: the newly active {model} does not load"
+        self.log.error(f"{message}: {error}")
+        if self.notifier is not None:
+            self.notifier.send(MODEL_REFUSED, f"{message}: {error}", {"model": model})
 
     def _decide(self, bar: Bar) -> None:
         if self._registry is not None:
@@ -372,23 +396,13 @@ class ComponentHost(Protocol):
 
 
 def assemble(
-    host: ComponentHost,
-    strategies: Sequence[RoutedStrategy],
-    router: RouterActorConfig,
-    load_policy: PolicyLoader | None = None,
+    host: ComponentHost, strategies: Sequence[RoutedStrategy], actor: RouterActor
 ) -> RouterActor:
     """Add the router actor (first, so it sees each bar before the strategies) and then
-    `strategies` to `host`; returns the actor, watching the strategies. A model policy needs
-    `load_policy` (`bot.engine.policy.build_policy`): refused here, before anything trades,
-    rather than left to the router's fallback."""
-    if load_policy is None and (
-        router.policy.startswith(MODEL_PREFIXES) or router.policy == REGISTRY_POLICY
-    ):
-        raise ConfigError(
-            f"Router policy {router.policy} needs a model loader: pass "
-            "load_policy=bot.model.policy.load_policy."
-        )
-    actor = RouterActor(router, load_policy)
+    `strategies` to `host`; returns the actor, watching the strategies. Build the actor,
+    `RouterActor(config, load_policy)`, before the engine or node: it loads its policy, and a
+    model policy without `load_policy` (ConfigError) or whose model does not load
+    (CheckpointError) stops the run before anything is built or trades."""
     actor.watch(list(strategies))
     host.add_actor(actor)
     for strategy in strategies:

@@ -1,6 +1,7 @@
 """`bot live` and `bot paper` in a subprocess against the fake Binance USDT-M futures API: the
-refusals (no --confirm-live, missing keys, clock skew at pre-flight), and a full session that
-prints the pre-flight summary, streams bars and stops cleanly on SIGINT."""
+refusals (no --confirm-live, missing keys, clock skew at pre-flight, a named model that does not
+load), and a full session that prints the pre-flight summary, streams bars and stops cleanly on
+SIGINT."""
 
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.journal import Journal
+from bot.model.checkpoint import init_checkpoint
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan
 from tests.fakes.waiting import kline_around, wait_for
@@ -92,6 +94,45 @@ def test_wrong_keys_are_refused_at_preflight(binance: FakeBinance) -> None:
     assert result.returncode == 4
     assert "refused the API keys" in result.stderr and "-1022" in result.stderr
     assert "Starting the live node" not in result.stdout
+
+
+def _empty_folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _corrupt_checkpoint(path: Path) -> None:
+    init_checkpoint(path)
+    (path / "model.safetensors").write_bytes(b"not a tensor file")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [(_empty_folder, "No meta.json"), (_corrupt_checkpoint, "is corrupt")],
+    ids=["empty", "corrupt"],
+)
+def test_paper_with_a_broken_model_refuses_to_start_and_sends_no_order(
+    binance: FakeBinance, persistence_env: dict[str, str], tmp_path: Path, make, reason: str
+) -> None:
+    # Arrange
+    broken = tmp_path / "broken"
+    make(broken)
+    env = bot_env(binance) | persistence_env
+    args = ["paper", "--venue", "binance", "--policy", f"model:{broken}", "--duration-s", "3"]
+
+    # Act
+    result = run_bot(args, env)
+
+    # Assert
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"Router policy model:{broken} did not load" in result.stderr
+    assert reason in result.stderr
+    assert "Starting the paper node" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert not [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+    assert not binance.requests_to("/fapi/v1/listenKey")  # the node never started
+    assert binance.hub.listening(KLINES) == 0
+    with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
+        assert journal.latest_run() is None  # no session journalled as running
 
 
 @pytest.mark.slow

@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.model.router_model import RouterModel
 from tests.fakes.binance import FakeBinance
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.alert_receiver import alert_receiver
 from tests.support.binance_node import push_closed_klines, running, venue_qty
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SHIPPED = "model:models/daily-equities"
 
 
 @pytest.fixture
@@ -72,10 +75,17 @@ def test_bars_that_stop_coming_alert_once_and_again_after_they_resume(
     assert "new orders are stopped" in webhook[0]["message"]
 
 
-@pytest.mark.parametrize(
-    "overrides", [{"router.policy": "model:/nonexistent/checkpoint", "router.window": 1}]
-)
-def test_three_fallbacks_in_a_row_alert_once(webhook, binance: FakeBinance, node) -> None:
+@pytest.mark.parametrize("overrides", [{"router.policy": SHIPPED, "router.window": 1}])
+def test_three_fallbacks_in_a_row_alert_once(
+    webhook, binance: FakeBinance, node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: the shipped model loads (a model that does not would refuse the node's start),
+    # then fails at every decision.
+    def failing(self, observation):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(RouterModel, "decide", failing)
+
     # Act: five decisions, each falling back to uniform.
     with running(node, binance):
         push_closed_klines(binance, [42_000.0, 42_001.0, 42_002.0, 42_003.0, 42_004.0])
@@ -87,6 +97,6 @@ def test_three_fallbacks_in_a_row_alert_once(webhook, binance: FakeBinance, node
     assert len(storms) == 1
     assert "fell back 3 decisions in a row" in storms[0]["message"]
     assert storms[0]["details"] == {
-        "policy": "model:/nonexistent/checkpoint",
+        "policy": SHIPPED,
         "fallback": "uniform",
     }

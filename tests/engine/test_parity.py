@@ -154,7 +154,7 @@ def _run_backtest(live: dict) -> dict:
     strategies = build_strategies(instrument.id, bar_type)
     targets = _record_targets(strategies)
     router = msgspec.structs.replace(live["router"], start_ns=live["decisions"][0][0])
-    actor = assemble(engine, strategies, router, load_policy)
+    actor = assemble(engine, strategies, RouterActor(router, load_policy))
     engine.run()
     decisions = [(ts, d.weights, d.fallback) for ts, d in actor.decisions]
     engine.dispose()

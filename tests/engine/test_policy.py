@@ -2,8 +2,14 @@ import math
 
 import pytest
 
-from bot.core.errors import ConfigError
-from bot.engine.policy import PolicySpec, build_policy, check_policy
+from bot.core.errors import CheckpointError, ConfigError
+from bot.engine.policy import (
+    GuardedPolicy,
+    PolicySpec,
+    build_policy,
+    check_policy,
+    load_named_policy,
+)
 from strategies import EXPERTS, STRATEGIES, strategy_names
 
 NAMES = strategy_names()
@@ -164,3 +170,53 @@ def test_check_policy_refuses_a_bad_spec(spec):
 )
 def test_check_policy_accepts_a_good_spec(spec):
     assert check_policy(spec) is None
+
+
+def _unloadable(spec: PolicySpec):
+    raise OSError(f"read error in {spec.name.removeprefix('model:')}/model.safetensors")
+
+
+def _refusing(spec: PolicySpec):
+    raise CheckpointError(f"No meta.json in {spec.name.removeprefix('model:')}.")
+
+
+@pytest.mark.parametrize(
+    ("loader", "reason"),
+    [(_unloadable, "OSError: read error in /ckpt/model.safetensors"), (_refusing, "No meta.json")],
+)
+def test_a_named_model_that_does_not_load_is_a_checkpoint_error_with_the_reason(loader, reason):
+    with pytest.raises(CheckpointError) as refused:
+        load_named_policy(PolicySpec("model:/ckpt"), loader)
+
+    message = str(refused.value)
+    assert "Router policy model:/ckpt did not load" in message and reason in message
+    assert "--policy" in message  # what to do
+
+
+def test_the_guarded_policy_refuses_a_model_that_does_not_load_rather_than_fall_back():
+    with pytest.raises(CheckpointError, match="did not load"):
+        GuardedPolicy(PolicySpec("model:/ckpt"), "uniform", 5.0, _refusing)
+
+
+def test_check_policy_loads_a_named_model_only_when_given_the_loader():
+    check_policy(PolicySpec("model:/ckpt"))  # the router loads it later
+
+    with pytest.raises(CheckpointError, match="model:/ckpt"):
+        check_policy(PolicySpec("model:/ckpt"), _refusing)
+
+
+class _Raising:
+    name = "model:/ckpt"
+    needs_observation, needs_context = True, False
+
+    def decide(self, observation=None, context=None):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_a_loaded_model_that_raises_still_falls_back():
+    guarded = GuardedPolicy(PolicySpec("model:/ckpt"), "uniform", 5.0, lambda spec: _Raising())
+
+    decision, _ = guarded.decide(lambda: None)
+
+    assert decision.fallback and decision.policy == "uniform"
+    assert "RuntimeError: CUDA out of memory (simulated)" in decision.error

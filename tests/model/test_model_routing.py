@@ -1,4 +1,5 @@
-"""The `model:<checkpoint>` policy inside whole backtests: journalling, explain, and fallbacks."""
+"""The `model:<checkpoint>` policy inside whole backtests: journalling, explain, fallbacks for a
+loaded model that fails, and refusals of a named model (or registry model) that does not load."""
 
 import json
 import signal
@@ -16,9 +17,16 @@ from typer.testing import CliRunner
 import bot.core.features
 from bot.app.cli import app
 from bot.app.explain import explain_decision, model_attributor
-from bot.engine.backtest import run_backtest
+from bot.core.alerts import MODEL_REFUSED
+from bot.core.errors import CheckpointError
+from bot.core.parallel import Parallel
+from bot.engine.backtest import run_backtest, run_many
 from bot.engine.backtest_request import BacktestRequest
+from bot.engine.catalog import bar_type_for
+from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal
+from bot.engine.registry import REGISTRY_POLICY, Registry
+from bot.engine.router import RouterActor, RouterActorConfig
 from bot.model.checkpoint import init_checkpoint
 from bot.model.policy import load_policy
 from bot.model.router_model import ModelConfig, RouterModel
@@ -85,18 +93,123 @@ def _other_table(path):
 
 
 @pytest.mark.parametrize(
-    ("damage", "needle"), [(_corrupt_weights, "CheckpointError"), (_other_table, "strategy")]
+    ("damage", "needle"), [(_corrupt_weights, "is corrupt"), (_other_table, "strategies")]
 )
-def test_bad_checkpoint_falls_back_and_the_run_continues(tmp_path, damage, needle):
+def test_bad_checkpoint_stops_the_run_with_the_reason_before_it_starts(tmp_path, damage, needle):
+    # Arrange
     broken = init_checkpoint(tmp_path / "broken", ModelConfig())
     damage(broken)
 
-    result, journal = _run(tmp_path, broken)
+    # Act
+    with pytest.raises(CheckpointError, match=needle) as refused:
+        _run(tmp_path, broken)
 
-    decisions = journal.decision_records("run1")
-    assert decisions and all(d.fallback and needle in d.error for d in decisions)
-    assert len(result.flags) == 1 and "router fell back to uniform" in result.flags[0]
-    assert len(result.fills) > 20  # the strategies traded on with uniform weights
+    # Assert: no fallback run under the model's name, not even a journalled run
+    assert f"model:{broken} did not load" in str(refused.value)
+    assert not (tmp_path / "journal.sqlite").exists()
+
+
+def _missing(path):
+    pass
+
+
+def _empty(path):
+    path.mkdir()
+
+
+def _corrupt(path):
+    init_checkpoint(path, ModelConfig())
+    _corrupt_weights(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [(_missing, "No meta.json"), (_empty, "No meta.json"), (_corrupt, "is corrupt")],
+    ids=["missing", "empty", "corrupt"],
+)
+def test_cli_backtest_with_a_broken_model_exits_2_with_the_reason_and_no_report(
+    tmp_path, monkeypatch, make, needle
+):
+    # Arrange
+    monkeypatch.chdir(tmp_path)
+    broken, reports = tmp_path / "broken", tmp_path / "reports"
+    make(broken)
+    args = ["backtest", "--policy", f"model:{broken}", "--start", "2019-01-01"]
+
+    # Act
+    result = CliRunner().invoke(app, [*args, "--end", "2019-03-31", "--report-dir", str(reports)])
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert f"Router policy model:{broken} did not load" in result.output
+    assert needle in result.output and str(broken) in result.output
+    assert "Report:" not in result.output and not reports.exists()
+    assert "Traceback" not in result.output
+
+
+def test_compared_runs_stop_with_the_reason_when_a_named_model_does_not_load(tmp_path):
+    # Arrange
+    short = replace(REQUEST, end=date(2019, 3, 31), progress=False)
+    missing = tmp_path / "nowhere"
+    requests = [replace(short, policy="uniform"), replace(short, policy=f"model:{missing}")]
+
+    # Act / Assert
+    with pytest.raises(CheckpointError, match="nowhere"):
+        run_many(requests, Parallel(workers=1), load_policy)
+
+
+def _registry_router(root):
+    instrument = make_instrument("SPX", "equity")
+    config = RouterActorConfig(
+        instrument_id=instrument.id,
+        bar_type=bar_type_for(instrument, "1d"),
+        policy=REGISTRY_POLICY,
+        registry=str(root),
+    )
+    return RouterActor(config, load_policy)
+
+
+def test_registry_router_refuses_to_build_when_the_active_model_does_not_load(tmp_path, checkpoint):
+    # Arrange
+    registry = Registry(tmp_path / "registry")
+    registry.add(checkpoint, name="active")
+    registry.promote("active")
+    _corrupt_weights(tmp_path / "registry" / "active")
+
+    # Act / Assert
+    with pytest.raises(CheckpointError, match="bot models rollback"):
+        _registry_router(tmp_path / "registry")
+
+
+class _Alerts:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, kind, message, details=None):
+        self.sent.append((kind, message))
+
+
+def test_registry_router_keeps_its_model_when_a_newly_promoted_one_does_not_load(
+    tmp_path, checkpoint
+):
+    # Arrange
+    registry = Registry(tmp_path / "registry")
+    registry.add(checkpoint, name="good")
+    registry.add(checkpoint, name="bad")
+    registry.promote("good")
+    router = _registry_router(tmp_path / "registry")
+    router.notifier = alerts = _Alerts()
+    _corrupt_weights(tmp_path / "registry" / "bad")
+    registry.promote("bad")
+
+    # Act: two windows after the promotion
+    router._follow_registry(0)
+    router._follow_registry(1)
+
+    # Assert: still on the good model; the refusal alerted once
+    assert router._policy.primary.name == f"model:{(tmp_path / 'registry' / 'good').resolve()}"
+    assert [kind for kind, _ in alerts.sent] == [MODEL_REFUSED]
+    assert "bad" in alerts.sent[0][1] and "is corrupt" in alerts.sent[0][1]
 
 
 def test_model_raising_at_inference_falls_back(tmp_path, checkpoint, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from bot.core.errors import ConfigError
+from bot.core.errors import CheckpointError, ConfigError
 from bot.core.saved_meta import trained_on
 from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
@@ -122,13 +122,11 @@ def test_a_corrupt_or_missing_model_is_a_clear_config_error(model_dir, tmp_path)
         build_policy(PolicySpec(f"lgbm:{tmp_path / 'nowhere'}"), load_policy)
 
 
-def test_the_router_falls_back_when_the_model_does_not_load(tmp_path):
-    guarded = GuardedPolicy(PolicySpec(f"lgbm:{tmp_path}"), "uniform", 5.0, load_policy)
+def test_the_router_refuses_a_model_that_does_not_load_instead_of_falling_back(tmp_path):
+    with pytest.raises(CheckpointError, match="No meta.json") as refused:
+        GuardedPolicy(PolicySpec(f"lgbm:{tmp_path}"), "uniform", 5.0, load_policy)
 
-    decision, _ = guarded.decide(lambda: None, lambda: None)
-
-    assert decision.fallback and decision.policy == "uniform"
-    assert "No meta.json" in decision.error
+    assert f"lgbm:{tmp_path} did not load" in str(refused.value)
 
 
 def test_backtest_routes_with_the_model_and_flags_in_sample_days(dataset, model_dir):
