@@ -113,7 +113,7 @@ def build_trading_node(
     run_id = run_id or new_run_id()
     journal = start_journal_run(settings, run_id, mode, symbol, bar, venue)
     config = TradingNodeConfig(
-        trader_id=settings.persistence.trader_id,
+        trader_id=settings.persistence.trader_for(mode),
         logging=nautilus_logging(settings.logging, run_id, log_dir=settings.logging.directory),
         exec_engine=exec_engine_config(settings.risk),
         cache=cache_config(settings.persistence),
