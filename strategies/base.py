@@ -149,8 +149,10 @@ class RoutedStrategy(Strategy):
         self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
         self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
         self._units = 0.0
-        # Set by a risk guard (live nodes): whether new orders may go out at all.
+        # Set by a risk guard (live nodes): whether new orders may go out at all, and why one
+        # order (instrument, signed quantity, price) would break the notional limits (None: ok).
         self.gate: Callable[[], bool] | None = None
+        self.order_check: Callable[[InstrumentId, float, float], str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -287,7 +289,8 @@ class RoutedStrategy(Strategy):
         equity = account_equity(self.portfolio, self.cache, self._instrument, self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
-            self._submit_exact(-held)  # close first: never one order that flips
+            if not self._submit_exact(-held):  # close first: never one order that flips
+                return  # denied by the notional limits: hold until the next rebalance
             held = Decimal(0)
             if target == 0:
                 return
@@ -339,12 +342,20 @@ class RoutedStrategy(Strategy):
         spend = max(free - pending, 0.0) * (1.0 - self.config.cash_reserve)
         return spend / (price * self._multiplier())
 
-    def _submit_exact(self, qty: Decimal) -> None:
+    def _submit_exact(self, qty: Decimal) -> bool:
+        # False when the risk guard's notional limits deny the order: nothing is sent.
+        if self.order_check is not None and self.window.count:
+            breach = self.order_check(self.config.instrument_id, float(qty), self.window.close[-1])
+            if breach is not None:
+                self.sizing_gap += float(qty)
+                self.log.warning(f"{self.name}: order of {qty} denied locally: {breach}")
+                return False
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)
         order = self.order_factory.market(self.config.instrument_id, side, quantity)
         self._orders[order.client_order_id] = order
         self.submit_order(order)
+        return True
 
     def _multiplier(self) -> float:
         return self._instrument.multiplier.as_double()

@@ -183,6 +183,11 @@ class RegistrySettings(_Section):
     )
 
 
+# The trader id of each node mode when `[persistence] trader_id` is unset: paper and live keep
+# separate Redis state by default.
+DEFAULT_TRADER_IDS = {"paper": "MMDREX-PAPER", "live": "MMDREX-LIVE"}
+
+
 class PersistenceSettings(_Section):
     """Where paper and live nodes keep their nautilus cache (orders, positions, component state)."""
 
@@ -191,24 +196,39 @@ class PersistenceSettings(_Section):
     connect_timeout_s: PositiveFloat = Field(
         2.0, description="how long start-up waits for Redis before refusing to trade"
     )
-    trader_id: str = Field(
-        "MMDREX-001",
+    trader_id: str | None = Field(
+        None,
         pattern=r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$",
         description="nautilus trader id (NAME-TAG); it prefixes the Redis keys, so a restart "
-        "with the same id resumes the previous state: give each bot sharing a Redis its own",
+        "with the same id resumes the previous state: give each bot sharing a Redis its own. "
+        "Unset, `bot paper` is MMDREX-PAPER and `bot live` MMDREX-LIVE, so a live node never "
+        "resumes the testnet's state",
     )
+
+    def trader_for(self, mode: str) -> str:
+        """The trader id of a `mode` ("paper" or "live") node: `trader_id`, else the mode's own."""
+        return self.trader_id or DEFAULT_TRADER_IDS[mode]
 
 
 class RiskSettings(_Section):
     max_order_notional: PositiveFloat | None = Field(
-        None, description="largest notional of one order, quote currency; None = off"
+        None,
+        description="largest notional of one order, quote currency; None = off (paper only: "
+        "`bot live` refuses to start without it)",
     )
     max_instrument_notional: PositiveFloat | None = Field(
-        None, description="largest gross position notional per instrument; None = off"
+        None,
+        description="largest position notional per instrument, all strategies together (what "
+        "the venue holds once the order fills); None = off (paper only: `bot live` refuses to "
+        "start without it)",
     )
     max_orders_per_second: PositiveInt = Field(100, description="order submissions per second")
     max_drawdown: float = Field(
-        0.25, gt=0, lt=1, description="kill switch: loss from the equity peak, as a fraction"
+        0.25,
+        gt=0,
+        lt=1,
+        description="kill switch: loss from the equity peak, as a fraction; the default is for "
+        "paper: `bot live` refuses to start unless it is set (file, env or --set)",
     )
     daily_loss_limit: float | None = Field(
         None, gt=0, lt=1, description="kill switch: loss from the day's first equity; None = off"

@@ -125,7 +125,7 @@ def build_trading_node(
     require_redis(settings.persistence)
     start_journal_run(settings, run_id, mode, symbol, bar, venue)
     config = TradingNodeConfig(
-        trader_id=settings.persistence.trader_id,
+        trader_id=settings.persistence.trader_for(mode),
         logging=nautilus_logging(settings.logging, run_id, log_dir=settings.logging.directory),
         exec_engine=exec_engine_config(settings.risk),
         cache=cache_config(settings.persistence),

@@ -1,8 +1,10 @@
 """What a paper or live node left behind, read without the node: its nautilus cache in Redis and
 its session in the journal. `bot status`, `bot risk reset` and the tests read it here.
 
-The node writes orders and positions to Redis as they happen, and its router and risk guard
-save their state there after every bar (`bot.engine.persistence`), so this is at most one bar old.
+It reads the trader id the session recorded (paper and live differ unless `[persistence]
+trader_id` is set). The node writes orders and positions to Redis as they happen, and its router
+and risk guard save their state there after every bar (`bot.engine.persistence`), so this is at
+most one bar old.
 """
 
 import json
@@ -19,7 +21,7 @@ from nautilus_trader.model.identifiers import ComponentId, TraderId
 from nautilus_trader.serialization.serializer import MsgSpecSerializer
 
 from bot.core.errors import ConfigError
-from bot.core.settings import PersistenceSettings
+from bot.core.settings import DEFAULT_TRADER_IDS, PersistenceSettings
 from bot.engine.journal import Journal, RunRecord
 from bot.engine.persistence import (
     NODE_STARTED_EVENT,
@@ -44,10 +46,10 @@ class CacheState:
     guard: dict[str, Any]
 
 
-def read_cache(persistence: PersistenceSettings) -> CacheState:
-    """Load what trader `[persistence] trader_id` keeps in Redis (OperationalError when Redis
-    is down)."""
-    database = _database(persistence)
+def read_cache(persistence: PersistenceSettings, trader_id: str) -> CacheState:
+    """Load what trader `trader_id` (a session's, `Session.trader_id`) keeps in the Redis of
+    `persistence` (OperationalError when Redis is down)."""
+    database = _database(persistence, trader_id)
     try:
         return CacheState(
             positions=list(database.load_positions().values()),
@@ -60,22 +62,21 @@ def read_cache(persistence: PersistenceSettings) -> CacheState:
         database.close()
 
 
-def clear_guard_state(persistence: PersistenceSettings) -> None:
-    """Delete the risk guard's saved state: the next node starts with a re-armed kill switch."""
-    database = _database(persistence)
+def clear_guard_state(persistence: PersistenceSettings, trader_id: str) -> None:
+    """Delete trader `trader_id`'s risk guard state: its next node starts with a re-armed kill
+    switch."""
+    database = _database(persistence, trader_id)
     try:
         database.delete_actor(GUARD)
     finally:
         database.close()
 
 
-def _database(persistence: PersistenceSettings) -> CacheDatabaseAdapter:
+def _database(persistence: PersistenceSettings, trader_id: str) -> CacheDatabaseAdapter:
     require_redis(persistence)
     # The serializer a TradingNode writes with (timestamps as strings keep their nanoseconds).
     serializer = MsgSpecSerializer(encoding=msgspec.msgpack, timestamps_as_str=True)
-    return CacheDatabaseAdapter(
-        TraderId(persistence.trader_id), UUID4(), serializer, cache_config(persistence)
-    )
+    return CacheDatabaseAdapter(TraderId(trader_id), UUID4(), serializer, cache_config(persistence))
 
 
 def _decoded(state: dict[str, bytes] | None) -> dict[str, Any]:
@@ -88,7 +89,7 @@ class Session:
 
     run: RunRecord
     venue: str
-    trader_id: str
+    trader_id: str  # whose state in Redis is this session's (paper and live differ by default)
     pid: int | None
     state: str  # "running", "stopped" or "gone" (no clean stop, and no such process here)
     decisions: pd.DataFrame
@@ -116,7 +117,7 @@ def latest_session(journal: Journal, run_id: str | None = None) -> Session:
     return Session(
         run=run,
         venue=node.get("venue", "?"),
-        trader_id=node.get("trader_id", "?"),
+        trader_id=node.get("trader_id") or DEFAULT_TRADER_IDS.get(run.mode, "?"),
         pid=pid,
         state=_process_state(pid, node.get("host"), stopped),
         decisions=journal.decisions(run_id),

@@ -209,7 +209,7 @@ def start_journal_run(
                 settings=settings.model_dump(mode="json"),
             )
         )
-        node = {"venue": venue, "trader_id": settings.persistence.trader_id}
+        node = {"venue": venue, "trader_id": settings.persistence.trader_for(mode)}
         node |= {"pid": os.getpid(), "host": socket.gethostname()}
         journal.record_event(run_id, pd.Timestamp.now(tz="UTC"), NODE_STARTED_EVENT, node)
     return settings.journal.path

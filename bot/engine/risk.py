@@ -4,7 +4,8 @@
   notional limit and the order-submit rate. Nautilus 1.221 checks the notional only on cash
   accounts and, for market orders, only once it holds a quote or trade tick for the instrument;
   `notional_breach` is the same check for the strategies' own order path, which covers margin
-  accounts and bar-only data, plus the per-instrument position limit nautilus lacks.
+  accounts and bar-only data, plus the per-instrument position limit nautilus lacks. The
+  RiskGuard runs it on every order of the strategies it watches (`RiskGuard.order_breach`).
 - `exec_engine_config` sets nautilus' in-flight checks, which resolve orders whose submit got
   no clear answer by asking the venue.
 - `KillSwitch` and `StaleDataWatchdog` are pure: the caller passes the time. The circuit
@@ -195,6 +196,8 @@ class RiskGuardConfig(ActorConfig, frozen=True):
         The bars that drive the kill switch; equity is that instrument's venue account.
     max_drawdown, daily_loss_limit :
         Kill switch limits, fractions of equity.
+    max_order_notional, max_instrument_notional :
+        Notional limits of one order and of the instrument's whole position (None: off).
     stale_after_bars :
         Bar intervals without a new bar after which `allows_new_orders` says no.
     journal_path, run_id :
@@ -204,6 +207,8 @@ class RiskGuardConfig(ActorConfig, frozen=True):
     bar_type: BarType
     max_drawdown: float = 0.25
     daily_loss_limit: float | None = None
+    max_order_notional: float | None = None
+    max_instrument_notional: float | None = None
     stale_after_bars: float = 5.0
     journal_path: str | None = None
     run_id: str = ""
@@ -217,6 +222,8 @@ def risk_guard_config(
         bar_type=bar_type,
         max_drawdown=risk.max_drawdown,
         daily_loss_limit=risk.daily_loss_limit,
+        max_order_notional=risk.max_order_notional,
+        max_instrument_notional=risk.max_instrument_notional,
         stale_after_bars=risk.stale_after_bars,
         journal_path=None if journal_path is None else str(journal_path),
         run_id=run_id,
@@ -234,6 +241,10 @@ class RiskGuard(Actor):
     def __init__(self, config: RiskGuardConfig) -> None:
         super().__init__(config)
         self.kill_switch = KillSwitch(config.max_drawdown, config.daily_loss_limit)
+        self._limits = RiskSettings(
+            max_order_notional=config.max_order_notional,
+            max_instrument_notional=config.max_instrument_notional,
+        )
         interval = config.bar_type.spec.timedelta.to_pytimedelta()
         self.watchdog = StaleDataWatchdog(interval * config.stale_after_bars)
         self._strategies: list[Strategy] = []
@@ -251,6 +262,7 @@ class RiskGuard(Actor):
         self._risk_engine = risk_engine
         for strategy in self._strategies:
             strategy.gate = self.allows_new_orders  # no new orders while tripped or stale
+            strategy.order_check = self.order_breach  # none beyond the notional limits
 
     @property
     def halted(self) -> bool:
@@ -262,6 +274,28 @@ class RiskGuard(Actor):
         """False while the kill switch is tripped or the bars are stale (for strategies to ask
         before they order: stale bars alone do not halt the RiskEngine)."""
         return not self.kill_switch.tripped and self.watchdog.allows(self.clock.utc_now())
+
+    def order_breach(self, instrument_id: InstrumentId, qty: float, price: float) -> str | None:
+        """Why a market order of signed `qty` at about `price` breaks `[risk]`'s notional limits
+        (one order; the instrument's position of every strategy, pending orders included, once
+        it fills), or None when it may go. An order that shrinks that position is held only to
+        the per-order limit. Each denial counts in `order_errors`."""
+        instrument = self.cache.instrument(instrument_id)
+        scale = price * instrument.multiplier.as_double()
+        before = self._net_qty(instrument_id)
+        after = before + qty
+        held = abs(after) * scale if abs(after) > abs(before) else 0.0
+        breach = notional_breach(self._limits, abs(qty) * scale, held)
+        if breach is not None:
+            self.order_errors["OrderDenied"] += 1
+        return breach
+
+    def _net_qty(self, instrument_id: InstrumentId) -> float:
+        qty = sum(p.signed_qty for p in self.cache.positions_open(instrument_id=instrument_id))
+        for order in self.cache.orders(instrument_id=instrument_id):
+            if not order.is_closed:  # open, in flight, or still queued in the RiskEngine
+                qty += order.leaves_qty.as_double() * (1 if order.is_buy else -1)
+        return qty
 
     def on_save(self) -> dict[str, bytes]:
         state = {"kill_switch": json.dumps(self.kill_switch.state()).encode()}

@@ -1,7 +1,7 @@
 """`bot live` and `bot paper` in a subprocess against the fake Binance USDT-M futures API: the
-refusals (no --confirm-live, missing keys, clock skew at pre-flight, a named model that does not
-load), and a full session that prints the pre-flight summary, streams bars and stops cleanly on
-SIGINT."""
+refusals (no --confirm-live, missing safety limits, a MODEL MISMATCH, missing keys, clock skew
+at pre-flight, a named model that does not load), and a full session that prints the pre-flight
+summary, streams bars and stops cleanly on SIGINT."""
 
 import re
 import signal
@@ -19,7 +19,18 @@ from bot.model.checkpoint import init_checkpoint
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan
 from tests.fakes.waiting import kline_around, wait_for
-from tests.support.cli import KLINES, LIVE, ROOT, SECRET, bot_env, run_bot, serve_binance
+from tests.support.cli import (
+    KLINES,
+    LIVE,
+    LIVE_LIMITS,
+    ROOT,
+    SECRET,
+    bot_env,
+    run_bot,
+    serve_binance,
+)
+
+SHIPPED = "model:models/daily-equities"  # trained on daily bars: a MODEL MISMATCH on 1m bars
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +50,79 @@ def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> 
     assert "--confirm-live" in result.stderr and "real money" in result.stderr
     assert "Traceback" not in result.stderr
     assert binance.requests == []  # refused before touching the venue
+
+
+def test_live_without_its_safety_limits_refuses_naming_each_setting(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
+    # Arrange: config/default.toml sets none of them (max_drawdown only by its paper default).
+    env = bot_env(binance, limits=False) | persistence_env
+
+    # Act
+    result = run_bot([*LIVE, "--confirm-live", "--duration-s", "5"], env)
+
+    # Assert
+    assert result.returncode == 2, result.stderr[-3000:]
+    for variable in LIVE_LIMITS:
+        key = variable.removeprefix("BOT__RISK__").lower()
+        assert f"[risk] {key} = " in result.stderr and f"{variable}=" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Starting the live node" not in result.stdout
+    assert binance.requests == []  # refused before the venue: certainly no order
+
+
+@pytest.mark.parametrize("missing", sorted(LIVE_LIMITS))
+def test_live_refuses_when_any_one_limit_is_missing(binance: FakeBinance, missing: str) -> None:
+    # Arrange
+    env = {k: v for k, v in bot_env(binance).items() if k != missing}
+
+    # Act
+    result = run_bot([*LIVE, "--confirm-live"], env)
+
+    # Assert
+    assert result.returncode == 2
+    named = [v for v in LIVE_LIMITS if f"{v}=" in result.stderr]
+    assert named == [missing]
+    assert binance.requests == []
+
+
+@pytest.mark.slow
+def test_paper_runs_without_the_live_limits(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
+    # Act
+    env = bot_env(binance, limits=False) | persistence_env
+    result = run_bot(["paper", "--venue", "binance", "--duration-s", "1"], env)
+
+    # Assert
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "max order notional off, max instrument notional off" in result.stdout
+
+
+def test_live_refuses_a_model_mismatch_before_the_venue(binance: FakeBinance) -> None:
+    # Act
+    result = run_bot([*LIVE, "--confirm-live", "--policy", SHIPPED], bot_env(binance))
+
+    # Assert
+    assert result.returncode == 2
+    assert "MODEL MISMATCH" in result.stderr and "--accept-model-mismatch" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert binance.requests == []
+
+
+def test_accept_model_mismatch_lets_live_go_on_to_the_preflight(binance: FakeBinance) -> None:
+    # Arrange: wrong keys stop it at the pre-flight, after the mismatch check.
+    env = bot_env(binance) | {"BINANCE_API_SECRET": "not-the-secret"}
+
+    # Act
+    args = [*LIVE, "--confirm-live", "--policy", SHIPPED, "--accept-model-mismatch"]
+    result = run_bot(args, env)
+
+    # Assert
+    assert result.returncode == 4, result.stderr[-3000:]
+    assert "refused the API keys" in result.stderr
+    assert binance.requests  # it reached the venue ...
+    assert not binance.requests_to("/fapi/v1/order")  # ... and sent no order
 
 
 def test_live_with_a_missing_key_refuses_with_exit_2_naming_the_variable(

@@ -18,7 +18,7 @@ from tests.support import alpaca_node
 from tests.support.cli import KLINES, LIVE, ROOT, bot_env, run_bot, serve_binance
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-HALF_LONG = "[router]\nweights = { LongOnly = 0.5, Cash = 0.5 }\n[risk]\nmax_drawdown = 0.1\n"
+HALF_LONG = "[router]\nweights = { LongOnly = 0.5, Cash = 0.5 }\n"
 
 
 class _Node:
@@ -66,6 +66,7 @@ def env(persistence_env: dict[str, str], tmp_path: Path):
             | persistence_env
             | {
                 "BOT__ROUTER__POLICY": "fixed",
+                "BOT__RISK__MAX_DRAWDOWN": "0.1",
                 "TEST_CONFIG": str(config),
             },
         )

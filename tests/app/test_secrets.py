@@ -91,6 +91,9 @@ def test_a_live_session_with_orders_leaks_no_secret(tmp_path: Path, redis_server
                 venues__binance__testnet="false",
                 router__policy="uniform",
                 router__window="2",
+                risk__max_order_notional="50000",  # the limits `bot live` needs
+                risk__max_instrument_notional="100000",
+                risk__max_drawdown="0.25",
             )
             | redis_server.env()
         )

@@ -78,7 +78,7 @@ def test_status_of_a_running_then_stopped_paper_node(persistence_env, tmp_path: 
     assert "Kill switch: armed" in out
     assert "Router: last decision" in out and "by uniform; 1 decisions, 0 fell back" in out
     assert "Weights: MACross 0.09" in out
-    assert "node_started: host=" in out and f"pid={node.pid}, trader_id=MMDREX-001" in out
+    assert "node_started: host=" in out and f"pid={node.pid}, trader_id=MMDREX-PAPER" in out
     positions = [
         text.split("Positions")[1].split("Last events")[0] for text in (out, stopped.stdout)
     ]
@@ -94,7 +94,7 @@ def test_a_tripped_kill_switch_and_stale_data_are_shown() -> None:
     # Arrange
     run = RunRecord("r1", "live", "BTCUSDT", "1m", "uniform", {"risk": {"stale_after_bars": 5.0}})
     empty = pd.DataFrame()
-    session = Session(run, "binance", "MMDREX-001", 123, "gone", empty, empty, empty)
+    session = Session(run, "binance", "MMDREX-LIVE", 123, "gone", empty, empty, empty)
     tripped = {
         "reason": "drawdown 12.0% from the peak 100,000.00 reached max_drawdown 10.0%",
         "tripped_at": "2026-12-01T10:00:00+00:00",

@@ -48,7 +48,8 @@ class Saved:
 
 
 def _saved(server: RedisServer) -> Saved:
-    state = read_cache(PersistenceSettings(redis_host=server.host, redis_port=server.port))
+    persistence = PersistenceSettings(redis_host=server.host, redis_port=server.port)
+    state = read_cache(persistence, persistence.trader_for("live"))
     positions, orders = state.positions, state.orders
     router = state.router.get("router")
     return Saved(

@@ -20,7 +20,11 @@ def test_persistence_defaults_to_a_local_redis_and_reads_the_environment(tmp_pat
 
     # Assert
     assert (defaults.redis_host, defaults.redis_port) == ("localhost", 6379)
-    assert defaults.trader_id == "MMDREX-001"
+    assert defaults.trader_id is None
+    assert (defaults.trader_for("paper"), defaults.trader_for("live")) == (
+        "MMDREX-PAPER",
+        "MMDREX-LIVE",
+    )
     assert moved.redis_port == 6380
 
 

@@ -29,8 +29,12 @@ def test_risk_settings_load_from_toml_and_env(tmp_path):
 def test_shipped_default_toml_has_a_valid_risk_section():
     loaded = load_settings(environ={})
 
-    assert loaded.sources["risk.max_drawdown"].startswith("file:")
+    assert loaded.sources["risk.max_orders_per_second"].startswith("file:")
     assert 0 < loaded.settings.risk.max_drawdown < 1
+    # The live limits are the operator's to set: the shipped file leaves them out, so a
+    # `bot live` from it refuses until they are chosen (paper keeps the 0.25 default).
+    for key in ("max_order_notional", "max_instrument_notional", "max_drawdown"):
+        assert loaded.sources[f"risk.{key}"] == "default"
 
 
 @pytest.mark.parametrize(

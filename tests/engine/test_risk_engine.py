@@ -1,5 +1,6 @@
 """Risk controls inside a nautilus BacktestEngine: nautilus' own pre-trade limits from `[risk]`,
-and the RiskGuard kill switch flattening and halting on a crafted price crash."""
+the RiskGuard's notional limits on the strategies' orders, and its kill switch flattening and
+halting on a crafted price crash."""
 
 import json
 from decimal import Decimal
@@ -179,7 +180,7 @@ class Operator(Actor):
             self._guard.reset("alice")
 
 
-def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None) -> dict:
+def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None, risk=None) -> dict:
     instrument = equity_instrument()
     bar_type = bar_type_for(instrument)
     bars = to_bars(_crash() if df is None else df, instrument)
@@ -195,7 +196,7 @@ def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None) -> dict:
     engine.add_actor(
         WeightsActor(WeightsActorConfig(bar_type=bar_type, schedule_json=json.dumps({0: weights})))
     )
-    risk = RiskSettings(max_drawdown=0.25)
+    risk = risk or RiskSettings(max_drawdown=0.25)
     guard = RiskGuard(risk_guard_config(risk, bar_type, journal_path, run_id="crash"))
     guard.watch(strategies, engine.kernel.risk_engine)
     if state is not None:
@@ -218,6 +219,7 @@ def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None) -> dict:
             "switch": guard.kill_switch.state(),
             "saved": guard.on_save(),
             "allows": guard.allows_new_orders(),
+            "denied": guard.order_errors["OrderDenied"],
             "events": Journal(journal_path).events("crash"),
         }
     finally:
@@ -255,6 +257,29 @@ def test_kill_switch_does_not_trip_above_the_drawdown_limit(tmp_path):
     assert len(result["positions_open"]) == 2
     assert result["allows"] is True
     assert result["events"].empty
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_instrument_notional": 50_000.0},
+        {"max_order_notional": 20_000.0, "max_instrument_notional": 100_000.0},
+    ],
+    ids=["instrument", "order"],
+)
+def test_the_guard_denies_strategy_orders_beyond_the_notional_limits(tmp_path, limits):
+    # Arrange: LongOnly wants 0.9 of 100,000 long (90,000 at 100), ShortOnly 0.1 short (10,000).
+    risk = RiskSettings(max_drawdown=0.25, **limits)
+
+    # Act
+    result = _run_crash(tmp_path, reset_bar=None, df=frame([100.0] * 30), risk=risk)
+
+    # Assert: LongOnly's order is denied before it is sent, on every bar; ShortOnly's goes.
+    owners = {strategy for strategy, _, _ in result["orders"]}
+    assert owners == {"ShortOnly-002"}
+    assert {status for _, _, status in result["orders"]} == {OrderStatus.FILLED}
+    assert result["denied"] >= 20
+    assert [p.strategy_id.value for p in result["positions_open"]] == ["ShortOnly-002"]
 
 
 def test_operator_reset_lets_the_strategies_trade_again(tmp_path):

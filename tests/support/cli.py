@@ -17,6 +17,12 @@ HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2
 KEY, SECRET = "cli-live-test-key", "cli-live-test-secret-5f3a9c"
 KLINES = "combined:btcusdt@kline_1m"
 LIVE = ["live", "--venue", "binance", "--symbol", "BTCUSDT", "--bar", "1m"]
+# The safety limits `bot live` refuses to start without (sized far above the tests' orders).
+LIVE_LIMITS = {
+    "BOT__RISK__MAX_ORDER_NOTIONAL": "50000",
+    "BOT__RISK__MAX_INSTRUMENT_NOTIONAL": "100000",
+    "BOT__RISK__MAX_DRAWDOWN": "0.25",
+}
 
 
 def serve_binance(faults: FaultPlan | None = None):
@@ -26,7 +32,7 @@ def serve_binance(faults: FaultPlan | None = None):
     return serve_in_thread(fake)
 
 
-def bot_env(fake: FakeBinance, keys: bool = True) -> dict[str, str]:
+def bot_env(fake: FakeBinance, keys: bool = True, limits: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT__", "BINANCE_"))}
     env |= {
         "PYTHONPATH": str(ROOT),
@@ -39,6 +45,8 @@ def bot_env(fake: FakeBinance, keys: bool = True) -> dict[str, str]:
     }
     if keys:
         env |= {"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}
+    if limits:
+        env |= LIVE_LIMITS
     return env
 
 

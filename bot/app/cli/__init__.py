@@ -369,4 +369,5 @@ def status(
     settings = _ctx(ctx).settings().settings
     with Journal(settings.journal.path) as journal:
         session = latest_session(journal, run)
-    typer.echo(format_status(session, read_cache(settings.persistence), datetime.now(UTC)))
+    cache = read_cache(settings.persistence, session.trader_id)  # the session's own trader
+    typer.echo(format_status(session, cache, datetime.now(UTC)))

@@ -4,7 +4,12 @@ Both run the same node (router actor and eleven strategies) after the venue's pr
 (`adapters.venues`), print what they will trade, and run until SIGINT/SIGTERM (or `--duration-s`).
 What each mode forces or refuses at a venue is data in the venue table (`adapters.venues`).
 
-- `bot live` trades real money: it needs `--confirm-live` and keys in the environment.
+- `bot live` trades real money: it needs `--confirm-live`, keys in the environment, and the
+  live safety limits (`LIVE_LIMITS`: per-order and per-instrument notional, a drawdown kill switch
+  set explicitly); it refuses a MODEL MISMATCH unless `--accept-model-mismatch` is given. Both
+  refusals come before the venue is asked anything. `bot paper` needs none of them.
+- Paper and live nodes use different trader ids unless `[persistence] trader_id` is set, so
+  they keep different state in Redis.
 - `bot paper --venue binance` runs on Binance's testnet (`venues.binance.testnet` is forced on;
   the URLs stay overridable). We chose the testnet over nautilus' sandbox execution client on
   live market data because the sandbox fills against quotes and trades only, never bars, while
@@ -27,6 +32,7 @@ from adapters.venues import Venue, preflight
 from adapters.venues import venue as venue_named
 from bot.app.monitoring import serve_metrics
 from bot.core.errors import ConfigError
+from bot.core.saved_meta import trained_bar_warning, trained_on
 from bot.core.settings_loader import LoadedSettings
 from bot.engine.node import build_trading_node
 from bot.engine.persistence import record_node_stopped
@@ -50,6 +56,21 @@ DurationOption = Annotated[
 ]
 PolicyOption = Annotated[str | None, typer.Option(help="Router policy (default: router.policy).")]
 WindowOption = Annotated[int | None, typer.Option(help="Bars between router decisions.")]
+# What `bot live` refuses to start without: (dotted key, example value, why).
+LIVE_LIMITS = (
+    ("risk.max_order_notional", "1000.0", "the largest notional of one order"),
+    (
+        "risk.max_instrument_notional",
+        "5000.0",
+        "the largest position notional of the instrument, all strategies together",
+    ),
+    (
+        "risk.max_drawdown",
+        "0.10",
+        "the drawdown kill switch, chosen explicitly (the built-in 0.25 is for paper)",
+    ),
+)
+
 MetricsOption = Annotated[
     int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
 ]
@@ -85,10 +106,18 @@ def live(
     policy: PolicyOption = None,
     window: WindowOption = None,
     metrics_port: MetricsOption = None,
+    accept_model_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--accept-model-mismatch",
+            help="Trade a router trained on other bars than --bar (MODEL MISMATCH) anyway.",
+        ),
+    ] = False,
 ) -> None:
-    """Trade live with real money (needs --confirm-live and keys in the environment). Runs a
-    pre-flight (venue, clock skew, account, instrument, risk limits), prints what it will trade
-    and how much, then runs until SIGINT/SIGTERM."""
+    """Trade live with real money (needs --confirm-live, keys in the environment, and [risk]
+    max_order_notional, max_instrument_notional and max_drawdown set). Refuses a MODEL MISMATCH
+    unless --accept-model-mismatch. Runs a pre-flight (venue, clock skew, account, instrument),
+    prints what it will trade and how much, then runs until SIGINT/SIGTERM."""
     capabilities = venue_named(venue)
     if not confirm_live:
         raise ConfigError(
@@ -96,8 +125,49 @@ def live(
             "Re-run with --confirm-live, or use `bot paper` to trade on the testnet."
         )
     loaded = _settings(ctx, capabilities, "live", policy, window)
+    require_live_limits(loaded)
+    require_matching_model(loaded, bar, accept_model_mismatch)
     symbol = symbol or capabilities.symbol
     _trade(ctx, loaded, venue, "live", symbol, bar, duration_s, metrics_port)
+
+
+def require_live_limits(loaded: LoadedSettings) -> None:
+    """ConfigError naming every `LIVE_LIMITS` setting that is off, or (the kill switch) not set
+    by the operator: a live node never trades real money without them."""
+    missing = [
+        (key, example, why)
+        for key, example, why in LIVE_LIMITS
+        if _value(loaded, key) is None or loaded.sources[key] == "default"
+    ]
+    if not missing:
+        return
+    lines = [
+        f"  [{key.split('.')[0]}] {key.split('.')[1]} = {example}   "
+        f"(or BOT__{key.upper().replace('.', '__')}={example}): {why}"
+        for key, example, why in missing
+    ]
+    raise ConfigError(
+        "`bot live` refuses to trade real money without its safety limits. Nothing was done. "
+        "Add to your config file (or the environment):\n" + "\n".join(lines) + "\nThe values "
+        "shown are examples: size them to your account. `bot paper` runs without them."
+    )
+
+
+def require_matching_model(loaded: LoadedSettings, bar: str, accept: bool) -> None:
+    """ConfigError when the router was trained on other bars than `bar`, unless `accept`."""
+    policy = loaded.settings.router.policy
+    mismatch = trained_bar_warning(policy, trained_on(policy), bar)
+    if mismatch is None or accept:
+        return
+    raise ConfigError(
+        f"`bot live` refuses a {mismatch} Nothing was done. Choose --policy for this market "
+        "(e.g. --policy uniform, or a router trained on these bars), or re-run with "
+        "--accept-model-mismatch to trade it anyway."
+    )
+
+
+def _value(loaded: LoadedSettings, key: str):
+    return reduce(getattr, key.split("."), loaded.settings)
 
 
 def _settings(
@@ -111,7 +181,7 @@ def _settings(
         return loaded
     if mode in venue.mode_endpoint and loaded.sources[key] == "default":
         loaded = run.settings(**flags, **{key: venue.mode_endpoint[mode]})
-    url = reduce(getattr, key.split("."), loaded.settings).rstrip("/")
+    url = _value(loaded, key).rstrip("/")
     if url == venue.forbidden.get(mode):
         other = "live" if mode == "paper" else "paper"
         raise ConfigError(

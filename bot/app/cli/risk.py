@@ -42,11 +42,11 @@ def risk_reset(
             "first (SIGINT), then reset, then start it again: a running guard would write its "
             "tripped state back on the next bar."
         )
-    switch = read_cache(settings.persistence).guard.get("kill_switch") or {}
+    switch = read_cache(settings.persistence, session.trader_id).guard.get("kill_switch") or {}
     if not switch.get("reason"):
         typer.echo("The kill switch is not tripped; nothing was changed.")
         return
-    clear_guard_state(settings.persistence)
+    clear_guard_state(settings.persistence, session.trader_id)
     operator_event(ctx, KILL_SWITCH_RESET_EVENT, {"operator": operator, "was": switch["reason"]})
     typer.echo(f"Kill switch re-armed by {operator} (was: {switch['reason']}).")
 
