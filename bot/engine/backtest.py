@@ -37,7 +37,8 @@ from bot.engine.fills import fills_frame
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal, RunRecord
 from bot.engine.policy import MODEL_PREFIXES, PolicyLoader, PolicySpec, check_policy
-from bot.engine.router import RouterActor, RouterActorConfig, assemble
+from bot.engine.router import RouterActor, assemble
+from bot.engine.router_config import RouterActorConfig
 from bot.engine.sim import market_data, new_engine
 from strategies import build_strategies
 

@@ -10,7 +10,7 @@ from datetime import date
 import pandas as pd
 
 from bot.core.settings import Settings
-from bot.engine.router import router_settings
+from bot.engine.router_config import router_settings
 
 # A run longer than this streams its bars into the engine in chunks of this many (run(streaming=
 # True), clear_data(), add_data(), ...): nautilus Bar objects cost about 1 KB each, so a year of

@@ -45,7 +45,8 @@ from bot.core.settings import BinanceSettings, Secrets, Settings
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
 from bot.engine.policy import PolicyLoader
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
-from bot.engine.router import RouterActor, RouterActorConfig, assemble, router_settings
+from bot.engine.router import RouterActor, assemble
+from bot.engine.router_config import RouterActorConfig, router_settings
 from strategies import build_strategies
 
 _BINANCE_SUFFIX = {"usdt_futures": "-PERP", "spot": ""}

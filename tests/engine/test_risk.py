@@ -6,7 +6,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.core.settings_loader import load_settings
-from bot.engine.risk import KillSwitch, StaleDataWatchdog, notional_breach, risk_engine_config
+from bot.engine.risk import risk_engine_config
+from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 

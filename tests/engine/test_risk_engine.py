@@ -127,7 +127,7 @@ def test_nautilus_denies_an_order_above_max_order_notional_and_fills_a_smaller_o
 
 
 def test_nautilus_skips_the_notional_check_on_margin_accounts():
-    # Pins the 1.221 gap that `bot.engine.risk.notional_breach` exists for: margin orders pass
+    # Pins the 1.221 gap that `bot.engine.risk_rules.notional_breach` exists for: margin orders pass
     # unchecked.
     risk = RiskSettings(max_order_notional=5_000.0)
 

@@ -26,7 +26,8 @@ from bot.engine.catalog import bar_type_for
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal
 from bot.engine.registry import REGISTRY_POLICY, Registry
-from bot.engine.router import RouterActor, RouterActorConfig
+from bot.engine.router import RouterActor
+from bot.engine.router_config import RouterActorConfig
 from bot.model.checkpoint import init_checkpoint
 from bot.model.policy import load_policy
 from bot.model.router_model import ModelConfig, RouterModel
