@@ -16,9 +16,10 @@ from structlog.testing import capture_logs
 
 from bot.core.bars import BAR_COLUMNS, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.bar_checks import REPORTED, Gap
+from bot.engine.bar_checks import REPORTED
 from bot.engine.user_files import read_user_file
-from bot.engine.validation import ValidationResult, format_report, validate
+from bot.engine.validation import format_report, validate
+from tests.support.bar_rows import CLEAN_WEEK, bars, checks, repair, strict
 
 BAD_FILE = Path(__file__).parents[1] / "data" / "bad_bars.csv"
 ALL_CHECKS = {
@@ -35,32 +36,6 @@ ALL_CHECKS = {
 }
 
 
-def _bars(rows: list[tuple], tz: str = "UTC") -> pd.DataFrame:
-    """A frame from (time, open, high, low, close, volume) rows, kept in the given order."""
-    index = pd.DatetimeIndex([pd.Timestamp(row[0]) for row in rows], name="ts").tz_localize(tz)
-    return pd.DataFrame([row[1:] for row in rows], index=index, columns=list(BAR_COLUMNS))
-
-
-def _repair(frame: pd.DataFrame, asset_class: str = "equity", bar: str = "1d", **kw):
-    return validate(frame, asset_class=asset_class, bar=bar, policy="repair", **kw)
-
-
-def _strict(frame: pd.DataFrame, asset_class: str = "equity", bar: str = "1d", **kw):
-    return validate(frame, asset_class=asset_class, bar=bar, policy="strict", **kw)
-
-
-def _checks(result: ValidationResult) -> list[str]:
-    return [issue.check for issue in result.issues]
-
-
-CLEAN_WEEK = [
-    ("2024-01-08", 10.0, 11.0, 9.5, 10.5, 100.0),
-    ("2024-01-09", 10.5, 11.5, 10.0, 11.0, 110.0),
-    ("2024-01-10", 11.0, 11.2, 10.6, 10.8, 120.0),
-    ("2024-01-11", 10.8, 11.0, 10.1, 10.2, 130.0),
-]
-
-
 # -- the crafted bad file -------------------------------------------------------------------------
 
 
@@ -68,7 +43,7 @@ def test_strict_refuses_the_bad_file_naming_its_first_bad_row():
     frame = read_user_file(BAD_FILE)
 
     with pytest.raises(DataError) as error:
-        _strict(frame, first_line=2, label="bad_bars")
+        strict(frame, first_line=2, label="bad_bars")
 
     message = str(error.value)
     assert "unsorted" in message
@@ -81,7 +56,7 @@ def test_repair_logs_one_warning_per_check_of_the_bad_file():
     frame = read_user_file(BAD_FILE)
 
     with capture_logs() as logs:
-        result = _repair(frame)
+        result = repair(frame)
 
     warnings = [entry for entry in logs if entry["log_level"] == "warning"]
     assert {entry["check"] for entry in warnings} == ALL_CHECKS
@@ -105,10 +80,10 @@ def test_repair_logs_one_warning_per_check_of_the_bad_file():
 def test_repair_of_the_bad_file_yields_the_expected_frame_that_passes_strict():
     frame = read_user_file(BAD_FILE)
 
-    result = _repair(frame)
-    recheck = _strict(result.frame)
+    result = repair(frame)
+    recheck = strict(result.frame)
 
-    before_split = _bars(
+    before_split = bars(
         [
             ("2024-01-02", 100.0, 101.0, 99.0, 100.5, 1000),
             ("2024-01-03", 100.5, 102.0, 100.0, 101.5, 1100),
@@ -121,7 +96,7 @@ def test_repair_of_the_bad_file_yields_the_expected_frame_that_passes_strict():
             ("2024-01-15", 104.2, 105.0, 104.2, 104.6, 1200),
         ]
     )
-    after_split = _bars(
+    after_split = bars(
         [
             ("2024-01-17", 52.6, 53.0, 52.1, 52.8, 2600),
             ("2024-01-18", 52.8, 53.5, 52.5, 53.2, 2500),
@@ -140,7 +115,7 @@ def test_repair_of_the_bad_file_yields_the_expected_frame_that_passes_strict():
 
 
 def test_format_report_summarises_each_check():
-    result = _repair(read_user_file(BAD_FILE))
+    result = repair(read_user_file(BAD_FILE))
 
     report = format_report(result)
 
@@ -151,7 +126,7 @@ def test_format_report_summarises_each_check():
 
 
 def test_format_report_lists_changed_rows_and_gaps_bounded_and_suggests_strict():
-    result = _repair(read_user_file(BAD_FILE))
+    result = repair(read_user_file(BAD_FILE))
 
     report = format_report(result, limit=3)
 
@@ -168,7 +143,7 @@ def test_format_report_lists_changed_rows_and_gaps_bounded_and_suggests_strict()
 
 
 def test_format_report_of_clean_bars_says_no_issues():
-    result = _strict(_bars(CLEAN_WEEK))
+    result = strict(bars(CLEAN_WEEK))
 
     assert format_report(result).endswith("No issues found.")
 
@@ -177,9 +152,9 @@ def test_format_report_of_clean_bars_says_no_issues():
 
 
 def test_clean_bars_pass_strict_unchanged_with_the_contract_shape():
-    frame = _bars(CLEAN_WEEK)
+    frame = bars(CLEAN_WEEK)
 
-    result = _strict(frame)
+    result = strict(frame)
 
     assert result.issues == []
     assert list(result.frame.columns) == list(BAR_COLUMNS)
@@ -192,24 +167,24 @@ def test_clean_bars_pass_strict_unchanged_with_the_contract_shape():
 def test_other_timezones_are_converted_to_utc():
     rows = [("2024-01-08 01:00", 10, 11, 9, 10, 1), ("2024-01-08 02:00", 10, 11, 9, 10, 1)]
 
-    result = _strict(_bars(rows, tz="Europe/Berlin"), asset_class="crypto", bar="1h")
+    result = strict(bars(rows, tz="Europe/Berlin"), asset_class="crypto", bar="1h")
 
     assert result.frame.index[0] == pd.Timestamp("2024-01-08 00:00", tz="UTC")
     assert str(result.frame.index.tz) == "UTC"
 
 
 def test_naive_timestamps_are_refused():
-    frame = _bars(CLEAN_WEEK).tz_localize(None)
+    frame = bars(CLEAN_WEEK).tz_localize(None)
 
     with pytest.raises(DataError, match="no timezone"):
-        _repair(frame)
+        repair(frame)
 
 
 def test_missing_column_is_refused():
-    frame = _bars(CLEAN_WEEK).drop(columns="volume")
+    frame = bars(CLEAN_WEEK).drop(columns="volume")
 
     with pytest.raises(DataError, match="missing column"):
-        _repair(frame)
+        repair(frame)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +197,7 @@ def test_missing_column_is_refused():
 )
 def test_unknown_options_are_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        validate(_bars(CLEAN_WEEK), **kwargs)
+        validate(bars(CLEAN_WEEK), **kwargs)
 
 
 def test_bar_interval_of_each_size():
@@ -233,10 +208,10 @@ def test_bar_interval_of_each_size():
 
 
 def test_all_rows_bad_is_an_error_even_in_repair():
-    frame = _bars([("2024-01-08", np.nan, 1.0, 1.0, 1.0, 1.0)])
+    frame = bars([("2024-01-08", np.nan, 1.0, 1.0, 1.0, 1.0)])
 
     with pytest.raises(DataError, match="no valid bars"):
-        _repair(frame)
+        repair(frame)
 
 
 # -- one minimal frame per defect -----------------------------------------------------------------
@@ -245,28 +220,28 @@ def test_all_rows_bad_is_an_error_even_in_repair():
 def test_nan_row_is_dropped_in_repair_and_named_in_strict():
     rows = [*CLEAN_WEEK[:2], ("2024-01-10", 11.0, np.nan, 10.6, 10.8, 120.0), CLEAN_WEEK[3]]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
-    assert _checks(result) == ["non_finite"]
+    assert checks(result) == ["non_finite"]
     assert pd.Timestamp("2024-01-10", tz="UTC") not in result.frame.index
     with pytest.raises(DataError, match=r"non_finite\) at row 2, 2024-01-10.*high"):
-        _strict(_bars(rows))
+        strict(bars(rows))
 
 
 def test_unsorted_rows_are_sorted():
     rows = [CLEAN_WEEK[1], CLEAN_WEEK[0], *CLEAN_WEEK[2:]]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
-    assert _checks(result) == ["unsorted"]
+    assert checks(result) == ["unsorted"]
     assert result.issues[0].row == 1
-    pd.testing.assert_frame_equal(result.frame, _strict(_bars(CLEAN_WEEK)).frame)
+    pd.testing.assert_frame_equal(result.frame, strict(bars(CLEAN_WEEK)).frame)
 
 
 def test_exact_duplicate_keeps_one_copy():
     rows = [*CLEAN_WEEK[:2], CLEAN_WEEK[1], *CLEAN_WEEK[2:]]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert [(i.check, i.row, i.message) for i in result.issues] == [
         ("duplicate", 2, "exact copy of an earlier row")
@@ -278,7 +253,7 @@ def test_conflicting_duplicate_keeps_the_last_row():
     later = ("2024-01-09", 10.6, 11.6, 10.1, 11.1, 111.0)
     rows = [*CLEAN_WEEK[:2], later, *CLEAN_WEEK[2:]]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert [(i.check, i.row) for i in result.issues] == [("duplicate", 1)]
     assert result.frame.loc["2024-01-09", "close"].item() == 11.1
@@ -291,7 +266,7 @@ def test_off_grid_partial_bar_is_dropped():
         ("2021-12-29 13:50:02", 100.8, 100.8, 100.8, 100.8, 0.0),
     ]
 
-    result = _repair(_bars(rows), asset_class="crypto", bar="15m")
+    result = repair(bars(rows), asset_class="crypto", bar="15m")
 
     assert [(i.check, i.row) for i in result.issues] == [("off_grid", 2)]
     assert len(result.frame) == 2
@@ -300,13 +275,13 @@ def test_off_grid_partial_bar_is_dropped():
 def test_weekend_bar_is_dropped_for_equities_only():
     rows = [*CLEAN_WEEK[:2], ("2024-01-13", 11.0, 11.2, 10.6, 10.8, 5.0)]
 
-    equity = _repair(_bars(rows))
-    crypto = _repair(_bars(rows), asset_class="crypto")
+    equity = repair(bars(rows))
+    crypto = repair(bars(rows), asset_class="crypto")
 
     assert [(i.check, i.row) for i in equity.issues] == [("weekend", 2)]
     assert "Saturday" in equity.issues[0].message
     assert len(equity.frame) == 2
-    assert "weekend" not in _checks(crypto)
+    assert "weekend" not in checks(crypto)
     assert len(crypto.frame) == 3
 
 
@@ -318,7 +293,7 @@ def test_non_positive_price_and_negative_volume_rows_are_dropped():
         CLEAN_WEEK[3],
     ]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert [(i.check, i.row) for i in result.issues] == [("non_positive", 1), ("non_positive", 2)]
     assert "close" in result.issues[0].message
@@ -329,7 +304,7 @@ def test_non_positive_price_and_negative_volume_rows_are_dropped():
 def test_zero_open_becomes_the_previous_close_and_widens_the_range():
     rows = [CLEAN_WEEK[0], ("2024-01-09", 0.0, 11.5, 10.6, 11.0, 110.0)]
 
-    result = _repair(_bars(rows), asset_class="index")
+    result = repair(bars(rows), asset_class="index")
 
     assert [(i.check, i.action) for i in result.issues] == [
         ("zero_open", "set open to previous close")
@@ -343,7 +318,7 @@ def test_zero_open_becomes_the_previous_close_and_widens_the_range():
 def test_zero_open_on_the_first_row_is_dropped():
     rows = [("2024-01-08", 0.0, 11.0, 9.5, 10.5, 100.0), *CLEAN_WEEK[1:]]
 
-    result = _repair(_bars(rows), asset_class="index")
+    result = repair(bars(rows), asset_class="index")
 
     assert [(i.check, i.action) for i in result.issues] == [("zero_open", "dropped row")]
     assert len(result.frame) == 3
@@ -352,7 +327,7 @@ def test_zero_open_on_the_first_row_is_dropped():
 def test_high_low_outside_the_body_are_clipped():
     rows = [CLEAN_WEEK[0], ("2024-01-09", 10.5, 10.9, 10.7, 11.0, 110.0)]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert [(i.check, i.row) for i in result.issues] == [("ohlc", 1)]
     assert result.frame.iloc[1][["high", "low"]].tolist() == [11.0, 10.5]
@@ -361,7 +336,7 @@ def test_high_low_outside_the_body_are_clipped():
 def test_two_for_one_split_is_back_adjusted():
     rows = [*CLEAN_WEEK[:2], ("2024-01-10", 5.6, 5.7, 5.3, 5.4, 240.0)]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert [(i.check, i.action) for i in result.issues] == [
         ("split", "back-adjusted for a 2-for-1 split")
@@ -369,13 +344,13 @@ def test_two_for_one_split_is_back_adjusted():
     np.testing.assert_allclose(result.frame["close"], [5.25, 5.5, 5.4])
     np.testing.assert_allclose(result.frame["volume"], [200.0, 220.0, 240.0])
     with pytest.raises(DataError, match="split"):
-        _strict(_bars(rows))
+        strict(bars(rows))
 
 
 def test_reverse_split_is_back_adjusted():
     rows = [*CLEAN_WEEK[:2], ("2024-01-10", 33.0, 33.5, 32.5, 33.3, 40.0)]
 
-    result = _repair(_bars(rows))
+    result = repair(bars(rows))
 
     assert result.issues[0].action == "back-adjusted for a 1-for-3 split"
     np.testing.assert_allclose(result.frame["close"], [31.5, 33.0, 33.3])
@@ -385,7 +360,7 @@ def test_jump_that_is_no_split_ratio_is_refused_even_in_repair():
     rows = [*CLEAN_WEEK[:2], ("2024-01-10", 6.2, 6.3, 5.9, 6.0, 240.0)]
 
     with pytest.raises(DataError, match="matches no common split ratio") as error:
-        _repair(_bars(rows))
+        repair(bars(rows))
 
     assert "The split at row 2 cannot be repaired safely" in str(error.value)
 
@@ -393,147 +368,21 @@ def test_jump_that_is_no_split_ratio_is_refused_even_in_repair():
 def test_split_check_is_skipped_for_adjusted_prices_and_for_indices():
     rows = [*CLEAN_WEEK[:2], ("2024-01-10", 6.2, 6.3, 5.9, 6.0, 240.0)]
 
-    adjusted = _strict(_bars(rows), adjusted=True)
-    index = _strict(_bars(rows), asset_class="index")
+    adjusted = strict(bars(rows), adjusted=True)
+    index = strict(bars(rows), asset_class="index")
 
     assert adjusted.issues == [] and index.issues == []
-
-
-def test_equity_gap_counts_only_more_than_four_missing_sessions():
-    four_missing = [("2024-01-08", 10, 11, 9, 10, 1), ("2024-01-15", 10, 11, 9, 10, 1)]
-    five_missing = [("2024-01-08", 10, 11, 9, 10, 1), ("2024-01-16", 10, 11, 9, 10, 1)]
-
-    quiet = _strict(_bars(four_missing))
-    gap = _strict(_bars(five_missing))
-
-    assert quiet.issues == []
-    assert [(i.check, i.action, i.row) for i in gap.issues] == [("gap", REPORTED, 1)]
-    assert gap.issues[0].message.startswith("5 session(s) missing")
-
-
-def test_crypto_gap_counts_every_missing_bar():
-    rows = [
-        ("2021-10-01 00:00", 10, 11, 9, 10, 1),
-        ("2021-10-01 00:15", 10, 11, 9, 10, 1),
-        ("2021-10-01 01:00", 10, 11, 9, 10, 1),
-    ]
-
-    result = _strict(_bars(rows), asset_class="crypto", bar="15m")
-
-    assert [(i.check, i.row) for i in result.issues] == [("gap", 2)]
-    assert result.issues[0].message.startswith("2 bar(s) missing")
-
-
-def test_fx_weekend_is_no_gap_but_a_missing_weekday_hour_is():
-    rows = [
-        ("2017-01-06 20:00", 1.05, 1.06, 1.04, 1.05, 1),  # Friday, the last hour before the close
-        ("2017-01-08 22:00", 1.05, 1.06, 1.04, 1.05, 1),  # Sunday reopening
-        ("2017-01-09 01:00", 1.05, 1.06, 1.04, 1.05, 1),  # Monday: 23:00 and 00:00 missing
-    ]
-
-    result = _strict(_bars(rows), asset_class="fx", bar="1h")
-
-    assert [(i.check, i.row) for i in result.issues] == [("gap", 2)]
-    assert result.issues[0].message.startswith("2 bar(s) missing")
-
-
-def test_gap_longer_than_thirty_days_is_refused():
-    rows = [("2024-01-08", 10, 11, 9, 10, 1), ("2024-03-01", 10, 11, 9, 10, 1)]
-
-    with pytest.raises(DataError, match="gaps over 30 days are refused"):
-        _repair(_bars(rows))
 
 
 def test_strict_names_the_first_row_while_repair_names_the_refusal():
     rows = [("2024-01-08", np.nan, 11, 9, 10, 1), *CLEAN_WEEK[1:], ("2024-03-01", 10, 11, 9, 10, 1)]
 
-    with pytest.raises(DataError) as strict:
-        _strict(_bars(rows))
-    with pytest.raises(DataError) as repair:
-        _repair(_bars(rows))
+    with pytest.raises(DataError) as refused_strict:
+        strict(bars(rows))
+    with pytest.raises(DataError) as refused_repair:
+        repair(bars(rows))
 
-    assert "(non_finite) at row 0" in str(strict.value)
-    assert "(1 more issue(s) found)" in str(strict.value)
-    assert "The gap at row 4 cannot be repaired" in str(strict.value)
-    assert "(gap) at row 4" in str(repair.value)
-
-
-# -- the gaps a validation leaves ----------------------------------------------------------------
-
-
-def _utc(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
-
-
-def _hourly(stamps: list[str]) -> pd.DataFrame:
-    return _bars([(stamp, 10, 11, 9, 10, 1) for stamp in stamps])
-
-
-def test_a_gap_of_exactly_one_bar_interval_is_no_gap():
-    result = _strict(_hourly(["2024-01-06 00:00", "2024-01-06 01:00"]), "crypto", "1h")
-
-    assert result.gaps == []
-
-
-def test_three_missing_bars_in_crypto_are_a_gap():
-    stamps = ["2024-01-06 00:00", "2024-01-06 01:00", "2024-01-06 05:00", "2024-01-06 06:00"]
-
-    result = _strict(_hourly(stamps), "crypto", "1h")
-
-    assert result.gaps == [Gap(_utc("2024-01-06 01:00"), _utc("2024-01-06 05:00"), 3, "bar(s)")]
-
-
-def test_weekends_are_no_gap_for_equities_even_when_repair_drops_a_weekend_bar():
-    rows = [
-        ("2024-01-05", 10, 11, 9, 10, 1),  # Friday
-        ("2024-01-06", 10, 11, 9, 10, 1),  # Saturday: dropped
-        ("2024-01-08", 10, 11, 9, 10, 1),  # Monday
-    ]
-
-    equity = _repair(_bars(rows))
-    crypto = _strict(_bars([rows[0], rows[2]]), "crypto")
-
-    assert _checks(equity) == ["weekend"]
-    assert equity.gaps == []
-    assert crypto.gaps == [Gap(_utc("2024-01-05"), _utc("2024-01-08"), 2, "bar(s)")]
-
-
-def test_a_bar_repair_drops_leaves_a_gap_of_one_session_for_equities():
-    rows = [*CLEAN_WEEK[:2], ("2024-01-10", 11.0, np.nan, 10.6, 10.8, 120.0), CLEAN_WEEK[3]]
-
-    result = _repair(_bars(rows))
-
-    assert result.gaps == [Gap(_utc("2024-01-09"), _utc("2024-01-11"), 1, "session(s)")]
-    assert "  2024-01-09 -> 2024-01-11: 1 session(s) missing" in format_report(result)
-
-
-def test_a_missing_session_repair_did_not_cause_is_no_gap_for_equities():
-    # A lone missing weekday is a holiday to the calendar check; the validator tolerates four.
-    rows = [*CLEAN_WEEK[:2], CLEAN_WEEK[3]]
-
-    result = _strict(_bars(rows))
-
-    assert result.issues == [] and result.gaps == []
-    assert format_report(result).endswith("No issues found.")
-
-
-def test_an_intraday_equity_bar_repair_drops_is_a_gap_of_one_bar():
-    rows = [
-        ("2024-01-09 14:00", 10, 11, 9, 10, 1),
-        ("2024-01-09 15:00", 10, 11, 9, np.inf, 1),
-        ("2024-01-09 16:00", 10, 11, 9, 10, 1),
-    ]
-
-    result = _repair(_bars(rows), bar="1h")
-
-    assert result.gaps == [Gap(_utc("2024-01-09 14:00"), _utc("2024-01-09 16:00"), 1, "bar(s)")]
-
-
-def test_a_gap_repair_did_not_cause_is_listed_without_rows_changed():
-    result = _strict(_hourly(["2024-01-06 00:00", "2024-01-06 03:00"]), "crypto", "1h")
-
-    report = format_report(result)
-
-    assert "Rows dropped or changed" not in report
-    assert "  2024-01-06 00:00 -> 2024-01-06 03:00: 2 bar(s) missing" in report
-    assert "--policy strict" in report
+    assert "(non_finite) at row 0" in str(refused_strict.value)
+    assert "(1 more issue(s) found)" in str(refused_strict.value)
+    assert "The gap at row 4 cannot be repaired" in str(refused_strict.value)
+    assert "(gap) at row 4" in str(refused_repair.value)
