@@ -7,8 +7,9 @@ position, weight x equity x signal / price, and the position it holds plus its p
   ever flips a position and none is reduce-only, since reduce-only is checked against the whole
   netting account, not this strategy's share of it;
 - a change smaller than `tolerance` x weight x equity is ignored, except a close or a flip;
-- what a trade cannot order (the size step's rounding, a cash account's limit) is kept in
-  `sizing_gap`, so that runs can report how far sizing strayed from the targets;
+- what a trade cannot order (the size step's rounding, a cash account's limit, the venue's
+  minimum quantity or notional: `venue_filters`) is kept in `sizing_gap`; an order below the
+  venue's minimum is not sent, is logged with the reason and counted in `below_minimum`;
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
 - a strategy that raises is flattened and stopped, and its `failure` says why.
@@ -32,6 +33,7 @@ from nautilus_trader.trading.strategy import Strategy
 from bot.core.errors import ConfigError, VenueError
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
+from strategies.venue_filters import below_minimum, step_floor
 from strategies.weights import RouterWeights, decode
 
 
@@ -141,6 +143,7 @@ class RoutedStrategy(Strategy):
         self.weight = 0.0
         self.target = 0.0
         self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
+        self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.window = BarWindow(config.warmup_bars)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -171,13 +174,8 @@ class RoutedStrategy(Strategy):
     def signal(self, bar: Bar) -> float:
         """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
         self._last_price = bar.close
-        self.window.push(
-            bar.open.as_double(),
-            bar.high.as_double(),
-            bar.low.as_double(),
-            bar.close.as_double(),
-            bar.volume.as_double(),
-        )
+        fields = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        self.window.push(*(field.as_double() for field in fields))
         if not self.is_warm:
             return 0.0
         low = 0.0 if self.config.long_only else -1.0
@@ -325,11 +323,10 @@ class RoutedStrategy(Strategy):
         wanted = qty
         if qty > 0:
             qty = min(qty, self._affordable(price))
-        step = self._instrument.size_increment.as_double()
-        steps = math.floor(abs(qty) / step + 1e-9) * (1 if qty > 0 else -1)
-        self.sizing_gap = wanted - steps * step
-        if steps != 0:
-            self._submit_exact(steps * self._instrument.size_increment.as_decimal())
+        sized = step_floor(qty, self._instrument.size_increment.as_decimal())
+        self.sizing_gap = wanted - float(sized)
+        if sized != 0:
+            self._submit_exact(sized)
 
     def _affordable(self, price: float) -> float:
         """Units a buy may take: unlimited on margin, free cash less pending buys on cash."""
@@ -343,13 +340,16 @@ class RoutedStrategy(Strategy):
         return spend / (price * self._multiplier())
 
     def _submit_exact(self, qty: Decimal) -> bool:
-        # False when the risk guard's notional limits deny the order: nothing is sent.
-        if self.order_check is not None and self.window.count:
-            breach = self.order_check(self.config.instrument_id, float(qty), self.window.close[-1])
-            if breach is not None:
-                self.sizing_gap += float(qty)
-                self.log.warning(f"{self.name}: order of {qty} denied locally: {breach}")
-                return False
+        # False when the venue's minimums or the risk guard's limits deny it: nothing is sent.
+        price = self.window.close[-1] if self.window.count else None
+        why = below_minimum(self._instrument, qty, price)
+        self.below_minimum += why is not None
+        if why is None and self.order_check is not None and price is not None:
+            why = self.order_check(self.config.instrument_id, float(qty), price)
+        if why is not None:
+            self.sizing_gap += float(qty)
+            self.log.warning(f"{self.name}: order of {qty} not sent: {why}")
+            return False
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)
         order = self.order_factory.market(self.config.instrument_id, side, quantity)

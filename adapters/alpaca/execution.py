@@ -13,6 +13,9 @@
 - The account is a MARGIN account with leverage 1 (a cash account cannot short equities); its
   balance is the venue's equity minus the unrealised PnL of its positions, because nautilus adds
   that PnL back from its own positions.
+- 429s: alpaca-py retries a 429 or 504 by itself, 3 times 3 s apart, and says nothing. A
+  response hook on its session sees each one first: logged with Alpaca's message and published
+  as a `Throttled` event (counted in the metrics).
 """
 
 import asyncio
@@ -49,6 +52,7 @@ from nautilus_trader.model.orders import Order
 from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
+from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
 _REFUSED = (400, 403, 404, 422)  # the venue looked at the order and said no
@@ -97,6 +101,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             config=config,
         )
         self._client = parts.rest
+        parts.rest._session.hooks["response"].append(self._saw_response)  # off the event loop
         self._market = _MarketClock(parts.rest, timedelta(seconds=config.clock_ttl_s))
         keys = (config.api_key, config.secret_key)
         self._stream = _TradeUpdates(
@@ -106,6 +111,15 @@ class AlpacaExecutionClient(LiveExecutionClient):
         self._stream_task: asyncio.Task | None = None
         self._stream_up = asyncio.Event()
         self.stream_connections = 0  # trade_updates connections so far (reconnects are > 1)
+
+    def _saw_response(self, response: requests.Response, *args, **kwargs) -> None:
+        if response.status_code in THROTTLE_STATUSES:
+            event = Throttled(ALPACA, response.status_code, response.text)
+            self._loop.call_soon_threadsafe(self._throttled, event, response.request.path_url)
+
+    def _throttled(self, event: Throttled, path: str) -> None:
+        self._log.warning(f"Alpaca throttled {path} (HTTP {event.status}): {event.message}")
+        self._msgbus.publish(topic=THROTTLE_TOPIC, msg=event, external_pub=False)
 
     # -- connection --------------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ What nautilus 1.221 does by itself, and what this client adds:
   orders are denied here (OrderDenied) without a request to the venue. The breaker honours a
   Retry-After header when the error carries one; nautilus 1.221's HTTP client passes no response
   headers on (`HttpResponse.headers` is empty), so in practice the wait is the `[risk]` backoff:
-  `backoff_initial_s` doubling per repeated 429, `ban_default_s` after a 418.
+  `backoff_initial_s` doubling per repeated 429, `ban_default_s` after a 418. Every 429/418 is
+  logged with the venue's message and published as a `Throttled` event (`THROTTLE_TOPIC`), which
+  the RiskGuard counts for the metrics and alerts on when it opened the breaker.
 - Rejects (-2010 and the like) and partial fills: nautilus' own handling is right and kept.
 
 Spot accounts keep nautilus' own client (`BinanceLiveExecClientFactory`).
@@ -38,7 +40,7 @@ from nautilus_trader.config import PositiveFloat
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import QueryOrder, SubmitOrder
 
-from bot.core.breaker import Backoff, CircuitBreaker
+from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Backoff, CircuitBreaker, Throttled
 
 BREAKER_REASON = "CIRCUIT_BREAKER"
 
@@ -115,7 +117,10 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
                 self.breaker.record(exc.status, self._clock.utc_now())
                 raise OrderOutcomeUnknown(f"venue answered {exc.status}: {exc.message}") from exc
             except BinanceError as exc:
-                self.breaker.record(exc.status, self._clock.utc_now(), _retry_after(exc))
+                now = self._clock.utc_now()
+                opened = self.breaker.record(exc.status, now, _retry_after(exc))
+                if exc.status in THROTTLE_STATUSES:
+                    self._throttled(exc, opened, self.breaker.wait_s(now))
                 raise  # a 4xx: the venue refused the order; nautilus rejects it
             except Exception as exc:
                 # The request may have gone out before the line failed: never assume it did not.
@@ -123,6 +128,12 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
             self.breaker.record(200, self._clock.utc_now())
 
         return fenced
+
+    def _throttled(self, exc: BinanceError, opened: bool, wait_s: float) -> None:
+        state = f"circuit breaker OPEN for {wait_s:.1f}s" if opened else "breaker stays open"
+        self._log.warning(f"Binance throttled an order (HTTP {exc.status}): {exc.message}; {state}")
+        event = Throttled(self.venue.value, exc.status, str(exc.message), opened, wait_s)
+        self._msgbus.publish(topic=THROTTLE_TOPIC, msg=event, external_pub=False)
 
     async def _query_orders_after_reconnect(self) -> None:
         orders = self._cache.orders_open(venue=self.venue)

@@ -6,6 +6,9 @@ The values are read from the node's components at scrape time (no per-bar bookke
 - `bot_decision_latency_ms`: the last router decision's latency;
 - `bot_decisions_total`, `bot_fallbacks_total`: router decisions, and those that fell back;
 - `bot_order_errors_total{kind}`: orders rejected by the venue or denied by the risk engine;
+- `bot_rate_limited_total{venue,status}`: the venue's 429/418 answers our clients saw;
+- `bot_orders_below_venue_minimum_total{strategy}`: orders not sent because they fall below
+  the instrument's minimum quantity or notional;
 - `bot_kill_switch_tripped`: 1 while tripped.
 It binds 127.0.0.1 by default: the numbers describe an account, expose them on purpose only.
 """
@@ -42,6 +45,20 @@ class NodeMetrics:
         for kind, count in self.guard.order_errors.items():
             errors.add_metric([kind], count)
         yield errors
+        limited = CounterMetricFamily(
+            "bot_rate_limited", "429/418 answers of the venue", labels=["venue", "status"]
+        )
+        for (venue, status), count in self.guard.throttled.items():
+            limited.add_metric([venue, str(status)], count)
+        yield limited
+        below = CounterMetricFamily(
+            "bot_orders_below_venue_minimum",
+            "Orders not sent: below the venue's minimum",
+            labels=["strategy"],
+        )
+        for strategy in self.guard.watched:
+            below.add_metric([strategy.name], strategy.below_minimum)
+        yield below
         tripped = float(switch.tripped)
         yield GaugeMetricFamily("bot_kill_switch_tripped", "1 while tripped", value=tripped)
 

@@ -3,6 +3,10 @@
 Pure: the caller passes the time and each response's status and Retry-After. The live Binance
 execution client (`adapters.binance.execution`) feeds it every order request's outcome and
 denies new orders while it is open.
+
+`Throttled` is what a venue client publishes on the message bus (`THROTTLE_TOPIC`) for every
+429/418 it sees, with the venue's own words; the RiskGuard counts them for the metrics and
+alerts when a breaker opens.
 """
 
 import email.utils
@@ -17,6 +21,22 @@ def aware(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError(f"{now!r} has no timezone; risk controls take UTC datetimes")
     return now
+
+
+THROTTLE_TOPIC = "bot.throttled"
+THROTTLE_STATUSES = (418, 429)
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """One 429/418 answer of a venue: `message` is the venue's body or error text, `opened`
+    True when it opened a circuit breaker that stops orders for `wait_s` seconds."""
+
+    venue: str
+    status: int
+    message: str
+    opened: bool = False
+    wait_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -56,13 +76,15 @@ class CircuitBreaker:
             return 0.0
         return (self.open_until - now).total_seconds()
 
-    def record(self, status: int, now: datetime, retry_after: str | float | None = None) -> None:
-        """Feed one HTTP response status; only 418 and 429 open the breaker."""
+    def record(self, status: int, now: datetime, retry_after: str | float | None = None) -> bool:
+        """Feed one HTTP response status; only 418 and 429 open the breaker. True when this
+        response opened it (it allowed requests before and does not now)."""
         aware(now)
-        if status not in (418, 429):
+        if status not in THROTTLE_STATUSES:
             if status < 400:
                 self.strikes = 0
-            return
+            return False
+        was_closed = self.allows(now)
         wait = _retry_after_s(retry_after, now)
         if wait is None:
             ramp = self.backoff.initial_s * 2.0**self.strikes
@@ -71,6 +93,7 @@ class CircuitBreaker:
         until = now + timedelta(seconds=wait)
         if self.open_until is None or until > self.open_until:
             self.open_until = until
+        return was_closed and not self.allows(now)
 
 
 def _retry_after_s(value: str | float | None, now: datetime) -> float | None:

@@ -13,7 +13,8 @@
 - `RiskGuard` (a nautilus Actor) feeds the kill switch the account equity on every bar. When it
   trips it cancels every order, closes every position of the watched strategies, journals the
   trip, and halts the nautilus RiskEngine once flat, so every later order is denied until an
-  operator calls `reset`.
+  operator calls `reset`. It also counts the venue's 429/418 answers (`Throttled` events of
+  the execution client) for the metrics, and alerts when one opened the circuit breaker.
 """
 
 import json
@@ -31,7 +32,8 @@ from nautilus_trader.model.events import OrderDenied, OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
-from bot.core.alerts import KILL_SWITCH, STALE_DATA, Notifier
+from bot.core.alerts import KILL_SWITCH, RATE_LIMIT, STALE_DATA, Notifier
+from bot.core.breaker import THROTTLE_TOPIC, Throttled
 from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.engine.journal import Journal
@@ -136,6 +138,7 @@ class RiskGuard(Actor):
         self.notifier: Notifier | None = None  # alerts (live nodes): trips and stale data
         self._stale_alerted = False
         self.order_errors = {"OrderRejected": 0, "OrderDenied": 0}  # for the metrics endpoint
+        self.throttled: dict[tuple[str, int], int] = {}  # 429/418 answers by (venue, status)
 
     def watch(self, strategies: list[Strategy], risk_engine) -> None:
         """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
@@ -144,6 +147,11 @@ class RiskGuard(Actor):
         for strategy in self._strategies:
             strategy.gate = self.allows_new_orders  # no new orders while tripped or stale
             strategy.order_check = self.order_breach  # none beyond the notional limits
+
+    @property
+    def watched(self) -> list[Strategy]:
+        """The strategies this guard watches."""
+        return list(self._strategies)
 
     @property
     def halted(self) -> bool:
@@ -196,6 +204,7 @@ class RiskGuard(Actor):
         self.subscribe_bars(self.config.bar_type)
         for strategy in self._strategies:
             self.msgbus.subscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+        self.msgbus.subscribe(topic=THROTTLE_TOPIC, handler=self._on_throttled)
         if self.notifier is not None:  # no bar arrives to notice their absence: a timer must
             half = self.watchdog.stale_after / 2
             self.clock.set_timer("stale-data", half, callback=self._check_stale)
@@ -206,6 +215,7 @@ class RiskGuard(Actor):
     def on_stop(self) -> None:
         for strategy in self._strategies:
             self.msgbus.unsubscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+        self.msgbus.unsubscribe(topic=THROTTLE_TOPIC, handler=self._on_throttled)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -248,6 +258,16 @@ class RiskGuard(Actor):
             self.order_errors[type(event).__name__] += 1
         if self._halt_pending:
             self._halt_when_submitted()
+
+    def _on_throttled(self, event: Throttled) -> None:
+        key = (event.venue, event.status)
+        self.throttled[key] = self.throttled.get(key, 0) + 1
+        if event.opened and self.notifier is not None:
+            message = (
+                f"{event.venue} answered HTTP {event.status} ({event.message}): circuit breaker "
+                f"open, new orders are denied for {event.wait_s:.1f}s"
+            )
+            self.notifier.send(RATE_LIMIT, message, {"venue": event.venue, "status": event.status})
 
     def _trip(self, ts: int, equity: float) -> None:
         self.log.error(f"kill switch tripped: {self.kill_switch.reason}; flattening and halting")

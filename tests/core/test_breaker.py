@@ -77,3 +77,11 @@ def test_backoff_from_settings():
     risk = RiskSettings(backoff_initial_s=2.0, backoff_max_s=9.0, ban_default_s=30.0)
 
     assert Backoff.from_settings(risk) == Backoff(2.0, 9.0, 30.0)
+
+
+def test_record_says_when_a_response_opened_the_breaker() -> None:
+    breaker = CircuitBreaker(Backoff(initial_s=1.0))
+    assert breaker.record(429, T0) is True  # closed -> open: the moment to alert
+    assert breaker.record(429, T0 + timedelta(seconds=0.5)) is False  # already open
+    assert breaker.record(200, T0 + timedelta(seconds=5)) is False
+    assert breaker.record(418, T0 + timedelta(seconds=5)) is True

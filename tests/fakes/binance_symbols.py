@@ -5,6 +5,9 @@ from typing import Any
 PERPETUAL_DELIVERY_MS = 4133404800000  # Binance's "no expiry" delivery date
 
 
+FUTURES_MIN_NOTIONAL = 100.0  # USDT, as on BTCUSDT-PERP
+
+
 def _common_filters() -> list[dict[str, Any]]:
     return [
         {
@@ -93,7 +96,7 @@ def futures_symbol(symbol: str, base: str, quote: str) -> dict[str, Any]:
         "filters": [
             *_common_filters(),
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MIN_NOTIONAL", "notional": "100"},
+            {"filterType": "MIN_NOTIONAL", "notional": f"{FUTURES_MIN_NOTIONAL:g}"},
             {
                 "filterType": "PERCENT_PRICE",
                 "multiplierUp": "1.0500",

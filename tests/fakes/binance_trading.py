@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.binance_auth import BinanceAuth, Params, binance_error
+from tests.fakes.binance_symbols import FUTURES_MIN_NOTIONAL
 from tests.fakes.orders import BUY, LIMIT, MARKET, Order, OrderBook, OrderEvent, OrderRefused
 from tests.fakes.wire import deliver
 
@@ -156,6 +157,7 @@ class BinanceAccount:
         price = float(params["price"]) if "price" in params else None
         try:
             self._check_spot_holdings(symbol, side, qty)
+            self._check_min_notional(symbol, qty, price, params.get("reduceOnly") == "true")
             order = self.book.submit(
                 symbol, side, qty, type_, price, params.get("newClientOrderId")
             )
@@ -171,6 +173,18 @@ class BinanceAccount:
     def _check_spot_holdings(self, symbol: str, side: str, qty: float) -> None:
         if not self.futures and side != BUY and self.book.position(symbol).qty < qty:
             raise OrderRefused("Account has insufficient balance for requested action.", -2010)
+
+    def _check_min_notional(
+        self, symbol: str, qty: float, price: float | None, reduce_only: bool
+    ) -> None:
+        # USDT-M futures' MIN_NOTIONAL filter (binance_symbols: 100 USDT), reduce-only exempt.
+        notional = qty * (price or self.book.prices.get(symbol, 0.0))
+        if self.futures and not reduce_only and 0 < notional < FUTURES_MIN_NOTIONAL:
+            reason = (
+                f"Order's notional must be no smaller than {FUTURES_MIN_NOTIONAL:g} "
+                "(unless you choose reduce only)."
+            )
+            raise OrderRefused(reason, -4164)
 
     def _find(self, params: Params) -> Order | None:
         key = params.get("orderId") or params.get("origClientOrderId") or ""

@@ -95,7 +95,7 @@ def test_nautilus_client_signs_places_an_order_and_the_fill_arrives_on_the_user_
             url = f"{binance.ws_url}/stream?streams={key}"
             async with session.ws_connect(url) as ws:
                 ack = await account.new_order(
-                    "BTCUSDT", BinanceOrderSide.BUY, BinanceOrderType.MARKET, quantity="0.5"
+                    "BTCUSDT", BinanceOrderSide.BUY, BinanceOrderType.MARKET, quantity="5"
                 )
                 events = await _receive(ws, 3)
         positions = await account.query_futures_position_risk("BTCUSDT")
@@ -115,7 +115,7 @@ def test_nautilus_client_signs_places_an_order_and_the_fill_arrives_on_the_user_
     ]
     assert float(decoded[1].data.o.L) == pytest.approx(price) and decoded[1].data.o.i == ack.orderId
     assert [e["data"]["e"] for e in events][2] == "ACCOUNT_UPDATE"
-    assert float(positions[0].positionAmt) == 0.5
+    assert float(positions[0].positionAmt) == 5
 
 
 def test_wrong_secret_gets_minus_1022_and_changes_nothing(binance: FakeBinance) -> None:
