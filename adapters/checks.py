@@ -6,7 +6,9 @@ Each venue's checks live beside its adapter (`adapters/<venue>/preflight.py`, `f
 `adapters.venues` picks them by the venue's name.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.saved_meta import trained_bar_warning, trained_on
 from bot.core.settings import Settings
@@ -41,8 +43,16 @@ class Flattened:
     closed_qty: float  # the signed quantity that was closed (0 when already flat)
 
 
-def format_summary(report: PreflightReport, settings: Settings, mode: str, bar: str) -> str:
-    """What the node will trade and how much, printed before it starts."""
+def format_summary(
+    report: PreflightReport,
+    settings: Settings,
+    mode: str,
+    bar: str,
+    kill_switch: Mapping[str, Any] | None = None,
+) -> str:
+    """What the node will trade and how much, printed before it starts. `kill_switch` is the
+    state the node's risk guard saved (`bot.engine.node_state.saved_kill_switch`): a tripped one
+    is restored at the start and keeps the node flat and halted, so the summary says so."""
     router, risk = settings.router, settings.risk
     names = ", ".join(spec.name for spec in STRATEGIES)
     per_strategy = report.equity / len(STRATEGIES)
@@ -66,7 +76,19 @@ def format_summary(report: PreflightReport, settings: Settings, mode: str, bar: 
     ]
     mismatch = trained_bar_warning(router.policy, trained_on(router.policy), bar)
     lines += [f"WARNING: {mismatch} Choose --policy for this market."] if mismatch else []
+    lines += tripped_lines(kill_switch or {})
     return "\n".join(lines)
+
+
+def tripped_lines(kill_switch: Mapping[str, Any]) -> list[str]:
+    """What the summary says about a kill switch state that is tripped (nothing otherwise)."""
+    if not kill_switch.get("reason"):
+        return []
+    return [
+        f"KILL SWITCH TRIPPED at {kill_switch.get('tripped_at') or '?'}: {kill_switch['reason']}",
+        "  The node starts flat and halted: it places no order until the switch is re-armed.",
+        "  To re-arm: stop the node (Ctrl-C), run `bot risk reset --operator NAME`, start again.",
+    ]
 
 
 def _limit(value: float | None, percent: bool = False) -> str:

@@ -371,9 +371,18 @@ class AlpacaExecutionClient(LiveExecutionClient):
                 continue
             if command.venue_order_id not in (None, VenueOrderId(str(row["order_id"]))):
                 continue
-            ts = self._clock.timestamp_ns()
-            reports.append(fill_report(self.account_id, instrument, row, ts))
+            report = fill_report(self.account_id, instrument, row, self._clock.timestamp_ns())
+            if not self._booked(report):
+                reports.append(report)
         return reports
+
+    def _booked(self, report: FillReport) -> bool:
+        """True when the cache already holds this fill (its trade id on its order): a restart
+        would only re-report it. A trade id the order does not hold is reported, so that a
+        genuinely new or duplicate fill still reaches reconciliation and its warnings."""
+        client_order_id = self._cache.client_order_id(report.venue_order_id)
+        order = None if client_order_id is None else self._cache.order(client_order_id)
+        return order is not None and report.trade_id in order.trade_ids
 
     async def generate_position_status_reports(
         self, command: GeneratePositionStatusReports

@@ -115,7 +115,7 @@ def fill_report(
         account_id=account_id,
         instrument_id=instrument.id,
         venue_order_id=VenueOrderId(str(row["order_id"])),
-        trade_id=TradeId(str(row["id"])),
+        trade_id=activity_trade_id(row),
         order_side=OrderSide.BUY if row["side"] == "buy" else OrderSide.SELL,
         last_qty=Quantity(float(row["qty"]), instrument.size_precision),
         last_px=Price(float(row["price"]), instrument.price_precision),
@@ -125,6 +125,14 @@ def fill_report(
         ts_event=pd.Timestamp(row["transaction_time"]).value,
         ts_init=ts_init,
     )
+
+
+def activity_trade_id(row: dict[str, Any]) -> TradeId:
+    """The trade id of a FILL activity: the execution id after the "::" of its `id`
+    ("20240102T143000.123Z::<execution id>"), the `execution_id` the trade stream gave the same
+    fill. The whole `id` is longer than a TradeId may be (36), and under it a restart could not
+    tell a fill it has booked from a new one."""
+    return TradeId(str(row["id"]).rsplit("::", 1)[-1][-36:])
 
 
 def position_report(

@@ -62,6 +62,16 @@ def read_cache(persistence: PersistenceSettings, trader_id: str) -> CacheState:
         database.close()
 
 
+def saved_kill_switch(persistence: PersistenceSettings, trader_id: str) -> dict[str, Any]:
+    """The kill switch state trader `trader_id`'s risk guard saved in Redis (`reason` and
+    `tripped_at` set when it is tripped; {} when it saved none): what its next node starts with."""
+    database = _database(persistence, trader_id)
+    try:
+        return _decoded(database.load_actor(GUARD)).get("kill_switch") or {}
+    finally:
+        database.close()
+
+
 def clear_guard_state(persistence: PersistenceSettings, trader_id: str) -> None:
     """Delete trader `trader_id`'s risk guard state: its next node starts with a re-armed kill
     switch."""

@@ -1,6 +1,7 @@
 """The operator's kill-switch procedure through the CLI against the fake venues: a crafted crash
 trips the switch of a `bot live` node, which flattens and halts; `bot risk reset` refuses while
-it runs and re-arms it once stopped; the restarted node trades again. `bot flatten` closes a
+it runs and re-arms it once stopped (the node restarted in between says in its pre-flight
+summary that the switch is tripped); the restarted node trades again. `bot flatten` closes a
 position at the venue outside the node (Binance futures and Alpaca)."""
 
 import signal
@@ -92,11 +93,16 @@ def test_trip_flatten_refused_reset_then_reset_and_trade_again(env, tmp_path: Pa
     binance, env = env
     node, minute = _long_node(binance, env, tmp_path / "first.log")
 
-    # Act: the crash trips the switch; the operator tries to reset too early, then properly.
+    # Act: the crash trips the switch; the node is restarted still tripped, the operator tries
+    # to reset while it runs, then properly once it is stopped.
     binance.push_kline("BTCUSDT", minute, kline_around(30_000.0))
     wait_for(lambda: _qty(binance) == 0, 15, "the flatten")
-    refused = _bot_with(env, "risk", "reset", "--operator", "alice")
     node.stop()
+    wait_for(lambda: binance.hub.listening(KLINES) == 0, 10, "the first node's streams to close")
+    halted = _Node(env, tmp_path / "halted.log")
+    wait_for(lambda: binance.hub.listening(KLINES) > 0, 40, "the halted node's kline subscription")
+    refused = _bot_with(env, "risk", "reset", "--operator", "alice")
+    halted.stop()
     tripped = _bot_with(env, "status")
     reset = _bot_with(env, "risk", "reset", "--operator", "alice")
     armed = _bot_with(env, "status")
@@ -110,6 +116,10 @@ def test_trip_flatten_refused_reset_then_reset_and_trade_again(env, tmp_path: Pa
     again.stop()
 
     # Assert
+    summary = halted.log.read_text()
+    assert "KILL SWITCH TRIPPED at " in summary and "max_drawdown 10.0%" in summary, summary
+    assert "`bot risk reset --operator NAME`" in summary
+    assert summary.index("KILL SWITCH TRIPPED") < summary.index("Starting the live node")
     assert refused.returncode == 2 and "is running" in refused.stderr, refused.stderr
     assert "Kill switch: TRIPPED" in tripped.stdout and "max_drawdown 10.0%" in tripped.stdout
     assert reset.returncode == 0 and "re-armed by alice" in reset.stdout, reset.stderr

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.integration
 
 MINUTE_NS = 60 * 10**9
 CLOSES = [42_000.0, 42_010.0, 42_020.0, 42_030.0, 42_040.0]
+# What reconciliation warns when a fill report repeats one: never for the fills already booked.
+REPEATED_FILL = ("overfill", "Duplicate TradeId")
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def test_a_killed_node_restarts_with_its_positions_and_router_state_without_dupl
     assert journalled == sorted((side, qty) for _, _, side, qty, _ in _venue_fills(binance))
     assert fills[1].empty
     assert events.empty  # the venue did not change while the node was down
+    assert _repeated_fills(session) == []
 
 
 @pytest.mark.slow
@@ -302,6 +305,11 @@ def test_a_fill_made_while_the_node_is_down_reaches_its_strategy_and_the_journal
         [after.owners[missed[0]], missed[2], missed[3]]
     ]
     assert _submits(binance) == 2
+    assert _repeated_fills(session) == []
+
+
+def _repeated_fills(session: Session) -> list[str]:
+    return [line for line in session.output().splitlines() if any(w in line for w in REPEATED_FILL)]
 
 
 def _reconciliations(env: dict[str, str]) -> list[dict]:

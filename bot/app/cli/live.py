@@ -35,6 +35,7 @@ from bot.core.errors import ConfigError
 from bot.core.saved_meta import trained_bar_warning, trained_on
 from bot.core.settings_loader import LoadedSettings
 from bot.engine.node import build_trading_node
+from bot.engine.node_state import saved_kill_switch
 from bot.engine.persistence import record_node_stopped
 from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
@@ -204,7 +205,9 @@ def _trade(
 ) -> None:
     settings, secrets = loaded.settings, loaded.secrets
     report = preflight(venue, settings, secrets, symbol)
-    typer.echo(format_summary(report, settings, mode, bar))
+    # The kill switch the node's risk guard restores: a tripped one keeps it flat and halted.
+    switch = saved_kill_switch(settings.persistence, settings.persistence.trader_for(mode))
+    typer.echo(format_summary(report, settings, mode, bar, switch))
     # Nautilus installs its SIGINT/SIGTERM handlers (which stop the node) only on a loop it is
     # given, from the main thread.
     loop = asyncio.new_event_loop()
