@@ -24,12 +24,10 @@ from datetime import timedelta
 import pandas as pd
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import GetOrdersRequest
-from alpaca.trading.stream import TradingStream
 from nautilus_trader.core.datetime import dt_to_unix_nanos
 from nautilus_trader.execution.messages import (
     CancelAllOrders,
@@ -49,6 +47,7 @@ from nautilus_trader.model.instruments import Equity, Instrument
 from nautilus_trader.model.objects import AccountBalance, Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
+from adapters.alpaca.clock_stream import MarketClock, TradeUpdates
 from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
@@ -56,37 +55,6 @@ from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
 _REFUSED = (400, 403, 404, 422)  # the venue looked at the order and said no
-
-
-class _TradeUpdates(TradingStream):
-    """alpaca-py's trade stream, calling `on_connect` after every (re)connection: the SDK
-    reconnects by itself but has no hook to say so."""
-
-    def __init__(self, *args, on_connect, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._on_connect = on_connect
-
-    async def _start_ws(self) -> None:
-        await super()._start_ws()
-        self._on_connect()
-
-
-class _MarketClock:
-    """Alpaca's US equity market clock, cached until its next open/close (at most `ttl`)."""
-
-    def __init__(self, client: TradingClient, ttl: timedelta) -> None:
-        self._client = client
-        self._ttl = ttl
-        self._open = False
-        self._until: pd.Timestamp | None = None
-
-    async def is_open(self, now: pd.Timestamp) -> bool:
-        if self._until is None or now >= self._until:
-            clock = await asyncio.to_thread(self._client.get_clock)
-            self._open = bool(clock.is_open)
-            change = pd.Timestamp(clock.next_close if clock.is_open else clock.next_open)
-            self._until = min(change, now + self._ttl)
-        return self._open
 
 
 class AlpacaExecutionClient(LiveExecutionClient):
@@ -102,9 +70,9 @@ class AlpacaExecutionClient(LiveExecutionClient):
         )
         self._client = parts.rest
         parts.rest._session.hooks["response"].append(self._saw_response)  # off the event loop
-        self._market = _MarketClock(parts.rest, timedelta(seconds=config.clock_ttl_s))
+        self._market = MarketClock(parts.rest, timedelta(seconds=config.clock_ttl_s))
         keys = (config.api_key, config.secret_key)
-        self._stream = _TradeUpdates(
+        self._stream = TradeUpdates(
             *keys, paper=config.paper, url_override=config.stream_url, on_connect=self._connected
         )
         self._stream.subscribe_trade_updates(self._on_trade_update)  # not running yet: safe
