@@ -1,5 +1,5 @@
 """Alerts for an operator: kill switch trips, fallback storms, refused models, stale data,
-failed jobs.
+failed jobs, nodes that did not start.
 
 A notifier takes `send(kind, message, details)` and never raises nor blocks its caller: the
 trading node calls it from its event loop. `WebhookNotifier` POSTs one JSON object per alert
@@ -29,6 +29,7 @@ FALLBACK_STORM = "fallback_storm"
 MODEL_REFUSED = "model_refused"  # a newly promoted registry model that does not load
 STALE_DATA = "stale_data"
 JOB_FAILED = "job_failed"
+START_FAILED = "start_failed"  # a paper or live node that did not start, after its retries
 
 
 class Notifier(Protocol):
