@@ -48,19 +48,21 @@ class Attempt:
 
 
 class StartupWatch:
-    """Watches a built node on `loop` from its start: `on_running()` once its trader runs, or a
-    stop of the node (and `timed_out`) when it does not within `timeout_s`. A node stopped
-    otherwise meanwhile (SIGINT, `--duration-s`) is no failure."""
+    """Watches a built node, run as `task` (`node.run_async()`) on `loop`: `on_running()` once
+    its trader runs, or a stop of the node, then a cancel of `task` (and `timed_out`), when it
+    does not within `timeout_s`. A node stopped otherwise meanwhile (SIGINT, `--duration-s`) is
+    no failure."""
 
     def __init__(
         self,
         node,
         loop: asyncio.AbstractEventLoop,
+        task: asyncio.Task,
         timeout_s: float,
         on_running: Callable[[], None],
     ) -> None:
         self.timed_out = False
-        self._node, self._loop, self._on_running = node, loop, on_running
+        self._node, self._loop, self._task, self._on_running = node, loop, task, on_running
         self._deadline = loop.time() + timeout_s
         loop.call_soon(self._check)
 
@@ -70,7 +72,10 @@ class StartupWatch:
             return
         if self._loop.time() >= self._deadline:
             self.timed_out = True
-            self._node.stop()
+            # The kernel's start-up keeps waiting for its clients (a minute) after a stop: the
+            # run is cancelled once the stop is done.
+            stopping = self._loop.create_task(self._node.stop_async())
+            stopping.add_done_callback(lambda _: self._task.cancel())
             return
         self._loop.call_later(POLL_S, self._check)
 

@@ -258,13 +258,14 @@ def _run_node(
     if duration_s is not None:
         loop.call_later(duration_s, node.stop)
     running = partial(record_event, settings, run_id, NODE_RUNNING_EVENT, {"attempt": number})
-    watch = StartupWatch(node, loop, settings.risk.startup_timeout_s, running)
+    task = loop.create_task(node.run_async())
+    watch = StartupWatch(node, loop, task, settings.risk.startup_timeout_s, running)
     metrics = None
     try:
         if metrics_port:
             metrics = _serve_metrics(node, metrics_port)
         typer.echo(f"Starting the {mode} node; SIGINT (Ctrl-C) or SIGTERM stops it.")
-        node.run()
+        loop.run_until_complete(task)  # what `node.run()` does, with the task at hand
         open_positions = len(node.cache.positions_open())
     finally:
         node.dispose()
