@@ -1,5 +1,5 @@
 """Alerts for an operator: kill switch trips, fallback storms, refused models, stale data,
-failed jobs, a venue's rate limit opening the circuit breaker.
+failed jobs, a venue's rate limit opening the circuit breaker, nodes that did not start.
 
 A notifier takes `send(kind, message, details)` and never raises nor blocks its caller: the
 trading node calls it from its event loop. `WebhookNotifier` POSTs one JSON object per alert
@@ -30,6 +30,7 @@ MODEL_REFUSED = "model_refused"  # a newly promoted registry model that does not
 STALE_DATA = "stale_data"
 JOB_FAILED = "job_failed"
 RATE_LIMIT = "rate_limit"  # a 429/418 opened the circuit breaker: orders stop for a while
+START_FAILED = "start_failed"  # a paper or live node that did not start, after its retries
 
 
 class Notifier(Protocol):

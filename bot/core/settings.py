@@ -248,6 +248,14 @@ class RiskSettings(_Section):
     reconcile_delay_s: PositiveFloat = Field(
         10.0, description="pause after start-up reconciliation before those checks begin"
     )
+    startup_timeout_s: PositiveFloat = Field(
+        120.0,
+        description="a paper or live node whose trader is not running this long after start "
+        "is stopped and started again (the start-up watchdog)",
+    )
+    startup_attempts: PositiveInt = Field(
+        3, description="start-up tries before the node gives up and exits non-zero"
+    )
 
     @model_validator(mode="after")
     def _limits_consistent(self) -> "RiskSettings":

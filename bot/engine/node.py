@@ -92,6 +92,7 @@ def build_trading_node(
     loop: asyncio.AbstractEventLoop | None = None,
     timeout_post_stop: float = 10.0,
     load_policy: PolicyLoader | None = None,
+    retry: bool = False,
 ) -> TradingNode:
     """A built (not yet running) TradingNode trading `symbol` on `bar` bars at `venue`, its
     trader holding the router actor and the strategies. Keys come from `secrets` (ConfigError
@@ -103,7 +104,8 @@ def build_trading_node(
     it reports residual orders and positions. The session is journalled as run `run_id` (a new
     id when None) of `mode` ("live" or "paper"). OperationalError when Redis is unreachable;
     CheckpointError, before Redis, the journal or the node are touched, when the router's model
-    (`model:`/`lgbm:`, or the registry's active one) does not load.
+    (`model:`/`lgbm:`, or the registry's active one) does not load. `retry`: a start-up retry
+    of run `run_id` (`bot.engine.startup`), journalled as another start of the same run.
     """
     if venue not in VENUES:
         raise ConfigError(
@@ -124,7 +126,7 @@ def build_trading_node(
     # does not load refuses the start here (CheckpointError), before anything can trade.
     actor = RouterActor(router, load_policy)
     require_redis(settings.persistence)
-    start_journal_run(settings, run_id, mode, symbol, bar, venue)
+    start_journal_run(settings, run_id, mode, symbol, bar, venue, new_run=not retry)
     config = TradingNodeConfig(
         trader_id=settings.persistence.trader_for(mode),
         logging=nautilus_logging(settings.logging, run_id, log_dir=settings.logging.directory),

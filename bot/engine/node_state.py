@@ -29,6 +29,7 @@ from bot.engine.persistence import (
     cache_config,
     require_redis,
 )
+from bot.engine.startup import NODE_RUNNING_EVENT, NODE_START_FAILED_EVENT
 
 GUARD, ROUTER = ComponentId("RiskGuard"), ComponentId("RouterActor")
 SESSION_MODES = ("paper", "live")
@@ -101,7 +102,10 @@ class Session:
     venue: str
     trader_id: str  # whose state in Redis is this session's (paper and live differ by default)
     pid: int | None
-    state: str  # "running", "stopped" or "gone" (no clean stop, and no such process here)
+    # "starting" (its trader not running yet), "running", "failed to start" (the start-up
+    # watchdog gave up: `bot.engine.startup`), "stopped", or "gone" (no clean stop, and no such
+    # process here)
+    state: str
     decisions: pd.DataFrame
     fills: pd.DataFrame
     events: pd.DataFrame
@@ -123,22 +127,30 @@ def latest_session(journal: Journal, run_id: str | None = None) -> Session:
     started = events[events["kind"] == NODE_STARTED_EVENT]["payload"]
     node = started.iloc[-1] if len(started) else {}
     stopped = (events["kind"] == NODE_STOPPED_EVENT).any()
+    failed = (events["kind"] == NODE_START_FAILED_EVENT).any()
+    # Running once the trader of the latest start ran (a retry journals another node_started).
+    since = events["kind"].iloc[_last_index(events["kind"] == NODE_STARTED_EVENT) :]
+    trading = (since == NODE_RUNNING_EVENT).any()
+    ended = "failed to start" if failed else "stopped" if stopped else None
     pid = node.get("pid")
     return Session(
         run=run,
         venue=node.get("venue", "?"),
         trader_id=node.get("trader_id") or DEFAULT_TRADER_IDS.get(run.mode, "?"),
         pid=pid,
-        state=_process_state(pid, node.get("host"), stopped),
+        state=ended or _process_state(pid, node.get("host"), trading),
         decisions=journal.decisions(run_id),
         fills=journal.fills(run_id),
         events=events,
     )
 
 
-def _process_state(pid: int | None, host: str | None, stopped: bool) -> str:
-    if stopped:
-        return "stopped"
+def _last_index(mask: pd.Series) -> int:
+    hits = [n for n, hit in enumerate(mask) if hit]
+    return hits[-1] if hits else 0
+
+
+def _process_state(pid: int | None, host: str | None, trading: bool) -> str:
     if pid is None or host != socket.gethostname():
         return "unknown (another machine)" if pid else "gone"
     try:
@@ -147,4 +159,4 @@ def _process_state(pid: int | None, host: str | None, stopped: bool) -> str:
         return "gone"
     except PermissionError:
         pass  # it exists, under another user
-    return "running"
+    return "running" if trading else "starting"

@@ -194,21 +194,30 @@ class ReconciliationAudit(Actor):
 
 
 def start_journal_run(
-    settings: Settings, run_id: str, mode: str, symbol: str, bar: str, venue: str
+    settings: Settings,
+    run_id: str,
+    mode: str,
+    symbol: str,
+    bar: str,
+    venue: str,
+    *,
+    new_run: bool = True,
 ) -> Path:
-    """Record a paper or live session as a run in the journal of `[journal]`, with a
-    `node_started` event naming the venue, trader id and process; returns the journal's path."""
+    """Record a paper or live session as a run in the journal of `[journal]` (unless not
+    `new_run`: a start-up retry of the same session), with a `node_started` event naming the
+    venue, trader id and process; returns the journal's path."""
     with Journal(settings.journal.path) as journal:
-        journal.start_run(
-            RunRecord(
-                run_id=run_id,
-                mode=mode,
-                symbol=symbol,
-                bar=bar,
-                policy=settings.router.policy,
-                settings=settings.model_dump(mode="json"),
+        if new_run:
+            journal.start_run(
+                RunRecord(
+                    run_id=run_id,
+                    mode=mode,
+                    symbol=symbol,
+                    bar=bar,
+                    policy=settings.router.policy,
+                    settings=settings.model_dump(mode="json"),
+                )
             )
-        )
         node = {"venue": venue, "trader_id": settings.persistence.trader_for(mode)}
         node |= {"pid": os.getpid(), "host": socket.gethostname()}
         journal.record_event(run_id, pd.Timestamp.now(tz="UTC"), NODE_STARTED_EVENT, node)

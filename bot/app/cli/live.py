@@ -22,7 +22,7 @@ What each mode forces or refuses at a venue is data in the venue table (`adapter
 """
 
 import asyncio
-from functools import reduce
+from functools import partial, reduce
 from typing import Annotated
 
 import typer
@@ -39,6 +39,13 @@ from bot.engine.node_state import saved_kill_switch
 from bot.engine.persistence import record_node_stopped
 from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
+from bot.engine.startup import (
+    NODE_RUNNING_EVENT,
+    Attempt,
+    StartupWatch,
+    record_event,
+    start_with_retries,
+)
 from bot.model.policy import load_policy
 
 # How long a stopping node waits for in-flight orders to settle before it reports residual
@@ -208,36 +215,66 @@ def _trade(
     # The kill switch the node's risk guard restores: a tripped one keeps it flat and halted.
     switch = saved_kill_switch(settings.persistence, settings.persistence.trader_for(mode))
     typer.echo(format_summary(report, settings, mode, bar, switch))
+    run_id = ctx.find_root().obj.run_id
+
+    def try_start(number: int) -> Attempt:
+        return _run_node(loaded, venue, mode, symbol, bar, duration_s, metrics_port, run_id, number)
+
+    start_with_retries(
+        try_start, settings, secrets, run_id=run_id, venue=venue, symbol=symbol, echo=typer.echo
+    )
+    record_node_stopped(settings, run_id)
+    typer.echo(f"The {mode} node stopped.")
+
+
+def _run_node(
+    loaded: LoadedSettings,
+    venue: str,
+    mode: str,
+    symbol: str,
+    bar: str,
+    duration_s: float | None,
+    metrics_port: int | None,
+    run_id: str,
+    number: int,
+) -> Attempt:
+    # One start of the node, on a fresh event loop (a disposed node closes its own), watched by
+    # the start-up watchdog (`bot.engine.startup`).
+    settings = loaded.settings
     # Nautilus installs its SIGINT/SIGTERM handlers (which stop the node) only on a loop it is
     # given, from the main thread.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     node = build_trading_node(
         settings,
-        secrets,
+        loaded.secrets,
         venue=venue,
         symbol=symbol,
         bar=bar,
-        run_id=ctx.find_root().obj.run_id,
+        run_id=run_id,
         mode=mode,
         loop=loop,
         timeout_post_stop=STOP_SETTLE_S,
         load_policy=load_policy,
+        retry=number > 1,
     )
     if duration_s is not None:
         loop.call_later(duration_s, node.stop)
+    running = partial(record_event, settings, run_id, NODE_RUNNING_EVENT, {"attempt": number})
+    task = loop.create_task(node.run_async())
+    watch = StartupWatch(node, loop, task, settings.risk.startup_timeout_s, running)
     metrics = None
     try:
         if metrics_port:
             metrics = _serve_metrics(node, metrics_port)
         typer.echo(f"Starting the {mode} node; SIGINT (Ctrl-C) or SIGTERM stops it.")
-        node.run()
+        loop.run_until_complete(task)  # what `node.run()` does, with the task at hand
+        open_positions = len(node.cache.positions_open())
     finally:
         node.dispose()
         if metrics is not None:
             metrics.shutdown()
-    record_node_stopped(settings, ctx.find_root().obj.run_id)
-    typer.echo(f"The {mode} node stopped.")
+    return Attempt(timed_out=watch.timed_out, open_positions=open_positions)
 
 
 def _serve_metrics(node, port: int):

@@ -36,11 +36,11 @@ def risk_reset(
     settings = ctx.find_root().obj.settings().settings
     with Journal(settings.journal.path) as journal:
         session = latest_session(journal)
-    if session.state == "running":
+    if session.state in ("running", "starting"):
         raise ConfigError(
-            f"The node of session {session.run.run_id} is running (pid {session.pid}). Stop it "
-            "first (SIGINT), then reset, then start it again: a running guard would write its "
-            "tripped state back on the next bar."
+            f"The node of session {session.run.run_id} is {session.state} (pid {session.pid}). "
+            "Stop it first (SIGINT), then reset, then start it again: a running guard would "
+            "write its tripped state back on the next bar."
         )
     switch = read_cache(settings.persistence, session.trader_id).guard.get("kill_switch") or {}
     if not switch.get("reason"):
