@@ -28,7 +28,7 @@ from typing import Annotated
 import typer
 
 from adapters.checks import format_summary
-from adapters.venues import Venue, preflight
+from adapters.venues import Venue, flatten, preflight
 from adapters.venues import venue as venue_named
 from bot.app.monitoring import serve_metrics
 from bot.core.errors import ConfigError
@@ -221,7 +221,14 @@ def _trade(
         return _run_node(loaded, venue, mode, symbol, bar, duration_s, metrics_port, run_id, number)
 
     start_with_retries(
-        try_start, settings, secrets, run_id=run_id, venue=venue, symbol=symbol, echo=typer.echo
+        try_start,
+        settings,
+        secrets,
+        run_id=run_id,
+        venue=venue,
+        symbol=symbol,
+        flatten=lambda: flatten(venue, settings, secrets, symbol),
+        echo=typer.echo,
     )
     record_node_stopped(settings, run_id)
     typer.echo(f"The {mode} node stopped.")
