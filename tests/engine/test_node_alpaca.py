@@ -2,8 +2,9 @@
 `/v2/assets`, every component warms up from history bars (`request_bars`), streamed msgpack bars
 reach the router actor and the strategies, the warm strategies' orders fill at the fake and net
 to its position, partial fills and rejects become the right order events, a dropped
-`trade_updates` stream reconnects and re-queries the orders it missed, equity orders wait for
-the market to open, and crypto trades long only."""
+`trade_updates` stream reconnects and re-queries the orders it missed, a 429 on a submit is
+logged with Alpaca's words and counted while alpaca-py's own retry gets the order through,
+equity orders wait for the market to open, and crypto trades long only."""
 
 import asyncio
 import threading
@@ -17,8 +18,10 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.instruments import CurrencyPair, Equity
 
+from bot.app.monitoring import NodeMetrics
 from bot.core.settings_loader import load_settings
 from bot.engine.node import build_trading_node
+from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
 from bot.model.policy import load_policy
 from strategies.base import RoutedStrategy
@@ -26,7 +29,7 @@ from tests.conftest import RedisServer
 from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.alpaca_streams import CRYPTO_FEED, STOCK_FEED, TRADING_STREAM, feed_channel
 from tests.fakes.alpaca_trading import TRADE_UPDATES
-from tests.fakes.faults import FaultPlan, OrderReject, PartialFill, WsDrop
+from tests.fakes.faults import FaultPlan, HttpFault, OrderReject, PartialFill, WsDrop
 from tests.fakes.waiting import wait_for
 from tests.support.alpaca_node import (
     KEY,
@@ -34,6 +37,7 @@ from tests.support.alpaca_node import (
     alpaca_env,
     push_bars,
     serve_alpaca,
+    submitted_orders,
 )
 
 pytestmark = pytest.mark.integration
@@ -220,6 +224,42 @@ def test_a_dropped_trade_stream_reconnects_and_requeries_the_orders_it_missed(
     requeries = alpaca.requests_to("/v2/orders:by_client_order_id")
     assert requeries and all(r.status == 200 and r.at > min(submits) for r in requeries)
     assert all(o.status == OrderStatus.FILLED for o in node.cache.orders())
+
+
+@pytest.mark.slow
+def test_a_429_on_submit_is_logged_with_alpacas_words_counted_and_retried_through(
+    alpaca: FakeAlpaca,
+    faults: FaultPlan,
+    node: TradingNode,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    # Arrange: once warm, the next two requests to /v2/orders (the first submit and alpaca-py's
+    # first retry of it, 3 s apart) are throttled; its second retry goes through.
+    guard = next(a for a in node.trader.actors() if isinstance(a, RiskGuard))
+    router, _ = _components(node)
+
+    # Act
+    with _running(node, alpaca, "AAPL"):
+        faults.http.append(HttpFault(429, path="/v2/orders", times=2))
+        push_bars(alpaca, "AAPL", 1)
+        wait_for(lambda: _nets_to_venue(node, alpaca, "AAPL"), 30, "fills after the retries")
+        wait_for(lambda: sum(guard.throttled.values()) >= 2, 5, "the counted 429s")
+        throttled = dict(guard.throttled)
+        family = next(
+            f for f in NodeMetrics(router, guard).collect() if f.name == "bot_rate_limited"
+        )
+        counted = {tuple(s.labels.values()): s.value for s in family.samples}  # *_total
+
+    # Assert
+    statuses = [r.status for r in submitted_orders(alpaca)]
+    assert statuses[:3] == [429, 429, 200]  # the same order, retried by alpaca-py itself
+    assert throttled == {("ALPACA", 429): 2}
+    assert counted == {("ALPACA", "429"): 2.0}
+    assert _events(node, OrderFilled) and not _events(node, OrderRejected)
+    out, err = capfd.readouterr()  # nautilus logs from Rust, to stdout and stderr
+    logged = [line for line in (out + err).splitlines() if "Alpaca throttled /v2/orders" in line]
+    assert len(logged) == 2 and all("(HTTP 429)" in line for line in logged)
+    assert all("rate limit exceeded" in line for line in logged)  # Alpaca's own words
 
 
 @pytest.mark.slow
