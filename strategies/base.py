@@ -144,6 +144,7 @@ class RoutedStrategy(Strategy):
         self.target = 0.0
         self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
+        self.held_back: str | None = None  # why the last order it wanted was not sent
         self.window = BarWindow(config.warmup_bars)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -348,7 +349,8 @@ class RoutedStrategy(Strategy):
             why = self.order_check(self.config.instrument_id, float(qty), price)
         if why is not None:
             self.sizing_gap += float(qty)
-            self.log.warning(f"{self.name}: order of {qty} not sent: {why}")
+            self.held_back = f"order of {qty} not sent: {why}"
+            self.log.warning(f"{self.name}: {self.held_back}")
             return False
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)

@@ -139,6 +139,7 @@ class RiskGuard(Actor):
         self._stale_alerted = False
         self.order_errors = {"OrderRejected": 0, "OrderDenied": 0}  # for the metrics endpoint
         self.throttled: dict[tuple[str, int], int] = {}  # 429/418 answers by (venue, status)
+        self.throttle_words: dict[tuple[str, int], str] = {}  # the venue's last words for each
 
     def watch(self, strategies: list[Strategy], risk_engine) -> None:
         """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
@@ -262,6 +263,7 @@ class RiskGuard(Actor):
     def _on_throttled(self, event: Throttled) -> None:
         key = (event.venue, event.status)
         self.throttled[key] = self.throttled.get(key, 0) + 1
+        self.throttle_words[key] = event.message
         if event.opened and self.notifier is not None:
             message = (
                 f"{event.venue} answered HTTP {event.status} ({event.message}): circuit breaker "
