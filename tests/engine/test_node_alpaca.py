@@ -8,6 +8,7 @@ equity orders wait for the market to open, and crypto trades long only."""
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -240,7 +241,13 @@ def test_a_429_on_submit_is_logged_with_alpacas_words_counted_and_retried_throug
     # Act
     with _running(node, alpaca, "AAPL"):
         faults.http.append(HttpFault(429, path="/v2/orders", times=2))
-        push_bars(alpaca, "AAPL", 1)
+        # One bar a second until the strategies order: a bar can land before the node is
+        # subscribed on a loaded machine, and then no decision follows it.
+        for n in range(20):
+            if submitted_orders(alpaca):
+                break
+            push_bars(alpaca, "AAPL", 1, first=n)
+            time.sleep(1.0)
         wait_for(lambda: _nets_to_venue(node, alpaca, "AAPL"), 30, "fills after the retries")
         wait_for(lambda: sum(guard.throttled.values()) >= 2, 5, "the counted 429s")
         throttled = dict(guard.throttled)
