@@ -1,5 +1,6 @@
 """What the two history downloaders (`binance.history`, `alpaca.history`) share: the checks on
-a request, building the bar frame, and the retry loop with its waits (`retrying`).
+a request, building the bar frame, and the retry loop with its waits (`retrying`), which the
+Binance pre-flight's REST client uses too.
 
 The bar frame (see `bot.engine.validation`): float64 columns exactly `open, high, low, close,
 volume`,

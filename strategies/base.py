@@ -23,14 +23,15 @@ from decimal import Decimal
 from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import NonNegativeFloat, PositiveFloat, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
-from nautilus_trader.model.enums import AccountType, OrderSide, PriceType
+from nautilus_trader.model.enums import AccountType, OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from bot.core.errors import ConfigError, VenueError
+from bot.core.errors import ConfigError
+from strategies.equity import account_equity
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.venue_filters import below_minimum, step_floor
@@ -101,37 +102,6 @@ class LayeredConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
     atr_period: PositiveInt = 14
     atr_mult: PositiveFloat = 1.8
     max_layers: PositiveInt = 3
-
-
-def account_equity(portfolio, cache, instrument: Instrument, price: Price | None = None) -> float:
-    """Mark-to-market equity of the instrument's venue account, in its quote currency.
-
-    Margin: balance plus the unrealised PnL of every open position on the venue. Cash: the quote
-    balance plus held base currency (spot coins) at the last price. `price` is the instrument's
-    last price when the caller has it (else it is read from the cache).
-    """
-    account = portfolio.account(instrument.id.venue)
-    if account is None:
-        raise VenueError(
-            f"no account for venue {instrument.id.venue}: strategies cannot size orders. "
-            "Check that the venue is configured and connected."
-        )
-    if price is None:
-        price = cache.price(instrument.id, PriceType.LAST)
-    balance = account.balance_total(instrument.quote_currency)
-    equity = balance.as_double() if balance is not None else 0.0
-    if account.type == AccountType.CASH:
-        base = instrument.get_base_currency()
-        held = account.balance_total(base) if base is not None else None
-        if held is not None and price is not None:
-            equity += held.as_double() * price.as_double()
-        return equity
-    for position in cache.positions_open(venue=instrument.id.venue):
-        same = position.instrument_id == instrument.id
-        last = price if same else cache.price(position.instrument_id, PriceType.LAST)
-        if last is not None:
-            equity += position.unrealized_pnl(last).as_double()
-    return equity
 
 
 class RoutedStrategy(Strategy):
@@ -352,6 +322,7 @@ class RoutedStrategy(Strategy):
             self.held_back = f"order of {qty} not sent: {why}"
             self.log.warning(f"{self.name}: {self.held_back}")
             return False
+        self.held_back = None
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)
         order = self.order_factory.market(self.config.instrument_id, side, quantity)

@@ -18,7 +18,7 @@ from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.errors import ConfigError
-from strategies.base import account_equity
+from strategies.equity import account_equity
 
 
 class PredictionStrategyConfig(StrategyConfig, kw_only=True, frozen=True):

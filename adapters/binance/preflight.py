@@ -66,10 +66,9 @@ def preflight(
 
 
 def _clock_skew_ms(rest: BinanceRest, path: str) -> int:
-    sent = time.time() * 1000
     server = rest.get(path)["serverTime"]
     received = time.time() * 1000
-    return round(server - (sent + received) / 2)
+    return round(server - (rest.sent_ms + received) / 2)  # the try that answered, not retries
 
 
 def _listed(info: dict[str, Any], symbol: str, base_url: str) -> dict[str, Any]:

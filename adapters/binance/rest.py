@@ -9,15 +9,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from functools import partial
 from typing import Any
 
 from nautilus_trader.adapters.binance.common.urls import get_http_base_url
 
 from adapters.binance.config import MARKETS
+from adapters.history_common import backoff_seconds, retry_after_seconds, retrying
 from bot.core.errors import VenueError
 from bot.core.settings import BinanceSettings, Secrets
 
 TIMEOUT_S = 10.0
+GET_ATTEMPTS = 4  # tries of one GET answered 5xx or 429
+RETRY_WAIT_MAX_S = 5.0
 _AUTH_CODES = (-2014, -2015, -1022)
 
 
@@ -39,6 +43,7 @@ class BinanceRest:
         self._key = secrets.require("binance_api_key")
         self._secret = secrets.require("binance_api_secret")
         self._recv_window_ms = recv_window_ms
+        self.sent_ms = 0.0  # when the last request (the last try of a retried GET) was sent
 
     def get(self, path: str, params: dict[str, str] | None = None, signed: bool = False) -> Any:
         """GET `path`; the decoded JSON answer."""
@@ -47,7 +52,17 @@ class BinanceRest:
     def request(
         self, method: str, path: str, params: dict[str, str] | None = None, signed: bool = False
     ) -> Any:
-        """`method` on `path` with `params` in the query (signed when `signed`)."""
+        """`method` on `path` with `params` in the query (signed when `signed`). A GET changes
+        nothing, so one answered 5xx or 429 is tried again, up to `GET_ATTEMPTS` times; a POST
+        or DELETE never is (a lost answer may hide an order the venue took)."""
+        send = partial(self._send, method, path, params, signed)
+        retries = GET_ATTEMPTS - 1 if method == "GET" else 0
+        try:
+            return retrying(send, retries, _retry_wait_s, "binance_request_retry", path=path)
+        except urllib.error.HTTPError as exc:
+            raise _http_error(self.stage, path, exc) from None
+
+    def _send(self, method: str, path: str, params: dict[str, str] | None, signed: bool) -> Any:
         query = urllib.parse.urlencode(params or {})
         headers = {"X-MBX-APIKEY": self._key}
         if signed:
@@ -57,11 +72,12 @@ class BinanceRest:
             query = f"{query}&signature={signature.hexdigest()}"
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
         request = urllib.request.Request(url, headers=headers, method=method)
+        self.sent_ms = time.time() * 1000
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
                 return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise _http_error(self.stage, path, exc) from None
+        except urllib.error.HTTPError:
+            raise  # an answer: `request` retries it or says what the venue said
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise VenueError(
@@ -77,6 +93,14 @@ def skew_alarm(detail: str) -> VenueError:
         "recvWindow (-1021), so orders would fail. Nothing was traded. Synchronise this machine's "
         "clock (e.g. enable NTP: `timedatectl set-ntp true`) and retry."
     )
+
+
+def _retry_wait_s(exc: Exception, attempt: int) -> float | None:
+    """The wait before trying a GET again after `exc`, None when it is not worth it."""
+    if not isinstance(exc, urllib.error.HTTPError) or not (exc.code == 429 or exc.code >= 500):
+        return None
+    asked = retry_after_seconds(exc.headers)
+    return min(backoff_seconds(attempt) if asked is None else asked, RETRY_WAIT_MAX_S)
 
 
 def _http_error(stage: str, path: str, exc: urllib.error.HTTPError) -> VenueError:

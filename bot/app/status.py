@@ -13,6 +13,7 @@ from nautilus_trader.model.objects import Price
 from bot.core.bars import bar_interval
 from bot.core.report import text_table
 from bot.engine.node_state import CacheState, Session
+from bot.engine.router import HELD_BACK_EVENT
 from strategies import strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
@@ -30,6 +31,7 @@ def format_status(session: Session, cache: CacheState, now: datetime) -> str:
     lines += _market(session, cache, now)
     lines += [_kill_switch(cache.guard.get("kill_switch") or {})]
     lines += _router(session)
+    lines += _held_back(session)
     lines += ["", "Positions per strategy (from Redis):", _positions(cache)]
     lines += ["", f"Last events (of {len(session.events)}):", *_events(session.events)]
     return "\n".join(lines)
@@ -96,6 +98,23 @@ def _router(session: Session) -> list[str]:
     lines.append(
         "Weights: " + "  ".join(f"{name} {weights[name]:.2f}" for name in strategy_names())
     )
+    return lines
+
+
+def _held_back(session: Session) -> list[str]:
+    # A strategy that holds nothing because its orders were kept back (the venue's minimums, the
+    # risk guard's limits) says why, until it fills again.
+    events = session.events
+    if events.empty:
+        return []
+    held = events[events["kind"] == HELD_BACK_EVENT]
+    fills = session.fills
+    lines = []
+    for payload, ts in zip(held["payload"], held["ts"], strict=True):
+        name = payload["strategy"]
+        if not fills.empty and ((fills["strategy"] == name) & (fills["ts"] > ts)).any():
+            continue
+        lines.append(f"Held back: {name} since {ts:%Y-%m-%d %H:%M:%S} UTC: {payload['reason']}")
     return lines
 
 

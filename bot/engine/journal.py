@@ -36,8 +36,8 @@ _DECISION_COLUMNS = (
 )
 _FILL_COLUMNS = ("ts", "strategy", "side", "qty", "price", "commission")
 _FILL_INSERT = (
-    "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission, order_id, trade_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -175,13 +175,25 @@ class Journal:
         qty: float,
         price: float,
         commission: float,
+        order_id: str | None = None,
+        trade_id: str | None = None,
     ) -> int:
-        """Commit one fill (commission in the quote currency) and return its row id."""
-        return self._write(_FILL_INSERT, _fill(run_id, ts, strategy, side, qty, price, commission))
+        """Commit one fill (commission in the quote currency; the venue's order and trade ids
+        when known) and return its row id."""
+        row = _fill(run_id, ts, strategy, side, qty, price, commission)
+        return self._write(_FILL_INSERT, (*row, order_id, trade_id))
+
+    def has_fill(self, order_id: str, trade_id: str) -> bool:
+        """Whether any run journalled the fill `trade_id` of the order `order_id`."""
+        sql = "SELECT 1 FROM fills WHERE order_id = ? AND trade_id = ? LIMIT 1"
+        return self._conn().execute(sql, (order_id, trade_id)).fetchone() is not None
 
     def record_fills(self, run_id: str, fills: pd.DataFrame) -> int:
         """Commit a frame of fills (columns as `fills()` returns them) in one transaction."""
-        rows = [_fill(run_id, *row) for row in fills[list(_FILL_COLUMNS)].itertuples(index=False)]
+        rows = [
+            (*_fill(run_id, *row), None, None)
+            for row in fills[list(_FILL_COLUMNS)].itertuples(index=False)
+        ]
         with self._lock, self._conn() as connection:
             connection.executemany(_FILL_INSERT, rows)
         return len(rows)

@@ -189,7 +189,10 @@ class ReconciliationAudit(Actor):
                 if order.strategy_id.value in UNOWNED_STRATEGIES:
                     continue
                 for event in order.events:
-                    if isinstance(event, OrderFilled) and event.trade_id.value not in before.trades:
+                    if not isinstance(event, OrderFilled) or event.trade_id.value in before.trades:
+                        continue
+                    # A crash can lose the last cache writes of a fill the journal already has.
+                    if not journal.has_fill(order.client_order_id.value, event.trade_id.value):
                         journal_fill(journal, self.config.run_id, event)
 
 

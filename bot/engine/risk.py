@@ -38,7 +38,7 @@ from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.engine.journal import Journal
 from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach
-from strategies.base import account_equity
+from strategies.equity import account_equity
 
 KILL_SWITCH_EVENT = "kill_switch"
 KILL_SWITCH_RESET_EVENT = "kill_switch_reset"

@@ -40,10 +40,12 @@ from bot.engine.policy import (
 from bot.engine.registry import REGISTRY_POLICY, Registry
 from bot.engine.router_config import RouterActorConfig
 from strategies import STRATEGIES, strategy_names
-from strategies.base import RoutedStrategy, account_equity, request_warmup
+from strategies.base import RoutedStrategy, request_warmup
+from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
 
 ROUTER_SWITCH_EVENT = "router_switch"
+HELD_BACK_EVENT = "order_held_back"  # a strategy's order kept back: venue minimums, risk limits
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
 
 
@@ -73,6 +75,7 @@ class RouterActor(Actor):
         self._weights: RouterWeights | None = None  # the last published, for restarts
         self._republish = False  # restored from a previous run: publish them on the next bar
         self._journal: Journal | None = None
+        self._held_back: dict[str, str] = {}  # journalled since each strategy's last fill
         self._strategies: list[RoutedStrategy] = []
         self.decisions: list[tuple[int, Decision]] = []
         self.equity: list[tuple[int, float]] = []
@@ -92,11 +95,14 @@ class RouterActor(Actor):
         self.subscribe_bars(self.config.bar_type)
         # Live: the first decision sees a full observation history, as in backtests.
         request_warmup(self, self.config.bar_type, REQUIRED_BARS)
-        if self.config.journal_path:
+        if self.config.journal_path and self._journal is None:
             self._journal = Journal(Path(self.config.journal_path))
-            self.subscribe_order_fills(self.config.instrument_id)
+            # From the bus itself, not `subscribe_order_fills`, which stops delivering once the
+            # actor stops: a stopping node still takes the fills of orders in flight.
+            topic = f"events.fills.{self.config.instrument_id}"
+            self.msgbus.subscribe(topic=topic, handler=self._journal_fill)
 
-    def on_stop(self) -> None:
+    def on_dispose(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -135,6 +141,7 @@ class RouterActor(Actor):
         if bar.ts_event < self.config.start_ns:
             return
         self._record(bar)
+        self._journal_held_back(bar.ts_event)
         if self._since_decision is None or self._since_decision >= self.config.window:
             self._decide(bar)
         elif self._republish:  # a restart: the strategies resume with the last weights
@@ -145,9 +152,22 @@ class RouterActor(Actor):
         # (a no-op without a cache database, as in backtests).
         self.cache.update_actor(self)
 
-    def on_order_filled(self, fill) -> None:
+    def _journal_fill(self, fill) -> None:
+        self._held_back.pop(fill.strategy_id.value.rsplit("-", 1)[0], None)
         if self._journal is not None:
             journal_fill(self._journal, self.config.run_id, fill)
+
+    def _journal_held_back(self, ts: int) -> None:
+        # Once per spell without a fill, so that `bot status` can say why a strategy holds
+        # nothing (the strategies act after this actor: the reason is from the bar before).
+        for strategy in self._strategies:
+            reason = strategy.held_back
+            if reason is None or strategy.name in self._held_back:
+                continue
+            self._held_back[strategy.name] = reason
+            if self._journal is not None:
+                payload = {"strategy": strategy.name, "reason": reason}
+                self._journal.record_event(self.config.run_id, ts, HELD_BACK_EVENT, payload)
 
     def _guarded(self, policy: str) -> GuardedPolicy:
         config = self.config
@@ -329,6 +349,8 @@ def journal_fill(journal: Journal, run_id: str, fill) -> None:
         fill.last_qty.as_double(),
         fill.last_px.as_double(),
         fill.commission.as_double(),
+        fill.client_order_id.value,
+        fill.trade_id.value,
     )
 
 

@@ -3,7 +3,6 @@ the live endpoint), and a full session that passes the pre-flight, warms up, tra
 bars through the router, nets every strategy's fills to the fake's position, and stops cleanly
 on SIGINT."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from tests.fakes.alpaca import FakeAlpaca
 from tests.support.alpaca_node import (
     KEY,
     SECRET,
-    alpaca_env,
+    alpaca_bot_env,
     serve_alpaca,
     stream_until_orders,
     submitted_orders,
@@ -35,15 +34,6 @@ def alpaca() -> Iterator[FakeAlpaca]:
         yield served
 
 
-def _env(fake: FakeAlpaca, keys: bool = True) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT__", "APCA_"))}
-    env |= {"PYTHONPATH": str(ROOT), "BOT__ROUTER__POLICY": "uniform", "BOT__ROUTER__WINDOW": "2"}
-    env |= alpaca_env(fake)
-    if keys:
-        env |= {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
-    return env
-
-
 def _bot(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -59,7 +49,7 @@ def test_paper_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
     alpaca: FakeAlpaca,
 ) -> None:
     # Act
-    result = _bot(PAPER, _env(alpaca, keys=False) | {"APCA_API_KEY_ID": KEY})
+    result = _bot(PAPER, alpaca_bot_env(alpaca, keys=False) | {"APCA_API_KEY_ID": KEY})
 
     # Assert
     assert result.returncode == 2
@@ -70,7 +60,9 @@ def test_paper_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
 
 def test_paper_refuses_the_live_endpoint(alpaca: FakeAlpaca) -> None:
     # Act
-    env = _env(alpaca) | {"BOT__VENUES__ALPACA__TRADING_URL": "https://api.alpaca.markets"}
+    env = alpaca_bot_env(alpaca) | {
+        "BOT__VENUES__ALPACA__TRADING_URL": "https://api.alpaca.markets"
+    }
     result = _bot(PAPER, env)
 
     # Assert
@@ -84,7 +76,7 @@ def test_paper_session_trades_streamed_bars_nets_to_the_fake_and_stops_on_sigint
     alpaca: FakeAlpaca, persistence_env: dict[str, str]
 ) -> None:
     # Arrange
-    env = _env(alpaca) | persistence_env
+    env = alpaca_bot_env(alpaca) | persistence_env
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *PAPER],
         cwd=ROOT,
@@ -126,7 +118,9 @@ def test_paper_session_trades_streamed_bars_nets_to_the_fake_and_stops_on_sigint
 
 def test_live_refuses_the_paper_endpoint(alpaca: FakeAlpaca) -> None:
     # Arrange: live would pick the live endpoint by itself; an explicit paper URL is a mistake.
-    env = _env(alpaca) | {"BOT__VENUES__ALPACA__TRADING_URL": "https://paper-api.alpaca.markets"}
+    env = alpaca_bot_env(alpaca) | {
+        "BOT__VENUES__ALPACA__TRADING_URL": "https://paper-api.alpaca.markets"
+    }
 
     # Act
     result = _bot(["live", "--venue", "alpaca", "--confirm-live"], env)

@@ -1,7 +1,8 @@
 """The start-up watchdog of `bot paper`, in a subprocess against the fake Binance USDT-M futures
-API whose `positionRisk` answers 503 while the node connects: nautilus never starts the trader.
-The node retries, then exits non-zero with a journalled, alerted reason and `bot status` says
-"failed to start"; or, when the faults stop after the first attempt, it starts and trades."""
+API whose `positionRisk` answers 503 while the node connects (or the fake Alpaca's `positions`):
+nautilus never starts the trader. The node retries, then exits non-zero with a journalled,
+alerted reason and `bot status` says "failed to start"; or, when the faults stop after the first
+attempt, it starts and trades."""
 
 import subprocess
 import sys
@@ -19,11 +20,13 @@ from bot.engine.startup import (
 )
 from tests.fakes.faults import FaultPlan, HttpFault
 from tests.fakes.waiting import kline_around, wait_for
+from tests.support.alpaca_node import alpaca_bot_env, serve_alpaca, submitted_orders
 from tests.support.cli import KLINES, ROOT, bot_env, run_bot, serve_binance
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PAPER = ["paper", "--venue", "binance", "--symbol", "BTCUSDT", "--bar", "1m"]
+PAPER_ALPACA = ["paper", "--venue", "alpaca", "--symbol", "AAPL", "--bar", "1m"]
 POSITION_RISK = ("/fapi/v2/positionRisk", "/fapi/v3/positionRisk")
 TIMEOUT_S = 6.0
 # A watchdog of TIMEOUT_S per attempt, two attempts, 0.5 s between them.
@@ -80,6 +83,29 @@ def test_a_node_that_never_connects_retries_then_exits_non_zero_and_says_why(
     assert status.returncode == 0, status.stderr[-3000:]
     assert "Node: failed to start" in status.stdout
     assert not [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+
+
+def test_an_alpaca_node_that_never_connects_exits_non_zero_and_says_why(
+    persistence_env: dict[str, str],
+) -> None:
+    # Arrange: every answer to the positions Alpaca's client reads while it connects is a 503
+    # (alpaca-py retries only 429 and 504 by itself).
+    plan = FaultPlan(http=[HttpFault(503, path="/v2/positions", times=None)])
+    with serve_alpaca(plan) as alpaca:
+        env = alpaca_bot_env(alpaca) | persistence_env | WATCHDOG
+
+        # Act
+        result = run_bot(PAPER_ALPACA, env, timeout=120)
+        status = _status(env)
+        orders = submitted_orders(alpaca)
+
+    # Assert
+    assert result.returncode == 7, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "the node did not start" in result.stderr and "2 attempts" in result.stderr
+    (failed,) = _events(env, NODE_START_FAILED_EVENT)
+    assert failed["attempts"] == 2
+    assert "Node: failed to start" in status.stdout
+    assert orders == []
 
 
 def test_a_node_whose_first_start_fails_retries_and_trades(

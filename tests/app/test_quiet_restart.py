@@ -3,7 +3,6 @@ trades against the fake Alpaca, stops, and starts again. Reconciliation at the s
 log no "overfill" or "Duplicate TradeId" warning for those fills (Alpaca's fill activities carry
 other ids than its trade stream), and every venue fill stays booked exactly once."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,23 +13,15 @@ import pytest
 from bot.core.settings import PersistenceSettings
 from bot.engine.journal import Journal
 from bot.engine.node_state import read_cache
-from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.alpaca_trading import TRADE_UPDATES
 from tests.fakes.waiting import wait_for
-from tests.support.alpaca_node import KEY, SECRET, alpaca_env, serve_alpaca, stream_until_orders
+from tests.support.alpaca_node import alpaca_bot_env, serve_alpaca, stream_until_orders
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ["paper", "--venue", "alpaca", "--symbol", "AAPL", "--bar", "1m"]
 NOISE = ("overfill", "Duplicate TradeId")
-
-
-def _env(fake: FakeAlpaca, persistence_env: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT__", "APCA_"))}
-    env |= {"PYTHONPATH": str(ROOT), "BOT__ROUTER__POLICY": "uniform", "BOT__ROUTER__WINDOW": "2"}
-    env |= {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
-    return env | alpaca_env(fake) | persistence_env
 
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -60,7 +51,7 @@ def test_a_restart_logs_no_overfill_or_duplicate_for_fills_already_booked(
 ) -> None:
     # Arrange: a session that traded and stopped.
     with serve_alpaca() as alpaca:
-        env = _env(alpaca, persistence_env)
+        env = alpaca_bot_env(alpaca) | persistence_env
         first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
         first = _start(env, first_log)
         try:

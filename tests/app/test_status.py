@@ -13,6 +13,7 @@ import pytest
 from bot.app.status import format_status
 from bot.engine.journal import RunRecord
 from bot.engine.node_state import CacheState, Session
+from bot.engine.router import HELD_BACK_EVENT
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
 
@@ -136,3 +137,26 @@ def test_a_bar_stamped_in_the_future_is_flagged_as_a_clock_problem() -> None:
     assert "29.9 min in the future (CLOCK PROBLEM" in future
     assert "fresh" not in future and "min ago" not in future
     assert "0.0 min ago (fresh; stale after 5 min)" in skewed
+
+
+def test_a_strategy_held_back_says_why_until_it_fills_again() -> None:
+    # Arrange: LongOnly held back at 10:00 and never filled since; MACross held back, then filled.
+    run = RunRecord("r1", "paper", "BTCUSDT", "1m", "uniform", {})
+    reason = "order of 0.001 not sent: notional 42.00 is below the venue's minimum 100 USDT"
+    events = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(["2026-12-01T10:00:00Z", "2026-12-01T10:01:00Z"]),
+            "kind": [HELD_BACK_EVENT, HELD_BACK_EVENT],
+            "payload": [{"strategy": name, "reason": reason} for name in ("LongOnly", "MACross")],
+        }
+    )
+    fills = pd.DataFrame({"ts": pd.to_datetime(["2026-12-01T10:05:00Z"]), "strategy": ["MACross"]})
+    session = Session(run, "binance", "MMDREX-PAPER", 1, "running", pd.DataFrame(), fills, events)
+
+    # Act
+    now = datetime(2026, 12, 1, 11, tzinfo=UTC)
+    text = format_status(session, CacheState([], [], [], {}, {}), now)
+
+    # Assert
+    assert f"Held back: LongOnly since 2026-12-01 10:00:00 UTC: {reason}" in text
+    assert "Held back: MACross" not in text

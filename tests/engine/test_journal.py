@@ -191,6 +191,39 @@ def test_many_processes_can_open_a_new_journal_at_once(tmp_path):
         assert len(journal.runs()) == count
 
 
+def test_a_fill_is_found_by_its_order_and_trade_in_any_run(journal):
+    # Arrange
+    for run in ("run-1", "run-2"):
+        start(journal, run)
+    journal.record_fill("run-1", T0, "RSI", "BUY", 2.0, 101.5, 0.2, "O-1", "T-7")
+
+    # Act / Assert
+    assert journal.has_fill("O-1", "T-7")
+    assert not journal.has_fill("O-1", "T-8") and not journal.has_fill("O-2", "T-7")
+    assert len(journal.fills("run-1")) == 1 and journal.fills("run-2").empty
+
+
+def test_an_older_journal_gains_the_fill_ids_and_keeps_its_fills(tmp_path):
+    # Arrange: a journal written before fills named their order and trade.
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as journal:
+        start(journal)
+        journal.record_fill("run-1", T0, "RSI", "BUY", 2.0, 101.5, 0.2)
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP INDEX fills_by_trade")
+        raw.execute("ALTER TABLE fills DROP COLUMN trade_id")
+        raw.execute("ALTER TABLE fills DROP COLUMN order_id")
+    raw.close()
+
+    # Act
+    with Journal(path) as journal:
+        journal.record_fill("run-1", T0 + DAY_NS, "RSI", "SELL", 2.0, 102.0, 0.2, "O-2", "T-1")
+        fills, found = journal.fills("run-1"), journal.has_fill("O-2", "T-1")
+
+    # Assert
+    assert fills["side"].tolist() == ["BUY", "SELL"] and found
+
+
 def test_a_journal_from_a_newer_schema_is_refused(tmp_path):
     # Arrange
     path = tmp_path / "journal.sqlite"

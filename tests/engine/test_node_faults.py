@@ -2,21 +2,26 @@
 websocket drop reconnects, resubscribes and re-queries the orders; 429/418 stop new orders for
 the wait and are not re-triggered; a 5xx or lost answer on submit leaves the outcome unknown
 until the venue says, with no second order meanwhile; partial fills and rejects leave each
-strategy's position equal to the venue's. (-1021 at pre-flight: tests/app/test_cli_live.py.)
+strategy's position equal to the venue's; a fill reported late (after the in-flight check booked
+it) or twice is booked once. (-1021 at pre-flight: tests/app/test_cli_live.py.)
 
 One strategy trades (LongOnly at half the capital), so every order at the fake is its own."""
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.enums import OrderStatus
 
 from adapters.binance.execution import BREAKER_REASON
+from bot.engine.journal import Journal
 from strategies.base import RoutedStrategy
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import (
+    DelayedFill,
+    DuplicatedFill,
     FaultPlan,
     HttpFault,
     LostResponse,
@@ -276,4 +281,40 @@ def test_rejected_order_leaves_the_strategy_flat_and_it_retries_on_a_later_bar(
     assert "-2010" in rejected.last_event.reason
     assert long_only.target == 1.0 and not long_only._orders
     assert held(node, long_only) == pytest.approx(venue_qty(binance))
+    _assert_positions_agree(node, binance, strategies)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [LONG_ONLY | QUICK_INFLIGHT])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        # Later than the in-flight check, which books the fill from the order's status first.
+        FaultPlan(delayed_fills=[DelayedFill(delay_s=3.0)]),
+        FaultPlan(duplicated_fills=[DuplicatedFill()]),
+    ],
+    ids=["late", "twice"],
+)
+def test_a_fill_reported_late_or_twice_is_booked_once(
+    binance: FakeBinance, node: TradingNode, journal_path: Path
+) -> None:
+    long_only, strategies = _strategies(node)
+
+    # Act
+    with running(node, binance):
+        push_closed_klines(binance, [42_000.0])
+        wait_for(lambda: held(node, long_only) > 0, 10, "the fill")
+        order = node.cache.orders(strategy_id=long_only.id)[0]
+        wait_for(lambda: binance.streams.delayed + binance.streams.duplicated == 1, 5, "the fault")
+        time.sleep(4.0)  # the late or repeated report arrives and is handled meanwhile
+        position = (held(node, long_only), venue_qty(binance))
+
+    # Assert: one fill in the order, the position and the journal.
+    with Journal(journal_path) as journal:
+        fills = journal.fills(journal.latest_run().run_id)
+    quantity = order.quantity.as_double()
+    assert order.status == OrderStatus.FILLED and len(order.trade_ids) == 1
+    assert position[0] == pytest.approx(position[1]) == pytest.approx(quantity)
+    assert fills["qty"].tolist() == [pytest.approx(quantity)]
+    assert len(submits(binance)) == 1
     _assert_positions_agree(node, binance, strategies)

@@ -5,13 +5,16 @@ is logged and counted."""
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from nautilus_trader.live.node import TradingNode
 
 from bot.app.monitoring import NodeMetrics
 from bot.core.alerts import RATE_LIMIT
+from bot.engine.journal import Journal
 from bot.engine.risk import RiskGuard
+from bot.engine.router import HELD_BACK_EVENT
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan, HttpFault
 from tests.fakes.waiting import kline_around, wait_for
@@ -99,15 +102,19 @@ def test_a_429_burst_is_logged_with_the_venues_words_counted_and_alerted(
     [{"router.policy": "fixed", "router.weights": {"LongOnly": 0.0005, "Cash": 0.9995}}],
 )
 def test_an_order_below_min_notional_is_never_sent_and_the_reason_is_logged(
-    binance: FakeBinance, node: TradingNode
+    binance: FakeBinance, node: TradingNode, journal_path: Path
 ) -> None:
     # Arrange
     long_only = next(s for s in components(node)[1] if s.name == "LongOnly")
 
     # Act
     with running(node, binance):
-        push_closed_klines(binance, [42_000.0])
-        wait_for(lambda: long_only.below_minimum >= 1, 15, "the order held back")
+        # Held back on each bar; the router journals it on the second, not again on the third.
+        push_closed_klines(binance, [42_000.0, 42_005.0])
+        wait_for(lambda: long_only.below_minimum >= 2, 15, "the order held back")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        binance.push_kline("BTCUSDT", minute, kline_around(42_010.0))
+        wait_for(lambda: long_only.below_minimum >= 3, 15, "the third bar")
         time.sleep(1.0)
         counted = _metric(node, "bot_orders_below_venue_minimum")
 
@@ -116,3 +123,8 @@ def test_an_order_below_min_notional_is_never_sent_and_the_reason_is_logged(
     assert held(node, long_only) == 0
     assert counted[("LongOnly",)] >= 1
     assert "below the venue's minimum 100" in long_only.held_back  # the reason it logged
+    with Journal(journal_path) as journal:
+        held_back = journal.events(journal.latest_run().run_id, HELD_BACK_EVENT)["payload"]
+    # Journalled once for `bot status`, although later bars held it back again.
+    assert [p["strategy"] for p in held_back] == ["LongOnly"]
+    assert "below the venue's minimum 100" in held_back.iloc[0]["reason"]

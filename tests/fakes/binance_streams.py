@@ -1,8 +1,10 @@
 """The fake Binance's websockets: raw (`/ws/<stream>`) and combined (`/stream?streams=a/b`)
 streams with SUBSCRIBE / UNSUBSCRIBE, kline events, and the user-data streams named by listen
 keys, carrying `executionReport` (spot) or `ORDER_TRADE_UPDATE` (futures) for order events
-and `listenKeyExpired` when a key lapses."""
+and `listenKeyExpired` when a key lapses. The fault plan's `DelayedFill` and `DuplicatedFill`
+report a fill late or twice."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -21,6 +23,8 @@ class BinanceStreams:
 
     def __init__(self, hub: StreamHub) -> None:
         self.hub = hub
+        self.delayed = 0  # fill reports sent late by a DelayedFill fault
+        self.duplicated = 0  # fill reports sent twice by a DuplicatedFill fault
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/stream", self._combined), web.get("/ws/{stream}", self._raw)]
@@ -57,16 +61,28 @@ class BinanceStreams:
         return self.publish(stream, {"e": "kline", "E": bar["close_ms"], "s": symbol, "k": k})
 
     def order_event(self, account: BinanceAccount, event: OrderEvent) -> None:
-        """Report one order event on every user stream of `account`."""
-        for key in account.listen_keys:
-            if account.futures:
-                self.publish(key, _order_trade_update(event))
-                if event.qty:
-                    self.publish(key, _account_update(account, event))
-            else:
-                self.publish(key, _execution_report(event))
-                if event.qty:
-                    self.publish(key, _account_position(account, event))
+        """Report one order event on every user stream of `account` (late or twice when the
+        fault plan says so for a fill)."""
+        messages = _user_messages(account, event)  # built now: the order changes meanwhile
+        copies, delay = 1, None
+        if event.kind in ("partial_fill", "fill"):
+            if self.hub.faults.duplicated_fill() is not None:
+                self.duplicated += 1
+                copies = 2
+            late = self.hub.faults.delayed_fill()
+            if late is not None:
+                self.delayed += 1
+                delay = late.delay_s
+
+        def send() -> None:
+            for _ in range(copies):
+                for key, data in messages:
+                    self.publish(key, data)
+
+        if delay is None:
+            send()
+        else:
+            asyncio.get_running_loop().call_later(delay, send)
 
     def expire(self, key: str, at_ms: int) -> None:
         """Tell the user stream of `key` that the key expired."""
@@ -98,6 +114,20 @@ class BinanceStreams:
         elif method == "LIST_SUBSCRIPTIONS":
             result = sorted(channel.split(":", 1)[1] for channel in conn.channels)
         conn.send(json.dumps({"result": result, "id": message.get("id")}))
+
+
+def _user_messages(account: BinanceAccount, event: OrderEvent) -> list[tuple[str, dict]]:
+    messages = []
+    for key in account.listen_keys:
+        if account.futures:
+            messages.append((key, _order_trade_update(event)))
+            if event.qty:
+                messages.append((key, _account_update(account, event)))
+        else:
+            messages.append((key, _execution_report(event)))
+            if event.qty:
+                messages.append((key, _account_position(account, event)))
+    return messages
 
 
 def _order_trade_update(event: OrderEvent) -> dict[str, Any]:

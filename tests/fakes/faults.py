@@ -74,6 +74,20 @@ class WsDrop(_Counted):
     path: str | None = None
 
 
+@dataclass(frozen=True)
+class DelayedFill(_Counted):
+    """Report a matching fill on the user stream `delay_s` seconds late (the venue books it at
+    once). Counted over fill events of every order."""
+
+    delay_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class DuplicatedFill(_Counted):
+    """Report a matching fill on the user stream twice: the same execution report, the same
+    trade id. Counted over fill events of every order."""
+
+
 @dataclass
 class FaultPlan:
     """Every fault a fake should inject.
@@ -87,6 +101,8 @@ class FaultPlan:
     partial_fills: list[PartialFill] = field(default_factory=list)
     lost_responses: list[LostResponse] = field(default_factory=list)
     ws_drops: list[WsDrop] = field(default_factory=list)
+    delayed_fills: list[DelayedFill] = field(default_factory=list)
+    duplicated_fills: list[DuplicatedFill] = field(default_factory=list)
     clock_skew_ms: int = 0
     listen_key_ttl_s: float | None = None
     _seen: dict[tuple[str, int], int] = field(default_factory=dict, repr=False)
@@ -112,6 +128,14 @@ class FaultPlan:
     def ws_drop(self, path: str) -> WsDrop | None:
         """The drop rule for one new websocket connection to `path`, if any."""
         return self._first("ws", self.ws_drops, lambda rule: rule.path in (None, path))
+
+    def delayed_fill(self) -> DelayedFill | None:
+        """The delay rule for one fill reported on a user stream, if any."""
+        return self._first("delayed", self.delayed_fills, lambda rule: True)
+
+    def duplicated_fill(self) -> DuplicatedFill | None:
+        """The duplication rule for one fill reported on a user stream, if any."""
+        return self._first("duplicated", self.duplicated_fills, lambda rule: True)
 
     def _first(self, kind: str, rules: list, matches) -> object | None:
         # Every matching rule counts the event, so later rules keep their own `nth`.

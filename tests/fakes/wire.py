@@ -107,6 +107,18 @@ class StreamHub:
                 await writer
         return ws
 
+    def cut(self, index: int) -> str | None:
+        """Cut connection `index` (modulo their number) as a dead network does, without a close
+        frame (call on the loop); returns its path, None when there is no connection."""
+        if not self.connections:
+            return None
+        conn = self.connections[index % len(self.connections)]
+        self.dropped += 1
+        conn.channels.clear()
+        if conn.request.transport is not None:
+            conn.request.transport.abort()
+        return conn.request.path
+
     def disconnect(self) -> None:
         """Close every connection with a close frame, in the background (call on the loop,
         e.g. `hub.call(hub.disconnect)`): wakes clients blocked on a receive."""

@@ -15,7 +15,8 @@ from nautilus_trader.persistence.wranglers import BarDataWrangler
 from bot.engine.instruments import make_instrument
 from bot.engine.sim import new_engine
 from strategies import STRATEGIES
-from strategies.base import RoutedStrategy, account_equity
+from strategies.base import RoutedStrategy
+from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
 
 START = pd.Timestamp("2020-01-01", tz="UTC")

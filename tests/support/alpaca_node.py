@@ -1,8 +1,10 @@
 """Shared by the tests that run a node or `bot` against the fake Alpaca: the fake over a recent
 history, the settings that aim the Alpaca clients at it, and streamed bars after the history."""
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.alpaca_streams import STOCK_FEED, feed_channel
@@ -13,6 +15,7 @@ from tests.fakes.waiting import wait_for
 from tests.support.series import SyntheticHistory
 
 KEY, SECRET = "alpaca-node-key", "alpaca-node-secret-7c1e"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def recent_history() -> SyntheticHistory:
@@ -38,6 +41,16 @@ def alpaca_env(fake: FakeAlpaca) -> dict[str, str]:
         "BOT__VENUES__ALPACA__DATA_URL": fake.base_url,
         "BOT__VENUES__ALPACA__DATA_STREAM_URL": fake.ws_url(""),
     }
+
+
+def alpaca_bot_env(fake: FakeAlpaca, keys: bool = True) -> dict[str, str]:
+    """The environment of a `bot` subprocess against `fake`: this checkout on the path, the
+    uniform router every 2 bars, and the keys unless not `keys`; no other BOT__ or APCA_ value."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT__", "APCA_"))}
+    env |= {"PYTHONPATH": str(ROOT), "BOT__ROUTER__POLICY": "uniform", "BOT__ROUTER__WINDOW": "2"}
+    if keys:
+        env |= {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
+    return env | alpaca_env(fake)
 
 
 def push_bars(alpaca: FakeAlpaca, symbol: str, count: int, first: int = 0) -> None:
