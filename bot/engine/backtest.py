@@ -45,6 +45,9 @@ from strategies import build_strategies
 # Mean share of equity that rounding or cash limits kept the strategies from ordering, above
 # which a run is flagged: results then depend on the capital, not only on the strategies.
 SIZING_WARNING = 0.02
+# Journal writes committed at a time: a backtest that dies is run again, so it need not commit
+# each fill (a live node does), and parallel workers still share the file between commits.
+JOURNAL_BATCH = 1000
 
 
 @dataclass
@@ -287,6 +290,7 @@ def _router_config(
         weights_json=json.dumps(request.weights),
         best_expert=best_expert,
         journal_path=request.journal,
+        journal_batch=JOURNAL_BATCH,
         run_id=request.run_id,
         symbol=request.symbol,
         chart_dir=str(Path(request.journal).parent / "charts" / request.run_id)

@@ -96,7 +96,7 @@ class RouterActor(Actor):
         # Live: the first decision sees a full observation history, as in backtests.
         request_warmup(self, self.config.bar_type, REQUIRED_BARS)
         if self.config.journal_path and self._journal is None:
-            self._journal = Journal(Path(self.config.journal_path))
+            self._journal = Journal(Path(self.config.journal_path), self.config.journal_batch)
             # From the bus itself, not `subscribe_order_fills`, which stops delivering once the
             # actor stops: a stopping node still takes the fills of orders in flight.
             topic = f"events.fills.{self.config.instrument_id}"

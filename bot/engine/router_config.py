@@ -37,6 +37,9 @@ class RouterActorConfig(ActorConfig, frozen=True):
     journal_path, run_id, symbol, chart_dir :
         Where decisions and fills are journalled, under which run, and where the charts the
         model saw are kept. No journal when `journal_path` is None.
+    journal_batch : int
+        Writes the journal commits at a time (`Journal`'s `batch`); 0, a live node's, commits
+        each decision and fill at once.
     registry : str
         The model registry folder of the `registry` policy: the router routes with its active
         model and switches, at the next window, to one promoted or rolled back meanwhile. The
@@ -56,6 +59,7 @@ class RouterActorConfig(ActorConfig, frozen=True):
     best_expert: str | None = None
     journal_path: str | None = None
     run_id: str = ""
+    journal_batch: int = 0
     symbol: str = ""
     chart_dir: str | None = None
     registry: str = "var/registry"

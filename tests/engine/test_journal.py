@@ -65,6 +65,34 @@ def test_every_write_is_visible_to_another_connection_at_once(journal):
     reader.close()
 
 
+def test_a_batch_commits_its_writes_a_batch_at_a_time_and_at_close(tmp_path):
+    # Arrange: a backtest's journal, three writes to a commit.
+    path = tmp_path / "journal.sqlite"
+    batched = Journal(path, batch=3)
+    start(batched)  # at once: a taken run id is refused at the start
+    reader = Journal(path)
+
+    # Act
+    batched.record_decision(static_decision("run-1", 0))
+    batched.record_fill("run-1", T0, "RSI", "buy", 2.0, 101.5, 0.2)
+    before_the_batch = (len(reader.runs()), len(reader.decisions("run-1")))
+    own_view = len(batched.fills("run-1"))  # a read commits what is held back
+    batched.record_fill("run-1", T0 + DAY_NS, "RSI", "sell", 2.0, 102.0, 0.2)
+    batched.record_event("run-1", T0 + DAY_NS, "note", {})
+    batched.record_fill("run-1", T0 + 2 * DAY_NS, "RSI", "buy", 1.0, 103.0, 0.1)
+    after_three = len(reader.fills("run-1"))
+    batched.record_fill("run-1", T0 + 3 * DAY_NS, "RSI", "sell", 1.0, 104.0, 0.1)
+    before_close = len(reader.fills("run-1"))
+    batched.close()
+
+    # Assert
+    assert before_the_batch == (1, 0)
+    assert own_view == 1
+    assert after_three == 3 and before_close == 3
+    assert len(reader.fills("run-1")) == 4
+    reader.close()
+
+
 def test_journal_is_wal_with_full_sync(journal):
     # Act
     mode = sqlite3.connect(journal.path).execute("PRAGMA journal_mode").fetchone()[0]
