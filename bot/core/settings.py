@@ -102,8 +102,8 @@ class TrainSettings(_Section):
         description="instruments of the training dataset",
     )  # fmt: skip
     bar: str = "1d"
-    # 20, the router window, not the paper's 90: the 90-bar regime was no better predicted than
-    # always guessing the commonest one (README, "Training variants").
+    # 20, the router window, not the paper's 90: on validation the 90-bar regime was predicted
+    # worse than by always guessing the commonest one (README, "Regime target and drawdown").
     horizon: PositiveInt = Field(20, description="bars the regime label looks ahead (H)")
     stride: PositiveInt = Field(
         10, description="bars between decision points (each holds router.window bars)"
