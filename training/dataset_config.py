@@ -33,7 +33,9 @@ class DatasetConfig:
 
     symbols: tuple[str, ...] = described("Symbols to include (built-in or catalog datasets).", ())
     bar: str = described("Bar size, e.g. '1d'.", "1d")
-    horizon: int = described("Label horizon H in bars (the paper: 90 daily bars).", 90)
+    horizon: int = described(
+        "Label horizon H in bars: the router window (the paper: 90 daily bars).", 20
+    )
     stride: int = described("Bars between decisions (windows overlap below `window`).", 20)
     window: int = described("Bars each decision's allocation is held: the router window.", 20)
     splits: tuple[float, float, float] = described(

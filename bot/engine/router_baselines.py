@@ -33,7 +33,7 @@ from strategies import EXPERTS, STRATEGIES, strategy_names
 # would hold its short through every rebound); a range is the reversal strategies'. The rule
 # never picks breakout or position: no regime of the labelling rule points at them.
 REGIME_EXPERTS = {"uptrend": "trend", "downtrend": "trend", "consolidation": "reversal"}
-RULE_HORIZON = 90  # bars: the default label horizon H (`train.horizon`, the paper's 90 days)
+RULE_HORIZON = 20  # bars: the default label horizon H (`train.horizon`; the paper's is 90)
 MAX_RULE_HORIZON = REQUIRED_BARS - WARMUP_BARS  # what the router's bar history can hold
 MOMENTUM_BARS = 60  # bars of unit returns behind a momentum decision (about a quarter of days)
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
-from bot.core.regime import REGIMES, trailing_regimes
+from bot.core.regime import REGIMES, WARMUP_BARS, trailing_regimes
 from bot.core.settings import RouterSettings, TrainSettings
 from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
@@ -90,8 +90,11 @@ def test_rule_decision_is_the_evaluations_trailing_regime():
 
 
 def test_rule_refuses_a_history_shorter_than_its_span_plus_warmup():
-    with pytest.raises(DataError, match="needs 118 bars"):
-        _rule(_frame(100.0 + np.arange(117.0)))
+    needed = RULE_HORIZON + WARMUP_BARS
+
+    _rule(_frame(100.0 + np.arange(float(needed))))
+    with pytest.raises(DataError, match=f"needs {needed} bars"):
+        _rule(_frame(100.0 + np.arange(needed - 1.0)))
 
 
 @pytest.mark.parametrize("name", ["rule:0", "rule:abc", "rule:-5", f"rule:{REQUIRED_BARS}"])
@@ -143,11 +146,12 @@ def test_guarded_baseline_gets_the_context_and_never_builds_an_observation():
     bars = _frame(100.0 + np.arange(250.0))
 
     decision, observation = guarded.decide(observe, lambda: RouterContext(bars, NO_RETURNS))
-    short, _ = guarded.decide(observe, lambda: RouterContext(bars.iloc[:50], NO_RETURNS))
+    needed = RULE_HORIZON + WARMUP_BARS
+    short, _ = guarded.decide(observe, lambda: RouterContext(bars.iloc[: needed - 1], NO_RETURNS))
 
     assert observation is None and not decision.fallback
     _only(decision, "trend")
-    assert short.fallback and short.policy == "uniform" and "needs 118 bars" in short.error
+    assert short.fallback and short.policy == "uniform" and f"needs {needed} bars" in short.error
 
 
 @pytest.mark.parametrize("fallback", ["rule", "momentum"])

@@ -10,6 +10,7 @@ from bot.core.bars import from_nautilus_bars
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS, FeatureStats
 from bot.core.observation import ObservationConfig, build_observation
+from bot.core.settings_loader import load_settings
 from bot.engine.catalog import to_nautilus_bars
 from bot.engine.data import load_bars
 from bot.engine.instruments import make_instrument
@@ -204,6 +205,21 @@ def test_config_refuses_a_purge_shorter_than_the_horizon():
         _config(purge=H - 1)
     with pytest.raises(ConfigError, match="splits"):
         _config(splits=(0.5, 0.5, 0.5))
+
+
+def test_the_default_label_horizon_is_the_router_window_and_the_setting_overrides_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # built-in defaults, no config file
+
+    default = DatasetConfig.from_settings(load_settings(environ={}).settings)
+    paper = DatasetConfig.from_settings(
+        load_settings(cli={"train.horizon": 90}, environ={}).settings
+    )
+
+    assert default.horizon == default.window == default.purge_bars == 20
+    assert paper.horizon == paper.purge_bars == 90
+    assert paper.digest() != default.digest()
 
 
 def test_calendar_cuts_split_every_symbol_on_the_same_dates(frame):

@@ -60,6 +60,23 @@ def test_ppo_checkpoint_records_its_provenance(regime_dataset, sft, tmp_path):
     assert np.isfinite(extra["validation"]["reward"])
 
 
+def test_the_default_reward_penalises_drawdown_at_equal_return():
+    # The same twenty daily moves, alternating or all falls first: the same window return, the
+    # second through a drawdown of about 17%. Only the drawdown term tells them apart.
+    moves = np.tile([0.02, -0.02], 10)
+    paths = np.zeros((1, len(moves), len(STRATEGIES)))
+    paths[0, :, 0], paths[0, :, 1] = moves, np.sort(moves)
+    alternating, falls_first = np.eye(len(STRATEGIES))[:2]
+
+    def reward(config: PPOConfig, weights: np.ndarray) -> float:
+        env = WindowEnv(paths, np.zeros((1, len(moves))), [np.array([0])], config.reward())
+        return env.reward(0, weights, weights)  # held before: no turnover cost
+
+    assert reward(PPOConfig(), falls_first) < reward(PPOConfig(), alternating) - 0.3
+    no_penalty = PPOConfig(alpha_d=0.0)
+    assert reward(no_penalty, falls_first) == pytest.approx(reward(no_penalty, alternating))
+
+
 def test_ppo_refuses_a_checkpoint_not_trained_on_the_dataset(regime_dataset, hashed, tmp_path):
     untrained = init_checkpoint(tmp_path / "init", hashed)
 
