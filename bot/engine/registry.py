@@ -13,13 +13,15 @@ pointer every window and switches to a newly promoted (or rolled back) model at 
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot.core.errors import CheckpointError, ConfigError
+from bot.core.saved_meta import PROJECT_ROOT
 
 POINTER = "active.json"
+SHIPPED = "models"  # the project's folder of shipped checkpoints, `model:models/<name>`
 REGISTRY_POLICY = "registry"
 
 
@@ -127,6 +129,13 @@ class Registry:
         temporary = self.root / f".{POINTER}.{os.getpid()}"
         temporary.write_text(json.dumps(pointer, indent=1))
         os.replace(temporary, self.root / POINTER)
+
+
+def shipped_entries() -> list[Entry]:
+    """The checkpoints shipped with the project, named as a `model:` policy names them
+    (`models/daily-equities`); never active, since they live outside the registry."""
+    folders = sorted(path.parent for path in (PROJECT_ROOT / SHIPPED).glob("*/meta.json"))
+    return [replace(_entry(folder, False), name=f"{SHIPPED}/{folder.name}") for folder in folders]
 
 
 def _meta(folder: Path) -> dict[str, Any]:

@@ -131,3 +131,21 @@ def test_adding_a_name_twice_is_refused(env, tmp_path) -> None:
     # Assert
     assert result.exit_code == 2
     assert "already holds 'dup'" in result.output
+
+
+def test_list_shows_the_shipped_model_the_default_policy_and_the_active_pointer(env) -> None:
+    # Arrange
+    empty = _bot(env, "models", "list")
+    _added(env, "mine")
+    _bot(env, "models", "promote", "mine")
+
+    # Act
+    listed = _bot(env, "models", "list")
+
+    # Assert
+    assert empty.exit_code == 0 and listed.exit_code == 0, listed.output
+    shipped = next(line.split() for line in empty.output.splitlines() if "shipped" in line)
+    assert shipped[:2] == ["models/daily-equities", "shipped"] and "1d" in shipped
+    assert "Default policy (router.policy): model:models/daily-equities" in empty.output
+    assert "Active registry model (policy `registry`): none in" in empty.output
+    assert "Active registry model (policy `registry`): mine" in listed.output

@@ -13,7 +13,7 @@ import typer
 from bot.core.report import text_table
 from bot.core.saved_meta import checkpoint_path
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.registry import Registry
+from bot.engine.registry import Registry, shipped_entries
 
 models_app = typer.Typer(help="The model registry: list, add, promote, roll back.")
 
@@ -37,18 +37,25 @@ def operator_event(
 
 @models_app.command("list")
 def models_list(ctx: typer.Context) -> None:
-    """Every registered checkpoint; the active one is marked with *."""
-    registry = _registry(ctx)
-    entries = registry.entries()
-    if not entries:
-        typer.echo(f"No models in {registry.root}; add one with `bot models add CHECKPOINT`.")
-        return
+    """The shipped checkpoints and every registered one; the active registry model is marked
+    with *, and the default policy and the active pointer are named below the table."""
+    settings = ctx.find_root().obj.settings().settings
+    registry = Registry(settings.registry.path)
+    shipped = [(entry, "shipped") for entry in shipped_entries()]
+    registered = [(entry, str(registry.root)) for entry in registry.entries()]
     rows = [
-        ("*" if e.active else "", e.name, e.created, e.bar, str(len(e.symbols)), *_scores(e))
-        for e in entries
+        ("*" if e.active else "", e.name, where, e.created, e.bar, str(len(e.symbols)), *_scores(e))
+        for e, where in shipped + registered
     ]
-    header = ("", "name", "created", "bar", "symbols", "TR %", "SR", "MDD %")
-    typer.echo(text_table(header, rows))
+    header = ("", "name", "from", "created", "bar", "symbols", "TR %", "SR", "MDD %")
+    if rows:
+        typer.echo(text_table(header, rows))
+    typer.echo(f"Default policy (router.policy): {settings.router.policy}")
+    active = registry.active() or (
+        f"none in {registry.root}; `bot models add CHECKPOINT` then `bot models promote NAME` "
+        "sets one."
+    )
+    typer.echo(f"Active registry model (policy `registry`): {active}")
 
 
 def _scores(entry) -> tuple[str, str, str]:
