@@ -48,6 +48,7 @@ SIZING_WARNING = 0.02
 # Journal writes committed at a time: a backtest that dies is run again, so it need not commit
 # each fill (a live node does), and parallel workers still share the file between commits.
 JOURNAL_BATCH = 1000
+BEST_EXPERT_PICKED = "best-expert picked"  # the report's note of the expert it traded
 
 
 @dataclass
@@ -73,8 +74,8 @@ def write_backtest_report(
     references: dict[str, pd.Series] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Write one report for runs on the same symbol (the first run's details, every run's
-    equity and metrics, buy-and-hold and any `references` equity curves added) and return the
-    metrics rows, in table order."""
+    equity and metrics, buy-and-hold and any `references` equity curves added, and the expert
+    a best-expert run picked) and return the metrics rows, in table order."""
     first = results[0]
     request = first.request
     hold, hold_fill = buy_and_hold(first.bars, request)
@@ -96,6 +97,7 @@ def write_backtest_report(
     for name, curve in references.items():
         metrics[name] = summarize(curve, periods_per_year=periods)
     flags = [flag for r in results for flag in r.flags]
+    picked = next(({BEST_EXPERT_PICKED: r.best_expert} for r in results if r.best_expert), {})
     write_report(
         out_dir,
         title=f"{request.symbol} {request.bar} backtest, {first.bars.index[0]:%Y-%m-%d} .. "
@@ -107,7 +109,7 @@ def write_backtest_report(
         fills=first.fills,
         orders=first.orders,
         flags=flags,
-        simulation=simulation_notes(request),
+        simulation=simulation_notes(request) | picked,
     )
     return metrics
 
@@ -331,5 +333,6 @@ def _start_journal_run(request: BacktestRequest) -> None:
                 bar=request.bar,
                 policy=request.policy,
                 settings=json.loads(json.dumps(settings, default=str)),
+                report_dir=request.report_dir,
             )
         )

@@ -6,6 +6,7 @@ A request is picklable, so runs can go to worker processes (`bot.engine.backtest
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,6 +44,7 @@ class BacktestRequest:
     catalog: str | None = None
     journal: str | None = None  # journal decisions and fills here, under `run_id`
     run_id: str = ""
+    report_dir: str | None = None  # journalled with the run, so `bot runs list` can show it
     progress: bool = False
     stream_bars: int = STREAM_BARS  # bars per chunk fed to the engine (bounds the data's memory)
     params: dict[str, dict] = field(default_factory=dict)  # strategy config overrides, by name
@@ -65,10 +67,11 @@ def base_request(settings: Settings) -> BacktestRequest:
 
 
 def backtest_requests(
-    settings: Settings, policies: list[str], run_id: str
+    settings: Settings, policies: list[str], run_id: str, report_dir: Path
 ) -> list[BacktestRequest]:
     """One request per symbol and policy, from the effective settings; each journals under
-    its own run id, `<run_id>-<symbol>-<policy>`."""
+    its own run id (`symbol_run_id`) with its report folder: `report_dir`, or its symbol's
+    subfolder there when there are several symbols."""
     run = settings.backtest
     base = replace(
         base_request(settings),
@@ -79,13 +82,29 @@ def backtest_requests(
         journal=str(settings.journal.path),
         progress=True,
     )
+    many = len(run.symbols) > 1
     return [
         replace(
-            base, symbol=symbol, policy=policy, run_id=f"{run_id}-{symbol}-{_path_safe(policy)}"
+            base,
+            symbol=symbol,
+            policy=policy,
+            run_id=symbol_run_id(run_id, symbol, policy),
+            report_dir=str((report_dir / symbol if many else report_dir).resolve()),
         )
         for symbol in run.symbols
         for policy in policies
     ]
+
+
+def symbol_run_id(run_id: str, symbol: str, policy: str) -> str:
+    """The journal's run id for one symbol and policy of the backtest `run_id`."""
+    return f"{run_id}-{symbol}-{_path_safe(policy)}"
+
+
+def backtest_run_id(journal_run_id: str, symbol: str, policy: str) -> str:
+    """The id `bot backtest` printed for a journalled run of `symbol` and `policy`: the inverse
+    of `symbol_run_id` (the journal's id itself when it was not made by it)."""
+    return journal_run_id.removesuffix(symbol_run_id("", symbol, policy))
 
 
 def request_day(day: date) -> pd.Timestamp:

@@ -265,7 +265,7 @@ class Journal:
             recent = self.runs()["run_id"].tail(5).tolist()
             raise ConfigError(
                 f"The journal {self.path} has no run {run_id!r}. Recent runs: "
-                f"{', '.join(recent) or 'none'}. Pass one of them (see `bot status`)."
+                f"{', '.join(recent) or 'none'}. Pass one of them (`bot runs list` lists them all)."
             )
         return RunRecord(*row[:5], json.loads(row[5]), row[6], row[7])
 

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
+from strategies import EXPERTS
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +37,22 @@ def test_default_backtest_prints_table_and_writes_report():
         assert (report / name).stat().st_size > 0, name
     metrics = json.loads((report / "metrics.json").read_text())
     assert "2014-06-26 .. 2024-06-26" in metrics["title"]  # the last 10 years of the data
+    # The printed run id finds the run and its report again.
+    run_id = result.stdout.split("\nRun: ", 1)[1].split()[0]
+    listed = runner.invoke(app, ["runs", "list"]).stdout.splitlines()
+    assert listed[1].split()[0] == run_id and listed[1].split()[-1] == str(report)
+    explained = runner.invoke(app, ["explain", run_id])
+    assert explained.stdout.startswith(f"Run {run_id}-SPX-model_models_daily-equities:")
 
 
-def test_compare_prints_one_table_with_buy_and_hold():
+def test_compare_prints_one_table_with_buy_and_hold_and_the_expert_best_expert_picked():
     policies = "uniform,best-expert,random,single:LongOnly"
     result = runner.invoke(
         app, ["backtest", "--compare", policies, "--start", "2016-01-01", "--end", "2019-12-31"]
     )
 
     assert result.exit_code == 0, result.output
-    table = result.stdout.split("\nSPX\n", 1)[1].split("\n\nReport:")[0].splitlines()
+    table = result.stdout.split("\nSPX\n", 1)[1].split("\nbest-expert picked")[0].splitlines()
     assert [line.split()[0] for line in table] == [
         "run",
         "uniform",
@@ -54,8 +61,11 @@ def test_compare_prints_one_table_with_buy_and_hold():
         "single:LongOnly",
         "buy_and_hold",
     ]
-    metrics = json.loads((_report(result.output) / "metrics.json").read_text())["metrics"]
-    assert set(metrics) == {*policies.split(","), "buy_and_hold"}
+    picked = result.stdout.split("\nbest-expert picked the ", 1)[1].split()[0]
+    assert picked in EXPERTS
+    written = json.loads((_report(result.output) / "metrics.json").read_text())
+    assert set(written["metrics"]) == {*policies.split(","), "buy_and_hold"}
+    assert written["simulation"]["best-expert picked"] == picked
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,12 @@ from bot.app.cli.live import live, paper
 from bot.app.cli.models import models_app
 from bot.app.cli.options import RayAddress, Workers, parallel_of
 from bot.app.cli.risk import flatten, risk_app
+from bot.app.cli.runs import runs_app
 from bot.app.cli.schedule import schedule
 from bot.app.cli.sweep import sweep
 from bot.app.cli.train import train_app
 from bot.app.explain import explain_decision, explain_run, model_attributor
+from bot.app.runs import resolve_run
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
@@ -72,6 +74,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
 app.add_typer(risk_app, name="risk")
 app.command()(flatten)
 app.command()(schedule)
@@ -309,17 +312,20 @@ def backtest(
         }
     ).settings
     policies = compare.split(",") if compare else [settings.router.policy]
-    requests = backtest_requests(settings, policies, run.run_id)
-    results = run_many(requests, parallel_of(workers, ray_address), load_policy)
     out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
+    requests = backtest_requests(settings, policies, run.run_id, out)
+    results = run_many(requests, parallel_of(workers, ray_address), load_policy)
     for symbol in settings.backtest.symbols:
         mine = [r for r in results if r.request.symbol == symbol]
         folder = out / symbol if len(settings.backtest.symbols) > 1 else out
         metrics = write_backtest_report(mine, folder)
         typer.echo(f"\n{symbol}\n{format_table(metrics)}")
+        for picked in {r.best_expert for r in mine if r.best_expert}:
+            typer.echo(f"best-expert picked the {picked} expert (best validation Sharpe).")
         for flag in {flag for r in mine for flag in r.flags}:
             typer.secho(f"WARNING: {flag}", fg=typer.colors.YELLOW)
-    typer.echo(f"\nReport: {out.resolve()}")
+    typer.echo(f"\nRun: {run.run_id} (`bot explain` and `bot runs list` know it)")
+    typer.echo(f"Report: {out.resolve()}")
 
 
 app.command()(paper)
@@ -329,7 +335,10 @@ app.command()(live)
 @app.command()
 def explain(
     ctx: typer.Context,
-    run: Annotated[str | None, typer.Argument(help="Run id (default: the latest run).")] = None,
+    run: Annotated[
+        str | None,
+        typer.Argument(help="Run id, as `bot backtest` printed it (default: the latest run)."),
+    ] = None,
     at: Annotated[
         datetime | None,
         typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Decision time (UTC)."),
@@ -344,7 +353,7 @@ def explain(
             "journal.path at an existing journal."
         )
     with Journal(settings.journal.path) as journal:
-        record = journal.run(run) if run else journal.latest_run()
+        record = resolve_run(journal, run) if run else journal.latest_run()
         if record is None:
             raise ConfigError(f"The journal {settings.journal.path} holds no runs yet.")
         if at is None:

@@ -16,6 +16,7 @@ from bot.app.cli.train import DatasetOption
 from bot.core.errors import BotError, ConfigError
 from bot.core.settings import Settings
 from bot.engine.backtest_request import base_request
+from bot.engine.journal import Journal, RunRecord
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -149,11 +150,27 @@ def evaluate(
         spans = (start, end, allow_in_sample)
         windows, horizon = _symbol_windows(settings, checkpoint, symbols, *spans)
         trained = _recorded_dataset(checkpoint)
+    _journal_evaluation(ctx, windows, checkpoint, folder)
     extra = _lgbm_row(trained, folder)
     summary = run_evaluation(
         checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel, extra=extra
     )
     _echo_summary(summary, folder)
+
+
+def _journal_evaluation(ctx: typer.Context, windows: list, checkpoint: Path, folder: Path) -> None:
+    """Record the evaluation as a run in the journal, so that `bot runs list` finds its report
+    (its backtests journal apart, in the report folder's own journal)."""
+    record = RunRecord(
+        ctx.find_root().obj.run_id,
+        "evaluate",
+        symbol=",".join(dict.fromkeys(w.symbol for w in windows)),
+        bar=",".join(dict.fromkeys(w.bar for w in windows)),
+        policy=f"model:{checkpoint}",
+        report_dir=str(folder.resolve()),
+    )
+    with Journal(_settings(ctx).journal.path) as journal:
+        journal.start_run(record)
 
 
 def _check_leaderboard(leaderboard: bool, clashing: list[str]) -> None:

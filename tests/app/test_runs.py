@@ -1,0 +1,123 @@
+"""`bot runs list` and the run ids `bot explain` accepts, on a journal written as the commands
+write it."""
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.app.cli import app
+from bot.app.runs import list_runs, resolve_run
+from bot.core.errors import ConfigError
+from bot.engine.backtest_request import symbol_run_id
+from bot.engine.journal import Journal, RunRecord
+from tests.support.records import static_decision
+
+runner = CliRunner()
+
+
+def _record(run_id: str, mode: str, symbol: str, policy: str, day: int, report=None):
+    return RunRecord(run_id, mode, symbol, "1d", policy, {}, report, f"2024-01-0{day}")
+
+
+def _backtest(journal: Journal, printed: str, symbol: str, policy: str, day: int, report: str):
+    run_id = symbol_run_id(printed, symbol, policy)
+    journal.start_run(_record(run_id, "backtest", symbol, policy, day, report))
+    return run_id
+
+
+@pytest.fixture
+def journal_path(tmp_path):
+    """A two-symbol, two-policy backtest `bt1`, a one-pair backtest `bt2`, a paper session and
+    an evaluation, started in that order."""
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as journal:
+        for symbol in ("SPX", "AAPL"):
+            for policy in ("uniform", "model:models/daily-equities"):
+                _backtest(journal, "bt1", symbol, policy, 1, f"/r/1/{symbol}")
+        bt2 = _backtest(journal, "bt2", "SPX", "random", 2, "/r/2")
+        journal.record_decision(static_decision(bt2, 0))
+        journal.start_run(_record("pp1", "paper", "BTCUSDT", "uniform", 3))
+        journal.start_run(_record("ev1", "evaluate", "AAPL,GOOG", "model:ckpt", 4, "/r/ev"))
+    return path
+
+
+def _bot(journal_path, *args: str):
+    return runner.invoke(app, ["--set", f"journal.path={journal_path}", *args])
+
+
+def test_runs_are_listed_newest_first_with_a_backtest_under_the_id_it_printed(journal_path):
+    with Journal(journal_path) as journal:
+        runs = list_runs(journal)
+
+    assert [run.run_id for run in runs] == ["ev1", "pp1", "bt2", "bt1"]
+    bt1 = runs[-1]
+    assert bt1.symbols == ("SPX", "AAPL")
+    assert bt1.policies == ("uniform", "model:models/daily-equities")
+    assert bt1.report_dir == "/r/1"  # the folder holding one subfolder per symbol
+    assert len(bt1.journal_ids) == 4
+
+
+def test_list_prints_a_table_and_filters_by_mode_and_limit(journal_path):
+    listed = _bot(journal_path, "runs", "list")
+    backtests = _bot(journal_path, "runs", "list", "--mode", "backtest", "--limit", "1")
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].split() == ["id", "mode", "symbols", "policies", "started", "(UTC)", "report"]
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["ev1", "evaluate"],
+        ["pp1", "paper"],
+        ["bt2", "backtest"],
+        ["bt1", "backtest"],
+    ]
+    assert lines[-1].split()[2:4] == ["SPX,AAPL", "uniform,model:models/daily-equities"]
+    assert lines[-1].split()[-1] == "/r/1"
+    assert [line.split()[0] for line in backtests.output.splitlines()] == ["id", "bt2", "(1"]
+    assert "1 older runs not shown: --limit 0 shows all" in backtests.output
+
+
+def test_list_without_a_journal_says_so_and_creates_none(tmp_path):
+    result = _bot(tmp_path / "none.sqlite", "runs", "list")
+
+    assert result.exit_code == 0
+    assert "No runs in the journal" in result.output and "`bot backtest`" in result.output
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_an_unknown_mode_is_a_config_error(journal_path):
+    result = _bot(journal_path, "runs", "list", "--mode", "sim")
+
+    assert result.exit_code == ConfigError.exit_code
+    assert "--mode sim is not a run mode" in result.output
+
+
+def test_the_printed_id_of_a_one_pair_backtest_resolves_to_its_run(journal_path):
+    with Journal(journal_path) as journal:
+        by_printed = resolve_run(journal, "bt2")
+        by_journal_id = resolve_run(journal, "bt1-SPX-uniform")
+
+    assert by_printed.run_id == "bt2-SPX-random"
+    assert by_journal_id.symbol == "SPX" and by_journal_id.policy == "uniform"
+
+
+def test_explain_with_the_id_of_a_one_pair_backtest_explains_it(journal_path, tmp_path):
+    result = _bot(journal_path, "explain", "bt2", "--out", str(tmp_path / "plot"))
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Run bt2-SPX-random: backtest SPX 1d, policy random")
+
+
+def test_explain_with_the_id_of_a_many_pair_backtest_names_the_ids_to_pass(journal_path):
+    result = _bot(journal_path, "explain", "bt1")
+
+    assert result.exit_code == ConfigError.exit_code
+    assert "The backtest bt1 ran 4 symbol and policy pairs" in result.output
+    for pair in ("SPX-uniform", "SPX-model_models_daily-equities", "AAPL-uniform"):
+        assert f"bt1-{pair}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_id_points_to_runs_list(journal_path):
+    result = _bot(journal_path, "explain", "nope")
+
+    assert result.exit_code == ConfigError.exit_code
+    assert "has no run 'nope'" in result.output and "`bot runs list`" in result.output
