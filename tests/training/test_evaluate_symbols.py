@@ -11,10 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
+from bot.app.runs import list_runs
 from bot.core.errors import DataError
 from bot.core.fingerprint import fingerprint
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.data import load_bars
+from bot.engine.journal import Journal
 from bot.model.checkpoint import init_checkpoint
 from bot.model.router_model import ModelConfig
 from training.eval_windows import IN_SAMPLE, in_sample_overlap, symbol_windows, warmup_bars
@@ -92,6 +94,10 @@ def test_symbols_evaluates_a_symbol_the_checkpoint_never_saw(unseen, tmp_path, m
     assert "router SR - row SR [95% CI]" in table and "IBM 20" in table
     assert (out / "summary.png").stat().st_size > 0 and (out / "IBM" / "index.html").exists()
     assert "never seen" in result.stdout and IN_SAMPLE not in result.stdout
+    with Journal(tmp_path / "journal.sqlite") as journal:  # for `bot runs list`
+        (evaluation,) = list_runs(journal, "evaluate")
+    assert evaluation.symbols == ("IBM",) and evaluation.policies == (f"model:{unseen}",)
+    assert evaluation.report_dir == str(out.resolve())
 
 
 def test_an_in_sample_start_is_refused_with_a_clear_message(trained_on_ibm, tmp_path, monkeypatch):
