@@ -71,8 +71,8 @@ def test_list_prints_a_table_and_filters_by_mode_and_limit(journal_path):
     ]
     assert lines[-1].split()[2:4] == ["SPX,AAPL", "uniform,model:models/daily-equities"]
     assert lines[-1].split()[-1] == "/r/1"
-    assert [line.split()[0] for line in backtests.output.splitlines()] == ["id", "bt2", "(1"]
-    assert "1 older runs not shown: --limit 0 shows all" in backtests.output
+    assert [line.split()[0] for line in backtests.output.splitlines()] == ["id", "bt2", "Older"]
+    assert "Older runs not shown: 1 (--limit 0 shows all)." in backtests.output
 
 
 def test_list_without_a_journal_says_so_and_creates_none(tmp_path):

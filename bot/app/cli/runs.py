@@ -43,7 +43,7 @@ def runs_list(
     header = ("id", "mode", "symbols", "policies", "started (UTC)", "report")
     typer.echo(text_table(header, [_row(run) for run in shown]))
     if len(shown) < len(runs):
-        typer.echo(f"({len(runs) - len(shown)} older runs not shown: --limit 0 shows all.)")
+        typer.echo(f"Older runs not shown: {len(runs) - len(shown)} (--limit 0 shows all).")
 
 
 def _row(run: Run) -> tuple[str, ...]:
