@@ -16,6 +16,7 @@ Ray is the optional `scale` extra (`pip install -e '.[scale]'`, in `make setup`)
 parallel request runs serially and says so.
 """
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -163,7 +164,12 @@ def _start_ray(parallel: Parallel, width: int) -> bool:
     # shipped. Worker output stays out of the terminal: errors come back through results().
     if parallel.ray_address:
         ray.init(address=parallel.ray_address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=width, include_dashboard=False, log_to_driver=False)
-    log.info("ray started", address=parallel.ray_address or "local", workers=width)
+        log.info("ray joined", address=parallel.ray_address)
+        return True
+    # A local Ray is an implementation detail of a run: its start-up notes (the session token,
+    # "Started a local Ray instance") are not the user's business; its errors still show.
+    ray.init(
+        num_cpus=width, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+    )
+    log.debug("ray started", workers=width)
     return True

@@ -1,7 +1,10 @@
 """The Ray fan-out (bot.core.parallel) against the serial run: the same results, in the same
 order."""
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +15,8 @@ from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REQUESTS = [
     BacktestRequest(symbol="SPX", policy=policy, start=date(2018, 1, 1), end=date(2018, 9, 30))
@@ -45,3 +50,22 @@ def test_one_worker_or_one_item_runs_here_without_ray():
     assert FanOut(Parallel(workers=1), 5).serial
     assert FanOut(Parallel(workers=0), 1).serial
     assert fan_out(abs, [-1, 2, -3], Parallel(workers=1)) == [1, 2, 3]
+
+
+def test_a_local_ray_starts_and_stops_without_a_word_on_the_terminal():
+    # Arrange: a fresh process (the suite shares one Ray session, so it would start none here).
+    script = (
+        "import json; from bot.core.parallel import Parallel, fan_out; "
+        "print(fan_out(json.dumps, [1, 2], Parallel(workers=2)))"
+    )
+
+    # Act
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+    # Assert: the results, and nothing of Ray's start-up (its token note, "Started a local Ray").
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "['1', '2']"
+    said = done.stdout + done.stderr
+    assert "Token authentication" not in said and "Started a local Ray" not in said, said
