@@ -62,6 +62,11 @@ def strategy_id(name: str) -> StrategyId:
     return StrategyId(f"{name}-{strategy_names().index(name):03d}")
 
 
+def name_of(strategy: StrategyId) -> str:
+    """The table name in a StrategyId that `strategy_id` made (its tag cut off)."""
+    return strategy.value.rsplit("-", 1)[0]
+
+
 def build_strategies(
     instrument_id: InstrumentId,
     bar_type: BarType,

@@ -14,7 +14,7 @@ from bot.core.bars import bar_interval
 from bot.core.report import text_table
 from bot.engine.node_state import CacheState, Session
 from bot.engine.router import HELD_BACK_EVENT
-from strategies import strategy_names
+from strategies import name_of, strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
 
@@ -122,7 +122,7 @@ def _positions(cache: CacheState) -> str:
     close = (cache.guard.get("last_bar") or {}).get("close")
     rows = []
     for position in sorted(cache.positions, key=lambda p: p.strategy_id.value):
-        name = position.strategy_id.value.rsplit("-", 1)[0]
+        name = name_of(position.strategy_id)
         unrealized = "n/a"
         if close is not None and position.is_open:
             # The bar's close at full precision: PnL is computed in floats anyway.

@@ -39,7 +39,7 @@ from bot.engine.policy import (
 )
 from bot.engine.registry import REGISTRY_POLICY, Registry
 from bot.engine.router_config import RouterActorConfig
-from strategies import STRATEGIES, strategy_names
+from strategies import STRATEGIES, name_of, strategy_names
 from strategies.base import RoutedStrategy, request_warmup
 from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
@@ -75,7 +75,7 @@ class RouterActor(Actor):
         self._weights: RouterWeights | None = None  # the last published, for restarts
         self._republish = False  # restored from a previous run: publish them on the next bar
         self._journal: Journal | None = None
-        self._held_back: dict[str, str] = {}  # journalled since each strategy's last fill
+        self._held_back: set[str] = set()  # strategies journalled as held back since a fill
         self._strategies: list[RoutedStrategy] = []
         self.decisions: list[tuple[int, Decision]] = []
         self.equity: list[tuple[int, float]] = []
@@ -153,7 +153,7 @@ class RouterActor(Actor):
         self.cache.update_actor(self)
 
     def _journal_fill(self, fill) -> None:
-        self._held_back.pop(fill.strategy_id.value.rsplit("-", 1)[0], None)
+        self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
             journal_fill(self._journal, self.config.run_id, fill)
 
@@ -164,7 +164,7 @@ class RouterActor(Actor):
             reason = strategy.held_back
             if reason is None or strategy.name in self._held_back:
                 continue
-            self._held_back[strategy.name] = reason
+            self._held_back.add(strategy.name)
             if self._journal is not None:
                 payload = {"strategy": strategy.name, "reason": reason}
                 self._journal.record_event(self.config.run_id, ts, HELD_BACK_EVENT, payload)
@@ -344,7 +344,7 @@ def journal_fill(journal: Journal, run_id: str, fill) -> None:
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),
-        fill.strategy_id.value.rsplit("-", 1)[0],
+        name_of(fill.strategy_id),
         fill.order_side.name,
         fill.last_qty.as_double(),
         fill.last_px.as_double(),

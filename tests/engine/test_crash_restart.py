@@ -22,6 +22,7 @@ from bot.core.settings import PersistenceSettings
 from bot.engine.journal import Journal
 from bot.engine.node_state import read_cache
 from bot.engine.persistence import RECONCILIATION_EVENT
+from strategies import name_of
 from tests.conftest import RedisServer, free_port
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_trading import num
@@ -55,7 +56,7 @@ def _saved(server: RedisServer) -> Saved:
     positions, orders = state.positions, state.orders
     router = state.router.get("router")
     return Saved(
-        positions={p.strategy_id.value.rsplit("-", 1)[0]: p.signed_qty for p in positions},
+        positions={name_of(p.strategy_id): p.signed_qty for p in positions},
         fills={
             (
                 o.client_order_id.value,
@@ -68,7 +69,7 @@ def _saved(server: RedisServer) -> Saved:
             for e in o.events
             if isinstance(e, OrderFilled)
         },  # fmt: skip
-        owners={o.client_order_id.value: o.strategy_id.value.rsplit("-", 1)[0] for o in orders},
+        owners={o.client_order_id.value: name_of(o.strategy_id) for o in orders},
         router=router,
     )
 

@@ -14,7 +14,7 @@ from nautilus_trader.persistence.wranglers import BarDataWrangler
 
 from bot.engine.instruments import make_instrument
 from bot.engine.sim import new_engine
-from strategies import STRATEGIES
+from strategies import STRATEGIES, name_of
 from strategies.base import RoutedStrategy
 from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
@@ -92,7 +92,7 @@ class WeightsActor(Actor):
         self.fills.append(
             {
                 "bar": self._index,
-                "strategy": event.strategy_id.value.rsplit("-", 1)[0],
+                "strategy": name_of(event.strategy_id),
                 "qty": sign * event.last_qty.as_double(),
                 "price": event.last_px.as_double(),
                 "commission": event.commission.as_double(),
