@@ -34,7 +34,8 @@ def _one_ray_session():
     Ray only when none runs) instead of paying its start-up, seconds, in every test."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": never join a cluster someone started on this machine (and fail on num_cpus).
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
