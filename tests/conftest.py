@@ -1,5 +1,4 @@
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ import pytest
 import redis
 import structlog
 
+from bot.core.errors import OperationalError
+from bot.engine.redis_server import require_redis_server
 from tests.fakes.waiting import wait_for
 
 # Fixtures that tests in several folders share: the live Binance node's, and the bars and
@@ -80,12 +81,10 @@ def free_port() -> int:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh, empty redis-server of this test's own (live nodes keep nautilus' cache there)."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail(
-            "redis-server is not installed: live-node tests keep nautilus' cache in a real Redis. "
-            "Install it (`apt-get install redis-server`; .ci/run does) and run the tests again."
-        )
+    try:
+        executable = require_redis_server()
+    except OperationalError as missing:
+        pytest.fail(str(missing))
     server = RedisServer(free_port())
     folder = tmp_path / "redis"
     folder.mkdir()

@@ -8,7 +8,8 @@ the serial run's, which a test checks.
 
 - `workers=1` runs in this process, one item after another: no Ray needed.
 - `workers=0` (one per CPU) or `workers=N` start a local Ray for the batch and stop it after;
-  start-up costs a few seconds, so a batch of one item runs serially.
+  start-up costs a few seconds, so a batch of one item, or any batch on a one-CPU machine, runs
+  serially. A plain `bot backtest` (one symbol, one policy) never starts Ray.
 - `ray_address="ray://host:10001"` (or "auto") joins a running cluster, whose nodes must have
   this project installed at the same version; the cluster's own CPUs bound the parallelism.
 
@@ -86,7 +87,9 @@ class FanOut:
 
     def __init__(self, parallel: Parallel, items: int) -> None:
         self.parallel = parallel
-        self.serial = parallel.workers == 1 or (items <= 1 and parallel.ray_address is None)
+        # One item, or one CPU: Ray would only add its start-up (seconds) to a serial run.
+        local_width = parallel.width(items)
+        self.serial = parallel.workers == 1 or (local_width <= 1 and parallel.ray_address is None)
         self._started = False
         if not self.serial and not _has_ray():
             if parallel.ray_address:
@@ -96,7 +99,7 @@ class FanOut:
                 )
             log.warning("ray is not installed; running serially", install="pip install ray")
             self.serial = True
-        self._width = parallel.width(items)
+        self._width = local_width
 
     def __enter__(self) -> "FanOut":
         if not self.serial:

@@ -50,6 +50,17 @@ COLUMNS = (
     ("trades", "Trades", 1, "{:.0f}"),
     ("win_rate", "Win%", 100, "{:.1f}"),
 )
+# What the table's less obvious columns mean, printed under it (`bot backtest`).
+TABLE_NOTES = "\n".join(
+    (
+        "Costs: commissions paid over the span, in the instrument's quote currency (USD for "
+        "equities and indices); slippage is in the fill prices, not here.",
+        "Turnover: traded notional per year over the average equity (2.0: bought and sold once).",
+        "Exposure%: share of bars with any position open (time in the market). Gross%: mean "
+        "value of the positions as a share of equity (capital at work).",
+        "Win%: closed round trips with a positive PnL.",
+    )
+)
 MISSING = "n/a"  # a metric that was not measured (None), e.g. trades of buy-and-hold
 
 

@@ -36,7 +36,13 @@ from bot.engine.data import dataset_asset_class, load_bars
 from bot.engine.fills import fills_frame
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.policy import MODEL_PREFIXES, PolicyLoader, PolicySpec, check_policy
+from bot.engine.policy import (
+    MODEL_PREFIXES,
+    PolicyLoader,
+    PolicySpec,
+    check_policy,
+    policy_plugins,
+)
 from bot.engine.router import RouterActor, assemble
 from bot.engine.router_config import RouterActorConfig
 from bot.engine.sim import market_data, new_engine
@@ -189,9 +195,14 @@ def resolve_window(
     """The [start, end] span to trade, checked against the data."""
     first, last = frame.index[0], frame.index[-1]
     end = request_day(request.end) if request.end else last
-    start = (
-        request_day(request.start) if request.start else end - pd.DateOffset(years=request.years)
-    )
+    start = request_day(request.start) if request.start else _default_start(request, end)
+    if start >= end and not request.start and request.start_floor:
+        raise DataError(
+            f"{request.symbol} {request.bar} data ends {last.date()}, before "
+            f"{request.start_floor}, the first day out of sample for {request.policy} (the default "
+            "start): nothing to trade out of sample. Pass --start to backtest the model's "
+            "training span (flagged IN-SAMPLE), or choose another symbol or policy."
+        )
     if start < first or end > last + pd.Timedelta(days=1) or start >= end:
         raise DataError(
             f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
@@ -199,6 +210,11 @@ def resolve_window(
             "inside that range (`bot data list` shows every range)."
         )
     return start, end
+
+
+def _default_start(request: BacktestRequest, end: pd.Timestamp) -> pd.Timestamp:
+    start = end - pd.DateOffset(years=request.years)
+    return max(start, request_day(request.start_floor)) if request.start_floor else start
 
 
 def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.Timestamp) -> str:
@@ -224,7 +240,11 @@ def _simulate(
     )
     bar_type = bar_type_for(instrument, request.bar)
     strategies = build_strategies(
-        instrument.id, bar_type, long_only=asset_class == "crypto", params=request.params
+        instrument.id,
+        bar_type,
+        long_only=asset_class == "crypto",
+        params=request.params,
+        plugins=policy_plugins(request.policy, request.weights),
     )
     warmup = max(REQUIRED_BARS, *(s.config.warmup_bars for s in strategies))
     history = frame[frame.index < start].tail(warmup)

@@ -30,7 +30,8 @@ import pandas as pd
 from bot.core.errors import ConfigError
 from bot.engine.journal_schema import connect
 from bot.engine.policy import complete
-from strategies import EXPERTS, strategy_names
+from strategies import EXPERTS
+from strategies.plugins import table
 
 JOURNAL_FILE = "journal.sqlite"
 _DECISION_COLUMNS = (
@@ -159,7 +160,7 @@ class Journal:
 
     def record_decision(self, decision: DecisionRecord) -> int | None:
         """Commit one decision and return its row id (None in a batch)."""
-        unknown = sorted(set(decision.weights) - set(strategy_names()))
+        unknown = sorted(set(decision.weights) - {spec.name for spec in table()})
         if unknown:
             raise ValueError(f"decision weights name unknown strategies {unknown}")
         row = (

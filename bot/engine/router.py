@@ -265,9 +265,10 @@ class RouterActor(Actor):
             last_ts, last_close = self._last_bar
             if bar.ts_event <= last_ts:
                 return  # a replayed bar, as BarHistory ignores it
-            if len(self._strategies) == len(STRATEGIES):
+            if len(self._strategies) >= len(STRATEGIES):  # the built-in ones; plug-ins after
                 change = close / last_close - 1.0 if last_close else 0.0
-                self._unit_returns.append([s.target * change for s in self._strategies])
+                built_in = self._strategies[: len(STRATEGIES)]
+                self._unit_returns.append([s.target * change for s in built_in])
         self._last_bar = (bar.ts_event, close)
 
     def _record_of(
@@ -334,7 +335,7 @@ class RouterActor(Actor):
         weights = pd.DataFrame(
             [d.weights for _, d in self.decisions],
             index=pd.to_datetime([ts for ts, _ in self.decisions], utc=True),
-            columns=list(strategy_names()),
+            columns=[*strategy_names(), *(s.name for s in self._strategies[len(STRATEGIES) :])],
         )
         return equity, pnl, weights
 
