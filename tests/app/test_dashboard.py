@@ -62,10 +62,11 @@ def _wait(browser, condition, timeout: float = 10):
     return WebDriverWait(browser, timeout).until(lambda _: condition())
 
 
-def _cells(browser, table: str, column: int) -> dict[str, str]:
+def _cells(browser, table: str, column: str) -> dict[str, str]:
+    """The cells of class `column` in `table`, by the strategy of their row."""
     rows = browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")
     return {
-        row.get_attribute("data-strategy"): row.find_elements(By.TAG_NAME, "td")[column].text
+        row.get_attribute("data-strategy"): row.find_element(By.CLASS_NAME, column).text
         for row in rows
     }
 
@@ -104,8 +105,8 @@ def test_decision_explorer_shows_the_journals_chart_weights_and_outcome(backtest
         outcome = pnl_from_fills(journal.fills(run_id), records[1], records[2])
     with serve_dashboard(backtest["journal"], OFFLINE) as url:
         browser.get(f"{url}/decision?run={run_id}&n=2")
-        _wait(browser, lambda: _cells(browser, "outcome", 1))
-        weights, pnl = _cells(browser, "weights", 2), _cells(browser, "outcome", 1)
+        _wait(browser, lambda: _cells(browser, "outcome", "pnl"))
+        weights, pnl = _cells(browser, "weights", "weight"), _cells(browser, "outcome", "pnl")
         chart = _loaded_images(browser)
         browser.find_element(By.ID, "next").click()
         _wait(browser, lambda: "Decision 3 at" in browser.find_element(By.ID, "summary").text)
@@ -129,8 +130,8 @@ def test_live_view_shows_the_nodes_state_and_follows_it(redis_server, browser, t
         equity = browser.find_element(By.ID, "equity")
         _wait(browser, lambda: equity.text == _money(last_bar["equity"]))
         shown = {
-            "weights": _cells(browser, "weights", 1),
-            "positions": _cells(browser, "positions", 1),
+            "weights": _cells(browser, "weights", "weight"),
+            "positions": _cells(browser, "positions", "qty"),
             "staleness": browser.find_element(By.ID, "staleness").text,
             "kill": browser.find_element(By.ID, "kill-switch").text,
             "events": browser.find_element(By.ID, "events").text,

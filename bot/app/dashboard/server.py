@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-import structlog
 from aiohttp import web
 
 from bot.app.dashboard.auth import token_middleware
@@ -36,8 +35,6 @@ from bot.core.errors import BotError, ConfigError, OperationalError
 from bot.core.settings import PersistenceSettings
 from bot.engine.journal import Journal
 from bot.engine.node_state import latest_session, read_cache
-
-log = structlog.get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "runs.html", "/live": "live.html", "/decision": "decision.html"}
@@ -166,7 +163,6 @@ async def _errors(request: web.Request, handler) -> web.StreamResponse:
         return web.json_response({"error": str(exc)}, status=404)
     except BotError as exc:
         return web.json_response({"error": str(exc)}, status=503)
-    log.debug("dashboard request", method=request.method, path=request.path)  # never the query
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -24,8 +24,8 @@ EVENTS_SHOWN = 20
 def runs_view(journal: Journal, mode: str | None = None) -> list[dict]:
     """Every run, newest first, as `bot runs list` groups them, with the report pages found in
     its folder and the decisions each journalled run holds."""
-    counts = journal.runs().set_index("run_id")["decisions"]
-    return [_run_json(run, counts) for run in list_runs(journal, mode)]
+    journalled = journal.runs().set_index("run_id")
+    return [_run_json(run, journalled) for run in list_runs(journal, mode)]
 
 
 def report_folder(journal: Journal, run_id: str) -> Path:
@@ -117,7 +117,7 @@ def status_view(
     return view
 
 
-def _run_json(run: Run, counts: pd.Series) -> dict:
+def _run_json(run: Run, journalled: pd.DataFrame) -> dict:
     folder = Path(run.report_dir) if run.report_dir else None
     pages = []
     if folder is not None and folder.is_dir():
@@ -132,7 +132,12 @@ def _run_json(run: Run, counts: pd.Series) -> dict:
         "report_dir": run.report_dir,
         "reports": pages,
         "journal_runs": [
-            {"id": journal_id, "decisions": int(counts.get(journal_id, 0))}
+            {
+                "id": journal_id,
+                "symbol": journalled.at[journal_id, "symbol"],
+                "policy": journalled.at[journal_id, "policy"],
+                "decisions": int(journalled.at[journal_id, "decisions"]),
+            }
             for journal_id in run.journal_ids
         ],
     }

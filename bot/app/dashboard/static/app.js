@@ -79,9 +79,11 @@ async function runsPage() {
       const base = `/reports/${encodeURIComponent(run.run_id)}/`;
       cell(row, run.reports.length ? links(run.reports.map((page) => link(base + page,
         page.replace(/\/?index\.html$/, "") || "report"))) : (run.report_dir || "-"));
+      // One journalled run per symbol and policy: name them when there are several.
+      const several = run.journal_runs.length > 1;
       cell(row, links(run.journal_runs.filter((j) => j.decisions > 0).map((j) => link(
         `/decision?run=${encodeURIComponent(j.id)}&n=1`,
-        `${run.journal_runs.length > 1 ? j.id + ": " : ""}${j.decisions}`))));
+        `${several ? `${j.symbol} ${j.policy}: ` : ""}${j.decisions}`))), {class: "decisions"});
     });
   } catch (error) { showError(error); }
 }
@@ -131,7 +133,7 @@ function showLive(s) {
   fill($("positions"), s.positions || [], (row, p) => {
     row.dataset.strategy = p.strategy;
     cell(row, p.strategy);
-    cell(row, String(p.qty), {class: "num"});
+    cell(row, String(p.qty), {class: "num qty"});
     cell(row, money(p.avg_price), {class: "num"});
     cell(row, money(p.realized_pnl), {class: "num"});
     cell(row, money(p.unrealized_pnl), {class: "num"});
@@ -158,7 +160,7 @@ function showRouter(router) {
   fill($("weights"), rows, (row, s) => {
     row.dataset.strategy = s.name;
     cell(row, s.name);
-    cell(row, fraction(s.weight), {class: "num"});
+    cell(row, fraction(s.weight), {class: "num weight"});
     cell(row, bar(s.weight));
   });
   probabilities($("experts"), router.experts);
@@ -198,12 +200,14 @@ async function decisionPage() {
 }
 
 function showWeights(groups) {
-  const rows = groups.flatMap((g) => g.strategies.map((s) => ({group: g, s})));
-  fill($("weights"), rows, (row, {group, s}) => {
+  const rows = groups.flatMap((g) => g.strategies.map((s, i) => ({group: g, s, first: !i})));
+  fill($("weights"), rows, (row, {group, s, first}) => {
     row.dataset.strategy = s.name;
-    cell(row, `${group.expert} ${fraction(group.weight)}`);
+    if (first) {
+      cell(row, `${group.expert} ${fraction(group.weight)}`, {rowspan: group.strategies.length});
+    }
     cell(row, s.name);
-    cell(row, fraction(s.weight), {class: "num"});
+    cell(row, fraction(s.weight), {class: "num weight"});
     cell(row, group.weight > 0 ? fraction(s.weight / group.weight) : "-", {class: "num"});
   });
 }
@@ -216,7 +220,7 @@ function showOutcome(outcome) {
   fill($("outcome"), rows, (row, [name, pnl]) => {
     row.dataset.strategy = name;
     cell(row, name);
-    cell(row, money(pnl), {class: "num"});
+    cell(row, money(pnl), {class: "num pnl"});
   });
 }
 
