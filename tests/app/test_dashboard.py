@@ -204,3 +204,25 @@ def test_the_api_has_no_write_route(backtest):
         }
 
     assert codes == {405}
+
+
+def test_with_redis_down_the_live_view_says_so_and_keeps_the_journals_part(
+    redis_server, browser, tmp_path
+):
+    journal = tmp_path / "journal.sqlite"
+    write_paper_session(
+        journal, PersistenceSettings(redis_port=redis_server.port), pd.Timestamp.now(tz="UTC")
+    )
+    with serve_dashboard(journal, OFFLINE) as url:  # the node's Redis is not reachable
+        browser.get(url + "/live")
+        error = browser.find_element(By.ID, "error")
+        _wait(browser, lambda: error.is_displayed())
+        shown = {
+            "error": error.text,
+            "equity": browser.find_element(By.ID, "equity").text,
+            "weights": _cells(browser, "weights", "weight"),
+        }
+
+    assert shown["error"].startswith("Redis: ")
+    assert shown["equity"] == "unknown (Redis)"
+    assert shown["weights"]["LongOnly"] == "0.5000"  # the last decision, from the journal

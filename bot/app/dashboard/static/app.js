@@ -101,8 +101,9 @@ async function livePage() {
   const refresh = async () => {
     try {
       const run = select.value ? `?run=${encodeURIComponent(select.value)}` : "";
-      showLive(await api(`/api/status${run}`));
+      const status = await api(`/api/status${run}`);
       showError(null);
+      showLive(status);
     } catch (error) { showError(error); }
     $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
   };
@@ -117,13 +118,14 @@ function showLive(s) {
   $("state").textContent = s.state + (s.pid ? ` (pid ${s.pid})` : "");
   if (s.redis_error) showError(`Redis: ${s.redis_error}`);
   const market = s.market;
-  $("equity").textContent = market ? money(market.equity) : "no bar yet";
+  const unknown = s.redis_error ? "unknown (Redis)" : "no bar yet";
+  $("equity").textContent = market ? money(market.equity) : unknown;
   const peak = s.kill_switch && s.kill_switch.peak;
   $("drawdown").textContent = market && peak
     ? `${(100 * Math.max(0, 1 - market.equity / peak)).toFixed(2)}% below the peak ${money(peak)}`
     : "";
   $("staleness").textContent = market ? `last bar ${utc(market.last_bar)} UTC, ${market.text}`
-    : "no bar seen yet; staleness unknown";
+    : `${unknown}; staleness unknown`;
   $("staleness").className = market && (market.stale || market.clock_problem) ? "bad" : "ok";
   const kill = s.kill_switch || {};
   $("kill-switch").textContent = kill.tripped ? "TRIPPED" : s.kill_switch ? "armed" : "n/a";
@@ -175,9 +177,15 @@ async function decisionPage() {
   const base = `/api/decisions/${encodeURIComponent(run)}/${n}`;
   const go = (k) => `/decision?run=${encodeURIComponent(run)}&n=${k}`;
   try {
-    const d = await api(base);
+    const all = `/api/decisions/${encodeURIComponent(run)}`;
+    const [d, list] = await Promise.all([api(base), api(all)]);
     $("title").textContent = `${d.run.run_id}: ${d.run.mode} ${d.run.symbol} ${d.run.bar}`;
     $("of").textContent = `of ${d.of}`;
+    for (const item of list.decisions) {
+      const label = `${item.n}. ${utc(item.time)} ${item.top_expert}` +
+        (item.regime ? `, ${item.regime}` : "") + (item.fallback ? " (fallback)" : "");
+      $("jump").add(new Option(label, item.n));
+    }
     $("jump").value = n;
     $("jump").onchange = () => { location.href = go($("jump").value); };
     if (n > 1) $("previous").href = go(n - 1);
