@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "img"
 MODEL = "model:models/daily-equities"
 SETTLE_S = 2.0  # the pages' first API answers and a report's scripts
+ATTRIBUTION_S = 180.0
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
                     _shoot(browser, report.as_uri(), "report.png", full_page=True)
                     _shoot(browser, url + "/", "dashboard-runs.png")
                     decision = f"{url}/decision?run={_model_run(journal)}&n=8"
-                    _shoot(browser, decision, "dashboard-decision.png")
+                    _shoot(browser, decision, "dashboard-decision.png", _attribute, full_page=True)
                     if live:
                         _shoot(browser, url + "/live", "dashboard-live.png")
             finally:
@@ -90,12 +91,23 @@ class _redis:
             self.process.wait(timeout=10)
 
 
-def _shoot(browser, url: str, name: str, full_page: bool = False) -> None:
+def _attribute(browser) -> None:
+    """Compute the decision's attributions (the page loads the model: seconds)."""
+    browser.find_element("id", "attribute").click()
+    done = "return document.getElementById('attributions').textContent !== 'computing...'"
+    deadline = time.monotonic() + ATTRIBUTION_S
+    while not browser.execute_script(done) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def _shoot(browser, url: str, name: str, prepare=None, full_page: bool = False) -> None:
     browser.get(url)
     time.sleep(SETTLE_S)
+    if prepare is not None:
+        prepare(browser)
     if full_page:  # headless Chromium shoots the window: make it as tall as the page
         height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1400, min(height, 6000))
+        browser.set_window_size(1400, min(height + 150, 6000))  # + the window frame
         time.sleep(0.5)
     browser.save_screenshot(str(OUT / name))
     browser.set_window_size(1400, 900)

@@ -2,6 +2,7 @@
 and a paper node's live view show the journal's and Redis' numbers, and a dashboard bound
 beyond loopback answers nothing without its token."""
 
+import json
 import urllib.error
 import urllib.request
 from datetime import date
@@ -24,6 +25,7 @@ from tests.support.dashboard import (
     serve_dashboard,
     write_paper_session,
 )
+from tests.support.records import start, static_decision
 
 POLICY = "model:models/daily-equities"
 TOKEN = "t0ken-for-the-dashboard-test"
@@ -226,3 +228,17 @@ def test_with_redis_down_the_live_view_says_so_and_keeps_the_journals_part(
     assert shown["error"].startswith("Redis: ")
     assert shown["equity"] == "unknown (Redis)"
     assert shown["weights"]["LongOnly"] == "0.5000"  # the last decision, from the journal
+
+
+def test_a_static_decision_answers_why_it_has_no_attributions(tmp_path):
+    journal = tmp_path / "journal.sqlite"
+    with Journal(journal) as writer:
+        start(writer, "static-run")
+        writer.record_decision(static_decision("static-run", 0))
+    with serve_dashboard(journal, OFFLINE) as url:
+        with urllib.request.urlopen(url + "/api/decisions/static-run/1/attributions") as answer:
+            lines = json.load(answer)["lines"]
+        missing = _status(url + "/api/decisions/static-run/2")
+
+    assert lines == ["none: the policy 'uniform' is static and reads no inputs."]
+    assert missing == 404
