@@ -101,11 +101,13 @@ class DecisionRecord:
 
 class Journal:
     """The journal at `path`, created with the current schema when the file does not exist;
-    `batch` > 0 holds writes back and commits them that many at a time (reads see them)."""
+    `batch` > 0 holds writes back and commits them that many at a time (reads see them).
+    `read_only` opens an existing journal for reading only: SQLite refuses any write."""
 
-    def __init__(self, path: str | Path, batch: int = 0) -> None:
+    def __init__(self, path: str | Path, batch: int = 0, read_only: bool = False) -> None:
         self.path = Path(path)
         self._batch = batch
+        self._read_only = read_only
         self._pending: list[tuple[str, tuple]] = []
         self._lock = threading.Lock()
         self._pid = -1
@@ -327,7 +329,7 @@ class Journal:
             return connection.execute(sql, row).lastrowid
 
     def _connect(self) -> None:
-        self._connection, self._pid = connect(self.path), os.getpid()
+        self._connection, self._pid = connect(self.path, self._read_only), os.getpid()
 
 
 def _decision(row: tuple) -> DecisionRecord:

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from adapters.venues import download
 from bot import __version__
+from bot.app.cli.dashboard import dashboard
 from bot.app.cli.evaluate import evaluate
 from bot.app.cli.live import live, paper
 from bot.app.cli.models import models_app
@@ -83,6 +84,7 @@ app.command()(flatten)
 app.command()(schedule)
 app.command()(evaluate)
 app.command()(sweep)
+app.command()(dashboard)
 
 
 @dataclass(frozen=True)
