@@ -319,7 +319,7 @@ def backtest(
         mine = [r for r in results if r.request.symbol == symbol]
         folder = out / symbol if len(settings.backtest.symbols) > 1 else out
         metrics = write_backtest_report(mine, folder)
-        typer.echo(f"\n{symbol}\n{format_table(metrics)}")
+        typer.echo(f"\n{symbol}\n{format_table(metrics, mine[0].currency)}")
         for picked in {r.best_expert for r in mine if r.best_expert}:
             typer.echo(f"best-expert picked the {picked} expert (best validation Sharpe).")
         for flag in {flag for r in mine for flag in r.flags}:
