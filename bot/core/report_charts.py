@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
@@ -22,6 +23,7 @@ from bot.core.report_png import (
 
 PLOTLY_JS = "plotly.min.js"
 _CONFIG = {"displaylogo": False, "responsive": True}
+_PALETTE = qualitative.D3
 
 
 def write_plotly_js(folder: Path) -> None:
@@ -49,7 +51,7 @@ def equity_chart(equity: pd.DataFrame, benchmark: str, in_sample) -> str:
     fig.update_yaxes(type="log", title_text="equity (start = 1, log)", row=1, col=1)
     fig.update_yaxes(title_text="policies only", row=2, col=1)
     fig.update_yaxes(title_text="drawdown %", row=3, col=1)
-    _shade(fig, in_sample)
+    _shade(fig, in_sample, rows=3)
     return _html(fig, 760, "equity against buy-and-hold")
 
 
@@ -128,7 +130,7 @@ def monthly_chart(monthly: pd.DataFrame, policy: str) -> str:
             y=[str(y) for y in values.index],
             colorscale="RdYlGn",
             zmid=0,
-            text=values.round(1).to_numpy(),
+            text=values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}").to_numpy(),
             texttemplate="%{text}",
             colorbar={"title": "%"},
         )
@@ -171,20 +173,28 @@ def _x(index: pd.DatetimeIndex):
 def _line(rank: int, benchmark: bool) -> dict:
     if benchmark:
         return {"color": "black", "dash": "dash", "width": 1}
-    return {"width": 2 if rank == 0 else 1}
+    # One colour per run in every panel (plotly would give each trace the next colour).
+    return {"width": 2 if rank == 0 else 1, "color": _PALETTE[rank % len(_PALETTE)]}
 
 
-def _shade(fig: go.Figure, in_sample) -> None:
+def _shade(fig: go.Figure, in_sample, rows: int) -> None:
     for policy, start, end in in_sample:
-        fig.add_vrect(
-            x0=start,
-            x1=end,
-            fillcolor=IN_SAMPLE_COLOUR,
-            opacity=0.25,
-            line_width=0,
-            annotation_text=f"in sample: {policy}",
-            annotation_position="top left",
-        )
+        for row in range(1, rows + 1):  # named once, in the top panel
+            text = (
+                {"annotation_text": f"in sample: {policy}", "annotation_position": "top left"}
+                if row == 1
+                else {}
+            )
+            fig.add_vrect(
+                x0=start.tz_convert(None),  # naive UTC, as the traces' x (`_x`)
+                x1=end.tz_convert(None),
+                fillcolor=IN_SAMPLE_COLOUR,
+                opacity=0.25,
+                line_width=0,
+                row=row,
+                col=1,
+                **text,
+            )
 
 
 def _html(fig: go.Figure, height: int, title: str) -> str:

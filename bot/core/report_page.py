@@ -27,6 +27,9 @@ from bot.core.tearsheet import (
 from bot.core.trades import trade_list
 
 TRADES_SHOWN = 100  # the page shows each policy's last trades; trades.csv has them all
+# Policies drawn side by side in the weights, candle and PnL charts: an evaluation's routers
+# (model, uniform, best-expert, random, rule, momentum), not its eleven single strategies.
+PANELS = 6
 
 
 def write_tearsheet(out_dir: Path, **report) -> Path:
@@ -46,20 +49,21 @@ def write_tearsheet(out_dir: Path, **report) -> Path:
         "trades": {r.name: trade_list(r.fills) for r in runs},
     }
     in_sample = _in_sample(runs, equity.index)
+    panels = runs[:PANELS]
     _write_data(out_dir, stats)
     png.plot_equity(equity, benchmark, in_sample, out_dir / "equity.png")
-    png.plot_weights(runs, equity.index, experts, out_dir / "weights.png")
-    png.plot_candles(report["bars"], runs, out_dir / "candles.png")
+    png.plot_weights(panels, equity.index, experts, out_dir / "weights.png")
+    png.plot_candles(report["bars"], panels, out_dir / "candles.png")
     png.plot_returns(stats["monthly"], stats["yearly"], first, out_dir / "returns.png")
     png.plot_rolling(stats["rolling"], benchmark, ROLLING_DAYS, out_dir / "rolling.png")
-    per_strategy = {name: pnl[0] for name, pnl in stats["pnl"].items() if len(pnl[0])}
+    per_strategy = {r.name: stats["pnl"][r.name][0] for r in panels if len(stats["pnl"][r.name][0])}
     if per_strategy:
         png.plot_pnl(per_strategy, experts, report["currency"] or "account", out_dir / "pnl.png")
     charts.write_plotly_js(out_dir)
     interactive = {
         "equity": charts.equity_chart(equity, benchmark, in_sample),
-        "weights": charts.weights_chart(runs, equity.index, experts),
-        "candles": charts.candles_chart(report["bars"], runs),
+        "weights": charts.weights_chart(panels, equity.index, experts),
+        "candles": charts.candles_chart(report["bars"], panels),
         "returns": charts.monthly_chart(stats["monthly"], first),
         "rolling": charts.rolling_chart(stats["rolling"], benchmark, ROLLING_DAYS),
     }
@@ -116,6 +120,7 @@ def _page(report: dict, stats: dict, interactive: dict[str, str], with_pnl: bool
         _flags(report["flags"], report["simulation"]),
         "<h2>Metrics</h2>" + _metrics_table(report, stats["alpha_beta"]),
         f'<p class="legend">{html.escape(LEGEND)}</p>',
+        _panels_note(len(report["runs"])),
         _chart("equity", interactive),
         _chart("weights", interactive),
         _chart("returns", interactive),
@@ -144,6 +149,15 @@ img{{max-width:100%}}</style></head>
 <body><h1>{title}</h1>{"".join(sections)}
 <p>Data: {links}</p></body></html>
 """
+
+
+def _panels_note(policies: int) -> str:
+    if policies <= PANELS:
+        return ""
+    return (
+        f"<p>The weights, candle and PnL charts show the first {PANELS} of {policies} "
+        "policies; the tables show every one.</p>"
+    )
 
 
 def _flags(flags: list[str], simulation: dict) -> str:

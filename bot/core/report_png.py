@@ -17,6 +17,7 @@ import mplfinance as mpf  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from bot.core.metrics import daily_equity  # noqa: E402
 
@@ -69,6 +70,8 @@ def plot_equity(equity: pd.DataFrame, benchmark: str, in_sample, path: Path) -> 
                 drawdown.index, drawdown[column], 0, color=line.get_color(), alpha=0.2
             )
     top.set_yscale("log")
+    for axis in (top.yaxis.set_major_formatter, top.yaxis.set_minor_formatter):
+        axis(FuncFormatter(lambda value, _: f"{value:g}"))  # 2, not 2 x 10^0
     top.set_ylabel("equity (start = 1, log)")
     top.set_title("equity against buy-and-hold" if benchmark in curves else "equity")
     top.legend(loc="upper left", fontsize=8)
