@@ -58,9 +58,9 @@ TITLES = {
 }
 LEGEND = (
     "Time in market: the share of bars with any position open. Gross exposure: the value of "
-    "all positions (long plus short) as a share of equity, averaged over bars; a run can be in "
-    "the market 100% of the time with a gross exposure of 27% when the router keeps most "
-    "capital in cash or in strategies that are flat."
+    "all positions (long plus short) as a share of equity, averaged over bars. A run can be in "
+    "the market all of the time with a much lower gross exposure when the router keeps much of "
+    "its capital in cash or in strategies that are flat."
 )
 MISSING = "n/a"  # a metric that was not measured (None), e.g. trades of buy-and-hold
 

@@ -145,7 +145,7 @@ def _page(report: dict, stats: dict, interactive: dict[str, str], with_pnl: bool
 td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}td:first-child{{text-align:left}}
 th{{background:#f4f4f4}}.flags{{background:#fff3cd;border:1px solid #e0a800;padding:0.5em 1em;
 margin:1em 0}}.legend{{color:#555;max-width:60em}}.side{{display:flex;flex-wrap:wrap;gap:2em}}
-img{{max-width:100%}}</style></head>
+img{{max-width:100%}}.wide{{overflow-x:auto}}.wide table{{font-size:90%}}</style></head>
 <body><h1>{title}</h1>{"".join(sections)}
 <p>Data: {links}</p></body></html>
 """
@@ -181,7 +181,7 @@ def _metrics_table(report: dict, alpha_beta: dict) -> str:
         ]
         rows += f"<tr><td>{html.escape(name)}</td>"
         rows += "".join(f"<td>{c}</td>" for c in [*cells(values), *extra]) + "</tr>"
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return f'<div class="wide"><table><tr>{head}</tr>{rows}</table></div>'
 
 
 def _chart(name: str, interactive: dict[str, str]) -> str:
@@ -207,11 +207,12 @@ def _side_by_side(tables: dict, render) -> str:
 
 
 def _drawdowns(table: pd.DataFrame) -> str:
+    day = {c: pd.to_datetime(table[c], utc=True).dt.strftime("%Y-%m-%d") for c in table.columns[:3]}
     shown = pd.DataFrame(
         {
-            "peak": table["peak"].dt.strftime("%Y-%m-%d"),
-            "trough": table["trough"].dt.strftime("%Y-%m-%d"),
-            "recovered": table["recovery"].dt.strftime("%Y-%m-%d").fillna("not yet"),
+            "peak": day["peak"],
+            "trough": day["trough"],
+            "recovered": day["recovery"].fillna("not yet"),
             "depth %": (table["depth"] * 100).map("{:.2f}".format),
             "days": table["days"].astype(str),
         }

@@ -128,9 +128,13 @@ def in_sample_span(request: BacktestRequest) -> tuple[pd.Timestamp, pd.Timestamp
     learned = [splits[name] for name in ("train", "val") if name in splits]
     if not learned:
         return None
-    return (
+    # meta.json holds ISO times; an older or hand-written one may hold naive dates (UTC).
+    first, last = (
         pd.Timestamp(learned[0]["first_decision"]),
         pd.Timestamp(learned[-1]["last_decision"]),
+    )
+    return tuple(
+        t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (first, last)
     )
 
 
