@@ -51,7 +51,7 @@ def synthetic_run(days: int = 2520, seed: int = 3) -> dict:
     weights = pd.DataFrame(
         rng.dirichlet(np.ones(len(NAMES)), len(decisions)), index=decisions, columns=NAMES
     )
-    traded = np.sort(rng.choice(days, 600, replace=False))
+    traded = np.sort(rng.choice(days, min(600, days // 2), replace=False))
     fills = pd.DataFrame(
         {
             "ts": index[traded],
@@ -79,7 +79,7 @@ def synthetic_run(days: int = 2520, seed: int = 3) -> dict:
         "metrics": metrics,
         "equity": equity,
         "runs": [
-            PolicyRun("uniform", weights, fills, orders, pnl, (index[300], index[800])),
+            PolicyRun("uniform", weights, fills, orders, pnl, (index[days // 8], index[days // 3])),
             PolicyRun("random", weights.iloc[::2], fills.iloc[::3], orders.iloc[::3]),
         ],
         "bars": bars,
@@ -93,6 +93,12 @@ def synthetic_run(days: int = 2520, seed: int = 3) -> dict:
 @pytest.fixture(scope="module")
 def run() -> dict:
     return synthetic_run()
+
+
+@pytest.fixture(scope="module")
+def year() -> dict:
+    """A one-year run, for tests of what does not depend on the length (faster to write)."""
+    return synthetic_run(days=300)
 
 
 @pytest.fixture(scope="module")
@@ -212,9 +218,9 @@ def test_tearsheet_numbers_match_the_metrics(run, written):
 
 
 @pytest.mark.parametrize("weights", [None, pd.DataFrame()])
-def test_run_without_router_or_flags_still_gets_a_weights_plot(run, tmp_path, weights):
-    runs = [replace(run["runs"][0], weights=weights)]
-    page = write_report(tmp_path, **{**run, "runs": runs, "flags": []}).read_text()
+def test_run_without_router_or_flags_still_gets_a_weights_plot(year, tmp_path, weights):
+    runs = [replace(year["runs"][0], weights=weights)]
+    page = write_report(tmp_path, **{**year, "runs": runs, "flags": []}).read_text()
 
     assert _png_size(tmp_path / "weights.png")[0] >= 800
     assert 'href="weights.png"' in page
@@ -259,7 +265,7 @@ def test_intraday_curve_is_plotted(run, tmp_path):
     assert _png_size(tmp_path / "equity.png")[0] >= 800
 
 
-def test_candles_show_only_the_last_bars_for_every_policy(run, tmp_path, monkeypatch):
+def test_candles_show_only_the_last_bars_for_every_policy(year, tmp_path, monkeypatch):
     shown = []
     real_plot = mpf.plot
 
@@ -269,14 +275,14 @@ def test_candles_show_only_the_last_bars_for_every_policy(run, tmp_path, monkeyp
 
     monkeypatch.setattr("bot.core.report_png.mpf.plot", spy)
 
-    write_report(tmp_path, **run)
+    write_report(tmp_path, **year)
 
-    assert len(shown) == len(run["runs"])  # one panel per policy
-    for panel, policy in zip(shown, run["runs"], strict=True):
+    assert len(shown) == len(year["runs"])  # one panel per policy
+    for panel, policy in zip(shown, year["runs"], strict=True):
         assert len(panel["index"]) == CANDLE_BARS
-        assert panel["index"][-1] == run["bars"].index[-1].tz_localize(None)
+        assert panel["index"][-1] == year["bars"].index[-1].tz_localize(None)
         buys, sells = (plot["data"] for plot in panel["addplot"] if plot["type"] == "scatter")
-        bars = run["bars"].tail(CANDLE_BARS)
+        bars = year["bars"].tail(CANDLE_BARS)
         fills = policy.fills
         bought = bars.index.isin(fills.loc[fills["side"] == "BUY", "ts"])
         assert np.array_equal(np.isfinite(buys), bought)
