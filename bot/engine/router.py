@@ -155,7 +155,12 @@ class RouterActor(Actor):
     def _journal_fill(self, fill) -> None:
         self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
-            journal_fill(self._journal, self.config.run_id, fill)
+            order = fill.client_order_id.value
+            reason = next(
+                (s.order_reasons.get(order) for s in self._strategies if s.id == fill.strategy_id),
+                None,
+            )
+            journal_fill(self._journal, self.config.run_id, fill, reason)
 
     def _journal_held_back(self, ts: int) -> None:
         # Once per spell without a fill, so that `bot status` can say why a strategy holds
@@ -339,8 +344,9 @@ class RouterActor(Actor):
         return equity, pnl, weights
 
 
-def journal_fill(journal: Journal, run_id: str, fill) -> None:
-    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name."""
+def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
+    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
+    rule that sent its order (`RoutedStrategy.order_reasons`) when known."""
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),
@@ -351,6 +357,7 @@ def journal_fill(journal: Journal, run_id: str, fill) -> None:
         fill.commission.as_double(),
         fill.client_order_id.value,
         fill.trade_id.value,
+        reason,
     )
 
 
