@@ -13,9 +13,9 @@ position, weight x equity x signal / price, and the position it holds plus its p
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
 - a strategy that raises is flattened and stopped, and its `failure` says why;
-- every order records the rule that caused it (`order_reasons`, by client order id, also its
-  tag): the algorithm's entry, add or exit rule when its target changed (`Layers.reason`), else
-  the router's weight, so the report's trade list says which rule opened and closed each trade.
+- every order carries the rule that caused it as its one tag: the algorithm's entry, add or
+  exit rule when its target changed (`Layers.reason`), else the router's weight, so the
+  report's trade list and the journal say which rule opened and closed each trade.
 """
 
 import math
@@ -119,7 +119,6 @@ class RoutedStrategy(Strategy):
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
         self._why: str | None = None  # the rule behind a target change not yet ordered
-        self.order_reasons: dict[str, str] = {}  # client order id -> the rule that sent it
         self.window = BarWindow(config.warmup_bars)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -321,7 +320,7 @@ class RoutedStrategy(Strategy):
 
     def _submit_exact(self, qty: Decimal, rule: str) -> bool:
         # False when the venue's minimums or the risk guard's limits deny it: nothing is sent.
-        # `rule`, the rule behind the order, is recorded and goes out as its tag.
+        # `rule`, the rule behind the order, goes out as its tag.
         price = self.window.close[-1] if self.window.count else None
         why = below_minimum(self._instrument, qty, price)
         self.below_minimum += why is not None
@@ -337,7 +336,6 @@ class RoutedStrategy(Strategy):
         quantity = Quantity(abs(qty), self._instrument.size_precision)
         order = self.order_factory.market(self.config.instrument_id, side, quantity, tags=[rule])
         self._why = None
-        self.order_reasons[order.client_order_id.value] = rule
         self._orders[order.client_order_id] = order
         self.submit_order(order)
         return True

@@ -276,8 +276,7 @@ def _simulate(
         _run_chunks(engine, chunks, instrument, request)
     curve, pnl, weights = actor.frames()
     orders = engine.trader.generate_orders_report()
-    reasons = {cid: why for s in strategies for cid, why in s.order_reasons.items()}
-    fills = fills_frame(engine.trader.generate_fills_report(), reasons)
+    fills = fills_frame(engine.trader.generate_fills_report(), orders)
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
     flags += actor.fallbacks()
     engine.dispose()

@@ -155,11 +155,8 @@ class RouterActor(Actor):
     def _journal_fill(self, fill) -> None:
         self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
-            order = fill.client_order_id.value
-            reason = next(
-                (s.order_reasons.get(order) for s in self._strategies if s.id == fill.strategy_id),
-                None,
-            )
+            order = self.cache.order(fill.client_order_id)
+            reason = order.tags[0] if order is not None and order.tags else None
             journal_fill(self._journal, self.config.run_id, fill, reason)
 
     def _journal_held_back(self, ts: int) -> None:
@@ -346,7 +343,7 @@ class RouterActor(Actor):
 
 def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
     """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
-    rule that sent its order (`RoutedStrategy.order_reasons`) when known."""
+    rule that sent its order (the order's tag, `strategies.base`) when known."""
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),
