@@ -24,7 +24,7 @@ from bot.core.tearsheet import (
     worst_drawdowns,
     yearly_returns,
 )
-from bot.core.trades import trade_list
+from bot.core.trades import TRADE_COLUMNS, trade_list
 
 TRADES_SHOWN = 100  # the page shows each policy's last trades; trades.csv has them all
 # Policies drawn side by side in the weights, candle and PnL charts: an evaluation's routers
@@ -85,9 +85,9 @@ def _in_sample(runs: list[PolicyRun], span: pd.DatetimeIndex) -> list[tuple]:
 
 
 def _write_data(out_dir: Path, stats: dict) -> None:
-    trades = pd.concat(
-        [t.assign(policy=name) for name, t in stats["trades"].items()], ignore_index=True
-    )
+    tables = [t.assign(policy=name) for name, t in stats["trades"].items() if len(t)]
+    columns = [*TRADE_COLUMNS, "policy"]
+    trades = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     trades.to_csv(out_dir / "trades.csv", index=False)
     data = {
         "alpha_beta": stats["alpha_beta"],
