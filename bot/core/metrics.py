@@ -17,7 +17,8 @@ Conventions:
 
 Fills schema (one row per execution, as `bot.engine.fills` builds it):
     ts: datetime64[ns, UTC]; strategy: str; side: "BUY" | "SELL"; qty: float > 0;
-    price: float, per unit (no contract multiplier); commission: float, account currency.
+    price: float, per unit (no contract multiplier); commission: float, account currency;
+    optionally reason: str, the rule that sent the order (read by `bot.core.trades` only).
 Each strategy holds its own netting position, so a closed position (a round trip) is a run of
 one strategy's fills from flat back to flat.
 """
