@@ -4,7 +4,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow, atr, donchian, sma, volume_ratio
-from strategies.layers import votes
+from strategies.layers import first_rule, votes
 
 
 class VolumeBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -50,7 +50,8 @@ class VolumeBreakout(RoutedStrategy):
         side = 1 if price > high else -1 if price < low else 0
         if side and ratio > cfg.volume_mult:
             strong = votes(ratio > 2 * cfg.volume_mult)
-            self.layers.open(side, price, window.count, layers=1 + strong)
+            why = f"range {'high' if side > 0 else 'low'} broken on heavy volume"
+            self.layers.open(side, price, window.count, layers=1 + strong, reason=why)
             self.layers.place_stop(cfg.atr_mult * atr_now)
 
     def _manage(self, window: BarWindow, extreme: float, atr_now: float) -> None:
@@ -58,13 +59,17 @@ class VolumeBreakout(RoutedStrategy):
         side, price, volume = layers.side, window.close[-1], window.volume
         volume_high = volume[-cfg.volume_window :].mean() > volume[-cfg.price_window :].mean()
         below_ma = side * (price - sma(window.close, cfg.ma_period)[-1]) < 0
-        if layers.stopped(price) or (below_ma and not volume_high):
-            layers.close()
+        why = first_rule(
+            ("stop", layers.stopped(price)),
+            ("back across the MA on fading volume", below_ma and not volume_high),
+        )
+        if why:
+            layers.close(reason=why)
         elif (
             layers.can_add
             and side * (price - extreme) > 0
             and side * (price - layers.last_entry) > 0
             and volume_high
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="new extreme on volume")
             layers.place_stop(cfg.atr_mult * atr_now)

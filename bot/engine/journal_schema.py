@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions (run_id, ts);
 CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     ts INTEGER NOT NULL, strategy TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
-    price REAL NOT NULL, commission REAL NOT NULL, order_id TEXT, trade_id TEXT
+    price REAL NOT NULL, commission REAL NOT NULL, order_id TEXT, trade_id TEXT, reason TEXT
 );
 CREATE INDEX IF NOT EXISTS fills_by_run ON fills (run_id, ts);
 CREATE TABLE IF NOT EXISTS events (
@@ -114,9 +114,10 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
         "WHERE NOT EXISTS (SELECT 1 FROM schema_version);"
     )
     # Fills name their order and trade since the chaos soak (a fill is journalled once, even
-    # across a crash); older files gain the columns, empty for their rows.
+    # across a crash), and the rule that sent the order since the tear sheet; older files gain
+    # the columns, empty for their rows.
     columns = {row[1] for row in connection.execute("PRAGMA table_info(fills)")}
-    for column in ("order_id", "trade_id"):
+    for column in ("order_id", "trade_id", "reason"):
         if column not in columns:
             connection.execute(f"ALTER TABLE fills ADD COLUMN {column} TEXT")
     connection.execute("CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (order_id, trade_id)")

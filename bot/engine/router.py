@@ -155,7 +155,9 @@ class RouterActor(Actor):
     def _journal_fill(self, fill) -> None:
         self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
-            journal_fill(self._journal, self.config.run_id, fill)
+            order = self.cache.order(fill.client_order_id)
+            reason = order.tags[0] if order is not None and order.tags else None
+            journal_fill(self._journal, self.config.run_id, fill, reason)
 
     def _journal_held_back(self, ts: int) -> None:
         # Once per spell without a fill, so that `bot status` can say why a strategy holds
@@ -340,8 +342,9 @@ class RouterActor(Actor):
         return equity, pnl, weights
 
 
-def journal_fill(journal: Journal, run_id: str, fill) -> None:
-    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name."""
+def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
+    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
+    rule that sent its order (the order's tag, `strategies.base`) when known."""
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),
@@ -352,6 +355,7 @@ def journal_fill(journal: Journal, run_id: str, fill) -> None:
         fill.commission.as_double(),
         fill.client_order_id.value,
         fill.trade_id.value,
+        reason,
     )
 
 

@@ -114,6 +114,7 @@ def test_fills_frame_round_trips_through_record_fills(journal):
             "qty": [3.0, 1.5],
             "price": [100.0, 99.0],
             "commission": [0.3, 0.15],
+            "reason": ["golden cross", "ATR stop"],
         }
     )
 

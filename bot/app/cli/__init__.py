@@ -341,7 +341,7 @@ def backtest(
         metrics = write_backtest_report(mine, folder)
         span = mine[0].bars.index
         typer.echo(f"\n{symbol} {span[0]:%Y-%m-%d} .. {span[-1]:%Y-%m-%d}")
-        typer.echo(format_table(metrics))
+        typer.echo(format_table(metrics, mine[0].currency))
         for picked in {r.best_expert for r in mine if r.best_expert}:
             typer.echo(f"best-expert picked the {picked} expert (best validation Sharpe).")
         for flag in {flag for r in mine for flag in r.flags}:
