@@ -10,6 +10,7 @@ from nautilus_trader.model.data import BarType
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from strategies.atr_breakout import ATRBreakout, ATRBreakoutConfig
+from strategies.bar_indicators import BarIndicators
 from strategies.base import RoutedStrategy, RoutedStrategyConfig
 from strategies.bollinger import Bollinger, BollingerConfig
 from strategies.cash import Cash, CashConfig
@@ -77,7 +78,7 @@ def build_strategies(
     """One instance of every strategy, in table order, with its default parameters except the
     config fields `params` sets per strategy name (e.g. {"RSI": {"period": 10}}, `bot sweep`)."""
     params = params or {}
-    return [
+    strategies = [
         spec.strategy(
             spec.config(
                 instrument_id=instrument_id,
@@ -89,3 +90,7 @@ def build_strategies(
         )
         for row, spec in enumerate(STRATEGIES)
     ]
+    shared = BarIndicators(bar_type)  # one ATR(14) for the six strategies that read it
+    for strategy in strategies:
+        strategy.share_indicators(shared)
+    return strategies

@@ -1,7 +1,8 @@
 """The routed-strategy base: turns a strategy's signal into orders sized by its router weight.
 
-A subclass implements only `decide(window) -> float`, its algorithm's target exposure in [-1, 1].
-The base feeds it one bar at a time (`signal`), and trades the difference between the target
+A subclass implements `decide(window) -> float`, its algorithm's target exposure in [-1, 1], and
+`_attach(indicators)`, which takes the incremental indicators it reads (`bar_indicators`). The
+base feeds it one bar at a time (`signal`), and trades the difference between the target
 position, weight x equity x signal / price, and the position it holds plus its pending orders:
 - the position is per strategy (NETTING OMS): it closes, then opens, on a sign change; no order
   ever flips a position and none is reduce-only, since reduce-only is checked against the whole
@@ -31,6 +32,7 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.errors import ConfigError
+from strategies.bar_indicators import BarIndicators
 from strategies.equity import account_equity
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
@@ -116,6 +118,9 @@ class RoutedStrategy(Strategy):
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
         self.window = BarWindow(config.warmup_bars)
+        self.indicators = BarIndicators(config.bar_type)
+        self.indicators.readers.append(self)
+        self._attach(self.indicators)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
         self._last_ts = -1
@@ -142,11 +147,36 @@ class RoutedStrategy(Strategy):
         """The algorithm's target exposure in [-1, 1] after the newest bar in `window`."""
         raise NotImplementedError
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        # Take the indicator lines `decide` reads (none here).
+        pass
+
+    def share_indicators(self, indicators: BarIndicators) -> None:
+        """Read the indicators from `indicators`, shared with the other strategies on the same
+        bars (`build_strategies`), instead of a private instance; before the first bar only."""
+        if indicators.bar_type != self.config.bar_type:
+            raise ConfigError(
+                f"indicators on {indicators.bar_type} given to {self.name} on "
+                f"{self.config.bar_type}: strategies share indicators only on the same bars."
+            )
+        if self.window.count:
+            raise ConfigError(f"{self.name} has seen bars: share its indicators before the first.")
+        self.indicators = indicators
+        indicators.readers.append(self)
+        self._attach(indicators)
+
     def signal(self, bar: Bar) -> float:
         """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
         self._last_price = bar.close
-        fields = (bar.open, bar.high, bar.low, bar.close, bar.volume)
-        self.window.push(*(field.as_double() for field in fields))
+        row = (
+            bar.open.as_double(),
+            bar.high.as_double(),
+            bar.low.as_double(),
+            bar.close.as_double(),
+            bar.volume.as_double(),
+        )
+        self.window.push(*row)
+        self.indicators.update(bar.ts_event, *row)
         if not self.is_warm:
             return 0.0
         low = 0.0 if self.config.long_only else -1.0
@@ -176,11 +206,18 @@ class RoutedStrategy(Strategy):
         self._replay_fills()
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
-        request_warmup(self, self.config.bar_type, self.config.warmup_bars)
+        shared = self.indicators
+        if not shared.warmup_requested:  # one request warms up all the strategies sharing them
+            shared.warmup_requested = True
+            bars = max(reader.config.warmup_bars for reader in shared.readers)
+            request_warmup(self, self.config.bar_type, bars)
 
     def on_historical_data(self, data) -> None:
-        if isinstance(data, Bar) and self._accept(data):
-            self._guarded(self._observe, data)
+        if not isinstance(data, Bar):
+            return
+        for reader in self.indicators.readers:  # in step: each decides on the bar in turn
+            if reader._accept(data):
+                reader._guarded(reader._observe, data)
 
     def on_bar(self, bar: Bar) -> None:
         if self._accept(bar):
