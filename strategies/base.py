@@ -33,7 +33,7 @@ from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.errors import ConfigError
 from strategies.bar_indicators import BarIndicators
-from strategies.equity import account_equity
+from strategies.equity import VenueEquity
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.venue_filters import below_minimum, step_floor
@@ -123,11 +123,13 @@ class RoutedStrategy(Strategy):
         self._attach(self.indicators)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
+        self._equity: VenueEquity | None = None
         self._last_ts = -1
         self._last_price: Price | None = None
         self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
         self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
         self._units = 0.0
+        self._position = Decimal(0)  # the same units, exact: what the next order nets against
         # Set by a risk guard (live nodes): whether new orders may go out at all, and why one
         # order (instrument, signed quantity, price) would break the notional limits (None: ok).
         self.gate: Callable[[], bool] | None = None
@@ -204,6 +206,9 @@ class RoutedStrategy(Strategy):
             return
         self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
         self._replay_fills()
+        self._equity = VenueEquity(self.portfolio, self.cache, self._instrument)
+        self._equity.seed()
+        self.msgbus.subscribe(_POSITION_EVENTS, self._equity.on_position)
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
         shared = self.indicators
@@ -211,6 +216,10 @@ class RoutedStrategy(Strategy):
             shared.warmup_requested = True
             bars = max(reader.config.warmup_bars for reader in shared.readers)
             request_warmup(self, self.config.bar_type, bars)
+
+    def on_stop(self) -> None:
+        if self._equity is not None:
+            self.msgbus.unsubscribe(_POSITION_EVENTS, self._equity.on_position)
 
     def on_historical_data(self, data) -> None:
         if not isinstance(data, Bar):
@@ -231,6 +240,7 @@ class RoutedStrategy(Strategy):
         sign = 1.0 if fill.order_side == OrderSide.BUY else -1.0
         qty = fill.last_qty.as_double()
         self._units += sign * qty
+        self._position += fill.last_qty.as_decimal() * int(sign)
         self._cash -= sign * qty * fill.last_px.as_double() * self._multiplier()
         if fill.commission.currency == self._instrument.quote_currency:
             self._cash -= fill.commission.as_double()
@@ -250,6 +260,7 @@ class RoutedStrategy(Strategy):
         # A restarted live node loads this strategy's orders from Redis, with the fills that
         # reconciliation added while it was down: the ledger continues from them.
         self._cash = self._units = 0.0
+        self._position = Decimal(0)
         for order in self.cache.orders(strategy_id=self.id):
             for event in order.events:
                 if isinstance(event, OrderFilled):
@@ -292,7 +303,7 @@ class RoutedStrategy(Strategy):
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
-        equity = account_equity(self.portfolio, self.cache, self._instrument, self._last_price)
+        equity = self._equity.value(self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
             if not self._submit_exact(-held):  # close first: never one order that flips
@@ -310,11 +321,9 @@ class RoutedStrategy(Strategy):
         return any(order.is_inflight for order in self._orders.values())
 
     def _expected_qty(self) -> Decimal:
-        """Signed position after the pending orders of this strategy fill."""
-        iid = self.config.instrument_id
-        qty = Decimal(0)
-        for position in self.cache.positions_open(instrument_id=iid, strategy_id=self.id):
-            qty += position.signed_decimal_qty()
+        """Signed position after the pending orders of this strategy fill: its fills so far
+        (kept from fill events, not read from the cache's positions) and its open orders."""
+        qty = self._position
         for order in self._orders.values():
             qty += order.leaves_qty.as_decimal() * (1 if order.is_buy else -1)
         return qty
@@ -402,6 +411,8 @@ def request_warmup(component, bar_type: BarType, bars: int) -> None:
     span = bar_type.spec.timedelta * bars
     component.request_bars(bar_type, component.clock.utc_now() - 3 * span - _CLOSED)
 
+
+_POSITION_EVENTS = "events.position.*"  # every strategy's: equity counts the whole venue
 
 # Market closures (weekends, holidays, nights for intraday equity bars) hide bars from the
 # live warm-up request: ask for three times the span plus four days, the buffer keeps the last.
