@@ -7,6 +7,7 @@ from bot.core.errors import ConfigError
 from strategies import build_strategies
 from strategies.bar_indicators import BarIndicators
 from strategies.indicators import atr, bollinger, donchian, kdj, roc, rsi, sma, volume_ratio
+from tests.strategies import patterns
 from tests.strategies.harness import bar_type_for, frame, make_strategy, signals, to_bars
 
 WINDOW = 100  # the strategies' default warm-up: the window the old values were computed over
@@ -107,3 +108,18 @@ def test_sharing_indicators_on_other_bars_or_after_the_first_bar_is_refused(stoc
     strategy.signal(to_bars(frame([100.0]), stock)[0])
     with pytest.raises(ConfigError, match="before the first"):
         strategy.share_indicators(BarIndicators(bar_type_for(stock)))
+
+
+def test_the_warm_up_history_of_one_request_reaches_every_strategy_in_step(stock):
+    bars = to_bars(patterns.regime(), stock)[:220]
+    strategies = build_strategies(stock.id, bar_type_for(stock))
+
+    for bar in bars:
+        strategies[0].on_historical_data(bar)  # unregistered: any order attempt would fail it
+
+    for strategy in strategies:
+        alone = make_strategy(strategy.name, stock)
+        expected = signals(alone, bars)[-1]
+        assert strategy.failure is None and strategy.window.count == len(bars), strategy.name
+        assert strategy.target == expected and strategy.layers == alone.layers, strategy.name
+    assert any(s.layers.side != 0 for s in strategies if s.name not in ("LongOnly", "ShortOnly"))
