@@ -5,7 +5,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
-from strategies.layers import votes
+from strategies.layers import first_rule, votes
 
 
 class ATRBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -45,18 +45,28 @@ class ATRBreakout(RoutedStrategy):
             beyond = abs(price - ma) - cfg.entry_mult * atr_now  # distance outside the channel
             if beyond > 0:
                 side = 1 if price > ma else -1
-                layers.open(side, price, window.count, layers=1 + votes(beyond > 0.5 * atr_now))
+                layers.open(
+                    side,
+                    price,
+                    window.count,
+                    1 + votes(beyond > 0.5 * atr_now),
+                    reason="ATR channel broken",
+                )
                 layers.place_stop(cfg.atr_mult * atr_now)
             return layers.exposure
         side = layers.side
         exit_price = ma + side * cfg.exit_mult * atr_now
-        if layers.stopped(price) or side * (price - exit_price) < 0:
-            layers.close()
+        why = first_rule(
+            ("stop", layers.stopped(price)),
+            ("back inside the exit band", side * (price - exit_price) < 0),
+        )
+        if why:
+            layers.close(reason=why)
         elif (
             layers.can_add
             and side * (price - ma) > cfg.entry_mult * atr_now
             and side * (price - layers.last_entry) >= 0.5 * atr_now
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="further beyond the channel")
             layers.place_stop(cfg.atr_mult * atr_now)
         return layers.exposure

@@ -13,7 +13,10 @@ position, weight x equity x signal / price, and the position it holds plus its p
   venue's minimum is not sent, is logged with the reason and counted in `below_minimum`;
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
-- a strategy that raises is flattened and stopped, and its `failure` says why.
+- a strategy that raises is flattened and stopped, and its `failure` says why;
+- every order carries the rule that caused it as its one tag: the algorithm's entry, add or
+  exit rule when its target changed (`Layers.reason`), else the router's weight, so the
+  report's trade list and the journal say which rule opened and closed each trade.
 """
 
 import math
@@ -117,6 +120,7 @@ class RoutedStrategy(Strategy):
         self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
+        self._why: str | None = None  # the rule behind a target change not yet ordered
         self.window = BarWindow(config.warmup_bars)
         self.indicators = BarIndicators(config.bar_type)
         self.indicators.readers.append(self)
@@ -282,7 +286,10 @@ class RoutedStrategy(Strategy):
             self._rebalance()
 
     def _trade(self, bar: Bar) -> None:
+        before = self.target
         self.target = self.signal(bar)
+        if self.target != before:
+            self._why = self.layers.reason or f"{self.name} target {self.target:+.0%}"
         self._rebalance()
 
     def _guarded(self, handler, *args) -> None:
@@ -303,10 +310,11 @@ class RoutedStrategy(Strategy):
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
+        why = self._why or f"router weight {self.weight:.0%}"
         equity = self._equity.value(self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
-            if not self._submit_exact(-held):  # close first: never one order that flips
+            if not self._submit_exact(-held, why):  # close first: never one order that flips
                 return  # denied by the notional limits: hold until the next rebalance
             held = Decimal(0)
             if target == 0:
@@ -315,7 +323,7 @@ class RoutedStrategy(Strategy):
         band = self.config.tolerance * self.weight * equity
         if delta == 0 or abs(delta) * price * self._multiplier() < band:
             return
-        self._submit_float(delta, price)
+        self._submit_float(delta, price, why)
 
     def _unresolved(self) -> bool:
         return any(order.is_inflight for order in self._orders.values())
@@ -336,14 +344,14 @@ class RoutedStrategy(Strategy):
             return orders
         return list({o.client_order_id: o for o in orders + inflight}.values())
 
-    def _submit_float(self, qty: float, price: float) -> None:
+    def _submit_float(self, qty: float, price: float, why: str) -> None:
         wanted = qty
         if qty > 0:
             qty = min(qty, self._affordable(price))
         sized = step_floor(qty, self._instrument.size_increment.as_decimal())
         self.sizing_gap = wanted - float(sized)
         if sized != 0:
-            self._submit_exact(sized)
+            self._submit_exact(sized, why)
 
     def _affordable(self, price: float) -> float:
         """Units a buy may take: unlimited on margin, free cash less pending buys on cash."""
@@ -356,8 +364,9 @@ class RoutedStrategy(Strategy):
         spend = max(free - pending, 0.0) * (1.0 - self.config.cash_reserve)
         return spend / (price * self._multiplier())
 
-    def _submit_exact(self, qty: Decimal) -> bool:
+    def _submit_exact(self, qty: Decimal, rule: str) -> bool:
         # False when the venue's minimums or the risk guard's limits deny it: nothing is sent.
+        # `rule`, the rule behind the order, goes out as its tag.
         price = self.window.close[-1] if self.window.count else None
         why = below_minimum(self._instrument, qty, price)
         self.below_minimum += why is not None
@@ -371,7 +380,8 @@ class RoutedStrategy(Strategy):
         self.held_back = None
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)
-        order = self.order_factory.market(self.config.instrument_id, side, quantity)
+        order = self.order_factory.market(self.config.instrument_id, side, quantity, tags=[rule])
+        self._why = None
         self._orders[order.client_order_id] = order
         self.submit_order(order)
         return True
@@ -389,7 +399,7 @@ class RoutedStrategy(Strategy):
             if self._instrument is not None:
                 held = self._expected_qty()  # pending market orders still fill: net them out
                 if held != 0:
-                    self._submit_exact(-held)
+                    self._submit_exact(-held, f"{self.name} failed")
         except Exception as flatten_exc:
             self.log.exception(f"{self.name} could not flatten", flatten_exc)
         self._stop_when_flat()

@@ -53,16 +53,16 @@ class Bollinger(RoutedStrategy):
         atr_now = self.atr[-1]
         band = lower if side > 0 else upper
         if side * (price - middle) >= 0 and side * (price - close[-2]) < 0:
-            layers.close()  # target reached
+            layers.close(reason="back to the middle band")
         elif layers.stop_hit(price, cfg.atr_mult * atr_now):
-            layers.close()
+            layers.close(reason="ATR stop")
         elif (
             layers.can_add
             and side * (band - price) > 0
             and side * (layers.last_entry - price) > 0.5 * atr_now
             and window.count - layers.last_entry_bar >= cfg.add_gap
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="further outside the band")
         return layers.exposure
 
     def _enter(self, window: BarWindow, upper: float, lower: float) -> None:
@@ -78,4 +78,5 @@ class Bollinger(RoutedStrategy):
         else:
             return
         if score >= 1:
-            self.layers.open(side, price, window.count, layers=min(score, 2))
+            band = "below the lower band" if side > 0 else "above the upper band"
+            self.layers.open(side, price, window.count, layers=min(score, 2), reason=band)

@@ -5,7 +5,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
-from strategies.layers import mirror, votes
+from strategies.layers import first_rule, mirror, votes
 
 
 class KDJConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -58,11 +58,19 @@ class KDJ(RoutedStrategy):
         if j[-1] < cfg.j_buy or k[-1] < cfg.k_buy:
             score = votes(k[-2] <= d[-2] and k[-1] > d[-1], heavy, up)
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=score - 1, level=j[-1])
+                self.layers.open(
+                    1,
+                    close[-1],
+                    window.count,
+                    score - 1,
+                    j[-1],
+                    reason="KDJ oversold and turning up",
+                )
         elif j[-1] > cfg.j_sell and k[-1] > cfg.k_sell:
             death = k[-2] >= d[-2] and k[-1] < d[-1]
             if death or (not up and heavy):
-                self.layers.open(-1, close[-1], window.count, level=j[-1])
+                why = "KDJ death cross" if death else "KDJ overbought with heavy selling"
+                self.layers.open(-1, close[-1], window.count, level=j[-1], reason=why)
 
     def _manage(self, window: BarWindow, k, d, j) -> None:
         cfg, layers = self.config, self.layers
@@ -71,14 +79,15 @@ class KDJ(RoutedStrategy):
         dm, dp = mirror(d[-1], side), mirror(d[-2], side)
         jm, jp = mirror(j[-1], side), mirror(j[-2], side)
         atr_now = self.atr[-1]
-        if (
-            (kp >= dp and km < dm and km > 70)
-            or (jm > 80 and jm - jp < -10)
-            or layers.stop_hit(price, cfg.atr_mult * atr_now)
-            or (layers.profit(price) > cfg.profit_target and (jm > 70 or km > 70))
-        ):
-            layers.close()
+        why = first_rule(
+            ("KDJ crossed against the trade", kp >= dp and km < dm and km > 70),
+            ("J turned from extreme", jm > 80 and jm - jp < -10),
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("profit target", layers.profit(price) > cfg.profit_target and (jm > 70 or km > 70)),
+        )
+        if why:
+            layers.close(reason=why)
         elif layers.can_add and (
             jm < mirror(layers.entry_level, side) - 5 or (kp <= dp and km > dm and km < 30)
         ):
-            layers.add(price, window.count, level=j[-1])
+            layers.add(price, window.count, level=j[-1], reason="KDJ more extreme")

@@ -7,6 +7,7 @@ from bot.core.errors import ConfigError
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
+from strategies.layers import first_rule
 
 
 class MACrossConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -71,9 +72,9 @@ class MACross(RoutedStrategy):
         golden = spread[0] <= 0 < spread[1]
         death = spread[0] >= 0 > spread[1]
         if golden or (tau > 0 and (spread[1] > cfg.gamma or tau > cfg.entry_trend)):
-            self.layers.open(1, price, bar)
+            self.layers.open(1, price, bar, reason="golden cross" if golden else "rising trend")
         elif death and tau < -cfg.gamma:
-            self.layers.open(-1, price, bar)
+            self.layers.open(-1, price, bar, reason="death cross while falling")
 
     def _manage(self, window, fast: float, spread: tuple, tau: float, atr_now: float) -> None:
         cfg, side = self.config, self.layers.side
@@ -81,10 +82,14 @@ class MACross(RoutedStrategy):
         favour = side * tau
         mult = cfg.atr_mult * (1.5 if favour > 0.05 else 1.2 if favour > 0.02 else 1.0)
         crossed_against = side * spread[0] >= 0 > side * spread[1]
-        if favour < -cfg.gamma and (self.layers.stop_hit(price, mult * atr_now) or crossed_against):
-            self.layers.close()
+        why = first_rule(
+            ("ATR stop", self.layers.stop_hit(price, mult * atr_now)),
+            ("opposite cross", crossed_against),
+        )
+        if favour < -cfg.gamma and why:
+            self.layers.close(reason=why)
         elif self.layers.can_add and self._add_signal(window, fast, spread):
-            self.layers.add(price, window.count)
+            self.layers.add(price, window.count, reason="MA divergence")
 
     def _add_signal(self, window, fast: float, spread: tuple[float, float]) -> bool:
         side, n = self.layers.side, self.config.breakout_bars

@@ -5,7 +5,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
-from strategies.layers import votes
+from strategies.layers import first_rule, votes
 
 
 class MomentumConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -68,15 +68,19 @@ class Momentum(RoutedStrategy):
         cfg, price = self.config, self.window.close[-1]
         confirmations = votes(accel > 0, rsi_now > 50, vol > 1.2)
         if momentum > cfg.entry and confirmations >= 2:
-            self.layers.open(1, price, bar)
+            self.layers.open(1, price, bar, reason="confirmed upward momentum")
         elif momentum < -cfg.entry and accel < 0 and rsi_now < cfg.short_rsi:
-            self.layers.open(-1, price, bar)
+            self.layers.open(-1, price, bar, reason="accelerating downward momentum")
 
     def _manage(self, momentum: float, accel: float, vol: float, atr_now: float, bar: int) -> None:
         cfg, layers = self.config, self.layers
         side, price = layers.side, self.window.close[-1]
-        if layers.stop_hit(price, cfg.atr_mult * atr_now) or side * momentum < cfg.exit:
-            layers.close()
+        why = first_rule(
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("momentum faded", side * momentum < cfg.exit),
+        )
+        if why:
+            layers.close(reason=why)
             return
         n = layers.count
         agree = votes(
@@ -86,4 +90,4 @@ class Momentum(RoutedStrategy):
             vol > 1.3,
         )
         if layers.can_add and agree >= 2:
-            layers.add(price, bar)
+            layers.add(price, bar, reason="momentum building")

@@ -5,7 +5,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
-from strategies.layers import mirror, votes
+from strategies.layers import first_rule, mirror, votes
 
 
 class RSIConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -62,24 +62,27 @@ class RSI(RoutedStrategy):
                 now < 25,
             )
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=min(score - 1, 2), level=now)
+                self.layers.open(
+                    1, close[-1], window.count, min(score - 1, 2), now, reason="RSI oversold"
+                )
         elif now > cfg.overbought:
             if self.trend[-1] <= self.trend[-6] * 1.005:
-                self.layers.open(-1, close[-1], window.count, level=now)
+                self.layers.open(-1, close[-1], window.count, level=now, reason="RSI overbought")
 
     def _manage(self, window: BarWindow, values) -> None:
         cfg, layers = self.config, self.layers
         side, price = layers.side, window.close[-1]
         now, before = mirror(values[-1], side), mirror(values[-2], side)
         atr_now = self.atr[-1]
-        if (
-            (now > cfg.neutral and now < before)
-            or layers.stop_hit(price, cfg.atr_mult * atr_now)
-            or (layers.profit(price) > cfg.profit_target and now > 60)
-        ):
-            layers.close()
+        why = first_rule(
+            ("RSI turned past neutral", now > cfg.neutral and now < before),
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("profit target", layers.profit(price) > cfg.profit_target and now > 60),
+        )
+        if why:
+            layers.close(reason=why)
         elif layers.can_add and (
             now < mirror(layers.entry_level, side) - 5
             or side * (price / layers.last_entry - 1.0) < -0.03
         ):
-            layers.add(price, window.count, level=values[-1])
+            layers.add(price, window.count, level=values[-1], reason="RSI more extreme")

@@ -5,7 +5,7 @@ from nautilus_trader.config import PositiveFloat, PositiveInt
 from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
 from strategies.indicators import BarWindow
-from strategies.layers import votes
+from strategies.layers import first_rule, votes
 
 
 class VolumeBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -59,7 +59,8 @@ class VolumeBreakout(RoutedStrategy):
         side = 1 if price > high else -1 if price < low else 0
         if side and ratio > cfg.volume_mult:
             strong = votes(ratio > 2 * cfg.volume_mult)
-            self.layers.open(side, price, window.count, layers=1 + strong)
+            why = f"range {'high' if side > 0 else 'low'} broken on heavy volume"
+            self.layers.open(side, price, window.count, layers=1 + strong, reason=why)
             self.layers.place_stop(cfg.atr_mult * atr_now)
 
     def _manage(self, window: BarWindow, extreme: float, atr_now: float) -> None:
@@ -67,13 +68,17 @@ class VolumeBreakout(RoutedStrategy):
         side, price = layers.side, window.close[-1]
         volume_high = self.volume_short[-1] > self.volume_long[-1]
         below_ma = side * (price - self.ma[-1]) < 0
-        if layers.stopped(price) or (below_ma and not volume_high):
-            layers.close()
+        why = first_rule(
+            ("stop", layers.stopped(price)),
+            ("back across the MA on fading volume", below_ma and not volume_high),
+        )
+        if why:
+            layers.close(reason=why)
         elif (
             layers.can_add
             and side * (price - extreme) > 0
             and side * (price - layers.last_entry) > 0
             and volume_high
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="new extreme on volume")
             layers.place_stop(cfg.atr_mult * atr_now)

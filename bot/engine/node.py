@@ -44,7 +44,7 @@ from bot.core.errors import ConfigError
 from bot.core.logging import nautilus_logging, new_run_id
 from bot.core.settings import BinanceSettings, Secrets, Settings
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
-from bot.engine.policy import PolicyLoader
+from bot.engine.policy import PolicyLoader, policy_plugins
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
 from bot.engine.router import RouterActor, assemble
 from bot.engine.router_config import RouterActorConfig, router_settings
@@ -146,7 +146,10 @@ def build_trading_node(
     node.add_data_client_factory(name, data_factory)
     node.add_exec_client_factory(name, exec_factory)
     node.build()
-    strategies = build_strategies(instrument_id, bar_type, long_only=block.long_only)
+    plugins = policy_plugins(settings.router.policy, settings.router.weights)
+    strategies = build_strategies(
+        instrument_id, bar_type, long_only=block.long_only, plugins=plugins
+    )
     # The guard goes first: on the bar that trips it, it flattens before any strategy trades.
     guard = RiskGuard(risk_guard_config(settings.risk, bar_type, journal, run_id))
     node.trader.add_actor(guard)
