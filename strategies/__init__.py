@@ -12,6 +12,7 @@ from nautilus_trader.model.data import BarType
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from strategies.atr_breakout import ATRBreakout, ATRBreakoutConfig
+from strategies.bar_indicators import BarIndicators
 from strategies.base import RoutedStrategy, RoutedStrategyConfig
 from strategies.bollinger import Bollinger, BollingerConfig
 from strategies.cash import Cash, CashConfig
@@ -84,7 +85,7 @@ def build_strategies(
     from strategies.plugins import table  # it builds on this module
 
     params = params or {}
-    return [
+    strategies = [
         spec.strategy(
             spec.config(
                 instrument_id=instrument_id,
@@ -97,6 +98,10 @@ def build_strategies(
         for row, spec in enumerate(table())
         if row < len(STRATEGIES) or spec.name in plugins
     ]
+    shared = BarIndicators(bar_type)  # one ATR(14) for the six strategies that read it
+    for strategy in strategies:
+        strategy.share_indicators(shared)
+    return strategies
 
 
 def _all_names() -> tuple[str, ...]:

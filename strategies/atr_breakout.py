@@ -2,8 +2,9 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, sma
+from strategies.indicators import BarWindow
 from strategies.layers import first_rule, votes
 
 
@@ -33,11 +34,13 @@ class ATRBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
 class ATRBreakout(RoutedStrategy):
     """Breakout expert: trades volatility-scaled breaks away from the moving average."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        self.ma = indicators.sma(self.config.ma_period)
+        self.atr = indicators.atr(self.config.atr_period)
+
     def decide(self, window: BarWindow) -> float:
         cfg, layers = self.config, self.layers
-        price = window.close[-1]
-        ma = sma(window.close, cfg.ma_period)[-1]
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        price, ma, atr_now = window.close[-1], self.ma[-1], self.atr[-1]
         if layers.side == 0:
             beyond = abs(price - ma) - cfg.entry_mult * atr_now  # distance outside the channel
             if beyond > 0:

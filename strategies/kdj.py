@@ -2,8 +2,9 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, kdj, volume_ratio
+from strategies.indicators import BarWindow
 from strategies.layers import first_rule, mirror, votes
 
 
@@ -37,8 +38,13 @@ class KDJConfig(LayeredConfig, kw_only=True, frozen=True):
 class KDJ(RoutedStrategy):
     """Reversal expert: buys oversold and sells overbought KDJ on confirming crosses."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        self.kdj = indicators.kdj(self.config.period, depth=2)
+        self.atr = indicators.atr(self.config.atr_period)
+        self.volume_ratio = indicators.volume_ratio(20)
+
     def decide(self, window: BarWindow) -> float:
-        k, d, j = kdj(window.high, window.low, window.close, self.config.period)
+        k, d, j = zip(*self.kdj.history, strict=True)  # each (before, now)
         if self.layers.side == 0:
             self._enter(window, k, d, j)
         else:
@@ -48,7 +54,7 @@ class KDJ(RoutedStrategy):
     def _enter(self, window: BarWindow, k, d, j) -> None:
         cfg, close = self.config, window.close
         up = close[-1] > close[-2]
-        heavy = volume_ratio(window.volume, 20)[-1] > 1.2
+        heavy = self.volume_ratio[-1] > 1.2
         if j[-1] < cfg.j_buy or k[-1] < cfg.k_buy:
             score = votes(k[-2] <= d[-2] and k[-1] > d[-1], heavy, up)
             if score >= 2:
@@ -72,7 +78,7 @@ class KDJ(RoutedStrategy):
         km, kp = mirror(k[-1], side), mirror(k[-2], side)
         dm, dp = mirror(d[-1], side), mirror(d[-2], side)
         jm, jp = mirror(j[-1], side), mirror(j[-2], side)
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        atr_now = self.atr[-1]
         why = first_rule(
             ("KDJ crossed against the trade", kp >= dp and km < dm and km > 70),
             ("J turned from extreme", jm > 80 and jm - jp < -10),

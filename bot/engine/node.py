@@ -12,8 +12,9 @@ exactly
   even a crash; start-up reconciliation then fixes what changed at the venue meanwhile, and
   the differences are journalled. Each session is a run in the journal (`[journal] path`):
   router decisions, fills, kill-switch and reconciliation events.
-- Warm-up: the router actor and each strategy request their own history bars at start
-  (`strategies.base.request_warmup`), so the first live decision sees as many bars as a
+- Warm-up: the router actor and the strategies request history bars at start
+  (`strategies.base.request_warmup`; one request for the eleven, which share their indicators
+  and take each history bar in step), so the first live decision sees as many bars as a
   backtest's.
 """
 
