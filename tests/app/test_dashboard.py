@@ -50,7 +50,7 @@ def backtest(tmp_path_factory) -> dict:
         report_dir=str(report),
     )
     write_backtest_report([run_backtest(request, load_policy)], report)
-    return {"journal": journal, "run": request.run_id}
+    return {"journal": journal, "run": request.run_id, "report": report}
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +92,28 @@ def test_runs_page_lists_the_backtest_and_opens_its_report(backtest, browser):
         row.find_element(By.LINK_TEXT, "report").click()
         _wait(browser, lambda: "backtest" in browser.title)
         images = _loaded_images(browser)
+        # The tear sheet's interactive charts: plotly, loaded from the report folder, drew them.
+        _wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot svg")))
+        plots = browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+        table = browser.find_element(By.TAG_NAME, "table")
+        header = [cell.text for cell in table.find_elements(By.TAG_NAME, "th")]
+        shown = {
+            tr.find_element(By.TAG_NAME, "td").text: [
+                td.text for td in tr.find_elements(By.TAG_NAME, "td")
+            ]
+            for tr in table.find_elements(By.TAG_NAME, "tr")[1:]
+        }
 
     assert cells[:4] == ["bt1", "backtest", "SPX", POLICY]
     assert cells[-1] == str(decisions) and decisions > 0
     assert browser.current_url.endswith("/reports/bt1/index.html")
     assert "SPX 1d backtest" in browser.find_element(By.TAG_NAME, "body").text
     assert images and all(width > 0 for width in images)
+    assert len(plots) >= 5 and all(p.find_elements(By.CSS_SELECTOR, "svg") for p in plots)
+    metrics = json.loads((backtest["report"] / "metrics.json").read_text())["metrics"]
+    sharpe = header.index("Sharpe (annualised, risk-free 0)")
+    for run, row in metrics.items():  # the page's numbers are the run's
+        assert shown[run][sharpe] == f"{row['sharpe']:.2f}", run
 
 
 def test_decision_explorer_shows_the_journals_chart_weights_and_outcome(backtest, browser):
