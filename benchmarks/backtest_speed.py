@@ -35,7 +35,7 @@ UNSTREAMED = 10**9  # one chunk: the whole run loaded at once
 def measure(workload: str, mode: str, quick: bool) -> dict:
     """Run one workload in one mode in this process."""
     runs = requests(quick)[workload]
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     if mode == "peer":
         bars, fills = _peer(runs)
     elif mode == "ours_profile":
@@ -50,6 +50,7 @@ def measure(workload: str, mode: str, quick: bool) -> dict:
     else:
         bars, fills = _ours(runs, mode)
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began  # this process only: Ray's workers are not in it
     return {
         "workload": workload,
         "mode": mode,
@@ -58,6 +59,8 @@ def measure(workload: str, mode: str, quick: bool) -> dict:
         "fills": fills,
         "seconds": round(seconds, 2),
         "bars_per_s": round(bars / seconds, 1),
+        "cpu_seconds": round(cpu, 2),
+        "bars_per_cpu_s": round(bars / cpu, 1),
         "peak_rss_mb": peak_rss_mb(),
         "stream_bars": runs[0].stream_bars if mode != "ours_unstreamed" else None,
     }
