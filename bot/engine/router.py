@@ -28,7 +28,7 @@ from nautilus_trader.model.data import Bar, DataType
 from bot.core.alerts import FALLBACK_STORM, MODEL_REFUSED, Notifier
 from bot.core.errors import BotError, CheckpointError, ConfigError
 from bot.core.features import REQUIRED_BARS
-from bot.core.observation import BarHistory, Observation, build_observation
+from bot.core.observation import Account, BarHistory, Observation, build_observation
 from bot.engine.journal import DecisionRecord, Journal
 from bot.engine.policy import (
     Decision,
@@ -251,7 +251,18 @@ class RouterActor(Actor):
     def _observe(self) -> Observation:
         primary = self._policy.primary
         config = replace(primary.observation, symbol=self.config.symbol)
-        return build_observation(self._history.frame(), primary.stats, config)
+        return build_observation(self._history.frame(), primary.stats, config, self._account())
+
+    def _account(self) -> Account:
+        """The prompt's account line from the venue account: cash, the instrument's net units
+        over every strategy, and mark-to-market equity."""
+        instrument = self.cache.instrument(self.config.instrument_id)
+        cash = self.portfolio.account(instrument.id.venue).balance_total(instrument.quote_currency)
+        return Account(
+            balance=cash.as_double() if cash is not None else 0.0,
+            units=float(self.portfolio.net_position(instrument.id)),
+            total=account_equity(self.portfolio, self.cache, instrument),
+        )
 
     def _context(self) -> RouterContext:
         returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))
