@@ -19,6 +19,7 @@ import hashlib
 import json
 import platform
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -102,15 +103,21 @@ def init_checkpoint(directory: str | Path, config: ModelConfig | None = None) ->
     return save_checkpoint(RouterModel(config or ModelConfig()), directory)
 
 
-def load_checkpoint(directory: str | Path) -> tuple[RouterModel, dict, FeatureStats | None]:
+def load_checkpoint(
+    directory: str | Path, hf_model_dir: str | None = None
+) -> tuple[RouterModel, dict, FeatureStats | None]:
     """The model (eval mode), its meta and its feature stats (None when it was saved without).
-    Raises CheckpointError for a missing or corrupt checkpoint or a mismatched table/schema."""
+    `hf_model_dir` says where an hf checkpoint's base model is now, when it moved since
+    training. Raises CheckpointError for a missing or corrupt checkpoint or a mismatched
+    table/schema."""
     folder = Path(directory)
     meta = read_meta(folder)
     _check_compatible(meta, folder)
     _check_files(meta, folder)
     try:
         config = ModelConfig.from_dict(_as_config(meta["model_config"]))
+        if hf_model_dir and config.backbone == "hf":
+            config = replace(config, hf_model_dir=str(hf_model_dir))
         stats = (
             None if meta["feature_stats"] is None else FeatureStats.from_dict(meta["feature_stats"])
         )

@@ -163,8 +163,9 @@ class HFBackbone(nn.Module):
                 param.requires_grad_(True)
 
     def _last_hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        output = self.peft(**inputs, output_hidden_states=True, logits_to_keep=1)
-        hidden = output.hidden_states[-1]
+        # The decoder without the LM head: only its last (normed) hidden state is kept, not every
+        # layer's, nor logits.
+        hidden = self.peft.get_base_model().model(**inputs).last_hidden_state
         mask = inputs["attention_mask"]
         positions = torch.arange(mask.shape[1], device=mask.device)
         last = (mask * positions).argmax(dim=1)  # final attended token, whatever the padding side
