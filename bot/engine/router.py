@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -47,6 +48,8 @@ from strategies.weights import RouterWeights, encode
 ROUTER_SWITCH_EVENT = "router_switch"
 HELD_BACK_EVENT = "order_held_back"  # a strategy's order kept back: venue minimums, risk limits
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
+_POLL_TIMER = "router-decision"  # background decisions: the timer that looks for the answer
+_POLL_S = 0.02
 
 
 class RouterActor(Actor):
@@ -86,6 +89,7 @@ class RouterActor(Actor):
         self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
         self._fallbacks_in_a_row = 0
         self.last_latency_ms: float | None = None
+        self._pending = None  # background: (bar, policy, Pending, began) of the decision asked
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
@@ -221,14 +225,44 @@ class RouterActor(Actor):
     def _decide(self, bar: Bar) -> None:
         if self._registry is not None:
             self._follow_registry(bar.ts_event)
-        began = time.perf_counter()
-        decision, observation = self._policy.decide(self._observe, self._context)
+        self._since_decision = 0
+        if not self.config.background:
+            began = time.perf_counter()
+            decision, observation = self._policy.decide(self._observe, self._context)
+            self._publish_decision(bar, decision, observation, began)
+            return
+        # Live: the model runs in the policy's worker thread and a timer polls it, so the event
+        # loop goes on (fills, bars, other actors) while it thinks; the strategies keep the last
+        # weights until the decision, or the fallback's at the time-out, is published.
+        pending = self._policy.submit(self._observe, self._context)
+        self._pending = (bar, self._policy, pending, time.perf_counter())
+        if not self._settle():
+            self.clock.set_timer(
+                _POLL_TIMER, timedelta(seconds=_POLL_S), callback=lambda _: self._settle()
+            )
+
+    def _settle(self) -> bool:
+        """Publish the pending decision when it is there; True when nothing is pending now."""
+        if self._pending is None:
+            return True
+        bar, policy, pending, began = self._pending
+        decision = policy.settle(pending)
+        if decision is None:
+            return False
+        self._pending = None
+        if _POLL_TIMER in self.clock.timer_names:
+            self.clock.cancel_timer(_POLL_TIMER)
+        self._publish_decision(bar, decision, pending.observation, began)
+        return True
+
+    def _publish_decision(
+        self, bar: Bar, decision: Decision, observation: Observation | None, began: float
+    ) -> None:
         latency_ms = (time.perf_counter() - began) * 1e3
         self.last_latency_ms = latency_ms
         self._weights = encode(decision.weights, decision.policy, bar.ts_event)
         self.publish_data(DataType(RouterWeights), self._weights)
         self.decisions.append((bar.ts_event, decision))
-        self._since_decision = 0
         if decision.fallback:
             self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
         self._count_fallbacks(decision)
