@@ -16,7 +16,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -46,6 +46,7 @@ from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
 
 ROUTER_SWITCH_EVENT = "router_switch"
+ACCOUNT_EVENT = "router_account"  # the prompt's account line at a decision, for `bot explain`
 HELD_BACK_EVENT = "order_held_back"  # a strategy's order kept back: venue minimums, risk limits
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
 _POLL_TIMER = "router-decision"  # background decisions: the timer that looks for the answer
@@ -90,6 +91,7 @@ class RouterActor(Actor):
         self._fallbacks_in_a_row = 0
         self.last_latency_ms: float | None = None
         self._pending = None  # background: (bar, policy, Pending, began) of the decision asked
+        self._account_seen: Account | None = None  # the account the last observation read
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
@@ -272,6 +274,10 @@ class RouterActor(Actor):
         )
         if self._journal is not None:
             self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
+            if observation is not None and self._account_seen is not None:
+                # the prompt's account line, so that `bot explain` rebuilds the same observation
+                account = asdict(self._account_seen)
+                self._journal.record_event(self.config.run_id, bar.ts_event, ACCOUNT_EVENT, account)
 
     def _count_fallbacks(self, decision: Decision) -> None:
         self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
@@ -285,7 +291,8 @@ class RouterActor(Actor):
     def _observe(self) -> Observation:
         primary = self._policy.primary
         config = replace(primary.observation, symbol=self.config.symbol)
-        return build_observation(self._history.frame(), primary.stats, config, self._account())
+        self._account_seen = self._account()
+        return build_observation(self._history.frame(), primary.stats, config, self._account_seen)
 
     def _account(self) -> Account:
         """The prompt's account line from the venue account: cash, the instrument's net units

@@ -62,7 +62,7 @@ def test_untrained_checkpoint_routes_journals_each_window_and_explains(tmp_path,
     assert all(d.inputs_hash and d.chart_path and d.regime for d in decisions)
     assert all(abs(sum(d.weights.values()) - 1) < 1e-6 for d in decisions)
     assert len(journal.fills("run1")) == len(result.fills) > 0
-    attributor = model_attributor(journal.run("run1"), None)
+    attributor = model_attributor(journal.run("run1"), None, journal)
     text = explain_decision(
         journal, "run1", datetime(2019, 6, 1, tzinfo=UTC), attributor=attributor
     )
