@@ -295,15 +295,14 @@ class RouterActor(Actor):
         return build_observation(self._history.frame(), primary.stats, config, self._account_seen)
 
     def _account(self) -> Account:
-        """The prompt's account line from the venue account: cash, the instrument's net units
-        over every strategy, and mark-to-market equity."""
+        """The prompt's account line: mark-to-market equity, the instrument's net units over
+        every strategy, and the cash left as if the position were paid in full (equity less its
+        notional at the last close, as Listing 3's balance + units x price = total)."""
         instrument = self.cache.instrument(self.config.instrument_id)
-        cash = self.portfolio.account(instrument.id.venue).balance_total(instrument.quote_currency)
-        return Account(
-            balance=cash.as_double() if cash is not None else 0.0,
-            units=float(self.portfolio.net_position(instrument.id)),
-            total=account_equity(self.portfolio, self.cache, instrument),
-        )
+        units = float(self.portfolio.net_position(instrument.id))
+        total = account_equity(self.portfolio, self.cache, instrument)
+        notional = units * self._last_bar[1] * instrument.multiplier.as_double()
+        return Account(balance=total - notional, units=units, total=total)
 
     def _context(self) -> RouterContext:
         returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))

@@ -226,5 +226,7 @@ def test_the_prompts_account_line_follows_the_backtest_portfolio():
     assert lines[0] == "Account balance: $100000.00, Shares held: 0, Total value: $100000.00"
     held = [float(line.split("Shares held: ")[1].split(",")[0]) for line in lines]
     assert len(lines) >= 3 and all(units > 0 for units in held[1:])
-    total = float(lines[-1].split("Total value: $")[1])
+    balance, total = (float(lines[-1].split(f"{key}: $")[1].split(",")[0])
+                      for key in ("Account balance", "Total value"))  # fmt: skip
     assert total == pytest.approx(float(result.equity.iloc[-1]), rel=0.05)
+    assert 0 <= balance < total  # LongOnly holds nearly all of it
