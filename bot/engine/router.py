@@ -148,7 +148,8 @@ class RouterActor(Actor):
             return
         self._record(bar)
         self._journal_held_back(bar.ts_event)
-        if self._since_decision is None or self._since_decision >= self.config.window:
+        due = self._since_decision is None or self._since_decision >= self.config.window
+        if due and self._pending is None:  # background: a decision still out is awaited first
             self._decide(bar)
         elif self._republish:  # a restart: the strategies resume with the last weights
             self.publish_data(DataType(RouterWeights), self._weights)
