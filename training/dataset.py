@@ -74,7 +74,7 @@ from training.labels import NO_LABEL, regime_labels
 # A decision's holdings depend on the policy being trained, so dataset prompts carry a flat book
 # at the backtests' default capital (Listing 3's account line; live and backtest prompts carry
 # the real portfolio).
-_FLAT_BOOK = Account.flat(BacktestRequest.capital)
+DATASET_ACCOUNT = Account.flat(BacktestRequest.capital)
 
 log = structlog.get_logger(__name__)
 
@@ -235,7 +235,7 @@ def _observation(
     window: pd.DataFrame, config: ObservationConfig, symbol: str
 ) -> tuple[Observation, np.ndarray]:
     try:
-        observation = build_observation(window, None, config, _FLAT_BOOK)
+        observation = build_observation(window, None, config, DATASET_ACCOUNT)
     except DataError as error:
         raise DataError(f"{symbol} at {window.index[-1]}: {error}") from error
     return observation, raw_features(compute_indicators(window))
