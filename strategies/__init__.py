@@ -1,15 +1,18 @@
 """The strategy table: the eleven strategies of MM-DREX Appendix A, in the model's action order.
 
 The order of `STRATEGIES` is the router model's action space: checkpoints record it and refuse
-a mismatch, so append, never reorder.
+a mismatch, so append, never reorder. Users add rows of their own, after these, without editing
+the package: `strategies.plugins`.
 """
 
+from collections.abc import Collection
 from typing import NamedTuple
 
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from strategies.atr_breakout import ATRBreakout, ATRBreakoutConfig
+from strategies.bar_indicators import BarIndicators
 from strategies.base import RoutedStrategy, RoutedStrategyConfig
 from strategies.bollinger import Bollinger, BollingerConfig
 from strategies.cash import Cash, CashConfig
@@ -57,9 +60,10 @@ def strategy_names() -> tuple[str, ...]:
 def strategy_id(name: str) -> StrategyId:
     """The StrategyId that `build_strategies` gives the strategy `name`: `{name}-{row:03d}`.
 
-    Nautilus needs a distinct order-id tag per strategy, so the tag is the table row.
+    Nautilus needs a distinct order-id tag per strategy, so the tag is the table row (a plug-in's
+    row counts on after the built-in ones).
     """
-    return StrategyId(f"{name}-{strategy_names().index(name):03d}")
+    return StrategyId(f"{name}-{_all_names().index(name):03d}")
 
 
 def name_of(strategy: StrategyId) -> str:
@@ -73,11 +77,15 @@ def build_strategies(
     *,
     long_only: bool = False,
     params: dict[str, dict] | None = None,
+    plugins: Collection[str] = (),
 ) -> list[RoutedStrategy]:
-    """One instance of every strategy, in table order, with its default parameters except the
-    config fields `params` sets per strategy name (e.g. {"RSI": {"period": 10}}, `bot sweep`)."""
+    """One instance of every built-in strategy, and of the plug-ins named in `plugins`, in table
+    order, with its default parameters except the config fields `params` sets per strategy name
+    (e.g. {"RSI": {"period": 10}}, `bot sweep`)."""
+    from strategies.plugins import table  # it builds on this module
+
     params = params or {}
-    return [
+    strategies = [
         spec.strategy(
             spec.config(
                 instrument_id=instrument_id,
@@ -87,5 +95,16 @@ def build_strategies(
                 **params.get(spec.name, {}),
             )
         )
-        for row, spec in enumerate(STRATEGIES)
+        for row, spec in enumerate(table())
+        if row < len(STRATEGIES) or spec.name in plugins
     ]
+    shared = BarIndicators(bar_type)  # one ATR(14) for the six strategies that read it
+    for strategy in strategies:
+        strategy.share_indicators(shared)
+    return strategies
+
+
+def _all_names() -> tuple[str, ...]:
+    from strategies.plugins import table  # it builds on this module
+
+    return tuple(spec.name for spec in table())

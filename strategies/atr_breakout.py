@@ -2,9 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, sma
-from strategies.layers import votes
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule, votes
 
 
 class ATRBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -33,27 +34,39 @@ class ATRBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
 class ATRBreakout(RoutedStrategy):
     """Breakout expert: trades volatility-scaled breaks away from the moving average."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        self.ma = indicators.sma(self.config.ma_period)
+        self.atr = indicators.atr(self.config.atr_period)
+
     def decide(self, window: BarWindow) -> float:
         cfg, layers = self.config, self.layers
-        price = window.close[-1]
-        ma = sma(window.close, cfg.ma_period)[-1]
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        price, ma, atr_now = window.close[-1], self.ma[-1], self.atr[-1]
         if layers.side == 0:
             beyond = abs(price - ma) - cfg.entry_mult * atr_now  # distance outside the channel
             if beyond > 0:
                 side = 1 if price > ma else -1
-                layers.open(side, price, window.count, layers=1 + votes(beyond > 0.5 * atr_now))
+                layers.open(
+                    side,
+                    price,
+                    window.count,
+                    1 + votes(beyond > 0.5 * atr_now),
+                    reason="ATR channel broken",
+                )
                 layers.place_stop(cfg.atr_mult * atr_now)
             return layers.exposure
         side = layers.side
         exit_price = ma + side * cfg.exit_mult * atr_now
-        if layers.stopped(price) or side * (price - exit_price) < 0:
-            layers.close()
+        why = first_rule(
+            ("stop", layers.stopped(price)),
+            ("back inside the exit band", side * (price - exit_price) < 0),
+        )
+        if why:
+            layers.close(reason=why)
         elif (
             layers.can_add
             and side * (price - ma) > cfg.entry_mult * atr_now
             and side * (price - layers.last_entry) >= 0.5 * atr_now
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="further beyond the channel")
             layers.place_stop(cfg.atr_mult * atr_now)
         return layers.exposure

@@ -1,7 +1,8 @@
 """The routed-strategy base: turns a strategy's signal into orders sized by its router weight.
 
-A subclass implements only `decide(window) -> float`, its algorithm's target exposure in [-1, 1].
-The base feeds it one bar at a time (`signal`), and trades the difference between the target
+A subclass implements `decide(window) -> float`, its algorithm's target exposure in [-1, 1], and
+`_attach(indicators)`, which takes the incremental indicators it reads (`bar_indicators`). The
+base feeds it one bar at a time (`signal`), and trades the difference between the target
 position, weight x equity x signal / price, and the position it holds plus its pending orders:
 - the position is per strategy (NETTING OMS): it closes, then opens, on a sign change; no order
   ever flips a position and none is reduce-only, since reduce-only is checked against the whole
@@ -12,7 +13,10 @@ position, weight x equity x signal / price, and the position it holds plus its p
   venue's minimum is not sent, is logged with the reason and counted in `below_minimum`;
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
-- a strategy that raises is flattened and stopped, and its `failure` says why.
+- a strategy that raises is flattened and stopped, and its `failure` says why;
+- every order carries the rule that caused it as its one tag: the algorithm's entry, add or
+  exit rule when its target changed (`Layers.reason`), else the router's weight, so the
+  report's trade list and the journal say which rule opened and closed each trade.
 """
 
 import math
@@ -31,7 +35,8 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.errors import ConfigError
-from strategies.equity import account_equity
+from strategies.bar_indicators import BarIndicators
+from strategies.equity import VenueEquity
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.venue_filters import below_minimum, step_floor
@@ -115,14 +120,20 @@ class RoutedStrategy(Strategy):
         self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
+        self._why: str | None = None  # the rule behind a target change not yet ordered
         self.window = BarWindow(config.warmup_bars)
+        self.indicators = BarIndicators(config.bar_type)
+        self.indicators.readers.append(self)
+        self._attach(self.indicators)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
+        self._equity: VenueEquity | None = None
         self._last_ts = -1
         self._last_price: Price | None = None
         self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
         self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
         self._units = 0.0
+        self._position = Decimal(0)  # the same units, exact: what the next order nets against
         # Set by a risk guard (live nodes): whether new orders may go out at all, and why one
         # order (instrument, signed quantity, price) would break the notional limits (None: ok).
         self.gate: Callable[[], bool] | None = None
@@ -142,11 +153,36 @@ class RoutedStrategy(Strategy):
         """The algorithm's target exposure in [-1, 1] after the newest bar in `window`."""
         raise NotImplementedError
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        # Take the indicator lines `decide` reads (none here).
+        pass
+
+    def share_indicators(self, indicators: BarIndicators) -> None:
+        """Read the indicators from `indicators`, shared with the other strategies on the same
+        bars (`build_strategies`), instead of a private instance; before the first bar only."""
+        if indicators.bar_type != self.config.bar_type:
+            raise ConfigError(
+                f"indicators on {indicators.bar_type} given to {self.name} on "
+                f"{self.config.bar_type}: strategies share indicators only on the same bars."
+            )
+        if self.window.count:
+            raise ConfigError(f"{self.name} has seen bars: share its indicators before the first.")
+        self.indicators = indicators
+        indicators.readers.append(self)
+        self._attach(indicators)
+
     def signal(self, bar: Bar) -> float:
         """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
         self._last_price = bar.close
-        fields = (bar.open, bar.high, bar.low, bar.close, bar.volume)
-        self.window.push(*(field.as_double() for field in fields))
+        row = (
+            bar.open.as_double(),
+            bar.high.as_double(),
+            bar.low.as_double(),
+            bar.close.as_double(),
+            bar.volume.as_double(),
+        )
+        self.window.push(*row)
+        self.indicators.update(bar.ts_event, *row)
         if not self.is_warm:
             return 0.0
         low = 0.0 if self.config.long_only else -1.0
@@ -174,13 +210,27 @@ class RoutedStrategy(Strategy):
             return
         self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
         self._replay_fills()
+        self._equity = VenueEquity(self.portfolio, self.cache, self._instrument)
+        self._equity.seed()
+        self.msgbus.subscribe(_POSITION_EVENTS, self._equity.on_position)
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
-        request_warmup(self, self.config.bar_type, self.config.warmup_bars)
+        shared = self.indicators
+        if not shared.warmup_requested:  # one request warms up all the strategies sharing them
+            shared.warmup_requested = True
+            bars = max(reader.config.warmup_bars for reader in shared.readers)
+            request_warmup(self, self.config.bar_type, bars)
+
+    def on_stop(self) -> None:
+        if self._equity is not None:
+            self.msgbus.unsubscribe(_POSITION_EVENTS, self._equity.on_position)
 
     def on_historical_data(self, data) -> None:
-        if isinstance(data, Bar) and self._accept(data):
-            self._guarded(self._observe, data)
+        if not isinstance(data, Bar):
+            return
+        for reader in self.indicators.readers:  # in step: each decides on the bar in turn
+            if reader._accept(data):
+                reader._guarded(reader._observe, data)
 
     def on_bar(self, bar: Bar) -> None:
         if self._accept(bar):
@@ -194,6 +244,7 @@ class RoutedStrategy(Strategy):
         sign = 1.0 if fill.order_side == OrderSide.BUY else -1.0
         qty = fill.last_qty.as_double()
         self._units += sign * qty
+        self._position += fill.last_qty.as_decimal() * int(sign)
         self._cash -= sign * qty * fill.last_px.as_double() * self._multiplier()
         if fill.commission.currency == self._instrument.quote_currency:
             self._cash -= fill.commission.as_double()
@@ -213,6 +264,7 @@ class RoutedStrategy(Strategy):
         # A restarted live node loads this strategy's orders from Redis, with the fills that
         # reconciliation added while it was down: the ledger continues from them.
         self._cash = self._units = 0.0
+        self._position = Decimal(0)
         for order in self.cache.orders(strategy_id=self.id):
             for event in order.events:
                 if isinstance(event, OrderFilled):
@@ -234,7 +286,10 @@ class RoutedStrategy(Strategy):
             self._rebalance()
 
     def _trade(self, bar: Bar) -> None:
+        before = self.target
         self.target = self.signal(bar)
+        if self.target != before:
+            self._why = self.layers.reason or f"{self.name} target {self.target:+.0%}"
         self._rebalance()
 
     def _guarded(self, handler, *args) -> None:
@@ -255,10 +310,11 @@ class RoutedStrategy(Strategy):
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
-        equity = account_equity(self.portfolio, self.cache, self._instrument, self._last_price)
+        why = self._why or f"router weight {self.weight:.0%}"
+        equity = self._equity.value(self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
-            if not self._submit_exact(-held):  # close first: never one order that flips
+            if not self._submit_exact(-held, why):  # close first: never one order that flips
                 return  # denied by the notional limits: hold until the next rebalance
             held = Decimal(0)
             if target == 0:
@@ -267,17 +323,15 @@ class RoutedStrategy(Strategy):
         band = self.config.tolerance * self.weight * equity
         if delta == 0 or abs(delta) * price * self._multiplier() < band:
             return
-        self._submit_float(delta, price)
+        self._submit_float(delta, price, why)
 
     def _unresolved(self) -> bool:
         return any(order.is_inflight for order in self._orders.values())
 
     def _expected_qty(self) -> Decimal:
-        """Signed position after the pending orders of this strategy fill."""
-        iid = self.config.instrument_id
-        qty = Decimal(0)
-        for position in self.cache.positions_open(instrument_id=iid, strategy_id=self.id):
-            qty += position.signed_decimal_qty()
+        """Signed position after the pending orders of this strategy fill: its fills so far
+        (kept from fill events, not read from the cache's positions) and its open orders."""
+        qty = self._position
         for order in self._orders.values():
             qty += order.leaves_qty.as_decimal() * (1 if order.is_buy else -1)
         return qty
@@ -290,14 +344,14 @@ class RoutedStrategy(Strategy):
             return orders
         return list({o.client_order_id: o for o in orders + inflight}.values())
 
-    def _submit_float(self, qty: float, price: float) -> None:
+    def _submit_float(self, qty: float, price: float, why: str) -> None:
         wanted = qty
         if qty > 0:
             qty = min(qty, self._affordable(price))
         sized = step_floor(qty, self._instrument.size_increment.as_decimal())
         self.sizing_gap = wanted - float(sized)
         if sized != 0:
-            self._submit_exact(sized)
+            self._submit_exact(sized, why)
 
     def _affordable(self, price: float) -> float:
         """Units a buy may take: unlimited on margin, free cash less pending buys on cash."""
@@ -310,8 +364,9 @@ class RoutedStrategy(Strategy):
         spend = max(free - pending, 0.0) * (1.0 - self.config.cash_reserve)
         return spend / (price * self._multiplier())
 
-    def _submit_exact(self, qty: Decimal) -> bool:
+    def _submit_exact(self, qty: Decimal, rule: str) -> bool:
         # False when the venue's minimums or the risk guard's limits deny it: nothing is sent.
+        # `rule`, the rule behind the order, goes out as its tag.
         price = self.window.close[-1] if self.window.count else None
         why = below_minimum(self._instrument, qty, price)
         self.below_minimum += why is not None
@@ -325,7 +380,8 @@ class RoutedStrategy(Strategy):
         self.held_back = None
         side = OrderSide.BUY if qty > 0 else OrderSide.SELL
         quantity = Quantity(abs(qty), self._instrument.size_precision)
-        order = self.order_factory.market(self.config.instrument_id, side, quantity)
+        order = self.order_factory.market(self.config.instrument_id, side, quantity, tags=[rule])
+        self._why = None
         self._orders[order.client_order_id] = order
         self.submit_order(order)
         return True
@@ -343,7 +399,7 @@ class RoutedStrategy(Strategy):
             if self._instrument is not None:
                 held = self._expected_qty()  # pending market orders still fill: net them out
                 if held != 0:
-                    self._submit_exact(-held)
+                    self._submit_exact(-held, f"{self.name} failed")
         except Exception as flatten_exc:
             self.log.exception(f"{self.name} could not flatten", flatten_exc)
         self._stop_when_flat()
@@ -365,6 +421,8 @@ def request_warmup(component, bar_type: BarType, bars: int) -> None:
     span = bar_type.spec.timedelta * bars
     component.request_bars(bar_type, component.clock.utc_now() - 3 * span - _CLOSED)
 
+
+_POSITION_EVENTS = "events.position.*"  # every strategy's: equity counts the whole venue
 
 # Market closures (weekends, holidays, nights for intraday equity bars) hide bars from the
 # live warm-up request: ask for three times the span plus four days, the buffer keeps the last.

@@ -2,8 +2,9 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, bollinger, roc, rsi, volume_ratio
+from strategies.indicators import BarWindow
 from strategies.layers import votes
 
 
@@ -33,34 +34,41 @@ class BollingerConfig(LayeredConfig, kw_only=True, frozen=True):
 class Bollinger(RoutedStrategy):
     """Reversal expert: mean reversion from the Bollinger bands back to their middle."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        cfg = self.config
+        self.bands = indicators.bollinger(cfg.period, cfg.k)
+        self.atr = indicators.atr(cfg.atr_period)
+        self.rsi = indicators.rsi(14)
+        self.roc = indicators.roc(5)
+        self.volume_ratio = indicators.volume_ratio(20)
+
     def decide(self, window: BarWindow) -> float:
         cfg, close = self.config, window.close
-        upper, middle, lower = (band[-1] for band in bollinger(close, cfg.period, cfg.k))
+        upper, middle, lower = self.bands[-1]
         if self.layers.side == 0:
             self._enter(window, upper, lower)
             return self.layers.exposure
         layers, price = self.layers, close[-1]
         side = layers.side
-        atr_now = atr(window.high, window.low, close, cfg.atr_period)[-1]
+        atr_now = self.atr[-1]
         band = lower if side > 0 else upper
         if side * (price - middle) >= 0 and side * (price - close[-2]) < 0:
-            layers.close()  # target reached
+            layers.close(reason="back to the middle band")
         elif layers.stop_hit(price, cfg.atr_mult * atr_now):
-            layers.close()
+            layers.close(reason="ATR stop")
         elif (
             layers.can_add
             and side * (band - price) > 0
             and side * (layers.last_entry - price) > 0.5 * atr_now
             and window.count - layers.last_entry_bar >= cfg.add_gap
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="further outside the band")
         return layers.exposure
 
     def _enter(self, window: BarWindow, upper: float, lower: float) -> None:
-        close, price = window.close, window.close[-1]
-        rsi_now = rsi(close, 14)[-1]
-        ret5 = roc(close, 5)[-1]
-        heavy = volume_ratio(window.volume, 20)[-1] > 1.2
+        price = window.close[-1]
+        rsi_now, ret5 = self.rsi[-1], self.roc[-1]
+        heavy = self.volume_ratio[-1] > 1.2
         if price < lower:
             score = votes(rsi_now < 35, ret5 < -0.03, heavy)
             side = 1
@@ -70,4 +78,5 @@ class Bollinger(RoutedStrategy):
         else:
             return
         if score >= 1:
-            self.layers.open(side, price, window.count, layers=min(score, 2))
+            band = "below the lower band" if side > 0 else "above the upper band"
+            self.layers.open(side, price, window.count, layers=min(score, 2), reason=band)

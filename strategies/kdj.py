@@ -2,9 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, kdj, volume_ratio
-from strategies.layers import mirror, votes
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule, mirror, votes
 
 
 class KDJConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -37,8 +38,13 @@ class KDJConfig(LayeredConfig, kw_only=True, frozen=True):
 class KDJ(RoutedStrategy):
     """Reversal expert: buys oversold and sells overbought KDJ on confirming crosses."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        self.kdj = indicators.kdj(self.config.period, depth=2)
+        self.atr = indicators.atr(self.config.atr_period)
+        self.volume_ratio = indicators.volume_ratio(20)
+
     def decide(self, window: BarWindow) -> float:
-        k, d, j = kdj(window.high, window.low, window.close, self.config.period)
+        k, d, j = zip(*self.kdj.history, strict=True)  # each (before, now)
         if self.layers.side == 0:
             self._enter(window, k, d, j)
         else:
@@ -48,15 +54,23 @@ class KDJ(RoutedStrategy):
     def _enter(self, window: BarWindow, k, d, j) -> None:
         cfg, close = self.config, window.close
         up = close[-1] > close[-2]
-        heavy = volume_ratio(window.volume, 20)[-1] > 1.2
+        heavy = self.volume_ratio[-1] > 1.2
         if j[-1] < cfg.j_buy or k[-1] < cfg.k_buy:
             score = votes(k[-2] <= d[-2] and k[-1] > d[-1], heavy, up)
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=score - 1, level=j[-1])
+                self.layers.open(
+                    1,
+                    close[-1],
+                    window.count,
+                    score - 1,
+                    j[-1],
+                    reason="KDJ oversold and turning up",
+                )
         elif j[-1] > cfg.j_sell and k[-1] > cfg.k_sell:
             death = k[-2] >= d[-2] and k[-1] < d[-1]
             if death or (not up and heavy):
-                self.layers.open(-1, close[-1], window.count, level=j[-1])
+                why = "KDJ death cross" if death else "KDJ overbought with heavy selling"
+                self.layers.open(-1, close[-1], window.count, level=j[-1], reason=why)
 
     def _manage(self, window: BarWindow, k, d, j) -> None:
         cfg, layers = self.config, self.layers
@@ -64,15 +78,16 @@ class KDJ(RoutedStrategy):
         km, kp = mirror(k[-1], side), mirror(k[-2], side)
         dm, dp = mirror(d[-1], side), mirror(d[-2], side)
         jm, jp = mirror(j[-1], side), mirror(j[-2], side)
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
-        if (
-            (kp >= dp and km < dm and km > 70)
-            or (jm > 80 and jm - jp < -10)
-            or layers.stop_hit(price, cfg.atr_mult * atr_now)
-            or (layers.profit(price) > cfg.profit_target and (jm > 70 or km > 70))
-        ):
-            layers.close()
+        atr_now = self.atr[-1]
+        why = first_rule(
+            ("KDJ crossed against the trade", kp >= dp and km < dm and km > 70),
+            ("J turned from extreme", jm > 80 and jm - jp < -10),
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("profit target", layers.profit(price) > cfg.profit_target and (jm > 70 or km > 70)),
+        )
+        if why:
+            layers.close(reason=why)
         elif layers.can_add and (
             jm < mirror(layers.entry_level, side) - 5 or (kp <= dp and km > dm and km < 30)
         ):
-            layers.add(price, window.count, level=j[-1])
+            layers.add(price, window.count, level=j[-1], reason="KDJ more extreme")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 @dataclass
 class Layers:
     """Side (+1 long, -1 short, 0 flat), entry price per layer, the bar and indicator level of
-    the last entry, and the placed stop of the algorithms that fix one (`place_stop`)."""
+    the last entry, the placed stop of the algorithms that fix one (`place_stop`), and the rule
+    behind the last change (`reason`), which the orders it causes carry to the trade list."""
 
     max_layers: int
     side: int = 0
@@ -20,31 +21,43 @@ class Layers:
     last_entry_bar: int = -1
     entry_level: float = math.nan
     stop: float = math.nan
+    reason: str = ""
 
     def open(
-        self, side: int, price: float, bar: int, layers: int = 1, level: float = math.nan
+        self,
+        side: int,
+        price: float,
+        bar: int,
+        layers: int = 1,
+        level: float = math.nan,
+        reason: str = "",
     ) -> None:
         """Open `layers` layers (capped at max_layers) on `side` at `price`; `level` is the
-        algorithm's indicator reading at the entry (an oscillator's, for "more extreme" adds)."""
+        algorithm's indicator reading at the entry (an oscillator's, for "more extreme" adds);
+        `reason` names the entry rule."""
+        self.reason = reason
         self.side = side
         self.entries = [price] * max(1, min(layers, self.max_layers))
         self.last_entry_bar = bar
         self.entry_level = level
 
-    def add(self, price: float, bar: int, level: float = math.nan) -> None:
+    def add(self, price: float, bar: int, level: float = math.nan, reason: str = "") -> None:
         """Add one layer at `price`, with the indicator `level` there (no-op at max_layers)."""
         if len(self.entries) < self.max_layers:
+            self.reason = reason
             self.entries.append(price)
             self.last_entry_bar = bar
             self.entry_level = level
 
-    def reduce(self) -> None:
+    def reduce(self, reason: str = "") -> None:
         """Remove the most recent layer, keeping at least one."""
         if len(self.entries) > 1:
+            self.reason = reason
             self.entries.pop()
 
-    def close(self) -> None:
-        """Go flat."""
+    def close(self, reason: str = "") -> None:
+        """Go flat; `reason` names the exit rule."""
+        self.reason = reason
         self.side = 0
         self.entries = []
         self.stop = math.nan
@@ -86,6 +99,12 @@ class Layers:
     def stopped(self, price: float) -> bool:
         """True when `price` is beyond the placed stop (never before one is placed)."""
         return self.side * (price - self.stop) < 0
+
+
+def first_rule(*rules: tuple[str, object]) -> str | None:
+    """The name of the first (name, condition) whose condition holds, or None: which of an
+    algorithm's alternative exit rules fired, for the trade list."""
+    return next((name for name, holds in rules if holds), None)
 
 
 def votes(*conditions) -> int:

@@ -4,8 +4,10 @@ import numpy as np
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
 from bot.core.errors import ConfigError
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, sma
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule
 
 
 class MACrossConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -48,40 +50,48 @@ class MACrossConfig(LayeredConfig, kw_only=True, frozen=True):
 class MACross(RoutedStrategy):
     """Trend expert: rides fast/slow moving-average crosses, adding layers as the trend widens."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        cfg = self.config
+        self.fast = indicators.sma(cfg.fast, depth=2)
+        self.slow = indicators.sma(cfg.slow, depth=2)
+        self.atr = indicators.atr(cfg.atr_period)
+
     def decide(self, window: BarWindow) -> float:
         cfg = self.config
-        close = window.close
-        fast, slow = sma(close, cfg.fast), sma(close, cfg.slow)
-        spread = (fast[-2:] - slow[-2:]) / slow[-2:]
+        close, fast, slow = window.close, self.fast, self.slow
+        spread = ((fast[-2] - slow[-2]) / slow[-2], (fast[-1] - slow[-1]) / slow[-1])
         tau = close[-1] / close[-1 - cfg.trend_bars] - 1.0
         if self.layers.side == 0:
             self._enter(spread, tau, window.count)
         else:
-            atr_now = atr(window.high, window.low, close, cfg.atr_period)[-1]
-            self._manage(window, fast[-1], spread, tau, atr_now)
+            self._manage(window, fast[-1], spread, tau, self.atr[-1])
         return self.layers.exposure
 
-    def _enter(self, spread: np.ndarray, tau: float, bar: int) -> None:
+    def _enter(self, spread: tuple[float, float], tau: float, bar: int) -> None:
         cfg, price = self.config, self.window.close[-1]
         golden = spread[0] <= 0 < spread[1]
         death = spread[0] >= 0 > spread[1]
         if golden or (tau > 0 and (spread[1] > cfg.gamma or tau > cfg.entry_trend)):
-            self.layers.open(1, price, bar)
+            self.layers.open(1, price, bar, reason="golden cross" if golden else "rising trend")
         elif death and tau < -cfg.gamma:
-            self.layers.open(-1, price, bar)
+            self.layers.open(-1, price, bar, reason="death cross while falling")
 
-    def _manage(self, window, fast: float, spread: np.ndarray, tau: float, atr_now: float) -> None:
+    def _manage(self, window, fast: float, spread: tuple, tau: float, atr_now: float) -> None:
         cfg, side = self.config, self.layers.side
         price = window.close[-1]
         favour = side * tau
         mult = cfg.atr_mult * (1.5 if favour > 0.05 else 1.2 if favour > 0.02 else 1.0)
         crossed_against = side * spread[0] >= 0 > side * spread[1]
-        if favour < -cfg.gamma and (self.layers.stop_hit(price, mult * atr_now) or crossed_against):
-            self.layers.close()
+        why = first_rule(
+            ("ATR stop", self.layers.stop_hit(price, mult * atr_now)),
+            ("opposite cross", crossed_against),
+        )
+        if favour < -cfg.gamma and why:
+            self.layers.close(reason=why)
         elif self.layers.can_add and self._add_signal(window, fast, spread):
-            self.layers.add(price, window.count)
+            self.layers.add(price, window.count, reason="MA divergence")
 
-    def _add_signal(self, window, fast: float, spread: np.ndarray) -> bool:
+    def _add_signal(self, window, fast: float, spread: tuple[float, float]) -> bool:
         side, n = self.layers.side, self.config.breakout_bars
         close = window.close
         diverging = side * spread[1] > self.config.gamma and side * spread[1] > side * spread[0]

@@ -2,9 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, roc, rsi, volume_ratio
-from strategies.layers import votes
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule, votes
 
 
 class MomentumConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -37,37 +38,49 @@ class MomentumConfig(LayeredConfig, kw_only=True, frozen=True):
 class Momentum(RoutedStrategy):
     """Trend expert: follows strong blended momentum, pyramiding while it strengthens."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        cfg = self.config
+        depth = cfg.accel_bars + 1
+        self.rocs = (  # the blend's weights and look-backs
+            (0.5, indicators.roc(cfg.lookback, depth)),
+            (0.3, indicators.roc(max(cfg.lookback // 2, 1), depth)),
+            (0.2, indicators.roc(2 * cfg.lookback, depth)),
+        )
+        self.volume_ratio = indicators.volume_ratio(cfg.volume_bars)
+        self.rsi = indicators.rsi(cfg.rsi_period)
+        self.atr = indicators.atr(cfg.atr_period)
+
     def decide(self, window: BarWindow) -> float:
         cfg = self.config
-        close = window.close
-        half = max(cfg.lookback // 2, 1)
-        blend = (
-            0.5 * roc(close, cfg.lookback)
-            + 0.3 * roc(close, half)
-            + 0.2 * roc(close, 2 * cfg.lookback)
-        )
-        momentum, accel = blend[-1], blend[-1] - blend[-1 - cfg.accel_bars]
-        vol = volume_ratio(window.volume, cfg.volume_bars)[-1]
+        momentum = self._blend(-1)
+        accel = momentum - self._blend(-1 - cfg.accel_bars)
+        vol = self.volume_ratio[-1]
         if self.layers.side == 0:
-            self._enter(momentum, accel, rsi(close, cfg.rsi_period)[-1], vol, window.count)
+            self._enter(momentum, accel, self.rsi[-1], vol, window.count)
         else:
-            atr_now = atr(window.high, window.low, close, cfg.atr_period)[-1]
-            self._manage(momentum, accel, vol, atr_now, window.count)
+            self._manage(momentum, accel, vol, self.atr[-1], window.count)
         return self.layers.exposure
+
+    def _blend(self, index: int) -> float:
+        return sum(weight * roc[index] for weight, roc in self.rocs)
 
     def _enter(self, momentum: float, accel: float, rsi_now: float, vol: float, bar: int) -> None:
         cfg, price = self.config, self.window.close[-1]
         confirmations = votes(accel > 0, rsi_now > 50, vol > 1.2)
         if momentum > cfg.entry and confirmations >= 2:
-            self.layers.open(1, price, bar)
+            self.layers.open(1, price, bar, reason="confirmed upward momentum")
         elif momentum < -cfg.entry and accel < 0 and rsi_now < cfg.short_rsi:
-            self.layers.open(-1, price, bar)
+            self.layers.open(-1, price, bar, reason="accelerating downward momentum")
 
     def _manage(self, momentum: float, accel: float, vol: float, atr_now: float, bar: int) -> None:
         cfg, layers = self.config, self.layers
         side, price = layers.side, self.window.close[-1]
-        if layers.stop_hit(price, cfg.atr_mult * atr_now) or side * momentum < cfg.exit:
-            layers.close()
+        why = first_rule(
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("momentum faded", side * momentum < cfg.exit),
+        )
+        if why:
+            layers.close(reason=why)
             return
         n = layers.count
         agree = votes(
@@ -77,4 +90,4 @@ class Momentum(RoutedStrategy):
             vol > 1.3,
         )
         if layers.can_add and agree >= 2:
-            layers.add(price, bar)
+            layers.add(price, bar, reason="momentum building")

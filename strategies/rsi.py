@@ -2,9 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, rsi, sma, volume_ratio
-from strategies.layers import mirror, votes
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule, mirror, votes
 
 
 class RSIConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -36,8 +37,14 @@ class RSIConfig(LayeredConfig, kw_only=True, frozen=True):
 class RSI(RoutedStrategy):
     """Reversal expert: buys oversold and sells overbought RSI, exits as it normalises."""
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        self.rsi = indicators.rsi(self.config.rsi_period, depth=11)
+        self.trend = indicators.sma(20, depth=6)
+        self.atr = indicators.atr(self.config.atr_period)
+        self.volume_ratio = indicators.volume_ratio(20)
+
     def decide(self, window: BarWindow) -> float:
-        values = rsi(window.close, self.config.rsi_period)
+        values = list(self.rsi.history)  # the last 11 bars, oldest first
         if self.layers.side == 0:
             self._enter(window, values)
         else:
@@ -47,33 +54,35 @@ class RSI(RoutedStrategy):
     def _enter(self, window: BarWindow, values) -> None:
         cfg, close, now = self.config, window.close, values[-1]
         if now < cfg.oversold:
-            divergence = close[-1] < close[-11:-1].min() and now > values[-11:-1].min()
+            divergence = close[-1] < close[-11:-1].min() and now > min(values[-11:-1])
             score = votes(
                 now > values[-2],
-                volume_ratio(window.volume, 20)[-1] > 1.5,
+                self.volume_ratio[-1] > 1.5,
                 divergence,
                 now < 25,
             )
             if score >= 2:
-                self.layers.open(1, close[-1], window.count, layers=min(score - 1, 2), level=now)
+                self.layers.open(
+                    1, close[-1], window.count, min(score - 1, 2), now, reason="RSI oversold"
+                )
         elif now > cfg.overbought:
-            trend = sma(close, 20)
-            if trend[-1] <= trend[-6] * 1.005:
-                self.layers.open(-1, close[-1], window.count, level=now)
+            if self.trend[-1] <= self.trend[-6] * 1.005:
+                self.layers.open(-1, close[-1], window.count, level=now, reason="RSI overbought")
 
     def _manage(self, window: BarWindow, values) -> None:
         cfg, layers = self.config, self.layers
         side, price = layers.side, window.close[-1]
         now, before = mirror(values[-1], side), mirror(values[-2], side)
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
-        if (
-            (now > cfg.neutral and now < before)
-            or layers.stop_hit(price, cfg.atr_mult * atr_now)
-            or (layers.profit(price) > cfg.profit_target and now > 60)
-        ):
-            layers.close()
+        atr_now = self.atr[-1]
+        why = first_rule(
+            ("RSI turned past neutral", now > cfg.neutral and now < before),
+            ("ATR stop", layers.stop_hit(price, cfg.atr_mult * atr_now)),
+            ("profit target", layers.profit(price) > cfg.profit_target and now > 60),
+        )
+        if why:
+            layers.close(reason=why)
         elif layers.can_add and (
             now < mirror(layers.entry_level, side) - 5
             or side * (price / layers.last_entry - 1.0) < -0.03
         ):
-            layers.add(price, window.count, level=values[-1])
+            layers.add(price, window.count, level=values[-1], reason="RSI more extreme")

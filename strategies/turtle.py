@@ -2,8 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, donchian
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule
 
 
 class TurtleConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -38,12 +40,20 @@ class Turtle(RoutedStrategy):
         super().__init__(config)
         self.took_profit = False
 
+    def _attach(self, indicators: BarIndicators) -> None:
+        cfg = self.config
+        self.entry_channel = indicators.channel(cfg.entry_period)
+        self.exit_channel = indicators.channel(cfg.exit_period)
+        self.atr = indicators.atr(cfg.atr_period)
+
     def decide(self, window: BarWindow) -> float:
         cfg, price = self.config, window.close[-1]
         if self.layers.side == 0:
-            high, low = donchian(window.high, window.low, cfg.entry_period)
-            if price > high[-1] or price < low[-1]:
-                self.layers.open(1 if price > high[-1] else -1, price, window.count)
+            high, low = self.entry_channel[-2]  # the bars before this one
+            if price > high or price < low:
+                side = 1 if price > high else -1
+                why = f"{cfg.entry_period}-bar {'high' if side > 0 else 'low'} broken"
+                self.layers.open(side, price, window.count, reason=why)
                 self.took_profit = False
         else:
             self._manage(window, price)
@@ -52,14 +62,18 @@ class Turtle(RoutedStrategy):
     def _manage(self, window: BarWindow, price: float) -> None:
         cfg, layers = self.config, self.layers
         side = layers.side
-        high, low = donchian(window.high, window.low, cfg.exit_period)
-        exit_level = low[-1] if side > 0 else high[-1]
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        high, low = self.exit_channel[-2]
+        exit_level = low if side > 0 else high
+        atr_now = self.atr[-1]
         beyond_last = side * (price - layers.last_entry)
-        if side * (price - exit_level) < 0 or beyond_last < -cfg.atr_mult * atr_now:
-            layers.close()
+        why = first_rule(
+            (f"{cfg.exit_period}-bar exit channel", side * (price - exit_level) < 0),
+            ("ATR stop", beyond_last < -cfg.atr_mult * atr_now),
+        )
+        if why:
+            layers.close(reason=why)
         elif not self.took_profit and layers.count > 1 and layers.profit(price) > cfg.take_profit:
-            layers.reduce()
+            layers.reduce(reason="take profit")
             self.took_profit = True
         elif not self.took_profit and layers.can_add and beyond_last >= cfg.add_step * atr_now:
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="half-ATR step")

@@ -2,9 +2,10 @@
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 
+from strategies.bar_indicators import BarIndicators
 from strategies.base import LayeredConfig, RoutedStrategy
-from strategies.indicators import BarWindow, atr, donchian, sma, volume_ratio
-from strategies.layers import votes
+from strategies.indicators import BarWindow
+from strategies.layers import first_rule, votes
 
 
 class VolumeBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
@@ -34,10 +35,18 @@ class VolumeBreakoutConfig(LayeredConfig, kw_only=True, frozen=True):
 class VolumeBreakout(RoutedStrategy):
     """Breakout expert: joins range breaks that come with heavy volume."""
 
-    def decide(self, window: BarWindow) -> float:
+    def _attach(self, indicators: BarIndicators) -> None:
         cfg = self.config
-        high, low = (x[-1] for x in donchian(window.high, window.low, cfg.price_window))
-        atr_now = atr(window.high, window.low, window.close, cfg.atr_period)[-1]
+        self.channel = indicators.channel(cfg.price_window)
+        self.atr = indicators.atr(cfg.atr_period)
+        self.ma = indicators.sma(cfg.ma_period)
+        self.volume_ratio = indicators.volume_ratio(cfg.volume_window)
+        self.volume_short = indicators.sma(cfg.volume_window, volume=True)
+        self.volume_long = indicators.sma(cfg.price_window, volume=True)
+
+    def decide(self, window: BarWindow) -> float:
+        high, low = self.channel[-2]  # the bars before this one
+        atr_now = self.atr[-1]
         if self.layers.side == 0:
             self._enter(window, high, low, atr_now)
         else:
@@ -46,25 +55,30 @@ class VolumeBreakout(RoutedStrategy):
 
     def _enter(self, window: BarWindow, high: float, low: float, atr_now: float) -> None:
         cfg, price = self.config, window.close[-1]
-        ratio = volume_ratio(window.volume, cfg.volume_window)[-1]
+        ratio = self.volume_ratio[-1]
         side = 1 if price > high else -1 if price < low else 0
         if side and ratio > cfg.volume_mult:
             strong = votes(ratio > 2 * cfg.volume_mult)
-            self.layers.open(side, price, window.count, layers=1 + strong)
+            why = f"range {'high' if side > 0 else 'low'} broken on heavy volume"
+            self.layers.open(side, price, window.count, layers=1 + strong, reason=why)
             self.layers.place_stop(cfg.atr_mult * atr_now)
 
     def _manage(self, window: BarWindow, extreme: float, atr_now: float) -> None:
         cfg, layers = self.config, self.layers
-        side, price, volume = layers.side, window.close[-1], window.volume
-        volume_high = volume[-cfg.volume_window :].mean() > volume[-cfg.price_window :].mean()
-        below_ma = side * (price - sma(window.close, cfg.ma_period)[-1]) < 0
-        if layers.stopped(price) or (below_ma and not volume_high):
-            layers.close()
+        side, price = layers.side, window.close[-1]
+        volume_high = self.volume_short[-1] > self.volume_long[-1]
+        below_ma = side * (price - self.ma[-1]) < 0
+        why = first_rule(
+            ("stop", layers.stopped(price)),
+            ("back across the MA on fading volume", below_ma and not volume_high),
+        )
+        if why:
+            layers.close(reason=why)
         elif (
             layers.can_add
             and side * (price - extreme) > 0
             and side * (price - layers.last_entry) > 0
             and volume_high
         ):
-            layers.add(price, window.count)
+            layers.add(price, window.count, reason="new extreme on volume")
             layers.place_stop(cfg.atr_mult * atr_now)

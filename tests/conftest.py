@@ -1,5 +1,4 @@
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -10,6 +9,8 @@ import pytest
 import redis
 import structlog
 
+from bot.core.errors import OperationalError
+from bot.engine.redis_server import require_redis_server
 from tests.fakes.waiting import wait_for
 
 # Fixtures that tests in several folders share: the live Binance node's, and the bars and
@@ -34,7 +35,8 @@ def _one_ray_session():
     Ray only when none runs) instead of paying its start-up, seconds, in every test."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": never join a cluster someone started on this machine (and fail on num_cpus).
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -79,12 +81,10 @@ def free_port() -> int:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh, empty redis-server of this test's own (live nodes keep nautilus' cache there)."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail(
-            "redis-server is not installed: live-node tests keep nautilus' cache in a real Redis. "
-            "Install it (`apt-get install redis-server`; .ci/run does) and run the tests again."
-        )
+    try:
+        executable = require_redis_server()
+    except OperationalError as missing:
+        pytest.fail(str(missing))
     server = RedisServer(free_port())
     folder = tmp_path / "redis"
     folder.mkdir()

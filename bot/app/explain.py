@@ -71,7 +71,7 @@ def explain_decision(
         "Experts and their strategies (share of the expert's capital; * = its choice):",
         *_expert_lines(record.weights, record.experts),
         "Strongest input attributions:",
-        *(f"  {line}" for line in _attributions(record, attributor)),
+        *(f"  {line}" for line in decision_attributions(record, attributor)),
         *_pnl_section(journal, record, following, pnl),
     ]
     return "\n".join(lines)
@@ -191,7 +191,8 @@ def _expert_lines(weights: Mapping[str, float], experts: Mapping[str, float]) ->
     return lines
 
 
-def _attributions(record: DecisionRecord, attributor: Attributor | None) -> list[str]:
+def decision_attributions(record: DecisionRecord, attributor: Attributor | None) -> list[str]:
+    """The attribution lines of one decision, or why it has none."""
     if not record.policy.startswith(MODEL_PREFIX):
         return [f"none: the policy {record.policy!r} is static and reads no inputs."]
     if record.fallback:
@@ -219,7 +220,7 @@ def _pnl_section(
         return ["PnL: unavailable; these decisions carry no close price to mark positions at."]
     else:
         end = following.time
-        changes = _pnl_from_fills(journal.fills(record.run_id), record, following)
+        changes = pnl_from_fills(journal.fills(record.run_id), record, following)
         source = "the journalled fills"
     body = [f"  {name:<15} {changes.get(name, 0.0):+,.2f}" for name in strategy_names()]
     return [
@@ -236,7 +237,7 @@ def _pnl_from_frame(pnl: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -
     return (last - first).to_dict()
 
 
-def _pnl_from_fills(
+def pnl_from_fills(
     fills: pd.DataFrame, start: DecisionRecord, end: DecisionRecord
 ) -> dict[str, float]:
     """A strategy's PnL is cash + units x price (contract multiplier 1, as every instrument

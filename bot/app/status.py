@@ -47,21 +47,33 @@ def _events(events: pd.DataFrame, last: int = 8) -> list[str]:
     return rows
 
 
-def _market(session: Session, cache: CacheState, now: datetime) -> list[str]:
+def data_age(
+    session: Session, cache: CacheState, now: datetime
+) -> tuple[pd.Timestamp, timedelta, timedelta] | None:
+    """The last bar's time, its age at `now`, and the age after which the risk guard calls the
+    data stale; None before the node saw a bar."""
     last = cache.guard.get("last_bar")
     if not last:
-        return ["Equity: no bar seen yet; data staleness unknown"]
+        return None
     at = pd.Timestamp(last["ts"], tz="UTC")
-    age = now - at.to_pydatetime()
     risk = session.run.settings.get("risk", {})
     limit = bar_interval(session.run.bar).to_pytimedelta() * risk.get("stale_after_bars", 5.0)
+    return at, now - at.to_pydatetime(), limit
+
+
+def _market(session: Session, cache: CacheState, now: datetime) -> list[str]:
+    age = data_age(session, cache, now)
+    if age is None:
+        return ["Equity: no bar seen yet; data staleness unknown"]
+    last, (at, age, limit) = cache.guard["last_bar"], age
     return [
         f"Equity: {last['equity']:,.2f} at the last bar, close {last['close']:,.2f}",
-        f"Data: last bar {at:%Y-%m-%d %H:%M:%S} UTC, {_bar_age(age, limit)}",
+        f"Data: last bar {at:%Y-%m-%d %H:%M:%S} UTC, {bar_age_text(age, limit)}",
     ]
 
 
-def _bar_age(age: timedelta, limit: timedelta) -> str:
+def bar_age_text(age: timedelta, limit: timedelta) -> str:
+    """The last bar's age as an operator reads it: fresh, stale, or a clock problem."""
     if age < -CLOCK_TOLERANCE:
         return (
             f"{-age.total_seconds() / 60:.1f} min in the future (CLOCK PROBLEM: this machine's "
@@ -101,41 +113,63 @@ def _router(session: Session) -> list[str]:
     return lines
 
 
-def _held_back(session: Session) -> list[str]:
-    # A strategy that holds nothing because its orders were kept back (the venue's minimums, the
-    # risk guard's limits) says why, until it fills again.
+def held_back(session: Session) -> list[tuple[str, pd.Timestamp, str]]:
+    """The strategies that hold nothing because their orders were kept back (the venue's
+    minimums, the risk guard's limits) and have not filled since: (name, since, reason)."""
     events = session.events
     if events.empty:
         return []
     held = events[events["kind"] == HELD_BACK_EVENT]
     fills = session.fills
-    lines = []
+    found = []
     for payload, ts in zip(held["payload"], held["ts"], strict=True):
         name = payload["strategy"]
         if not fills.empty and ((fills["strategy"] == name) & (fills["ts"] > ts)).any():
             continue
-        lines.append(f"Held back: {name} since {ts:%Y-%m-%d %H:%M:%S} UTC: {payload['reason']}")
-    return lines
+        found.append((name, ts, payload["reason"]))
+    return found
 
 
-def _positions(cache: CacheState) -> str:
+def _held_back(session: Session) -> list[str]:
+    return [
+        f"Held back: {name} since {ts:%Y-%m-%d %H:%M:%S} UTC: {reason}"
+        for name, ts, reason in held_back(session)
+    ]
+
+
+def position_rows(cache: CacheState) -> list[dict]:
+    """Each strategy's position in Redis: strategy, qty (signed), avg_price, realized_pnl and
+    unrealized_pnl (marked at the last bar's close; None without one or when closed)."""
     close = (cache.guard.get("last_bar") or {}).get("close")
     rows = []
     for position in sorted(cache.positions, key=lambda p: p.strategy_id.value):
-        name = name_of(position.strategy_id)
-        unrealized = "n/a"
+        unrealized = None
         if close is not None and position.is_open:
             # The bar's close at full precision: PnL is computed in floats anyway.
-            unrealized = f"{position.unrealized_pnl(Price(close, 8)).as_double():,.2f}"
+            unrealized = position.unrealized_pnl(Price(close, 8)).as_double()
         rows.append(
-            (
-                name,
-                f"{position.signed_qty:g}",
-                f"{position.avg_px_open:,.2f}",
-                f"{position.realized_pnl.as_double():,.2f}",
-                unrealized,
-            )
+            {
+                "strategy": name_of(position.strategy_id),
+                "qty": float(position.signed_qty),
+                "avg_price": float(position.avg_px_open),
+                "realized_pnl": position.realized_pnl.as_double(),
+                "unrealized_pnl": unrealized,
+            }
         )
+    return rows
+
+
+def _positions(cache: CacheState) -> str:
+    rows = [
+        (
+            row["strategy"],
+            f"{row['qty']:g}",
+            f"{row['avg_price']:,.2f}",
+            f"{row['realized_pnl']:,.2f}",
+            "n/a" if row["unrealized_pnl"] is None else f"{row['unrealized_pnl']:,.2f}",
+        )
+        for row in position_rows(cache)
+    ]
     if not rows:
         return "  none"
     header = ("strategy", "qty", "avg price", "realized PnL", "unrealized PnL")

@@ -27,7 +27,7 @@ from bot.core.report import text_table  # noqa: E402
 from bot.engine.backtest import resolve_window, run_many  # noqa: E402
 from bot.engine.backtest_request import BacktestRequest  # noqa: E402
 from bot.engine.data import load_bars  # noqa: E402
-from strategies import STRATEGIES  # noqa: E402
+from strategies.plugins import parameters, spec_named  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,13 @@ class SweepConfig:
     purge: int = 20  # bars between a fold's fit and test spans
 
     def __post_init__(self) -> None:
-        spec = {s.name: s for s in STRATEGIES}.get(self.strategy)
-        if spec is None:
-            names = [s.name for s in STRATEGIES]
-            raise ConfigError(f"Unknown strategy {self.strategy!r}; choose one of {names}.")
-        unknown = set(self.grid) - set(spec.config.__struct_fields__)
+        sweepable = {p.name for p in parameters(spec_named(self.strategy))}
+        unknown = set(self.grid) - sweepable
         if unknown or not self.grid:
             raise ConfigError(
-                f"{self.strategy} has no config field(s) {sorted(unknown)} to sweep; its fields "
-                f"are {sorted(spec.config.__struct_fields__)}."
+                f"{self.strategy} has no parameter(s) {sorted(unknown)} to sweep; its "
+                f"parameters are {sorted(sweepable)} (`bot strategies list` shows their types "
+                "and defaults)."
             )
         if self.folds < 1 or self.purge < 0:
             raise ConfigError(f"folds={self.folds} must be >= 1 and purge={self.purge} >= 0.")

@@ -17,7 +17,8 @@ Conventions:
 
 Fills schema (one row per execution, as `bot.engine.fills` builds it):
     ts: datetime64[ns, UTC]; strategy: str; side: "BUY" | "SELL"; qty: float > 0;
-    price: float, per unit (no contract multiplier); commission: float, account currency.
+    price: float, per unit (no contract multiplier); commission: float, account currency;
+    optionally reason: str, the rule that sent the order (read by `bot.core.trades` only).
 Each strategy holds its own netting position, so a closed position (a round trip) is a run of
 one strategy's fills from flat back to flat.
 """
@@ -26,6 +27,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from bot.core.trades import trade_list
 
 EPS = 1e-12
 KEYS = (
@@ -149,33 +152,8 @@ def performance(returns: np.ndarray | pd.Series, periods_per_year: int = 252) ->
 
 def round_trips(fills: pd.DataFrame) -> list[float]:
     """Net PnL (after commissions) of each closed position: strategy by strategy, each in time
-    order.
-
-    A position is closed when the strategy is flat again. A fill that crosses zero closes the
-    position with its closing part (commission split pro rata) and opens a new one with the
-    rest. A position still open at the end is not counted.
-    """
-    trips: list[float] = []
-    if not len(fills):
-        return trips
-    ordered = fills.sort_values("ts", kind="stable")
-    for _, group in ordered.groupby("strategy", sort=False):
-        units = cash = 0.0
-        columns = group[["side", "qty", "price", "commission"]]
-        for side, qty, price, fee in columns.itertuples(index=False):
-            signed = qty if str(side).upper() == "BUY" else -qty
-            tolerance = _FLAT * qty
-            if units * (units + signed) < 0 and abs(units + signed) > tolerance:
-                closing = -units / signed  # share of this fill that closes the position
-                trips.append(cash + units * price - fee * closing)
-                units, cash = units + signed, -(units + signed) * price - fee * (1 - closing)
-                continue
-            units += signed
-            cash -= signed * price + fee
-            if abs(units) <= tolerance:
-                trips.append(cash)
-                units = cash = 0.0
-    return trips
+    order (`bot.core.trades.trade_list`, whose rules say when a position closes)."""
+    return trade_list(fills)["pnl"].tolist()
 
 
 def win_rate(fills: pd.DataFrame) -> float | None:

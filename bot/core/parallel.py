@@ -8,7 +8,8 @@ the serial run's, which a test checks.
 
 - `workers=1` runs in this process, one item after another: no Ray needed.
 - `workers=0` (one per CPU) or `workers=N` start a local Ray for the batch and stop it after;
-  start-up costs a few seconds, so a batch of one item runs serially.
+  start-up costs a few seconds, so a batch of one item, or any batch on a one-CPU machine, runs
+  serially. A plain `bot backtest` (one symbol, one policy) never starts Ray.
 - `ray_address="ray://host:10001"` (or "auto") joins a running cluster, whose nodes must have
   this project installed at the same version; the cluster's own CPUs bound the parallelism.
 
@@ -18,6 +19,7 @@ parallel request runs serially and says so.
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,8 @@ log = structlog.get_logger(__name__)
 # A worker process runs at most this many tasks, then Ray starts a fresh one: each nautilus
 # engine leaks about 27 MB, so this bounds a worker's growth to a few hundred MB.
 TASKS_PER_WORKER = 8
+# Seconds to wait for a cluster's address to answer before saying it does not.
+JOIN_PROBE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,9 @@ class FanOut:
 
     def __init__(self, parallel: Parallel, items: int) -> None:
         self.parallel = parallel
-        self.serial = parallel.workers == 1 or (items <= 1 and parallel.ray_address is None)
+        # One item, or one CPU: Ray would only add its start-up (seconds) to a serial run.
+        local_width = parallel.width(items)
+        self.serial = parallel.workers == 1 or (local_width <= 1 and parallel.ray_address is None)
         self._started = False
         if not self.serial and not _has_ray():
             if parallel.ray_address:
@@ -93,7 +99,7 @@ class FanOut:
                 )
             log.warning("ray is not installed; running serially", install="pip install ray")
             self.serial = True
-        self._width = parallel.width(items)
+        self._width = local_width
 
     def __enter__(self) -> "FanOut":
         if not self.serial:
@@ -163,13 +169,70 @@ def _start_ray(parallel: Parallel, width: int) -> bool:
     # The project is importable in workers (an installed package); the working directory is not
     # shipped. Worker output stays out of the terminal: errors come back through results().
     if parallel.ray_address:
-        ray.init(address=parallel.ray_address, log_to_driver=False)
-        log.info("ray joined", address=parallel.ray_address)
+        _join_ray(parallel.ray_address)
         return True
     # A local Ray is an implementation detail of a run: its start-up notes (the session token,
     # "Started a local Ray instance") are not the user's business; its errors still show.
+    # address="local": a fresh Ray even when a cluster runs on this machine (ray.init() would
+    # join it, and refuse num_cpus); --ray-address is the way to use a cluster.
     ray.init(
-        num_cpus=width, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+        address="local",
+        num_cpus=width,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
     )
     log.debug("ray started", workers=width)
     return True
+
+
+def _join_ray(address: str) -> None:
+    """Join a running cluster, or say clearly why not: Ray itself waits minutes on an address
+    where nothing listens, and reports a refused client as a traceback."""
+    import ray
+
+    host, port = _bootstrap_host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=JOIN_PROBE_S).close()
+    except OSError as error:
+        raise ConfigError(
+            f"--ray-address {address}: nothing answers at {host}:{port} ({error}). Start the head "
+            "with `ray start --head` (add --ray-client-server-port 10001 for ray://) or fix the "
+            "address."
+        ) from None
+    if address.startswith("ray://") and _has_local_ray_token():
+        # Ray >= 2.52 clusters require a token by default; its client only sends one when asked.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise ConfigError(
+            f"--ray-address {address}: could not join the Ray cluster ({error}). For ray:// the "
+            "head needs a client server (ray start --head --ray-client-server-port PORT) and, "
+            "when the cluster uses token authentication, its token in RAY_AUTH_TOKEN or "
+            "~/.ray/auth_token."
+        ) from None
+    log.info("ray joined", address=address)
+
+
+def _bootstrap_host_port(address: str) -> tuple[str, int]:
+    from ray._private.services import canonicalize_bootstrap_address
+
+    if address.startswith("ray://"):
+        where = address.removeprefix("ray://")
+    else:
+        where = canonicalize_bootstrap_address(address)
+        if where is None:
+            raise ConfigError(
+                f"--ray-address {address}: no running Ray cluster was found on this machine. "
+                "Start one with `ray start --head`, or pass the head's host:port or ray://host:port."
+            )
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address}: expected auto, host:port or ray://host:port.")
+    return host, int(port)
+
+
+def _has_local_ray_token() -> bool:
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    return bool(os.environ.get("RAY_AUTH_TOKEN")) or os.path.exists(token_file)

@@ -67,10 +67,8 @@ class BacktestSettings(_Section):
 class RouterSettings(_Section):
     policy: str = Field(
         "model:models/daily-equities",
-        description="model:<checkpoint> | registry (its active model) | uniform | fixed | "
-        "best-expert | random | single:<name> | rule (rule:<bars>: the trailing regime's "
-        "expert) | momentum (the expert with the best trailing Sharpe) | lgbm:<dir> (a LightGBM "
-        "router from `bot train lgbm`)",
+        description="the shipped router, or any form of bot.engine.policy.POLICY_FORMS "
+        "(`bot backtest --help` lists them): model:<dir>, registry, uniform, single:<name>, ...",
     )
     window: PositiveInt = Field(20, description="bars between router decisions")
     seed: int = 0

@@ -26,7 +26,7 @@ from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import out_of_sample_warning
 from bot.core.metrics import summarize
 from bot.core.parallel import Parallel, fan_out
-from bot.core.report import write_report
+from bot.core.report import PolicyRun, write_report
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
 from bot.engine.backtest_request import BacktestRequest, request_day
 from bot.engine.best_expert import best_expert, validation_span
@@ -36,11 +36,17 @@ from bot.engine.data import dataset_asset_class, load_bars
 from bot.engine.fills import fills_frame
 from bot.engine.instruments import make_instrument
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.policy import MODEL_PREFIXES, PolicyLoader, PolicySpec, check_policy
+from bot.engine.policy import (
+    MODEL_PREFIXES,
+    PolicyLoader,
+    PolicySpec,
+    check_policy,
+    policy_plugins,
+)
 from bot.engine.router import RouterActor, assemble
 from bot.engine.router_config import RouterActorConfig
 from bot.engine.sim import market_data, new_engine
-from strategies import build_strategies
+from strategies import STRATEGIES, build_strategies
 
 # Mean share of equity that rounding or cash limits kept the strategies from ordering, above
 # which a run is flagged: results then depend on the capital, not only on the strategies.
@@ -66,6 +72,7 @@ class BacktestResult:
     flags: list[str]
     asset_class: str
     best_expert: str | None = None
+    currency: str = ""  # the account's (the instrument's quote currency)
 
 
 def write_backtest_report(
@@ -98,20 +105,43 @@ def write_backtest_report(
         metrics[name] = summarize(curve, periods_per_year=periods)
     flags = [flag for r in results for flag in r.flags]
     picked = next(({BEST_EXPERT_PICKED: r.best_expert} for r in results if r.best_expert), {})
+    runs = [
+        PolicyRun(r.request.policy, r.weights, r.fills, r.orders, r.pnl, in_sample_span(r.request))
+        for r in results
+    ]
     write_report(
         out_dir,
         title=f"{request.symbol} {request.bar} backtest, {first.bars.index[0]:%Y-%m-%d} .. "
-        f"{first.bars.index[-1]:%Y-%m-%d}, details for policy {request.policy}",
+        f"{first.bars.index[-1]:%Y-%m-%d}, fills and orders of policy {request.policy}",
         metrics=metrics,
         equity=equity,
-        weights=first.weights,
+        runs=runs,
         bars=first.bars,
-        fills=first.fills,
-        orders=first.orders,
         flags=flags,
         simulation=simulation_notes(request) | picked,
+        experts={spec.name: spec.expert for spec in STRATEGIES},
+        currency=first.currency,
+        periods_per_year=periods,
     )
     return metrics
+
+
+def in_sample_span(request: BacktestRequest) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The decisions a model policy's checkpoint was trained and validated on for this symbol
+    (first to last, from its meta.json), or None for another policy or symbol."""
+    dataset = trained_on(request.policy)
+    splits = (dataset or {}).get("symbols", {}).get(request.symbol) or {}
+    learned = [splits[name] for name in ("train", "val") if name in splits]
+    if not learned:
+        return None
+    # meta.json holds ISO times; an older or hand-written one may hold naive dates (UTC).
+    first, last = (
+        pd.Timestamp(learned[0]["first_decision"]),
+        pd.Timestamp(learned[-1]["last_decision"]),
+    )
+    return tuple(
+        t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (first, last)
+    )
 
 
 def simulation_notes(request: BacktestRequest) -> dict[str, object]:
@@ -189,9 +219,14 @@ def resolve_window(
     """The [start, end] span to trade, checked against the data."""
     first, last = frame.index[0], frame.index[-1]
     end = request_day(request.end) if request.end else last
-    start = (
-        request_day(request.start) if request.start else end - pd.DateOffset(years=request.years)
-    )
+    start = request_day(request.start) if request.start else _default_start(request, end)
+    if start >= end and not request.start and request.start_floor:
+        raise DataError(
+            f"{request.symbol} {request.bar} data ends {last.date()}, before "
+            f"{request.start_floor}, the first day out of sample for {request.policy} (the default "
+            "start): nothing to trade out of sample. Pass --start to backtest the model's "
+            "training span (flagged IN-SAMPLE), or choose another symbol or policy."
+        )
     if start < first or end > last + pd.Timedelta(days=1) or start >= end:
         raise DataError(
             f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
@@ -199,6 +234,11 @@ def resolve_window(
             "inside that range (`bot data list` shows every range)."
         )
     return start, end
+
+
+def _default_start(request: BacktestRequest, end: pd.Timestamp) -> pd.Timestamp:
+    start = end - pd.DateOffset(years=request.years)
+    return max(start, request_day(request.start_floor)) if request.start_floor else start
 
 
 def choose_best_expert(frame: pd.DataFrame, request: BacktestRequest, start: pd.Timestamp) -> str:
@@ -224,7 +264,11 @@ def _simulate(
     )
     bar_type = bar_type_for(instrument, request.bar)
     strategies = build_strategies(
-        instrument.id, bar_type, long_only=asset_class == "crypto", params=request.params
+        instrument.id,
+        bar_type,
+        long_only=asset_class == "crypto",
+        params=request.params,
+        plugins=policy_plugins(request.policy, request.weights),
     )
     warmup = max(REQUIRED_BARS, *(s.config.warmup_bars for s in strategies))
     history = frame[frame.index < start].tail(warmup)
@@ -251,8 +295,8 @@ def _simulate(
         actor.progress = bar
         _run_chunks(engine, chunks, instrument, request)
     curve, pnl, weights = actor.frames()
-    fills = fills_frame(engine.trader.generate_fills_report())
     orders = engine.trader.generate_orders_report()
+    fills = fills_frame(engine.trader.generate_fills_report(), orders)
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
     flags += actor.fallbacks()
     engine.dispose()
@@ -268,7 +312,17 @@ def _simulate(
             "fractional sizes (backtest.fractional)."
         )
     return BacktestResult(
-        request, equity, pnl, weights, fills, orders, traded, metrics, flags, asset_class
+        request,
+        equity,
+        pnl,
+        weights,
+        fills,
+        orders,
+        traded,
+        metrics,
+        flags,
+        asset_class,
+        currency=instrument.quote_currency.code,
     )
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bot.core.fingerprint import out_of_sample_start
+from bot.core.saved_meta import trained_on
 from bot.core.settings import Settings
 from bot.engine.router_config import router_settings
 
@@ -29,6 +31,9 @@ class BacktestRequest:
     start: date | None = None
     end: date | None = None
     years: int = 10
+    # With no `start`, the run starts `years` before the end but not before this day: the first
+    # day out of sample for every model of the run (`out_of_sample_floor`).
+    start_floor: date | None = None
     window: int = 20
     seed: int = 0
     weights: dict[str, float] = field(default_factory=dict)
@@ -88,12 +93,26 @@ def backtest_requests(
             base,
             symbol=symbol,
             policy=policy,
+            start_floor=out_of_sample_floor(policies, symbol),
             run_id=symbol_run_id(run_id, symbol, policy),
             report_dir=str((report_dir / symbol if many else report_dir).resolve()),
         )
         for symbol in run.symbols
         for policy in policies
     ]
+
+
+def out_of_sample_floor(policies: list[str], symbol: str) -> date | None:
+    """The first day on which every model among `policies` is out of sample on `symbol`: the
+    day after the last bar its training and validation read (its meta.json), the latest over
+    the models; None when none of them learned from `symbol` by name. Every policy of a compare
+    gets it, so they trade the same span."""
+    days = []
+    for policy in policies:
+        splits = (trained_on(policy) or {}).get("symbols", {}).get(symbol)
+        day = out_of_sample_start(splits) if splits else None
+        days += [day.date()] if day is not None else []
+    return max(days, default=None)
 
 
 def symbol_run_id(run_id: str, symbol: str, policy: str) -> str:

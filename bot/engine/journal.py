@@ -30,7 +30,8 @@ import pandas as pd
 from bot.core.errors import ConfigError
 from bot.engine.journal_schema import connect
 from bot.engine.policy import complete
-from strategies import EXPERTS, strategy_names
+from strategies import EXPERTS
+from strategies.plugins import table
 
 JOURNAL_FILE = "journal.sqlite"
 _DECISION_COLUMNS = (
@@ -39,8 +40,8 @@ _DECISION_COLUMNS = (
 )
 _FILL_COLUMNS = ("ts", "strategy", "side", "qty", "price", "commission")
 _FILL_INSERT = (
-    "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission, order_id, trade_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission, order_id, trade_id, "
+    "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -100,11 +101,13 @@ class DecisionRecord:
 
 class Journal:
     """The journal at `path`, created with the current schema when the file does not exist;
-    `batch` > 0 holds writes back and commits them that many at a time (reads see them)."""
+    `batch` > 0 holds writes back and commits them that many at a time (reads see them).
+    `read_only` opens an existing journal for reading only: SQLite refuses any write."""
 
-    def __init__(self, path: str | Path, batch: int = 0) -> None:
+    def __init__(self, path: str | Path, batch: int = 0, read_only: bool = False) -> None:
         self.path = Path(path)
         self._batch = batch
+        self._read_only = read_only
         self._pending: list[tuple[str, tuple]] = []
         self._lock = threading.Lock()
         self._pid = -1
@@ -159,7 +162,7 @@ class Journal:
 
     def record_decision(self, decision: DecisionRecord) -> int | None:
         """Commit one decision and return its row id (None in a batch)."""
-        unknown = sorted(set(decision.weights) - set(strategy_names()))
+        unknown = sorted(set(decision.weights) - {spec.name for spec in table()})
         if unknown:
             raise ValueError(f"decision weights name unknown strategies {unknown}")
         row = (
@@ -194,11 +197,12 @@ class Journal:
         commission: float,
         order_id: str | None = None,
         trade_id: str | None = None,
+        reason: str | None = None,
     ) -> int | None:
         """Commit one fill (commission in the quote currency; the venue's order and trade ids
-        when known) and return its row id (None in a batch)."""
+        and the rule that sent the order, when known) and return its row id (None in a batch)."""
         row = _fill(run_id, ts, strategy, side, qty, price, commission)
-        return self._write(_FILL_INSERT, (*row, order_id, trade_id))
+        return self._write(_FILL_INSERT, (*row, order_id, trade_id, reason))
 
     def has_fill(self, order_id: str, trade_id: str) -> bool:
         """Whether any run journalled the fill `trade_id` of the order `order_id`."""
@@ -207,9 +211,12 @@ class Journal:
 
     def record_fills(self, run_id: str, fills: pd.DataFrame) -> int:
         """Commit a frame of fills (columns as `fills()` returns them) in one transaction."""
+        reasons = fills["reason"] if "reason" in fills else [None] * len(fills)
         rows = [
-            (*_fill(run_id, *row), None, None)
-            for row in fills[list(_FILL_COLUMNS)].itertuples(index=False)
+            (*_fill(run_id, *row), None, None, reason)
+            for row, reason in zip(
+                fills[list(_FILL_COLUMNS)].itertuples(index=False), reasons, strict=True
+            )
         ]
         self.flush()  # in time order behind what a batch holds back
         with self._lock, self._connection_now() as connection:
@@ -290,9 +297,11 @@ class Journal:
         return frame
 
     def fills(self, run_id: str) -> pd.DataFrame:
-        """The run's fills: ts (UTC), strategy, side, qty, price, commission, in time order."""
+        """The run's fills: ts (UTC), strategy, side, qty, price, commission and reason (the
+        rule that sent the order; None where not recorded), in time order."""
         frame = pd.read_sql_query(
-            f"SELECT {', '.join(_FILL_COLUMNS)} FROM fills WHERE run_id = ? ORDER BY ts, id",
+            f"SELECT {', '.join(_FILL_COLUMNS)}, reason FROM fills WHERE run_id = ? "
+            "ORDER BY ts, id",
             self._conn(),
             params=(run_id,),
         )
@@ -326,7 +335,7 @@ class Journal:
             return connection.execute(sql, row).lastrowid
 
     def _connect(self) -> None:
-        self._connection, self._pid = connect(self.path), os.getpid()
+        self._connection, self._pid = connect(self.path, self._read_only), os.getpid()
 
 
 def _decision(row: tuple) -> DecisionRecord:

@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS decisions_by_run ON decisions (run_id, ts);
 CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
     ts INTEGER NOT NULL, strategy TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
-    price REAL NOT NULL, commission REAL NOT NULL, order_id TEXT, trade_id TEXT
+    price REAL NOT NULL, commission REAL NOT NULL, order_id TEXT, trade_id TEXT, reason TEXT
 );
 CREATE INDEX IF NOT EXISTS fills_by_run ON fills (run_id, ts);
 CREATE TABLE IF NOT EXISTS events (
@@ -45,10 +45,13 @@ CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, ts);
 """
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """A connection to the journal at `path` (WAL, synchronous=FULL, foreign keys on), the file
     and its tables created when missing; a file that is not a journal of this schema version
-    is refused with what to do."""
+    is refused with what to do. `read_only` opens an existing journal so that SQLite itself
+    refuses every write (readers such as the dashboard)."""
+    if read_only:
+        return _open_read_only(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
@@ -77,6 +80,25 @@ def _open(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise ConfigError(
+            f"No journal at {path}: run a backtest or start a node first, or point journal.path "
+            "at an existing journal."
+        )
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    try:
+        _check_version(connection, path)
+    except sqlite3.DatabaseError as exc:
+        connection.close()
+        raise _unreadable(path, exc) from None
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def _unreadable(path: Path, exc: Exception) -> ConfigError:
     return ConfigError(
         f"{path} is not a readable journal ({exc}). Point journal.path at another "
@@ -85,6 +107,24 @@ def _unreadable(path: Path, exc: Exception) -> ConfigError:
 
 
 def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
+    _check_version(connection, path)
+    # One writer at a time creates what is missing; the others wait, then find it there.
+    connection.executescript(
+        f"BEGIN IMMEDIATE;{_SCHEMA}INSERT INTO schema_version SELECT {SCHEMA_VERSION} "
+        "WHERE NOT EXISTS (SELECT 1 FROM schema_version);"
+    )
+    # Fills name their order and trade since the chaos soak (a fill is journalled once, even
+    # across a crash), and the rule that sent the order since the tear sheet; older files gain
+    # the columns, empty for their rows.
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(fills)")}
+    for column in ("order_id", "trade_id", "reason"):
+        if column not in columns:
+            connection.execute(f"ALTER TABLE fills ADD COLUMN {column} TEXT")
+    connection.execute("CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (order_id, trade_id)")
+    connection.execute("COMMIT")
+
+
+def _check_version(connection: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     if tables and "schema_version" not in tables:
         raise ConfigError(
@@ -100,16 +140,3 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
                 f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "
                 "the bot to read it, or point journal.path at a new file."
             )
-    # One writer at a time creates what is missing; the others wait, then find it there.
-    connection.executescript(
-        f"BEGIN IMMEDIATE;{_SCHEMA}INSERT INTO schema_version SELECT {SCHEMA_VERSION} "
-        "WHERE NOT EXISTS (SELECT 1 FROM schema_version);"
-    )
-    # Fills name their order and trade since the chaos soak (a fill is journalled once, even
-    # across a crash); older files gain the columns, empty for their rows.
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(fills)")}
-    for column in ("order_id", "trade_id"):
-        if column not in columns:
-            connection.execute(f"ALTER TABLE fills ADD COLUMN {column} TEXT")
-    connection.execute("CREATE INDEX IF NOT EXISTS fills_by_trade ON fills (order_id, trade_id)")
-    connection.execute("COMMIT")

@@ -12,8 +12,9 @@ exactly
   even a crash; start-up reconciliation then fixes what changed at the venue meanwhile, and
   the differences are journalled. Each session is a run in the journal (`[journal] path`):
   router decisions, fills, kill-switch and reconciliation events.
-- Warm-up: the router actor and each strategy request their own history bars at start
-  (`strategies.base.request_warmup`), so the first live decision sees as many bars as a
+- Warm-up: the router actor and the strategies request history bars at start
+  (`strategies.base.request_warmup`; one request for the eleven, which share their indicators
+  and take each history bar in step), so the first live decision sees as many bars as a
   backtest's.
 """
 
@@ -43,7 +44,7 @@ from bot.core.errors import ConfigError
 from bot.core.logging import nautilus_logging, new_run_id
 from bot.core.settings import BinanceSettings, Secrets, Settings
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
-from bot.engine.policy import PolicyLoader
+from bot.engine.policy import PolicyLoader, policy_plugins
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
 from bot.engine.router import RouterActor, assemble
 from bot.engine.router_config import RouterActorConfig, router_settings
@@ -146,7 +147,10 @@ def build_trading_node(
     node.add_data_client_factory(name, data_factory)
     node.add_exec_client_factory(name, exec_factory)
     node.build()
-    strategies = build_strategies(instrument_id, bar_type, long_only=block.long_only)
+    plugins = policy_plugins(settings.router.policy, settings.router.weights)
+    strategies = build_strategies(
+        instrument_id, bar_type, long_only=block.long_only, plugins=plugins
+    )
     # The guard goes first: on the bar that trips it, it flattens before any strategy trades.
     guard = RiskGuard(risk_guard_config(settings.risk, bar_type, journal, run_id))
     node.trader.add_actor(guard)

@@ -73,8 +73,8 @@ def require_redis(persistence: PersistenceSettings) -> None:
         raise OperationalError(
             f"Redis at {where} is not reachable ({exc}). Live and paper nodes keep their orders, "
             "positions and router state there, so nothing was started. Start redis-server "
-            "(e.g. `redis-server --daemonize yes`), or point persistence.redis_host and "
-            "persistence.redis_port at a running one."
+            "(`make redis`, or `redis-server --daemonize yes`), or point "
+            "persistence.redis_host and persistence.redis_port at a running one."
         ) from None
     finally:
         client.close()

@@ -1,9 +1,9 @@
 """Router policies behind one interface. The static ones are baselines and the safe fallback.
 
-A policy spec is a string: `uniform`, `fixed`, `best-expert`, `random`, `single:<strategy>`,
-`model:<checkpoint directory>`, or one of the bar-reading baselines of
-`bot.engine.router_baselines`:
-`rule` (`rule:<bars>`), `momentum` and `lgbm:<model directory>`. A model policy reads the
+A policy spec is a string, one of `POLICY_FORMS`: `uniform`, `fixed`, `best-expert`, `random`,
+`single:<strategy>`, `model:<checkpoint directory>`, `registry` (resolved by the router actor),
+`lgbm:<model directory>`, or one of the bar-reading baselines of `bot.engine.router_baselines`:
+`rule` (`rule:<bars>`) and `momentum`. A model policy reads the
 observation; a baseline reads the router's `RouterContext` (its bar history and the strategies'
 unit returns), which costs no chart. `GuardedPolicy` wraps the configured one with a time limit
 and a static fallback, so a loaded model that fails never stops the router; a named model that
@@ -11,7 +11,7 @@ does not load at all is an error (`load_named_policy`), never a silent fallback.
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -24,6 +24,7 @@ import pandas as pd
 from bot.core.errors import BotError, CheckpointError, ConfigError
 from bot.core.observation import Observation
 from strategies import EXPERTS, STRATEGIES, strategy_names
+from strategies.plugins import plugin_strategies, table
 from strategies.weights import check_weights
 
 
@@ -78,16 +79,32 @@ class Policy(Protocol):
 
 
 def expert_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    """Sum strategy fractions per expert."""
+    """Sum strategy fractions per expert (a plug-in's under the expert its row names)."""
     out = dict.fromkeys(EXPERTS, 0.0)
-    for spec in STRATEGIES:
+    for spec in table():
         out[spec.expert] += weights.get(spec.name, 0.0)
     return out
 
 
 def complete(weights: Mapping[str, float]) -> dict[str, float]:
-    """All eleven strategies in table order, missing ones at 0."""
-    return {name: float(weights.get(name, 0.0)) for name in strategy_names()}
+    """All eleven built-in strategies in table order, missing ones at 0, then any plug-in
+    `weights` names (`strategies.plugins`)."""
+    full = {name: float(weights.get(name, 0.0)) for name in strategy_names()}
+    return full | {name: float(weights[name]) for name in plugins_named(weights)}
+
+
+def plugins_named(weights: Collection[str]) -> tuple[str, ...]:
+    """The plug-in strategies among `weights`' names, in table order: the rows a run must
+    build besides the eleven (`strategies.build_strategies`)."""
+    return tuple(spec.name for spec in plugin_strategies() if spec.name in weights)
+
+
+def policy_plugins(policy: str, weights: Mapping[str, float]) -> tuple[str, ...]:
+    """The plug-ins a policy spec trades: `single:<plug-in>`, or plug-ins in the `fixed`
+    policy's `weights`; no other policy routes to plug-ins (`strategies.plugins`)."""
+    if policy.startswith("single:"):
+        return plugins_named({policy.removeprefix("single:")})
+    return plugins_named(weights) if policy == "fixed" else ()
 
 
 class StaticPolicy:
@@ -96,7 +113,8 @@ class StaticPolicy:
     needs_observation = needs_context = False
 
     def __init__(self, name: str, weights: Mapping[str, float]) -> None:
-        check_weights(weights, what=f"policy {name!r}", known=strategy_names())
+        known = [spec.name for spec in table()]
+        check_weights(weights, what=f"policy {name!r}", known=known)
         self.name = name
         self._decision = Decision(complete(weights), expert_weights(weights), name)
 
@@ -126,6 +144,26 @@ class RandomPolicy:
 PolicyLoader = Callable[[PolicySpec], Policy]
 MODEL_PREFIXES = ("model:", "lgbm:")
 
+# Every form a policy spec takes, with what it does: the one list that `--policy` help, the
+# settings' description and the unknown-policy error print, so none of them can miss a form.
+POLICY_FORMS: tuple[tuple[str, str], ...] = (
+    ("model:<dir>", "a router checkpoint; the default, model:models/daily-equities, ships"),
+    ("registry", "paper and live only: the active model of `bot models`, re-read every window"),
+    ("lgbm:<dir>", "a LightGBM router from `bot train lgbm`"),
+    ("uniform", "equal capital on every strategy"),
+    ("fixed", "router.weights from the settings"),
+    ("best-expert", "the expert with the best Sharpe on the span before the start"),
+    ("random", "fresh Dirichlet weights at every decision, seeded by --seed"),
+    ("single:<strategy>", "all capital on one strategy, e.g. single:RSI"),
+    ("rule | rule:<bars>", "the expert of the regime over the trailing bars"),
+    ("momentum", "the expert with the best trailing Sharpe"),
+)
+
+
+def policy_forms() -> str:
+    """`POLICY_FORMS` as one line: "model:<dir> (...); registry (...); ..."."""
+    return "; ".join(f"{form} ({what})" for form, what in POLICY_FORMS)
+
 
 def build_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> Policy:
     """Turn a policy spec into a policy, refusing unknown names with the list of valid ones.
@@ -149,15 +187,20 @@ def build_policy(spec: PolicySpec, load_policy: PolicyLoader | None = None) -> P
     if spec.name.startswith("single:"):
         name = spec.name.removeprefix("single:")
         return StaticPolicy(spec.name, {name: 1.0})
+    if spec.name == "registry":
+        raise ConfigError(
+            "Policy 'registry' follows the registry's active model in a paper or live node, "
+            "which switches models mid-run; a backtest names one: model:<registry path>/<name> "
+            "(`bot models list` shows them)."
+        )
     from bot.engine.router_baselines import build_baseline  # it builds on this module
 
     baseline = build_baseline(spec.name)
     if baseline is not None:
         return baseline
     raise ConfigError(
-        f"Unknown router policy {spec.name!r}. Use one of: uniform, fixed, best-expert, random, "
-        f"single:<strategy> (strategies: {', '.join(strategy_names())}), model:<checkpoint>, "
-        "rule (or rule:<bars>), momentum, lgbm:<model directory>."
+        f"Unknown router policy {spec.name!r}. Use one of: {policy_forms()}. Strategies for "
+        f"single:<strategy>: {', '.join(spec.name for spec in table())}."
     )
 
 

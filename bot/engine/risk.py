@@ -41,6 +41,7 @@ from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach
 from strategies.equity import account_equity
 
 KILL_SWITCH_EVENT = "kill_switch"
+KILL_SWITCH_TAG = "kill switch"  # the tag of its flattening orders, shown in the trade list
 KILL_SWITCH_RESET_EVENT = "kill_switch_reset"
 
 
@@ -288,7 +289,7 @@ class RiskGuard(Actor):
             for iid in self._instruments_of(strategy):
                 strategy.cancel_all_orders(iid)
                 # reduce_only is checked against the whole netting account: never use it here.
-                strategy.close_all_positions(iid, reduce_only=False)
+                strategy.close_all_positions(iid, tags=[KILL_SWITCH_TAG], reduce_only=False)
         self._halt_pending = True
         self._halt_when_submitted()
 

@@ -162,7 +162,9 @@ class RouterActor(Actor):
     def _journal_fill(self, fill) -> None:
         self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
-            journal_fill(self._journal, self.config.run_id, fill)
+            order = self.cache.order(fill.client_order_id)
+            reason = order.tags[0] if order is not None and order.tags else None
+            journal_fill(self._journal, self.config.run_id, fill, reason)
 
     def _journal_held_back(self, ts: int) -> None:
         # Once per spell without a fill, so that `bot status` can say why a strategy holds
@@ -317,9 +319,10 @@ class RouterActor(Actor):
             last_ts, last_close = self._last_bar
             if bar.ts_event <= last_ts:
                 return  # a replayed bar, as BarHistory ignores it
-            if len(self._strategies) == len(STRATEGIES):
+            if len(self._strategies) >= len(STRATEGIES):  # the built-in ones; plug-ins after
                 change = close / last_close - 1.0 if last_close else 0.0
-                self._unit_returns.append([s.target * change for s in self._strategies])
+                built_in = self._strategies[: len(STRATEGIES)]
+                self._unit_returns.append([s.target * change for s in built_in])
         self._last_bar = (bar.ts_event, close)
 
     def _record_of(
@@ -386,13 +389,14 @@ class RouterActor(Actor):
         weights = pd.DataFrame(
             [d.weights for _, d in self.decisions],
             index=pd.to_datetime([ts for ts, _ in self.decisions], utc=True),
-            columns=list(strategy_names()),
+            columns=[*strategy_names(), *(s.name for s in self._strategies[len(STRATEGIES) :])],
         )
         return equity, pnl, weights
 
 
-def journal_fill(journal: Journal, run_id: str, fill) -> None:
-    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name."""
+def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
+    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
+    rule that sent its order (the order's tag, `strategies.base`) when known."""
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),
@@ -403,6 +407,7 @@ def journal_fill(journal: Journal, run_id: str, fill) -> None:
         fill.commission.as_double(),
         fill.client_order_id.value,
         fill.trade_id.value,
+        reason,
     )
 
 

@@ -3,10 +3,14 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
+from bot.core.fingerprint import out_of_sample_start
+from bot.core.saved_meta import trained_on
+from bot.engine.policy import POLICY_FORMS
 from strategies import EXPERTS
 
 pytestmark = pytest.mark.e2e
@@ -30,13 +34,19 @@ def test_default_backtest_prints_table_and_writes_report():
     assert result.exit_code == 0, result.output
     rows = [line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()]
     assert rows[:4] == ["SPX", "run", "model:models/daily-equities", "buy_and_hold"]
-    # The shipped router was trained on SPX before 2016: the last ten years are partly in-sample.
-    assert "IN-SAMPLE" in result.stdout
+    # The shipped router learned from SPX bars up to 2016-04-26 (its meta.json): the default
+    # span starts the day after, out of sample, where the last ten years would start in 2014.
+    floor = out_of_sample_start(trained_on("model:models/daily-equities")["symbols"]["SPX"])
+    assert floor == pd.Timestamp("2016-04-27", tz="UTC")
+    assert f"\nSPX {floor:%Y-%m-%d} .. 2024-06-26\n" in result.stdout
+    assert "IN-SAMPLE" not in result.stdout
+    # The table's units and its two exposure columns are explained under it.
+    assert "Costs: commissions paid" in result.stdout and "Gross%: mean value" in result.stdout
     report = _report(result.output)
     for name in ("index.html", "equity.png", "weights.png", "candles.png", "fills.csv"):
         assert (report / name).stat().st_size > 0, name
     metrics = json.loads((report / "metrics.json").read_text())
-    assert "2014-06-26 .. 2024-06-26" in metrics["title"]  # the last 10 years of the data
+    assert f"{floor:%Y-%m-%d} .. 2024-06-26" in metrics["title"]
     # The printed run id finds the run and its report again.
     run_id = result.stdout.split("\nRun: ", 1)[1].split()[0]
     listed = runner.invoke(app, ["runs", "list"]).stdout.splitlines()
@@ -52,7 +62,8 @@ def test_compare_prints_one_table_with_buy_and_hold_and_the_expert_best_expert_p
     )
 
     assert result.exit_code == 0, result.output
-    table = result.stdout.split("\nSPX\n", 1)[1].split("\nbest-expert picked")[0].splitlines()
+    after = result.stdout.split("\nSPX 2016-01-04 .. 2019-12-31\n", 1)[1]
+    table = after.split("\nbest-expert picked")[0].splitlines()
     assert [line.split()[0] for line in table] == [
         "run",
         "uniform",
@@ -68,6 +79,15 @@ def test_compare_prints_one_table_with_buy_and_hold_and_the_expert_best_expert_p
     assert written["simulation"]["best-expert picked"] == picked
 
 
+def test_help_lists_every_policy_form_and_the_default_start():
+    result = runner.invoke(app, ["backtest", "--help"], env={"COLUMNS": "400"})
+
+    assert result.exit_code == 0
+    for form, _ in POLICY_FORMS:
+        assert form in result.stdout, form
+    assert "(model:models/daily-equities on SPX: 2016-04-27)" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
@@ -80,6 +100,9 @@ def test_compare_prints_one_table_with_buy_and_hold_and_the_expert_best_expert_p
         ),
         (["--set", 'router.weights={"Nope": 1}', "backtest", "--policy", "fixed"], 2, "Nope"),
         (["backtest", "--policy", "single:Nope"], 2, "unknown strategies ['Nope']"),
+        (["backtest", "--policy", "registry"], 2, "a backtest names one: model:"),
+        # The default start is out of sample; past the data's end that is nothing to trade.
+        (["backtest", "--end", "2016-03-31"], 3, "Pass --start to backtest the model's"),
     ],
 )
 def test_bad_input_exits_with_a_clear_message(args, code, needle):

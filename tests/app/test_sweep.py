@@ -31,6 +31,12 @@ def test_sweep_scores_a_tiny_grid_walk_forward(tmp_path, monkeypatch):
     assert "walk-forward Sharpe" in serial.output
 
 
-def test_sweep_refuses_a_field_the_strategy_does_not_have():
+def test_sweep_refuses_a_field_the_strategy_does_not_have_naming_only_its_parameters():
     result = CliRunner().invoke(app, ["sweep", "RSI", "--grid", "no_such_field=1,2"])
-    assert result.exit_code == 2 and "no config field" in result.output
+
+    assert result.exit_code == 2 and "no parameter(s) ['no_such_field']" in result.output
+    listed = result.output.split("its parameters are ", 1)[1]
+    assert "'rsi_period'" in listed and "'oversold'" in listed
+    # nautilus' StrategyConfig internals, and what the run sets itself, are not parameters
+    for internal in ("log_events", "order_id_tag", "oms_type", "instrument_id", "long_only"):
+        assert internal not in listed, internal

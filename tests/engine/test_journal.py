@@ -114,6 +114,7 @@ def test_fills_frame_round_trips_through_record_fills(journal):
             "qty": [3.0, 1.5],
             "price": [100.0, 99.0],
             "commission": [0.3, 0.15],
+            "reason": ["golden cross", "ATR stop"],
         }
     )
 
@@ -285,3 +286,28 @@ def test_a_file_that_is_no_journal_is_refused(tmp_path, content):
 
 def test_default_path_sits_beside_the_catalog():
     assert default_journal_path(Path("var/catalog")) == Path("var/journal.sqlite")
+
+
+def test_a_read_only_journal_reads_what_a_writer_commits_and_refuses_writes(journal):
+    # Arrange
+    start(journal)
+    journal.record_decision(static_decision("run-1", 0))
+
+    # Act
+    with Journal(journal.path, read_only=True) as reader:
+        decisions = reader.decision_records("run-1")
+        journal.record_decision(static_decision("run-1", 1))  # the writer goes on meanwhile
+        later = reader.decision_records("run-1")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            start(reader, "run-2")
+
+    # Assert
+    assert [d.window_index for d in decisions] == [0]
+    assert [d.window_index for d in later] == [0, 1]
+
+
+def test_a_read_only_journal_that_does_not_exist_is_refused_not_created(tmp_path):
+    with pytest.raises(ConfigError, match="No journal at"):
+        Journal(tmp_path / "none.sqlite", read_only=True)
+
+    assert not (tmp_path / "none.sqlite").exists()

@@ -46,9 +46,13 @@ def test_ray_workers_give_the_serial_results_in_request_order():
     assert len({round(r.metrics["total_return"], 9) for r in parallel}) == 3  # distinct runs
 
 
-def test_one_worker_or_one_item_runs_here_without_ray():
+def test_one_worker_or_one_item_runs_here_without_ray(monkeypatch):
     assert FanOut(Parallel(workers=1), 5).serial
     assert FanOut(Parallel(workers=0), 1).serial
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert not FanOut(Parallel(workers=0), 2).serial
+    monkeypatch.setattr("os.cpu_count", lambda: 1)  # one CPU: a 2-run compare gains nothing
+    assert FanOut(Parallel(workers=0), 2).serial
     assert fan_out(abs, [-1, 2, -3], Parallel(workers=1)) == [1, 2, 3]
 
 

@@ -61,7 +61,12 @@ def test_untrained_checkpoint_routes_journals_each_window_and_explains(tmp_path,
     assert not any(d.fallback for d in decisions) and result.flags == []
     assert all(d.inputs_hash and d.chart_path and d.regime for d in decisions)
     assert all(abs(sum(d.weights.values()) - 1) < 1e-6 for d in decisions)
-    assert len(journal.fills("run1")) == len(result.fills) > 0
+    journalled = journal.fills("run1")
+    assert len(journalled) == len(result.fills) > 0
+    # Each fill carries the rule that sent its order, as the report's trade list does.
+    assert sorted(journalled["reason"]) == sorted(result.fills["reason"]) and all(
+        journalled["reason"]
+    )
     attributor = model_attributor(journal.run("run1"), None, journal)
     text = explain_decision(
         journal, "run1", datetime(2019, 6, 1, tzinfo=UTC), attributor=attributor

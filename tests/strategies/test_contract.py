@@ -1,22 +1,13 @@
 """The contract every strategy in the table keeps, checked on one seeded regime patterns."""
 
-import numpy as np
 import pytest
 
 from strategies import EXPERTS, STRATEGIES, build_strategies, strategy_id, strategy_names
-from strategies.base import LayeredConfig, RoutedStrategy, RoutedStrategyConfig
+from strategies.base import LayeredConfig
+from strategies.plugins import table
 from tests.strategies import patterns
-from tests.strategies.harness import (
-    bar_type_for,
-    make_strategy,
-    run,
-    signals,
-    sizing_gap,
-    to_bars,
-)
-
-WEIGHT = 0.4
-SWITCH_OFF = 220  # the router moves the strategy's weight to 0 on this bar
+from tests.strategies.contract import check_contract
+from tests.strategies.harness import bar_type_for
 
 
 @pytest.fixture(scope="module")
@@ -55,34 +46,9 @@ def test_build_strategies_gives_stable_ids_and_the_long_only_flag(stock):
     assert all(s.config.long_only and s.config.oms_type == "NETTING" for s in built)
 
 
-@pytest.mark.parametrize("spec", STRATEGIES, ids=lambda spec: spec.name)
+@pytest.mark.parametrize("spec", table(), ids=lambda spec: spec.name)
 def test_strategy_keeps_the_contract(spec, stock, regime):
-    strategy = make_strategy(spec.name, stock)
-    other = "LongOnly" if spec.name == "Cash" else "Cash"
-    schedule = {0: {spec.name: WEIGHT, other: 1 - WEIGHT}, SWITCH_OFF: {other: 1.0}}
-
-    result = run(stock, regime, [strategy], schedule)
-
-    # constructs from its frozen config, named after its table row
-    assert isinstance(strategy, RoutedStrategy) and strategy.name == spec.name
-    assert isinstance(strategy.config, spec.config) and isinstance(
-        strategy.config, RoutedStrategyConfig
-    )
-    assert type(strategy).__name__ == spec.name and spec.config.__name__ == f"{spec.name}Config"
-    fills = result.fills_of(spec.name)
-    if spec.name != "Cash":
-        assert not fills.empty, "the regime series must make every directional strategy trade"
-    # no order during warm-up
-    assert fills.empty or fills["bar"].min() >= strategy.config.warmup_bars - 1
-    # respects its weight: the engine position follows weight x equity x signal / price
-    exposure = signals(make_strategy(spec.name, stock), to_bars(regime, stock))
-    assert np.all(np.abs(exposure) <= 1.0)
-    weights = np.where(np.arange(len(regime)) < SWITCH_OFF, WEIGHT, 0.0)
-    assert np.all(sizing_gap(result, spec.name, exposure, weights) <= 1e-9)
-    # at weight 0 it holds nothing and stops trading
-    assert np.all(result.held(spec.name)[SWITCH_OFF:] == 0)
-    assert (fills["bar"] <= SWITCH_OFF).all()
-    assert strategy.failure is None
+    check_contract(spec, stock, regime)  # a plug-in in BOT_STRATEGIES is checked too
 
 
 # The parameters every layered algorithm shares, as the paper gives them (Appendix A):

@@ -12,13 +12,15 @@ from typer.core import TyperGroup
 
 from adapters.venues import download
 from bot import __version__
+from bot.app.cli.dashboard import dashboard
 from bot.app.cli.evaluate import evaluate
 from bot.app.cli.live import live, paper
 from bot.app.cli.models import models_app
-from bot.app.cli.options import RayAddress, Workers, parallel_of
+from bot.app.cli.options import PolicyOption, RayAddress, Workers, parallel_of
 from bot.app.cli.risk import flatten, risk_app
 from bot.app.cli.runs import runs_app
 from bot.app.cli.schedule import schedule
+from bot.app.cli.strategies import strategies_app
 from bot.app.cli.sweep import sweep
 from bot.app.cli.train import train_app
 from bot.app.explain import explain_decision, explain_run, model_attributor
@@ -26,7 +28,8 @@ from bot.app.runs import resolve_run
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
-from bot.core.report import format_table, text_table
+from bot.core.report import TABLE_NOTES, format_table, text_table
+from bot.core.settings import BacktestSettings, RouterSettings
 from bot.core.settings_loader import (
     LoadedSettings,
     effective_items,
@@ -34,7 +37,7 @@ from bot.core.settings_loader import (
     parse_assignment,
 )
 from bot.engine.backtest import run_many, write_backtest_report
-from bot.engine.backtest_request import backtest_requests
+from bot.engine.backtest_request import backtest_requests, out_of_sample_floor
 from bot.engine.data import read_raw, store_bars
 from bot.engine.datasets import list_datasets
 from bot.engine.journal import Journal
@@ -76,10 +79,12 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")
 app.add_typer(risk_app, name="risk")
+app.add_typer(strategies_app, name="strategies")
 app.command()(flatten)
 app.command()(schedule)
 app.command()(evaluate)
 app.command()(sweep)
+app.command()(dashboard)
 
 
 @dataclass(frozen=True)
@@ -265,25 +270,40 @@ def _echo_validation(result: ValidationResult, label: str) -> None:
         )
 
 
+def _default_start_example() -> str:
+    # The built-in default policy and symbol's floor, read from the shipped model, never typed.
+    policy, symbol = RouterSettings().policy, BacktestSettings().symbols[0]
+    floor = out_of_sample_floor([policy], symbol)
+    return f" ({policy} on {symbol}: {floor})" if floor else ""
+
+
 @app.command()
 def backtest(
     ctx: typer.Context,
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols (see `bot data list`).")
     ] = None,
-    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
-    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
-    bar: Annotated[str | None, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = None,
-    policy: Annotated[
-        str | None,
+    start: Annotated[
+        datetime | None,
         typer.Option(
-            help="model:<dir> | uniform | fixed | best-expert | random | single:<name> | rule | "
-            "momentum | lgbm:<dir>"
+            formats=["%Y-%m-%d"],
+            help="First bar (UTC). Default: backtest.years before the end, but not before the "
+            "first day out of sample for any model policy of the run, read from its meta.json"
+            f"{_default_start_example()}.",
         ),
     ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last bar (UTC). Default: the end of the data."),
+    ] = None,
+    bar: Annotated[str | None, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")] = None,
+    policy: PolicyOption = None,
     compare: Annotated[
         str | None,
-        typer.Option(help="Comma-separated policies run side by side (buy-and-hold is added)."),
+        typer.Option(
+            help="Comma-separated policies (any --policy form) run side by side, on the same "
+            "span; buy-and-hold is added."
+        ),
     ] = None,
     window: Annotated[int | None, typer.Option(help="Bars between router decisions.")] = None,
     capital: Annotated[float | None, typer.Option(help="Starting capital.")] = None,
@@ -319,11 +339,14 @@ def backtest(
         mine = [r for r in results if r.request.symbol == symbol]
         folder = out / symbol if len(settings.backtest.symbols) > 1 else out
         metrics = write_backtest_report(mine, folder)
-        typer.echo(f"\n{symbol}\n{format_table(metrics)}")
+        span = mine[0].bars.index
+        typer.echo(f"\n{symbol} {span[0]:%Y-%m-%d} .. {span[-1]:%Y-%m-%d}")
+        typer.echo(format_table(metrics, mine[0].currency))
         for picked in {r.best_expert for r in mine if r.best_expert}:
             typer.echo(f"best-expert picked the {picked} expert (best validation Sharpe).")
         for flag in {flag for r in mine for flag in r.flags}:
             typer.secho(f"WARNING: {flag}", fg=typer.colors.YELLOW)
+    typer.echo(f"\n{TABLE_NOTES}")
     typer.echo(f"\nRun: {run.run_id} (`bot explain` and `bot runs list` know it)")
     typer.echo(f"Report: {out.resolve()}")
 

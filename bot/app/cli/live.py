@@ -30,6 +30,7 @@ import typer
 from adapters.checks import format_summary
 from adapters.venues import Venue, flatten, preflight
 from adapters.venues import venue as venue_named
+from bot.app.cli.options import PolicyOption
 from bot.app.monitoring import serve_metrics
 from bot.core.errors import ConfigError
 from bot.core.saved_meta import trained_bar_warning, trained_on
@@ -62,7 +63,6 @@ BarOption = Annotated[str, typer.Option(help="Bar size: 1m 5m 15m 1h 4h 1d.")]
 DurationOption = Annotated[
     float | None, typer.Option(help="Stop after this many seconds (default: until SIGINT).")
 ]
-PolicyOption = Annotated[str | None, typer.Option(help="Router policy (default: router.policy).")]
 WindowOption = Annotated[int | None, typer.Option(help="Bars between router decisions.")]
 # What `bot live` refuses to start without: (dotted key, example value, why).
 LIVE_LIMITS = (

@@ -1,11 +1,17 @@
-"""The `--workers` and `--ray-address` options of the commands that fan runs out
-(bot.core.parallel)."""
+"""Options that several commands share: `--policy` (every form of `bot.engine.policy.POLICY_FORMS`),
+and the `--workers` and `--ray-address` of the commands that fan runs out (bot.core.parallel)."""
 
 from typing import Annotated
 
 import typer
 
 from bot.core.parallel import Parallel
+from bot.engine.policy import policy_forms
+
+PolicyOption = Annotated[
+    str | None,
+    typer.Option(help=f"Router policy (default: router.policy). Forms: {policy_forms()}."),
+]
 
 Workers = Annotated[
     int,

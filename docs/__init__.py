@@ -1,0 +1,1 @@
+"""The README's pictures: `python -m docs.screenshots` (see docs/screenshots.py)."""
