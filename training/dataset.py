@@ -47,7 +47,7 @@ from tqdm import tqdm
 from bot.core.bars import bar_interval, from_nautilus_bars
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
-from bot.core.observation import Observation, ObservationConfig, build_observation
+from bot.core.observation import Account, Observation, ObservationConfig, build_observation
 from bot.core.parallel import FanOut, Parallel
 from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
@@ -70,6 +70,11 @@ from training.dataset_config import (
     symbol_meta,
 )
 from training.labels import NO_LABEL, regime_labels
+
+# A decision's holdings depend on the policy being trained, so dataset prompts carry a flat book
+# at the backtests' default capital (Listing 3's account line; live and backtest prompts carry
+# the real portfolio).
+DATASET_ACCOUNT = Account.flat(BacktestRequest.capital)
 
 log = structlog.get_logger(__name__)
 
@@ -230,7 +235,7 @@ def _observation(
     window: pd.DataFrame, config: ObservationConfig, symbol: str
 ) -> tuple[Observation, np.ndarray]:
     try:
-        observation = build_observation(window, None, config)
+        observation = build_observation(window, None, config, DATASET_ACCOUNT)
     except DataError as error:
         raise DataError(f"{symbol} at {window.index[-1]}: {error}") from error
     return observation, raw_features(compute_indicators(window))

@@ -40,12 +40,15 @@ def require_split(dataset: RouterDataset, name: str) -> RouterDataset:
     return part
 
 
-def start_model(init: Path | ModelConfig, dataset: RouterDataset) -> tuple[RouterModel, dict]:
-    """A fresh model for a ModelConfig, or the checkpoint at `init` after checking that it was
-    trained on inputs this dataset gives (same feature statistics, when it has any)."""
+def start_model(
+    init: Path | ModelConfig, dataset: RouterDataset, hf_model_dir: str | None = None
+) -> tuple[RouterModel, dict]:
+    """A fresh model for a ModelConfig, or the checkpoint at `init` (its hf base model read from
+    `hf_model_dir` when given) after checking that it was trained on inputs this dataset gives
+    (same feature statistics, when it has any)."""
     if isinstance(init, ModelConfig):
         return RouterModel(init), {}
-    model, meta, stats = load_checkpoint(init)
+    model, meta, stats = load_checkpoint(init, hf_model_dir=hf_model_dir)
     if stats is not None and stats.to_dict() != dataset.stats.to_dict():
         trained = meta["extra"].get("dataset", {}).get("path", "another dataset")
         raise CheckpointError(
@@ -108,6 +111,14 @@ def batches(count: int, size: int, rng: np.random.Generator | None = None) -> li
     """Positions 0..count-1 in chunks of `size`: shuffled by `rng`, or in order without one."""
     order = np.arange(count) if rng is None else rng.permutation(count)
     return [order[i : i + size] for i in range(0, count, size)]
+
+
+def micro_batches(positions: np.ndarray, size: int | None) -> list[np.ndarray]:
+    """`positions` in chunks of at most `size` (all at once when None): one forward and backward
+    each, their gradients accumulated into one optimizer step, so that a large model fits in
+    GPU memory at the same effective batch."""
+    size = size or len(positions)
+    return [positions[i : i + size] for i in range(0, len(positions), size)]
 
 
 def shard(positions: np.ndarray, accel: Accelerator) -> np.ndarray:

@@ -31,6 +31,7 @@ frozen SFT backbone (cached, much faster; lr 1e-3). `hf`: the LoRA adapters and 
 train; lr 3e-5.
 """
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class PPOConfig:
     iterations: int = described("Rollouts over the train split.", 30)
     epochs: int = described("Optimisation passes over each rollout.", 4)
     batch_size: int = described("Decisions per minibatch.", 16)
+    micro_batch: int | None = described(
+        "Decisions per forward/backward, accumulated to batch_size (GPU memory); None: all.", None
+    )
     lr: float | None = described(
         "Adam learning rate; None: 3e-4 compact (1e-3 heads only), 3e-5 hf.", None
     )
@@ -98,12 +102,14 @@ def train_ppo(
     config: PPOConfig,
     progress: bool = True,
     env: WindowEnv | None = None,
+    hf_model_dir: str | None = None,
 ) -> Path:
     """Fine-tune the SFT checkpoint with PPO on the train split (or `env`, built over the train
-    split's rows) and write the result to `out_dir`; returns the folder."""
+    split's rows) and write the result to `out_dir`; returns the folder. `hf_model_dir`: where
+    the base model of an hf checkpoint is on this machine."""
     loop.seed_everything(config.seed)
     train, val = loop.require_split(dataset, "train"), loop.require_split(dataset, "val")
-    model, sft_meta = loop.start_model(sft_checkpoint, dataset)
+    model, sft_meta = loop.start_model(sft_checkpoint, dataset, hf_model_dir)
     _check_dataset(sft_meta, dataset, sft_checkpoint)
     policy = _Policy(model, config, progress)
     inputs = {"train": policy.inputs(train), "val": policy.inputs(val)}
@@ -122,7 +128,9 @@ def train_ppo(
         bar.set_postfix(reward=f"{batch['rewards'].mean():.4f}")
         if config.max_steps and step >= config.max_steps:
             break
-    validation = _validate(policy, inputs["val"], WindowEnv.from_dataset(val, config.reward()))
+    validation = _validate(
+        policy, inputs["val"], WindowEnv.from_dataset(val, config.reward()), config.micro_batch
+    )
     log.info("ppo finished", steps=step, **validation)
     return save_checkpoint(
         policy.core,
@@ -184,9 +192,12 @@ class _Policy:
             return self.module(inputs[torch.as_tensor(positions)].to(self.accel.device))
         return self.module(inputs.batch(positions))
 
-    def step(self, loss: torch.Tensor, grad_clip: float) -> None:
+    def step(self, parts: Iterable[torch.Tensor], grad_clip: float) -> None:
+        """One update from the losses of a minibatch's micro-batches, already weighted by their
+        share of it (their gradients add up to the minibatch's)."""
         self.optimizer.zero_grad()
-        self.accel.backward(loss)
+        for loss in parts:
+            self.accel.backward(loss)
         self.accel.clip_grad_norm_(loop.trainable(self.module), grad_clip)
         self.optimizer.step()
 
@@ -220,7 +231,7 @@ def _expert_portfolios(policies: list[np.ndarray]) -> list[np.ndarray]:
 def _rollout(policy: _Policy, inputs, env: WindowEnv, config: PPOConfig, rng) -> dict:
     policy.module.eval()  # old log-probs without dropout noise, as in `_validate`
     n = len(env.paths)
-    out = _all_outputs(policy, inputs, n, config.batch_size)
+    out = _all_outputs(policy, inputs, n, config.micro_batch or config.batch_size)
     z_router = out["router"] + config.noise * rng.standard_normal(out["router"].shape)
     z_policies = [mu + config.noise * rng.standard_normal(mu.shape) for mu in out["policies"]]
     traded = allocation(z_router, z_policies)
@@ -294,13 +305,21 @@ def _optimise(policy: _Policy, inputs, batch: dict, config: PPOConfig, rng, step
     for _ in range(config.epochs):
         for minibatch in loop.batches(len(batch["rewards"]), config.batch_size, rng):
             positions = loop.shard(minibatch, policy.accel)
-            loss = _ppo_loss(policy(inputs, positions), tensors, positions, config)
-            loop.check_loss(loss, step, "PPO")
-            policy.step(loss, config.grad_clip)
+            parts = (
+                _checked(_ppo_loss(policy(inputs, part), tensors, part, config), step)
+                * (len(part) / len(positions))
+                for part in loop.micro_batches(positions, config.micro_batch)
+            )  # a generator: each micro-batch's graph is freed by its backward before the next
+            policy.step(parts, config.grad_clip)
             step += 1
             if config.max_steps and step >= config.max_steps:
                 return step
     return step
+
+
+def _checked(loss: torch.Tensor, step: int) -> torch.Tensor:
+    loop.check_loss(loss, step, "PPO")
+    return loss
 
 
 def _tensor(value):
@@ -343,11 +362,11 @@ def _clipped(logp, old_logp, advantage, clip: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _validate(policy: _Policy, inputs, env: WindowEnv) -> dict[str, float]:
+def _validate(policy: _Policy, inputs, env: WindowEnv, chunk: int | None) -> dict[str, float]:
     """Mean validation reward of the model's mean allocation against uniform weights, and the
     Sharpe of each over the whole split (windows chained per instrument)."""
     policy.module.eval()
-    out = _all_outputs(policy, inputs, len(env.paths), 64)
+    out = _all_outputs(policy, inputs, len(env.paths), chunk or 64)
     weights = allocation(out["router"], out["policies"])
     uniform = np.full_like(weights, 1.0 / weights.shape[1])
     return {

@@ -39,6 +39,9 @@ class SFTConfig:
 
     epochs: int = described("Most passes over the train split.", 30)
     batch_size: int = described("Samples per optimizer step.", 16)
+    micro_batch: int | None = described(
+        "Samples per forward/backward, accumulated to batch_size (GPU memory); None: all.", None
+    )
     lr: float | None = described("AdamW learning rate; None: 1e-3 compact, 3e-5 hf (LoRA).", None)
     weight_decay: float = described("AdamW weight decay.", 0.01)
     patience: int = described("Epochs without a better validation loss before stopping.", 5)
@@ -59,12 +62,14 @@ def train_sft(
     out_dir: Path,
     config: SFTConfig,
     progress: bool = True,
+    hf_model_dir: str | None = None,
 ) -> Path:
     """Train on the dataset's train split, stop early on its validation split, and write the
-    best checkpoint to `out_dir`; returns the folder."""
+    best checkpoint to `out_dir`; returns the folder. `hf_model_dir`: where the base model of
+    an hf `init` checkpoint is on this machine."""
     loop.seed_everything(config.seed)
     train, val = loop.require_split(dataset, "train"), loop.require_split(dataset, "val")
-    model, _ = loop.start_model(init, dataset)
+    model, _ = loop.start_model(init, dataset, hf_model_dir)
     accel = loop.accelerator()
     params = loop.trainable(model)
     optimizer = torch.optim.AdamW(
@@ -83,10 +88,12 @@ def train_sft(
     for epoch in range(config.epochs):
         model.train()
         for positions in loop.batches(len(train), config.batch_size, rng):
-            loss, _ = _loss(model, sets["train"], loop.shard(positions, accel), config)
-            loop.check_loss(loss, step, "SFT")
             optimizer.zero_grad()
-            accel.backward(loss)
+            mine = loop.shard(positions, accel)
+            for part in loop.micro_batches(mine, config.micro_batch):
+                loss, _ = _loss(model, sets["train"], part, config)
+                loop.check_loss(loss, step, "SFT")
+                accel.backward(loss * len(part) / len(mine))
             optimizer.step()
             step += 1
             if config.max_steps:
@@ -168,7 +175,7 @@ def _evaluate(model, data, config: SFTConfig) -> dict[str, float]:
     model.eval()
     encoded, targets = data
     losses, hits, prior_hits = [], [], []
-    for positions in loop.batches(len(encoded), config.batch_size, None):
+    for positions in loop.batches(len(encoded), config.micro_batch or config.batch_size, None):
         loss, out = _loss(model, data, positions, config)
         losses.append(loss.item() * len(positions))
         index = torch.as_tensor(positions)

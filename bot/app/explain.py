@@ -332,17 +332,20 @@ def _held_until_end(experts: pd.DataFrame, regimes: pd.Series) -> tuple[pd.DataF
     return held, pd.concat([regimes, regimes.iloc[[-1]].set_axis([end])])
 
 
-def model_attributor(run: RunRecord, catalog: str | None) -> Attributor | None:
+def model_attributor(
+    run: RunRecord, catalog: str | None, journal: Journal | None = None
+) -> Attributor | None:
     """For a run routed by a model checkpoint: rebuild each decision's observation from the
-    run's data (rounded through nautilus bars, as the engine saw it) and attribute it. None
-    for static-policy runs."""
+    run's data (rounded through nautilus bars, as the engine saw it), with the prompt's account
+    line as `journal` recorded it, and attribute it. None for static-policy runs."""
     if not run.policy.startswith("model:"):
         return None
     from bot.core.bars import bar_interval, from_nautilus_bars
-    from bot.core.observation import ObservationConfig, build_observation
+    from bot.core.observation import Account, ObservationConfig, build_observation
     from bot.engine.catalog import to_nautilus_bars
     from bot.engine.data import dataset_asset_class, load_bars
     from bot.engine.instruments import make_instrument, price_precision_of
+    from bot.engine.router import ACCOUNT_EVENT
     from bot.model.checkpoint import load_checkpoint
 
     model, _, stats = load_checkpoint(checkpoint_path(run.policy))
@@ -355,9 +358,16 @@ def model_attributor(run: RunRecord, catalog: str | None) -> Attributor | None:
     seen = from_nautilus_bars(to_nautilus_bars(frame, instrument, run.bar), run.bar)
     step = bar_interval(run.bar)
 
+    accounts = {}
+    if journal is not None:
+        events = journal.events(run.run_id, ACCOUNT_EVENT)
+        pairs = zip(events["ts"], events["payload"], strict=True)
+        accounts = {ts.value: Account(**payload) for ts, payload in pairs}
+
     def attribute(record: DecisionRecord) -> Sequence[str]:
         bars = seen[seen.index <= record.time - step]  # decisions are stamped at bar close
-        observation = build_observation(bars, stats, ObservationConfig(symbol=run.symbol))
+        config = ObservationConfig(symbol=run.symbol)
+        observation = build_observation(bars, stats, config, accounts.get(record.ts))
         return attribution_lines(model, observation, expected_hash=record.inputs_hash)
 
     return attribute

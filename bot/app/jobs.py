@@ -37,6 +37,7 @@ from bot.engine.backtest import run_many
 from bot.engine.backtest_request import base_request
 from bot.engine.journal import Journal
 from bot.engine.registry import Registry
+from bot.engine.router import ACCOUNT_EVENT
 from bot.model.policy import load_policy
 
 log = structlog.get_logger(__name__)
@@ -179,10 +180,11 @@ def daily_report(job: JobSettings, context: JobContext) -> dict[str, Any]:
     lines += [f"Active router: {context.registry.active() or 'none'}", "", "## Runs", ""]
     for run in runs.itertuples():
         fills = context.journal.fills(run.run_id)
-        events = context.journal.events(run.run_id)
+        kinds = context.journal.events(run.run_id)["kind"]
+        kinds = kinds[kinds != ACCOUNT_EVENT]  # one per model decision: bookkeeping, not news
         lines.append(
             f"- {run.run_id} {run.mode} {run.symbol} {run.policy}: {run.decisions} decisions, "
-            f"{len(fills)} fills, events: {', '.join(events['kind']) or 'none'}"
+            f"{len(fills)} fills, events: {', '.join(kinds) or 'none'}"
         )
     path = context.settings.schedule.report_dir / f"{datetime.now(UTC):%Y-%m-%d}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,10 @@
 bars up to and including t) and, of those, only the last `REQUIRED_BARS`. It returns the two
 chart views (`bot.core.charts`), the standardised 100 x 17 feature matrix (`bot.core.features`),
 the text
-summary of MM-DREX Tables 13-14 and the full prompt in the style of the paper's Listing 3.
+summary of MM-DREX Tables 13-14 and the full prompt of the paper's Listing 3. The prompt's
+account line (cash, units held, total value) comes from the `Account` the caller passes: the
+router actor's live or backtest portfolio; a dataset, which has no portfolio (holdings depend on
+the policy being trained), passes a flat book at the backtest capital (`Account.flat`).
 
 Backtests and live trading feed nautilus bars one at a time into a `BarHistory`, whose `frame()`
 equals `bot.engine.catalog.from_nautilus_bars` of the same bars; datasets slice the same kind of
@@ -97,6 +100,28 @@ class ObservationConfig:
             )
 
 
+@dataclass(frozen=True)
+class Account:
+    """Listing 3's account line: the venue account's cash, the instrument's units held (net of
+    every strategy, signed) and the total (mark-to-market) value, in the quote currency."""
+
+    balance: float
+    units: float
+    total: float
+
+    @classmethod
+    def flat(cls, capital: float) -> "Account":
+        """All in cash, nothing held."""
+        return cls(balance=capital, units=0.0, total=capital)
+
+    def line(self) -> str:
+        """The prompt line, worded as in Listing 3."""
+        return (
+            f"Account balance: ${self.balance:.2f}, Shares held: {self.units:.6g}, "
+            f"Total value: ${self.total:.2f}"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Observation:
     """What the router sees at one decision.
@@ -141,10 +166,12 @@ def build_observation(
     bars: pd.DataFrame,
     stats: FeatureStats | None = None,
     config: ObservationConfig = ObservationConfig(),  # noqa: B008 - frozen, so safe to share
+    account: Account | None = None,
 ) -> Observation:
     """The observation at the last row of `bars` (a bar frame of the bars up to and including
-    t). `stats=None` standardises the features per window (see `bot.core.features`). Raises
-    DataError for too few bars or non-finite features."""
+    t). `stats=None` standardises the features per window (see `bot.core.features`); `account`
+    fills the prompt's account line (None leaves the line out). Raises DataError for too few
+    bars or non-finite features."""
     ind = compute_indicators(bars)
     features = feature_matrix(ind, stats)
     global_view, local_view = chart_views(ind, config.image_size, config.alpha)
@@ -155,7 +182,7 @@ def build_observation(
         local_view=local_view,
         features=features,
         summary=summary,
-        prompt=build_prompt(ind, summary, config.symbol),
+        prompt=build_prompt(ind, summary, config.symbol, account),
     )
 
 
@@ -241,8 +268,10 @@ def market_summary(ind: Indicators) -> str:
     )
 
 
-def build_prompt(ind: Indicators, summary: str, symbol: str = "") -> str:
-    """The full router prompt in the style of MM-DREX Listing 3."""
+def build_prompt(
+    ind: Indicators, summary: str, symbol: str = "", account: Account | None = None
+) -> str:
+    """The full router prompt of MM-DREX Listing 3 (plus our Tables 13-14 summary)."""
     r = _read(ind)
     close = ind.close[-1]
     momentum = close / ind.close[-11] - 1.0
@@ -251,6 +280,7 @@ def build_prompt(ind: Indicators, summary: str, symbol: str = "") -> str:
         "You are a professional quantitative trading expert; you need to choose the best "
         f"trading strategies for {symbol or 'the asset'}.",
         f"Current price: {_price(close)}",
+        *([account.line()] if account is not None else []),
         "",
         "Available trading strategies:",
         *_strategy_menu(),

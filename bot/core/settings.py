@@ -75,6 +75,12 @@ class RouterSettings(_Section):
     weights: dict[str, float] = Field(default_factory=dict, description="for policy 'fixed'")
     fallback: str = Field("uniform", description="static policy used when the model fails")
     timeout_s: PositiveFloat = Field(5.0, description="model inference limit per decision")
+    background: bool = Field(
+        False,
+        description="live nodes: decide in a worker thread so the event loop never waits for a "
+        "slow (hf) model; the strategies then rebalance when the weights arrive, not on the "
+        "decision bar (backtests always wait, deterministically)",
+    )
 
     @model_validator(mode="after")
     def _fallback_is_static(self) -> "RouterSettings":

@@ -78,6 +78,7 @@ def router_config(
         weights_json=json.dumps(weights),
         symbol=symbol,
         registry=str(settings.registry.path),
+        background=settings.router.background,
     )
 
 

@@ -12,7 +12,7 @@ does not load at all is an error (`load_named_policy`), never a silent fallback.
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -258,6 +258,7 @@ class GuardedPolicy:
         self.primary: Policy = load_named_policy(spec, load_policy)
         dynamic = self.needs_observation or self.needs_context
         self._pool = ThreadPoolExecutor(1) if dynamic else None
+        self._busy: Future | None = None  # the worker's decision of `submit`, while it runs
 
     @property
     def needs_observation(self) -> bool:
@@ -288,6 +289,43 @@ class GuardedPolicy:
         except Exception as exc:  # a failing model must never stop the router
             return self._fall_back(f"{type(exc).__name__}: {exc}"), observation
 
+    def submit(
+        self,
+        observe: Callable[[], Observation],
+        context: Callable[[], RouterContext] | None = None,
+    ) -> "Pending":
+        """Start one decision in the worker thread and return at once (a live node's event loop
+        never waits for the model); `settle` takes its result. The observation (or context) is
+        built here, in the caller's thread, from the state at the decision bar."""
+        began = time.monotonic()
+        if self._pool is None:
+            return Pending(began, None, self.primary.decide(None), None)
+        if self._busy is not None and not self._busy.done():
+            # The worker still runs an earlier, timed-out decision: queueing behind it would
+            # only time out too.
+            decision = self._fall_back("the previous decision is still running")
+            return Pending(began, None, decision, None)
+        try:
+            call, observation = self._call(observe, context)
+        except Exception as exc:  # a failing model must never stop the router
+            return Pending(began, None, self._fall_back(f"{type(exc).__name__}: {exc}"), None)
+        self._busy = self._pool.submit(call)
+        return Pending(began, observation, None, self._busy)
+
+    def settle(self, pending: "Pending") -> Decision | None:
+        """The decision of `pending` when its model answered, the fallback's when it failed or
+        ran past `timeout_s` (the model's answer is then dropped), else None: not yet."""
+        if pending.decision is not None:
+            return pending.decision
+        if pending.future.done():
+            try:
+                return pending.future.result()
+            except Exception as exc:
+                return self._fall_back(f"{type(exc).__name__}: {exc}")
+        if time.monotonic() - pending.began >= self.timeout_s:
+            return self._fall_back(f"timed out after {self.timeout_s:g} s")
+        return None
+
     def _call(
         self, observe: Callable[[], Observation], context: Callable[[], RouterContext] | None
     ) -> tuple[Callable[[], Decision], Observation | None]:
@@ -300,6 +338,17 @@ class GuardedPolicy:
 
     def _fall_back(self, error: str) -> Decision:
         return replace(self.fallback.decide(None), fallback=True, error=error)
+
+
+@dataclass(frozen=True, eq=False)
+class Pending:
+    """A decision `GuardedPolicy.submit` started: its start time, the observation it reads, and
+    either its decision already (static policies, fallbacks) or the worker's future."""
+
+    began: float
+    observation: Observation | None
+    decision: Decision | None
+    future: Future | None
 
 
 def _expert_uniform(expert: str | None) -> dict[str, float]:

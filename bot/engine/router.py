@@ -16,7 +16,8 @@ import json
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from nautilus_trader.model.data import Bar, DataType
 from bot.core.alerts import FALLBACK_STORM, MODEL_REFUSED, Notifier
 from bot.core.errors import BotError, CheckpointError, ConfigError
 from bot.core.features import REQUIRED_BARS
-from bot.core.observation import BarHistory, Observation, build_observation
+from bot.core.observation import Account, BarHistory, Observation, build_observation
 from bot.engine.journal import DecisionRecord, Journal
 from bot.engine.policy import (
     Decision,
@@ -45,8 +46,11 @@ from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
 
 ROUTER_SWITCH_EVENT = "router_switch"
+ACCOUNT_EVENT = "router_account"  # the prompt's account line at a decision, for `bot explain`
 HELD_BACK_EVENT = "order_held_back"  # a strategy's order kept back: venue minimums, risk limits
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
+_POLL_TIMER = "router-decision"  # background decisions: the timer that looks for the answer
+_POLL_S = 0.02
 
 
 class RouterActor(Actor):
@@ -86,6 +90,8 @@ class RouterActor(Actor):
         self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
         self._fallbacks_in_a_row = 0
         self.last_latency_ms: float | None = None
+        self._pending = None  # background: (bar, policy, Pending, began) of the decision asked
+        self._account_seen: Account | None = None  # the account the last observation read
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
@@ -142,7 +148,8 @@ class RouterActor(Actor):
             return
         self._record(bar)
         self._journal_held_back(bar.ts_event)
-        if self._since_decision is None or self._since_decision >= self.config.window:
+        due = self._since_decision is None or self._since_decision >= self.config.window
+        if due and self._pending is None:  # background: a decision still out is awaited first
             self._decide(bar)
         elif self._republish:  # a restart: the strategies resume with the last weights
             self.publish_data(DataType(RouterWeights), self._weights)
@@ -223,14 +230,44 @@ class RouterActor(Actor):
     def _decide(self, bar: Bar) -> None:
         if self._registry is not None:
             self._follow_registry(bar.ts_event)
-        began = time.perf_counter()
-        decision, observation = self._policy.decide(self._observe, self._context)
+        self._since_decision = 0
+        if not self.config.background:
+            began = time.perf_counter()
+            decision, observation = self._policy.decide(self._observe, self._context)
+            self._publish_decision(bar, decision, observation, began)
+            return
+        # Live: the model runs in the policy's worker thread and a timer polls it, so the event
+        # loop goes on (fills, bars, other actors) while it thinks; the strategies keep the last
+        # weights until the decision, or the fallback's at the time-out, is published.
+        pending = self._policy.submit(self._observe, self._context)
+        self._pending = (bar, self._policy, pending, time.perf_counter())
+        if not self._settle():
+            self.clock.set_timer(
+                _POLL_TIMER, timedelta(seconds=_POLL_S), callback=lambda _: self._settle()
+            )
+
+    def _settle(self) -> bool:
+        """Publish the pending decision when it is there; True when nothing is pending now."""
+        if self._pending is None:
+            return True
+        bar, policy, pending, began = self._pending
+        decision = policy.settle(pending)
+        if decision is None:
+            return False
+        self._pending = None
+        if _POLL_TIMER in self.clock.timer_names:
+            self.clock.cancel_timer(_POLL_TIMER)
+        self._publish_decision(bar, decision, pending.observation, began)
+        return True
+
+    def _publish_decision(
+        self, bar: Bar, decision: Decision, observation: Observation | None, began: float
+    ) -> None:
         latency_ms = (time.perf_counter() - began) * 1e3
         self.last_latency_ms = latency_ms
         self._weights = encode(decision.weights, decision.policy, bar.ts_event)
         self.publish_data(DataType(RouterWeights), self._weights)
         self.decisions.append((bar.ts_event, decision))
-        self._since_decision = 0
         if decision.fallback:
             self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
         self._count_fallbacks(decision)
@@ -240,6 +277,10 @@ class RouterActor(Actor):
         )
         if self._journal is not None:
             self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
+            if observation is not None and self._account_seen is not None:
+                # the prompt's account line, so that `bot explain` rebuilds the same observation
+                account = asdict(self._account_seen)
+                self._journal.record_event(self.config.run_id, bar.ts_event, ACCOUNT_EVENT, account)
 
     def _count_fallbacks(self, decision: Decision) -> None:
         self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
@@ -253,7 +294,18 @@ class RouterActor(Actor):
     def _observe(self) -> Observation:
         primary = self._policy.primary
         config = replace(primary.observation, symbol=self.config.symbol)
-        return build_observation(self._history.frame(), primary.stats, config)
+        self._account_seen = self._account()
+        return build_observation(self._history.frame(), primary.stats, config, self._account_seen)
+
+    def _account(self) -> Account:
+        """The prompt's account line: mark-to-market equity, the instrument's net units over
+        every strategy, and the cash left as if the position were paid in full (equity less its
+        notional at the last close, as Listing 3's balance + units x price = total)."""
+        instrument = self.cache.instrument(self.config.instrument_id)
+        units = float(self.portfolio.net_position(instrument.id))
+        total = account_equity(self.portfolio, self.cache, instrument)
+        notional = units * self._last_bar[1] * instrument.multiplier.as_double()
+        return Account(balance=total - notional, units=units, total=total)
 
     def _context(self) -> RouterContext:
         returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))

@@ -45,6 +45,10 @@ class RouterActorConfig(ActorConfig, frozen=True):
         model and switches, at the next window, to one promoted or rolled back meanwhile. The
         active model must load when the actor is built; one promoted later that does not load
         is refused (journalled, alerted) and the router keeps the model it has.
+    background : bool
+        Live nodes: the model decides in a worker thread and a 20 ms timer publishes its answer
+        (or the fallback's after `timeout_s`), so the event loop never waits for a slow model.
+        Off in backtests, which wait for each decision and stay deterministic.
     """
 
     instrument_id: InstrumentId
@@ -63,3 +67,4 @@ class RouterActorConfig(ActorConfig, frozen=True):
     symbol: str = ""
     chart_dir: str | None = None
     registry: str = "var/registry"
+    background: bool = False

@@ -2,8 +2,8 @@
 
 - `CompactBackbone` (CPU default): a small CNN shared by the two chart views, a 1-D conv encoder
   over the 100 x 17 feature matrix, and an embedding of the summary text, fused by an MLP.
-- `HFBackbone`: any local transformers image-text-to-text model directory; h is the last hidden
-  state of the final prompt token; peft LoRA adapters on the attention projections.
+- `HFBackbone` (`bot.model.hf_backbone`): any local transformers image-text-to-text model
+  directory with peft LoRA adapters; this module holds the processor loading it uses.
 
 Each backbone's `encode` is the only place that turns `Observation`s into its tensors; it reads
 only the Observation fields (ts, global_view, local_view, features, summary, prompt).
@@ -112,7 +112,7 @@ class _ChartCNN(nn.Module):
         return self.layers((images.float() / 255.0 - 0.5) / 0.25)
 
 
-class _TemporalEncoder(nn.Module):
+class TemporalEncoder(nn.Module):
     out_dim = 128
 
     def __init__(self, n_features: int) -> None:
@@ -141,9 +141,9 @@ class CompactBackbone(nn.Module):
         self.out_dim = hidden_size
         text_dim = MINILM_DIM if text_encoder == "minilm" else HASHED_DIM
         self.charts = _ChartCNN()
-        self.temporal = _TemporalEncoder(n_features)
+        self.temporal = TemporalEncoder(n_features)
         self.text = nn.Sequential(nn.Linear(text_dim, 64), nn.GELU())
-        fused = 2 * _ChartCNN.out_dim + _TemporalEncoder.out_dim + 64
+        fused = 2 * _ChartCNN.out_dim + TemporalEncoder.out_dim + 64
         self.fuse = nn.Sequential(
             nn.Linear(fused, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size)
         )
@@ -211,65 +211,3 @@ def _saved_processor_class(directory: Path) -> str:
             if name:
                 return name
     raise ConfigError(f"No processor class is recorded in {directory}; is it a VLM directory?")
-
-
-def _device_and_dtype() -> tuple[torch.device, torch.dtype]:
-    if torch.cuda.is_available():
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.device("cuda"), dtype
-    return torch.device("cpu"), torch.float32
-
-
-class HFBackbone(nn.Module):
-    """A local image-text-to-text model with peft LoRA; h = last hidden state, final token."""
-
-    def __init__(self, config, adapter_dir: Path | None = None) -> None:
-        super().__init__()
-        from peft import LoraConfig, PeftModel, get_peft_model
-        from transformers import AutoModelForImageTextToText
-
-        directory = Path(config.hf_model_dir)
-        if not (directory / "config.json").is_file():
-            raise ConfigError(
-                f"hf_model_dir {directory} holds no config.json; point it at a local "
-                "image-text-to-text model directory (e.g. a Qwen2.5-VL download)."
-            )
-        device, dtype = _device_and_dtype()
-        self.processor = load_processor(directory)
-        base = AutoModelForImageTextToText.from_pretrained(directory, dtype=dtype).to(device)
-        if adapter_dir is None:
-            lora = LoraConfig(
-                r=config.lora_r,
-                lora_alpha=config.lora_alpha,
-                lora_dropout=config.lora_dropout,
-                target_modules=list(config.lora_targets),
-            )
-            self.peft = get_peft_model(base, lora)
-        else:
-            self.peft = PeftModel.from_pretrained(base, adapter_dir, is_trainable=True)
-        self.out_dim = base.config.get_text_config().hidden_size
-
-    def encode(self, observations: list, device: torch.device) -> dict[str, torch.Tensor]:
-        texts = [self._chat(o.prompt) for o in observations]
-        images = [[o.global_view, o.local_view] for o in observations]
-        # the whole output (incl. mm_token_type_ids): without it M-RoPE falls back to 1-D
-        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
-        return {name: tensor.to(device) for name, tensor in inputs.items()}
-
-    def _chat(self, prompt: str) -> str:
-        content = [{"type": "image"}, {"type": "image"}, {"type": "text", "text": prompt}]
-        return self.processor.apply_chat_template(
-            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
-        )
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        output = self.peft(**batch, output_hidden_states=True, logits_to_keep=1)
-        hidden = output.hidden_states[-1]
-        mask = batch["attention_mask"]
-        positions = torch.arange(mask.shape[1], device=mask.device)
-        last = (mask * positions).argmax(dim=1)  # final attended token, whatever the padding side
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
-
-    def save_adapter(self, directory: Path) -> None:
-        """Write the LoRA adapter (peft format) to `directory`."""
-        self.peft.save_pretrained(directory)

@@ -1,9 +1,10 @@
 """Router checkpoints: weights next to a `meta.json` of provenance, checked on load.
 
 A checkpoint folder holds:
-- `model.safetensors`: the whole compact model, or for the hf backbone only the heads;
-- `adapter/`: the hf backbone's LoRA adapter in peft format (the base model stays where
-  `model_config.hf_model_dir` points);
+- `model.safetensors`: the whole compact model, or for the hf backbone the heads and the
+  temporal encoder (keys `backbone.temporal.*`);
+- `adapter/`: the hf backbone's LoRA adapters in peft format, one subfolder per role (or the
+  shared one at its root); the base model stays where `model_config.hf_model_dir` points;
 - `meta.json`: the strategy table, the feature schema and stats, the model config, library
   versions, the git sha, a sha-256 of every weights file, and the caller's `extra` (data
   windows, config hash, validation metrics);
@@ -18,6 +19,7 @@ import hashlib
 import json
 import platform
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -40,6 +42,7 @@ FORMAT = 1
 WEIGHTS = "model.safetensors"
 ADAPTER = "adapter"
 FINGERPRINT = fingerprint.FILE
+_TEMPORAL = "backbone.temporal."
 _LIBRARIES = ("torch", "transformers", "peft", "nautilus_trader")
 
 
@@ -73,7 +76,7 @@ def save_checkpoint(
     if model.config.backbone == "compact":
         tensors = model.state_dict()
     else:
-        tensors = model.heads.state_dict()
+        tensors = _hf_tensors(model)
         model.backbone.save_adapter(folder / ADAPTER)
     save_file(
         {name: t.detach().contiguous().cpu() for name, t in tensors.items()}, folder / WEIGHTS
@@ -100,15 +103,21 @@ def init_checkpoint(directory: str | Path, config: ModelConfig | None = None) ->
     return save_checkpoint(RouterModel(config or ModelConfig()), directory)
 
 
-def load_checkpoint(directory: str | Path) -> tuple[RouterModel, dict, FeatureStats | None]:
+def load_checkpoint(
+    directory: str | Path, hf_model_dir: str | None = None
+) -> tuple[RouterModel, dict, FeatureStats | None]:
     """The model (eval mode), its meta and its feature stats (None when it was saved without).
-    Raises CheckpointError for a missing or corrupt checkpoint or a mismatched table/schema."""
+    `hf_model_dir` says where an hf checkpoint's base model is now, when it moved since
+    training. Raises CheckpointError for a missing or corrupt checkpoint or a mismatched
+    table/schema."""
     folder = Path(directory)
     meta = read_meta(folder)
     _check_compatible(meta, folder)
     _check_files(meta, folder)
     try:
         config = ModelConfig.from_dict(_as_config(meta["model_config"]))
+        if hf_model_dir and config.backbone == "hf":
+            config = replace(config, hf_model_dir=str(hf_model_dir))
         stats = (
             None if meta["feature_stats"] is None else FeatureStats.from_dict(meta["feature_stats"])
         )
@@ -116,10 +125,12 @@ def load_checkpoint(directory: str | Path) -> tuple[RouterModel, dict, FeatureSt
         model = RouterModel(config, adapter_dir=adapter)
     except (ConfigError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"Checkpoint {folder} cannot be rebuilt: {error}") from error
-    target = model if config.backbone == "compact" else model.heads
     try:
         tensors = load_file(folder / WEIGHTS, device=str(model.device))
-        target.load_state_dict(tensors)
+        if config.backbone == "compact":
+            model.load_state_dict(tensors)
+        else:
+            _load_hf_tensors(model, tensors)
     except (SafetensorError, RuntimeError, OSError) as error:
         raise CheckpointError(
             f"Checkpoint weights {folder / WEIGHTS} do not load: {error}. Re-create the "
@@ -170,6 +181,23 @@ def _check_files(meta: dict, folder: Path) -> None:
                 f"Checkpoint file {path} is corrupt (its sha-256 differs from {META}); copy it "
                 "again or re-create the checkpoint."
             )
+
+
+def _hf_tensors(model: RouterModel) -> dict:
+    tensors = dict(model.heads.state_dict())
+    if model.backbone.temporal is not None:
+        temporal = model.backbone.temporal.state_dict()
+        tensors |= {f"{_TEMPORAL}{name}": t for name, t in temporal.items()}
+    return tensors
+
+
+def _load_hf_tensors(model: RouterModel, tensors: dict) -> None:
+    temporal = {k.removeprefix(_TEMPORAL): v for k, v in tensors.items() if k.startswith(_TEMPORAL)}
+    model.heads.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(_TEMPORAL)})
+    if model.backbone.temporal is not None:
+        model.backbone.temporal.load_state_dict(temporal)
+    elif temporal:
+        raise RuntimeError("the weights hold a temporal encoder that the model config lacks")
 
 
 def _as_config(data: dict) -> dict:

@@ -17,7 +17,8 @@ from torch import nn
 from bot.core.configs import from_saved
 from bot.core.errors import ConfigError
 from bot.core.features import FEATURE_NAMES
-from bot.model.backbones import CompactBackbone, HFBackbone, minilm_dir
+from bot.model.backbones import CompactBackbone, minilm_dir
+from bot.model.hf_backbone import HFBackbone
 from strategies import EXPERTS, STRATEGIES
 
 REGIMES = ("uptrend", "downtrend", "consolidation")
@@ -43,6 +44,9 @@ class ModelConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    adapters: str = "per_role"  # hf: "per_role" (router + one per expert, the paper) | "shared"
+    temporal_tokens: int = 4  # hf: soft tokens carrying the 100 x 17 matrix (0: none)
+    gradient_checkpointing: bool = True  # hf: recompute activations in backward (less memory)
     text_encoder: str = field(default_factory=default_text_encoder)  # "minilm" | "hashed"
 
     def __post_init__(self) -> None:
@@ -56,6 +60,11 @@ class ModelConfig:
             raise ConfigError("Backbone 'hf' needs hf_model_dir: a local model directory.")
         if self.hidden_size < 8 or self.lora_r < 1:
             raise ConfigError("hidden_size must be >= 8 and lora_r >= 1.")
+        if self.adapters not in ("per_role", "shared") or self.temporal_tokens < 0:
+            raise ConfigError(
+                f"adapters must be 'per_role' or 'shared' (was {self.adapters!r}) and "
+                f"temporal_tokens >= 0 (was {self.temporal_tokens})."
+            )
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
 
     def to_dict(self) -> dict:
@@ -100,9 +109,12 @@ class RouterHeads(nn.Module):
         self.register_buffer("to_table", torch.argsort(order), persistent=False)
 
     def forward(self, h: torch.Tensor) -> RouterOutput:
+        """`h` is (B, width), shared by all roles, or (B, 1 + experts, width) from adapters per
+        role: role 0 for the router and regime heads, role 1 + k for expert k's heads."""
+        h, per_expert = (h[:, 0], h[:, 1:].unbind(1)) if h.dim() == 3 else (h, (h,) * len(EXPERTS))
         expert_logits = self.router(self.router_norm(h))
         weights = torch.softmax(expert_logits, dim=-1)
-        policy_logits = tuple(head(h) for head in self.policy)
+        policy_logits = tuple(head(x) for head, x in zip(self.policy, per_expert, strict=True))
         policies = tuple(torch.softmax(logits, dim=-1) for logits in policy_logits)
         grouped = torch.cat([weights[:, k : k + 1] * pi for k, pi in enumerate(policies)], dim=1)
         return RouterOutput(
@@ -111,7 +123,7 @@ class RouterHeads(nn.Module):
             policy_logits=policy_logits,
             policies=policies,
             strategy_weights=grouped[:, self.to_table],
-            values=torch.cat([head(h) for head in self.value], dim=1),
+            values=torch.cat([head(x) for head, x in zip(self.value, per_expert, strict=True)], 1),
             regime_logits=self.regime(h),
         )
 

@@ -8,7 +8,7 @@ from PIL import Image
 from bot.core.bars import from_nautilus_bars
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import LOOKBACK, REQUIRED_BARS
-from bot.core.observation import BarHistory, ObservationConfig, build_observation
+from bot.core.observation import Account, BarHistory, ObservationConfig, build_observation
 from bot.engine.catalog import to_nautilus_bars
 from bot.engine.instruments import make_instrument
 from strategies import STRATEGIES
@@ -283,3 +283,12 @@ def test_summary_reads_the_trend(drift, order):
     for key in ("Price amplitude", "Volume ratio", "Historical volatility", "ATR(14)", "RSI(14)",
                 "Bollinger band width", "Volatility:", "Market summary:"):  # fmt: skip
         assert key in summary
+
+
+def test_the_account_line_follows_the_current_price_as_in_listing_3(spx):
+    account = Account(balance=85000.0, units=0.5, total=119250.25)
+
+    prompt = build_observation(spx.iloc[:REQUIRED_BARS], account=account).prompt.splitlines()
+
+    assert prompt[1].startswith("Current price: ")
+    assert prompt[2] == "Account balance: $85000.00, Shares held: 0.5, Total value: $119250.25"

@@ -13,11 +13,13 @@ import pytest
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import fingerprint
+from bot.core.observation import ObservationConfig
 from bot.core.saved_meta import trained_bar_warning, trained_on
 from bot.engine.backtest import run_backtest, write_backtest_report
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.buy_and_hold import buy_and_hold
 from bot.engine.data import load_bars, store_bars
+from bot.engine.policy import Decision, complete, expert_weights
 from bot.model.checkpoint import save_checkpoint
 from bot.model.policy import load_policy
 from bot.model.router_model import ModelConfig, RouterModel
@@ -198,3 +200,33 @@ def test_a_model_trained_on_the_same_prices_under_another_name_is_flagged(tmp_pa
 
     assert any(flag.startswith("IN-SAMPLE") and "fingerprint" in flag for flag in flagged)
     assert not any(flag.startswith("IN-SAMPLE") for flag in later)
+
+
+class _PromptRecorder:
+    """A model-like policy that keeps the prompts it is shown and holds LongOnly."""
+
+    needs_observation, needs_context = True, False
+    observation, stats = ObservationConfig(), None
+
+    def __init__(self, spec) -> None:
+        self.name, self.prompts = spec.name, []
+
+    def decide(self, observation=None, context=None) -> Decision:
+        self.prompts.append(observation.prompt)
+        return Decision(complete({"LongOnly": 1.0}), expert_weights({"LongOnly": 1.0}), self.name)
+
+
+def test_the_prompts_account_line_follows_the_backtest_portfolio():
+    recorder = {}
+    request = replace(SLICE, policy="model:recorder", start=date(2019, 1, 1), end=date(2019, 4, 30))
+
+    result = run_backtest(request, lambda spec: recorder.setdefault("p", _PromptRecorder(spec)))
+
+    lines = [line for p in recorder["p"].prompts for line in p.splitlines() if "Account" in line]
+    assert lines[0] == "Account balance: $100000.00, Shares held: 0, Total value: $100000.00"
+    held = [float(line.split("Shares held: ")[1].split(",")[0]) for line in lines]
+    assert len(lines) >= 3 and all(units > 0 for units in held[1:])
+    balance, total = (float(lines[-1].split(f"{key}: $")[1].split(",")[0])
+                      for key in ("Account balance", "Total value"))  # fmt: skip
+    assert total == pytest.approx(float(result.equity.iloc[-1]), rel=0.05)
+    assert 0 <= balance < total  # LongOnly holds nearly all of it

@@ -149,9 +149,9 @@ def _peeking_one_bar_ahead(monkeypatch, catalog: str) -> None:
     frame = load_bars(SYMBOL, catalog_dir=catalog)
     honest = bot.core.observation.build_observation
 
-    def peeking(history, stats, config):
+    def peeking(history, stats, config, account):
         ahead = frame[frame.index > history.index[-1]].iloc[:1]
-        return honest(pd.concat([history, ahead]), stats, config)
+        return honest(pd.concat([history, ahead]), stats, config, account)
 
     monkeypatch.setattr(bot.engine.router, "build_observation", peeking)
 

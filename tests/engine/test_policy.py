@@ -1,4 +1,6 @@
 import math
+import threading
+import time
 
 import pytest
 
@@ -6,6 +8,7 @@ from bot.core.errors import CheckpointError, ConfigError
 from bot.engine.policy import (
     GuardedPolicy,
     PolicySpec,
+    StaticPolicy,
     build_policy,
     check_policy,
     load_named_policy,
@@ -220,3 +223,53 @@ def test_a_loaded_model_that_raises_still_falls_back():
 
     assert decision.fallback and decision.policy == "uniform"
     assert "RuntimeError: CUDA out of memory (simulated)" in decision.error
+
+
+class _Slow:
+    """A model that answers LongOnly after `seconds`, or when released."""
+
+    name = "model:/slow"
+    needs_observation, needs_context = True, False
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.release = seconds, threading.Event()
+
+    def decide(self, observation=None, context=None):
+        self.release.wait(self.seconds)
+        return StaticPolicy(self.name, {"LongOnly": 1.0}).decide()
+
+
+def _settled(guarded: GuardedPolicy, pending, within: float):
+    deadline = time.monotonic() + within
+    while (decision := guarded.settle(pending)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return decision
+
+
+def test_submit_returns_at_once_and_settles_with_the_models_answer():
+    slow = _Slow(seconds=5.0)
+    guarded = GuardedPolicy(PolicySpec("model:/slow"), "uniform", 5.0, lambda spec: slow)
+
+    began = time.monotonic()
+    pending = guarded.submit(lambda: None)
+    waited = time.monotonic() - began
+    not_yet = guarded.settle(pending)
+    slow.release.set()
+
+    assert waited < 0.5 and not_yet is None
+    decision = _settled(guarded, pending, within=2.0)
+    assert decision.policy == "model:/slow" and decision.weights["LongOnly"] == 1.0
+
+
+def test_a_background_decision_past_its_time_limit_falls_back_and_the_next_does_not_queue():
+    slow = _Slow(seconds=5.0)
+    guarded = GuardedPolicy(PolicySpec("model:/slow"), "uniform", 0.1, lambda spec: slow)
+
+    late = _settled(guarded, guarded.submit(lambda: None), within=2.0)
+    began = time.monotonic()
+    busy = guarded.settle(guarded.submit(lambda: None))
+    waited = time.monotonic() - began
+    slow.release.set()
+
+    assert late.fallback and late.policy == "uniform" and "timed out" in late.error
+    assert busy.fallback and "still running" in busy.error and waited < 0.5

@@ -67,7 +67,7 @@ def test_untrained_checkpoint_routes_journals_each_window_and_explains(tmp_path,
     assert sorted(journalled["reason"]) == sorted(result.fills["reason"]) and all(
         journalled["reason"]
     )
-    attributor = model_attributor(journal.run("run1"), None)
+    attributor = model_attributor(journal.run("run1"), None, journal)
     text = explain_decision(
         journal, "run1", datetime(2019, 6, 1, tzinfo=UTC), attributor=attributor
     )

@@ -25,6 +25,7 @@ SPECIAL_TOKENS = (
     "<|vision_end|>",
     "<|image_pad|>",
     "<|video_pad|>",
+    "<|vision_pad|>",  # the hf backbone's temporal soft-token placeholder, as in Qwen's vocabulary
 )
 
 

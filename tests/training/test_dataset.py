@@ -16,7 +16,7 @@ from bot.engine.data import load_bars
 from bot.engine.instruments import make_instrument
 from strategies import strategy_names
 from tests.support.series import regime_switching_frame
-from training.dataset import _Asset, _plan, build_dataset
+from training.dataset import DATASET_ACCOUNT, _Asset, _plan, build_dataset
 from training.dataset_config import SPLITS, DatasetConfig
 from training.labels import regime_labels
 from training.router_dataset import RouterDataset
@@ -78,7 +78,8 @@ def test_every_observation_equals_one_built_from_bars_up_to_t(built, frame):
         for sample, stored in zip(
             built.samples.iloc[rows].itertuples(), built.observations(rows), strict=True
         ):
-            expected = build_observation(rounded.iloc[: sample.t + 1], built.stats, config)
+            window = rounded.iloc[: sample.t + 1]
+            expected = build_observation(window, built.stats, config, DATASET_ACCOUNT)
 
             assert stored.ts == expected.ts == rounded.index[sample.t].value
             assert np.array_equal(stored.global_view, expected.global_view)

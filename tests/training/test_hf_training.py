@@ -43,13 +43,17 @@ def test_cli_sft_then_ppo_train_adapters_that_a_backtest_loads(
 ):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BOT__LOGGING__FORMAT", "json")
-    hf = ["--set", "train.backbone=hf", "--set", f"train.hf_model_dir={tiny_qwen_dir}"]
-    data = ["--dataset", str(tiny_dataset), "--max-steps", "2"]
+    hf = ["--backbone", "hf", "--hf-model-dir", str(tiny_qwen_dir)]
+    # one shared adapter keeps this end-to-end run at one pass per step; adapters per role train
+    # and round-trip in tests/model/test_hf_backbone.py
+    # micro-batches of 2 accumulate to batches of 4: the gradient-accumulation path of a GPU
+    data = ["--dataset", str(tiny_dataset), "--max-steps", "2", "--batch-size", "4"]
+    data += ["--micro-batch", "2"]
     sft, ppo = tmp_path / "sft", tmp_path / "ppo"
     base_before = _base(tiny_qwen_dir)
 
-    _bot(*hf, "train", "sft", *data, "--out", str(sft))
-    _bot(*hf, "train", "ppo", str(sft), *data, "--out", str(ppo))
+    _bot("train", "sft", *hf, "--adapters", "shared", *data, "--out", str(sft))
+    _bot("train", "ppo", str(sft), *hf, *data, "--out", str(ppo))
     printed = _bot(
         "backtest", "--policy", f"model:{ppo}", "--start", "2019-01-01", "--end", "2019-04-30"
     )

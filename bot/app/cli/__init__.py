@@ -383,7 +383,7 @@ def explain(
             folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
             typer.echo(explain_run(journal, record.run_id, folder))
             return
-        attributor = model_attributor(record, record.settings.get("catalog"))
+        attributor = model_attributor(record, record.settings.get("catalog"), journal)
         typer.echo(
             explain_decision(journal, record.run_id, at.replace(tzinfo=UTC), attributor=attributor)
         )

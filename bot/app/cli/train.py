@@ -25,6 +25,16 @@ MaxSteps = Annotated[
     int | None, typer.Option(help="Stop after this many optimizer steps (smoke runs).")
 ]
 Seed = Annotated[int, typer.Option(help="Seed of initialisation, shuffling and sampling.")]
+Backbone = Annotated[str | None, typer.Option(help="compact | hf (default: train.backbone).")]
+HFModelDir = Annotated[
+    str | None,
+    typer.Option(help="Local Qwen2.5-VL (image-text-to-text) folder for --backbone hf."),
+]
+BatchSize = Annotated[int | None, typer.Option(help="Samples per optimizer step.")]
+MicroBatch = Annotated[
+    int | None,
+    typer.Option(help="Samples per forward/backward, accumulated to --batch-size (GPU memory)."),
+]
 
 
 def _settings(ctx: typer.Context, **flags) -> Settings:
@@ -99,19 +109,35 @@ def train_sft(
     epochs: Annotated[int | None, typer.Option(help="Most epochs (early stopping).")] = None,
     max_steps: MaxSteps = None,
     seed: Seed = 0,
+    backbone: Backbone = None,
+    hf_model_dir: HFModelDir = None,
+    adapters: Annotated[
+        str, typer.Option(help="hf: per_role (router + one per expert) | shared.")
+    ] = "per_role",
+    batch_size: BatchSize = None,
+    micro_batch: MicroBatch = None,
 ) -> None:
     """Supervised training of the regime head and the router prior (LoRA for `hf`)."""
     from bot.model.router_model import ModelConfig
     from training.router_dataset import RouterDataset
     from training.sft import SFTConfig, train_sft
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, **{"train.backbone": backbone, "train.hf_model_dir": hf_model_dir})
     train = settings.train
     data = RouterDataset.load(dataset or train.dataset)
-    start = init or ModelConfig(backbone=train.backbone, hf_model_dir=train.hf_model_dir)
+    start = init or ModelConfig(
+        backbone=train.backbone, hf_model_dir=train.hf_model_dir, adapters=adapters
+    )
     defaults = SFTConfig()
-    config = SFTConfig(epochs=epochs or defaults.epochs, max_steps=max_steps, seed=seed)
-    path = train_sft(data, start, out or _stamped(settings, "sft"), config)
+    config = SFTConfig(
+        epochs=epochs or defaults.epochs,
+        batch_size=batch_size or defaults.batch_size,
+        micro_batch=micro_batch,
+        max_steps=max_steps,
+        seed=seed,
+    )
+    folder = out or _stamped(settings, "sft")
+    path = train_sft(data, start, folder, config, hf_model_dir=hf_model_dir)
     _echo_checkpoint(path)
 
 
@@ -123,15 +149,34 @@ def train_ppo(
     out: OutOption = None,
     max_steps: MaxSteps = None,
     seed: Seed = 0,
+    backbone: Backbone = None,
+    hf_model_dir: HFModelDir = None,
+    batch_size: BatchSize = None,
+    micro_batch: MicroBatch = None,
 ) -> None:
-    """PPO on replayed strategy returns, from an SFT checkpoint (LoRA for `hf`)."""
+    """PPO on replayed strategy returns, from an SFT checkpoint (LoRA for `hf`). The backbone
+    is the checkpoint's; --hf-model-dir says where its base model is on this machine."""
+    from bot.core.errors import ConfigError
+    from bot.model.checkpoint import read_meta
     from training.ppo import PPOConfig, train_ppo
     from training.router_dataset import RouterDataset
 
+    trained = read_meta(sft)["model_config"]["backbone"]
+    if backbone is not None and backbone != trained:
+        raise ConfigError(
+            f"{sft} is a {trained} checkpoint, so PPO continues it as {trained}, not {backbone}; "
+            f"drop --backbone or start from an SFT checkpoint of the {backbone} backbone."
+        )
     settings = _settings(ctx)
     data = RouterDataset.load(dataset or settings.train.dataset)
-    config = PPOConfig(max_steps=max_steps, seed=seed)
-    path = train_ppo(data, sft, out or _stamped(settings, "ppo"), config)
+    defaults = PPOConfig()
+    config = PPOConfig(
+        batch_size=batch_size or defaults.batch_size,
+        micro_batch=micro_batch,
+        max_steps=max_steps,
+        seed=seed,
+    )
+    path = train_ppo(data, sft, out or _stamped(settings, "ppo"), config, hf_model_dir=hf_model_dir)
     _echo_checkpoint(path)
 
 

@@ -136,7 +136,7 @@ async def _attributions(request: web.Request) -> web.Response:
         record = decision_record(journal.decision_records(run_id), run_id, n)
         cached = request.app[ATTRIBUTORS]
         if run_id not in cached:  # loading the model and the run's bars takes seconds
-            cached[run_id] = model_attributor(run, run.settings.get("catalog"))
+            cached[run_id] = model_attributor(run, run.settings.get("catalog"), journal)
         return decision_attributions(record, cached[run_id])
 
     return _json({"lines": await _read(request, attribute)})
