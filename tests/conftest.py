@@ -10,7 +10,7 @@ import redis
 import structlog
 
 from bot.core.errors import OperationalError
-from bot.engine.redis_server import require_redis_server
+from bot.engine.redis_server import answers, require_redis_server
 from tests.fakes.waiting import wait_for
 
 # Fixtures that tests in several folders share: the live Binance node's, and the bars and
@@ -92,7 +92,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     args = ["--port", str(server.port), "--bind", server.host, "--dir", str(folder), "--save", ""]
     process = subprocess.Popen([executable, *args], stdout=subprocess.DEVNULL)
     try:
-        wait_for(lambda: _answers(server), 10, f"redis-server on port {server.port}")
+        wait_for(lambda: answers(server.port), 10, f"redis-server on port {server.port}")
         yield server
     finally:
         process.terminate()
@@ -103,13 +103,3 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def persistence_env(redis_server: RedisServer, tmp_path: Path) -> dict[str, str]:
     """Environment variables giving a `bot` subprocess this test's Redis and its own journal."""
     return redis_server.env() | {"BOT__JOURNAL__PATH": str(tmp_path / "journal.sqlite")}
-
-
-def _answers(server: RedisServer) -> bool:
-    client = server.client()
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-    finally:
-        client.close()

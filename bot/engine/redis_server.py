@@ -53,7 +53,8 @@ def start_background(port: int = DEFAULT_PORT) -> str:
     return binary
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
+    """Whether a Redis on 127.0.0.1:`port` answers a ping."""
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
@@ -66,7 +67,7 @@ def _answers(port: int) -> bool:
 
 
 if __name__ == "__main__":
-    if _answers(DEFAULT_PORT):
+    if answers(DEFAULT_PORT):
         print(f"Redis already answers on 127.0.0.1:{DEFAULT_PORT}.")
         sys.exit(0)
     print(f"Started {start_background()} on 127.0.0.1:{DEFAULT_PORT}.")
