@@ -1,7 +1,10 @@
 """The MM-DREX router model: a backbone encodes an observation into h, and the paper's heads
 (Appendix E) turn h into capital weights.
 
-- router: w = softmax(W · LayerNorm(h) + b) over the 4 experts;
+- router: w = softmax(W · LayerNorm(h) + b) over the 4 experts; with `regime_routing` the
+  logits are sum_r p_r (W_r · LayerNorm(h) + b_r), one router per regime mixed by the regime
+  head's probabilities p (detached: routing does not bend the regime head), so the weights can
+  follow the regime;
 - per expert k: a policy pi_k over its own strategies and a value head;
 - a regime head over (uptrend, downtrend, consolidation).
 
@@ -44,6 +47,7 @@ class ModelConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     text_encoder: str = field(default_factory=default_text_encoder)  # "minilm" | "hashed"
+    regime_routing: bool = False  # router logits mixed per regime by the regime head's p
 
     def __post_init__(self) -> None:
         if self.backbone not in ("compact", "hf"):
@@ -66,9 +70,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        """The config saved by `to_dict`; unknown keys are refused."""
+        """The config saved by `to_dict`; unknown keys are refused. A config saved before
+        `regime_routing` existed had a plain router: it loads as `regime_routing=False`."""
         return from_saved(
-            cls, data, "the checkpoint was written by another version; re-create it with this one."
+            cls,
+            {"regime_routing": False, **data},
+            "the checkpoint was written by another version; re-create it with this one.",
         )
 
 
@@ -88,10 +95,12 @@ class RouterOutput:
 class RouterHeads(nn.Module):
     """Router, per-expert policy and value heads, and the regime head over h."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, regime_routing: bool = False) -> None:
         super().__init__()
         self.router_norm = nn.LayerNorm(width)
-        self.router = nn.Linear(width, len(EXPERTS))
+        self.regime_routing = regime_routing
+        routers = len(REGIMES) if regime_routing else 1
+        self.router = nn.Linear(width, routers * len(EXPERTS))
         self.policy = nn.ModuleList(nn.Linear(width, len(rows)) for rows in EXPERT_ROWS)
         self.value = nn.ModuleList(nn.Linear(width, 1) for _ in EXPERT_ROWS)
         self.regime = nn.Linear(width, len(REGIMES))
@@ -100,7 +109,12 @@ class RouterHeads(nn.Module):
         self.register_buffer("to_table", torch.argsort(order), persistent=False)
 
     def forward(self, h: torch.Tensor) -> RouterOutput:
+        regime_logits = self.regime(h)
         expert_logits = self.router(self.router_norm(h))
+        if self.regime_routing:
+            per_regime = expert_logits.view(-1, len(REGIMES), len(EXPERTS))
+            regime = torch.softmax(regime_logits.detach().float(), dim=-1).to(per_regime.dtype)
+            expert_logits = (regime.unsqueeze(-1) * per_regime).sum(dim=1)
         weights = torch.softmax(expert_logits, dim=-1)
         policy_logits = tuple(head(h) for head in self.policy)
         policies = tuple(torch.softmax(logits, dim=-1) for logits in policy_logits)
@@ -112,7 +126,7 @@ class RouterHeads(nn.Module):
             policies=policies,
             strategy_weights=grouped[:, self.to_table],
             values=torch.cat([head(h) for head in self.value], dim=1),
-            regime_logits=self.regime(h),
+            regime_logits=regime_logits,
         )
 
 
@@ -128,7 +142,7 @@ class RouterModel(nn.Module):
             )
         else:
             self.backbone = HFBackbone(config, adapter_dir=adapter_dir)
-        self.heads = RouterHeads(self.backbone.out_dim)
+        self.heads = RouterHeads(self.backbone.out_dim, config.regime_routing)
         self.heads.to(self.device)
 
     @property
