@@ -61,6 +61,7 @@ import structlog
 from bot.core.configs import described, from_saved
 from bot.core.errors import ConfigError
 from bot.core.parallel import Parallel
+from bot.core.saved_meta import project_relative
 from bot.core.settings import TrainSettings
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import read_meta
@@ -267,9 +268,10 @@ def _run_fold(
         "draws": {key: draws[key] for key in draws.files},
         "samples": counts | {"trained_on": int(np.sum(data.samples["split"] == "train"))},
         "trained_symbols": sorted(data.meta["symbols"]),
-        "router": str(router),
-        "lgbm": str(lgbm),
-        "evaluation": str(folder / "evaluation"),
+        # relative to the project: router_leaderboard.json names no machine's folders
+        "router": project_relative(router),
+        "lgbm": project_relative(lgbm),
+        "evaluation": project_relative(folder / "evaluation"),
         "timings": {
             "train_s": round(trained - began, 1),
             "evaluate_s": round(time.monotonic() - trained, 1),

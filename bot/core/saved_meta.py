@@ -42,6 +42,12 @@ def read_saved_meta(folder: str | Path, *, what: str, written_by: str, expected:
     return meta
 
 
+def project_relative(path: str | Path) -> str:
+    """`path` relative to the project folder when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
 def checkpoint_path(policy: str) -> Path:
     """The checkpoint folder of a `model:<path>` (or `lgbm:<path>`) policy. A relative path that
     does not exist here is taken from the project folder, so `model:models/daily-equities` (the

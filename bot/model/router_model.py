@@ -1,7 +1,10 @@
 """The MM-DREX router model: a backbone encodes an observation into h, and the paper's heads
 (Appendix E) turn h into capital weights.
 
-- router: w = softmax(W · LayerNorm(h) + b) over the 4 experts;
+- router: w = softmax(W · LayerNorm(h) + b) over the 4 experts; with `regime_routing` the
+  logits are sum_r p_r (W_r · LayerNorm(h) + b_r), one router per regime mixed by the regime
+  head's probabilities p (detached: routing does not bend the regime head), so the weights can
+  follow the regime;
 - per expert k: a policy pi_k over its own strategies and a value head;
 - a regime head over (uptrend, downtrend, consolidation).
 
@@ -48,6 +51,7 @@ class ModelConfig:
     temporal_tokens: int = 4  # hf: soft tokens carrying the 100 x 17 matrix (0: none)
     gradient_checkpointing: bool = True  # hf: recompute activations in backward (less memory)
     text_encoder: str = field(default_factory=default_text_encoder)  # "minilm" | "hashed"
+    regime_routing: bool = False  # router logits mixed per regime by the regime head's p
 
     def __post_init__(self) -> None:
         if self.backbone not in ("compact", "hf"):
@@ -75,9 +79,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        """The config saved by `to_dict`; unknown keys are refused."""
+        """The config saved by `to_dict`; unknown keys are refused. A config saved before
+        `regime_routing` existed had a plain router: it loads as `regime_routing=False`."""
         return from_saved(
-            cls, data, "the checkpoint was written by another version; re-create it with this one."
+            cls,
+            {"regime_routing": False, **data},
+            "the checkpoint was written by another version; re-create it with this one.",
         )
 
 
@@ -97,10 +104,12 @@ class RouterOutput:
 class RouterHeads(nn.Module):
     """Router, per-expert policy and value heads, and the regime head over h."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, regime_routing: bool = False) -> None:
         super().__init__()
         self.router_norm = nn.LayerNorm(width)
-        self.router = nn.Linear(width, len(EXPERTS))
+        self.regime_routing = regime_routing
+        routers = len(REGIMES) if regime_routing else 1
+        self.router = nn.Linear(width, routers * len(EXPERTS))
         self.policy = nn.ModuleList(nn.Linear(width, len(rows)) for rows in EXPERT_ROWS)
         self.value = nn.ModuleList(nn.Linear(width, 1) for _ in EXPERT_ROWS)
         self.regime = nn.Linear(width, len(REGIMES))
@@ -112,7 +121,12 @@ class RouterHeads(nn.Module):
         """`h` is (B, width), shared by all roles, or (B, 1 + experts, width) from adapters per
         role: role 0 for the router and regime heads, role 1 + k for expert k's heads."""
         h, per_expert = (h[:, 0], h[:, 1:].unbind(1)) if h.dim() == 3 else (h, (h,) * len(EXPERTS))
+        regime_logits = self.regime(h)
         expert_logits = self.router(self.router_norm(h))
+        if self.regime_routing:
+            per_regime = expert_logits.view(-1, len(REGIMES), len(EXPERTS))
+            regime = torch.softmax(regime_logits.detach().float(), dim=-1).to(per_regime.dtype)
+            expert_logits = (regime.unsqueeze(-1) * per_regime).sum(dim=1)
         weights = torch.softmax(expert_logits, dim=-1)
         policy_logits = tuple(head(x) for head, x in zip(self.policy, per_expert, strict=True))
         policies = tuple(torch.softmax(logits, dim=-1) for logits in policy_logits)
@@ -124,7 +138,7 @@ class RouterHeads(nn.Module):
             policies=policies,
             strategy_weights=grouped[:, self.to_table],
             values=torch.cat([head(x) for head, x in zip(self.value, per_expert, strict=True)], 1),
-            regime_logits=self.regime(h),
+            regime_logits=regime_logits,
         )
 
 
@@ -140,7 +154,7 @@ class RouterModel(nn.Module):
             )
         else:
             self.backbone = HFBackbone(config, adapter_dir=adapter_dir)
-        self.heads = RouterHeads(self.backbone.out_dim)
+        self.heads = RouterHeads(self.backbone.out_dim, config.regime_routing)
         self.heads.to(self.device)
 
     @property

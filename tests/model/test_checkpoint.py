@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -48,6 +49,20 @@ def test_meta_records_table_schema_versions_and_is_small(checkpoint):
     assert meta["model_config"]["backbone"] == "compact"
     size = sum(path.stat().st_size for path in checkpoint.iterdir())
     assert size < 3 * 2**20
+
+
+def test_a_checkpoint_from_before_regime_routing_loads_as_a_plain_router(tmp_path, observations):
+    plain = RouterModel(replace(HASHED, regime_routing=False)).eval()
+    folder = save_checkpoint(plain, tmp_path / "old")
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["model_config"]["regime_routing"]  # as written before the option existed
+    _edit_meta(folder, model_config=meta["model_config"])
+
+    loaded, _, _ = load_checkpoint(folder)
+
+    assert not loaded.config.regime_routing
+    batch = plain.encode_observations(observations)
+    torch.testing.assert_close(loaded(batch).strategy_weights, plain(batch).strategy_weights)
 
 
 def test_missing_meta_is_refused(checkpoint):

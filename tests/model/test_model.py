@@ -3,7 +3,7 @@ import torch
 
 from bot.core.errors import ConfigError
 from bot.model.backbones import hashed_embedding, minilm_dir, text_key
-from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel
+from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterHeads, RouterModel
 from strategies import EXPERTS, STRATEGIES
 
 
@@ -59,6 +59,47 @@ def test_every_input_modality_reaches_h(compact_model, observations):
         assert not torch.allclose(compact_model.backbone(changed), base), name
 
 
+def _regime_routed_heads(sure_of: int | None = None) -> RouterHeads:
+    torch.manual_seed(0)
+    heads = RouterHeads(8, regime_routing=True)
+    if sure_of is not None:  # a regime head that is certain of one regime, whatever h is
+        with torch.no_grad():
+            heads.regime.weight.zero_()
+            heads.regime.bias.copy_(torch.nn.functional.one_hot(torch.tensor(sure_of), 3) * 50.0)
+    return heads
+
+
+def test_regime_routing_mixes_one_router_per_regime_by_the_regime_probabilities():
+    heads, h = _regime_routed_heads(), torch.randn(5, 8)
+
+    out = heads(h)
+
+    per_regime = heads.router(heads.router_norm(h)).view(5, len(REGIMES), len(EXPERTS))
+    regime = torch.softmax(out.regime_logits, dim=-1)
+    torch.testing.assert_close(out.expert_logits, (regime.unsqueeze(-1) * per_regime).sum(dim=1))
+
+
+def test_with_regime_routing_the_same_h_gets_other_weights_in_another_regime():
+    h = torch.randn(5, 8)
+
+    weights = [_regime_routed_heads(sure_of=r)(h).expert_weights for r in range(len(REGIMES))]
+
+    per_regime = _regime_routed_heads().router(_regime_routed_heads().router_norm(h))
+    for r, w in enumerate(weights):
+        expected = torch.softmax(per_regime.view(5, len(REGIMES), len(EXPERTS))[:, r], dim=-1)
+        torch.testing.assert_close(w, expected)
+    assert not torch.allclose(weights[0], weights[1])
+
+
+def test_routing_gradients_do_not_reach_the_regime_head():
+    heads = _regime_routed_heads()
+
+    heads(torch.randn(5, 8)).expert_logits.sum().backward()
+
+    assert heads.regime.weight.grad is None
+    assert heads.router.weight.grad is not None
+
+
 def test_text_key_masks_numbers_so_similar_summaries_share_an_embedding():
     first = text_key("RSI(14): 70.1\nMarket summary: up-trend, price at 78% of the band.")
     second = text_key("RSI(14): 31.0\nMarket summary: up-trend, price at 12% of the band.")
@@ -100,3 +141,10 @@ def test_model_config_round_trips_and_refuses_unknown_keys():
     assert ModelConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="Unknown ModelConfig keys"):
         ModelConfig.from_dict({**config.to_dict(), "depth": 3})
+
+
+def test_a_config_saved_before_regime_routing_loads_as_a_plain_router():
+    saved = ModelConfig(text_encoder="hashed", regime_routing=True).to_dict()
+    del saved["regime_routing"]
+
+    assert not ModelConfig.from_dict(saved).regime_routing

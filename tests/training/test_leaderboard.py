@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from bot.app.cli import app
 from bot.core.fingerprint import out_of_sample_start
 from bot.core.parallel import Parallel
+from bot.core.saved_meta import PROJECT_ROOT, project_relative
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import init_checkpoint
 from tests.support.series import regime_switching_frame
@@ -161,3 +162,10 @@ def test_quick_leaderboard_writes_the_table(regime_dataset, recipe, tmp_path):
     assert "| policy | TR % | Sharpe | Sortino | MDD % | turnover | costs |" in markdown
     assert "| router |" in markdown and "regime accuracy >= majority + 5 points" in markdown
     assert result["rows"] == written["rows"]
+
+
+def test_fold_paths_are_written_relative_to_the_project_when_inside_it(tmp_path):
+    inside = PROJECT_ROOT / "var" / "leaderboard" / "fold-2021-01-01" / "router"
+
+    assert project_relative(inside) == "var/leaderboard/fold-2021-01-01/router"
+    assert project_relative(tmp_path / "router") == str((tmp_path / "router").resolve())

@@ -1,5 +1,6 @@
 """PPO on a synthetic market where one expert is clearly best in each regime."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,22 @@ def test_ppo_checkpoint_records_its_provenance(regime_dataset, sft, tmp_path):
     assert extra["sft_checkpoint"]["path"] == str(sft)
     assert extra["sft_config"]["prior_weight"] == 0.0
     assert np.isfinite(extra["validation"]["reward"])
+
+
+def test_a_regime_routed_model_trains_without_moving_its_regime_head(
+    regime_dataset, hashed, tmp_path
+):
+    routed = replace(hashed, regime_routing=True)
+    sft = train_sft(regime_dataset, routed, tmp_path / "sft", SFTConfig(max_steps=2), False)
+
+    folder = train_ppo(regime_dataset, sft, tmp_path / "ppo", PPOConfig(max_steps=3), False)
+
+    before, _, _ = load_checkpoint(sft)
+    after, meta, _ = load_checkpoint(folder)
+    assert meta["model_config"]["regime_routing"] and after.config.regime_routing
+    # routing reads the regime head's probabilities but never trains it
+    torch.testing.assert_close(after.heads.regime.weight, before.heads.regime.weight)
+    assert not torch.equal(after.heads.router.weight, before.heads.router.weight)
 
 
 def test_the_default_reward_penalises_drawdown_at_equal_return():
