@@ -189,8 +189,6 @@ def _start_ray(parallel: Parallel, width: int) -> bool:
 def _join_ray(address: str) -> None:
     """Join a running cluster, or say clearly why not: Ray itself waits minutes on an address
     where nothing listens, and reports a refused client as a traceback."""
-    import ray
-
     host, port = _bootstrap_host_port(address)
     try:
         socket.create_connection((host, port), timeout=JOIN_PROBE_S).close()
@@ -204,7 +202,7 @@ def _join_ray(address: str) -> None:
         # Ray >= 2.52 clusters require a token by default; its client only sends one when asked.
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
-        ray.init(address=address, log_to_driver=False)
+        _init_joining(address)
     except (ConnectionError, ValueError, RuntimeError) as error:
         raise ConfigError(
             f"--ray-address {address}: could not join the Ray cluster ({error}). For ray:// the "
@@ -213,6 +211,21 @@ def _join_ray(address: str) -> None:
             "~/.ray/auth_token."
         ) from None
     log.info("ray joined", address=address)
+
+
+def _init_joining(address: str) -> None:
+    import ray
+
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except ConnectionError:
+        if not address.startswith("ray://"):
+            raise
+        # The head's client proxy starts a server per client; on a busy head that start can
+        # fail once ("Starting Ray client server failed") and succeed on the next connection.
+        log.warning("ray client join failed; trying once more", address=address)
+        ray.shutdown()
+        ray.init(address=address, log_to_driver=False)
 
 
 def _bootstrap_host_port(address: str) -> tuple[str, int]:

@@ -203,9 +203,19 @@ def run_many(
         return [run_backtest(requests[0], load_policy)]
     for name in dict.fromkeys(r.policy for r in requests if r.policy.startswith(MODEL_PREFIXES)):
         check_policy(PolicySpec(name), load_policy)
-    quiet = [replace(r, progress=False) for r in requests]
-    jobs = [(request, load_policy) for request in quiet]
+    jobs = [(_portable(request), load_policy) for request in requests]
     return fan_out(_run_job, jobs, parallel or Parallel(), desc="backtests", progress=True)
+
+
+def _portable(request: BacktestRequest) -> BacktestRequest:
+    # A worker runs in its own directory (a cluster's in the head's): paths must not be relative
+    # to ours. Fanned-out runs show one progress bar for the batch, not one each.
+    paths = {
+        name: str(Path(value).resolve())
+        for name in ("catalog", "journal", "report_dir")
+        if (value := getattr(request, name))
+    }
+    return replace(request, progress=False, **paths)
 
 
 def _run_job(job: tuple[BacktestRequest, PolicyLoader | None]) -> BacktestResult:

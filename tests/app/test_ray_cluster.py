@@ -36,8 +36,12 @@ def head():
         f"--port={gcs}", f"--ray-client-server-port={client}", "--num-cpus=2",
         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    process = subprocess.Popen(  # its workers run in its directory, not the `bot` commands'
+        command,
+        cwd=temp,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: _answers(client), 60, "the Ray head's client server")
@@ -94,6 +98,7 @@ def test_a_compare_and_an_evaluation_run_on_the_cluster(head, tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
     assert len(_table(auto.stdout)) == 2 and _table(auto.stdout) == _table(client_mode.stdout)
     assert "SPX" in (tmp_path / "e" / "table.txt").read_text()
+    assert (tmp_path / "e" / "journal.sqlite").exists()  # the relative --out is the caller's
 
 
 def test_an_address_where_nothing_answers_is_a_clear_error_at_once(tmp_path):
