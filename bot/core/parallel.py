@@ -10,8 +10,9 @@ the serial run's, which a test checks.
 - `workers=0` (one per CPU) or `workers=N` start a local Ray for the batch and stop it after;
   start-up costs a few seconds, so a batch of one item, or any batch on a one-CPU machine, runs
   serially. A plain `bot backtest` (one symbol, one policy) never starts Ray.
-- `ray_address="ray://host:10001"` (or "auto") joins a running cluster, whose nodes must have
-  this project installed at the same version; the cluster's own CPUs bound the parallelism.
+- `ray_address="auto"` (or the head's "host:6379") joins a running cluster from one of its
+  machines; its nodes must have this project installed at the same version, and the cluster's
+  own CPUs bound the parallelism.
 
 Ray is the optional `scale` extra (`pip install -e '.[scale]'`, in `make setup`); without it a
 parallel request runs serially and says so.
@@ -47,7 +48,7 @@ class Parallel:
     workers : int
         1 runs serially in this process; 0 means one Ray worker per CPU; N > 1, N workers.
     ray_address : str | None
-        A Ray cluster to join (e.g. "ray://head:10001" or "auto") instead of a local Ray.
+        A Ray cluster to join ("auto" or the head's "host:6379") instead of a local Ray.
     """
 
     workers: int = 0
@@ -186,66 +187,55 @@ def _start_ray(parallel: Parallel, width: int) -> bool:
     return True
 
 
+def answers(host: str, port: int, timeout: float = JOIN_PROBE_S) -> bool:
+    """Whether something accepts TCP connections at host:port."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _join_ray(address: str) -> None:
     """Join a running cluster, or say clearly why not: Ray itself waits minutes on an address
-    where nothing listens, and reports a refused client as a traceback."""
+    where nothing listens."""
     host, port = _bootstrap_host_port(address)
-    try:
-        socket.create_connection((host, port), timeout=JOIN_PROBE_S).close()
-    except OSError as error:
+    if not answers(host, port):
         raise ConfigError(
-            f"--ray-address {address}: nothing answers at {host}:{port} ({error}). Start the head "
-            "with `ray start --head` (add --ray-client-server-port 10001 for ray://) or fix the "
-            "address."
-        ) from None
-    if address.startswith("ray://") and _has_local_ray_token():
-        # Ray >= 2.52 clusters require a token by default; its client only sends one when asked.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
-    try:
-        _init_joining(address)
-    except (ConnectionError, ValueError, RuntimeError) as error:
-        raise ConfigError(
-            f"--ray-address {address}: could not join the Ray cluster ({error}). For ray:// the "
-            "head needs a client server (ray start --head --ray-client-server-port PORT) and, "
-            "when the cluster uses token authentication, its token in RAY_AUTH_TOKEN or "
-            "~/.ray/auth_token."
-        ) from None
-    log.info("ray joined", address=address)
-
-
-def _init_joining(address: str) -> None:
+            f"--ray-address {address}: nothing answers at {host}:{port}. Start the head with "
+            "`ray start --head`, or fix the address."
+        )
     import ray
 
     try:
         ray.init(address=address, log_to_driver=False)
-    except ConnectionError:
-        if not address.startswith("ray://"):
-            raise
-        # The head's client proxy starts a server per client; on a busy head that start can
-        # fail once ("Starting Ray client server failed") and succeed on the next connection.
-        log.warning("ray client join failed; trying once more", address=address)
-        ray.shutdown()
-        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        raise ConfigError(
+            f"--ray-address {address}: could not join the Ray cluster ({error}). Run bot on a "
+            "machine of the cluster (the head, or one joined with `ray start --address "
+            "HEAD:6379`) with the same Ray version."
+        ) from None
+    log.info("ray joined", address=address)
 
 
 def _bootstrap_host_port(address: str) -> tuple[str, int]:
+    if address.startswith("ray://"):
+        # Ray Client is meant for interactive sessions; its head-side proxy failed to start or
+        # hung under load in this project's cluster test, so batches join as a cluster driver.
+        raise ConfigError(
+            f"--ray-address {address}: Ray Client (ray://) addresses are not supported. Run bot "
+            "on a machine of the cluster (the head, or one joined with `ray start --address "
+            "HEAD:6379`) and pass auto or the head's host:port."
+        )
     from ray._private.services import canonicalize_bootstrap_address
 
-    if address.startswith("ray://"):
-        where = address.removeprefix("ray://")
-    else:
-        where = canonicalize_bootstrap_address(address)
-        if where is None:
-            raise ConfigError(
-                f"--ray-address {address}: no running Ray cluster was found on this machine. "
-                "Start one with `ray start --head`, or pass the head's host:port or ray://host:port."
-            )
+    where = canonicalize_bootstrap_address(address)
+    if where is None:
+        raise ConfigError(
+            f"--ray-address {address}: no running Ray cluster was found on this machine. "
+            "Start one with `ray start --head`, or pass the head's host:port."
+        )
     host, _, port = where.rpartition(":")
     if not host or not port.isdigit():
-        raise ConfigError(f"--ray-address {address}: expected auto, host:port or ray://host:port.")
+        raise ConfigError(f"--ray-address {address}: expected auto or host:port.")
     return host, int(port)
-
-
-def _has_local_ray_token() -> bool:
-    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    return bool(os.environ.get("RAY_AUTH_TOKEN")) or os.path.exists(token_file)

@@ -21,7 +21,9 @@ Workers = Annotated[
 ]
 RayAddress = Annotated[
     str | None,
-    typer.Option(help="Run on this Ray cluster (e.g. ray://head:10001 or auto), not locally."),
+    typer.Option(
+        help="Run on the Ray cluster this machine belongs to (auto, or the head's host:6379)."
+    ),
 ]
 
 
