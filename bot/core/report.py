@@ -40,14 +40,19 @@ COLUMNS = (
     ("trades", "Fills", 1, "{:.0f}"),
     ("win_rate", "Win%", 100, "{:.1f}"),
 )
+# Time in market against capital at work: the one explanation of the two exposure columns, for
+# the terminal's notes and the page's legend.
+EXPOSURE_NOTE = (
+    "InMkt% (time in market): the share of bars with any position open. Gross% (gross exposure): "
+    "the value of all positions (long plus short) as a share of equity, averaged over bars."
+)
 # What the table's less obvious columns mean, printed under it (`bot backtest`).
 TABLE_NOTES = "\n".join(
     (
         "Costs: commissions paid over the span, in the currency its header names; slippage is "
         "in the fill prices, not here.",
         "Turnover: traded notional per year over the average equity (2.0: bought and sold once).",
-        "InMkt%: share of bars with any position open (time in the market). Gross%: mean "
-        "value of the positions as a share of equity (capital at work). Fills: executions.",
+        f"{EXPOSURE_NOTE} Fills: executions.",
         "Win%: closed round trips with a positive PnL.",
     )
 )
@@ -68,10 +73,8 @@ TITLES = {
     "win_rate": "Win % of closed trades",
 }
 LEGEND = (
-    "Time in market: the share of bars with any position open. Gross exposure: the value of "
-    "all positions (long plus short) as a share of equity, averaged over bars. A run can be in "
-    "the market all of the time with a much lower gross exposure when the router keeps much of "
-    "its capital in cash or in strategies that are flat."
+    f"{EXPOSURE_NOTE} A run can be in the market all of the time with a much lower gross "
+    "exposure when the router keeps much of its capital in cash or in strategies that are flat."
 )
 MISSING = "n/a"  # a metric that was not measured (None), e.g. trades of buy-and-hold
 

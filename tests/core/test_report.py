@@ -181,7 +181,7 @@ def test_html_shows_flags_tables_and_interactive_charts_offline(run, written):
     assert "Simulation: fill: next bar&#x27;s open; fee_bps: 10.0" in page
     for key, title in TITLES.items():
         assert f"<th>{title.format(currency='USD')}</th>" in page, key
-    assert "Costs (USD)" in page and "Time in market: the share of bars" in page
+    assert "Costs (USD)" in page and "InMkt% (time in market): the share of bars" in page
     assert "<td>buy_and_hold</td>" in page
     # Every policy gets its weights and candle panel (subplot titles) and its trade list.
     for policy in ("uniform", "random"):
