@@ -41,7 +41,7 @@ def test_default_backtest_prints_table_and_writes_report():
     assert f"\nSPX {floor:%Y-%m-%d} .. 2024-06-26\n" in result.stdout
     assert "IN-SAMPLE" not in result.stdout
     # The table's units and its two exposure columns are explained under it.
-    assert "Costs: commissions paid" in result.stdout and "Gross%: mean value" in result.stdout
+    assert "Costs: commissions paid" in result.stdout and "Gross% (gross exposure)" in result.stdout
     report = _report(result.output)
     for name in ("index.html", "equity.png", "weights.png", "candles.png", "fills.csv"):
         assert (report / name).stat().st_size > 0, name
