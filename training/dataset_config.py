@@ -59,6 +59,11 @@ class DatasetConfig:
     data_policy: str = described(
         "Bar validation policy for loaded data: repair or strict.", "repair"
     )
+    returns_cache: str | None = described(
+        "Folder caching each instrument's strategy return paths for later builds over the same "
+        "bars and backtest settings (training.returns_cache); None runs the backtests every time.",
+        None,
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(self.symbols))
@@ -111,6 +116,7 @@ class DatasetConfig:
             image_size=image_size,
             catalog=base.catalog,
             data_policy=base.data_policy,
+            returns_cache=str(train.returns_cache),
         )
 
     def to_dict(self) -> dict:
@@ -125,8 +131,10 @@ class DatasetConfig:
         return from_saved(cls, data, "the dataset was built by another version; rebuild it.")
 
     def digest(self) -> str:
-        """SHA-256 of the config's canonical JSON, less `workers` (it does not change the data)."""
+        """SHA-256 of the config's canonical JSON, less `workers` and `returns_cache` (they do
+        not change the data)."""
         content = self.to_dict() | {"workers": None}
+        del content["returns_cache"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
