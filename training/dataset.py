@@ -10,8 +10,7 @@ paths. Its config is `DatasetConfig` (`training.dataset_config`); `RouterDataset
 - `charts/<sha256 of the pixels>.png`: both chart views, stored once per distinct image;
 - `bars/<symbol>.parquet`: the bars exactly as nautilus sees them (rounded to the instrument);
 - `returns/<symbol>.parquet`: per-bar simple returns of each strategy's equity in a
-  single-strategy backtest over the whole history (fees and slippage included; run on Ray
-  workers, `bot.core.parallel`), one column per
+  single-strategy backtest over the whole history (fees and slippage included), one column per
   strategy in table order, indexed by bar open time; 0 before the backtest's first day;
 - `meta.json`: config and its hash, per-symbol data and split ranges, train-split feature
   stats, feature schema and strategy table.
@@ -30,7 +29,20 @@ are split by time in one of two ways:
   the first decisions of the validation and test splits are dropped until their decision bar
   lies more than `purge` bars after the previous split's last decision bar.
 Either way no label window reaches a later split's decision bar. Observations come from
-`bot.core.observation.build_observation` on the bars up to and including t, never later ones.
+`bot.core.observation` (`observe`, the path of `build_observation`) on the bars up to and
+including t, never later ones.
+
+The return paths are cached per instrument in `config.returns_cache` (`bot train data`:
+`train.returns_cache`, var/returns-cache by default; None turns the cache off): a later build
+over the same bars and backtest settings (another stride, horizon, cut or chart size, or the
+same dataset rebuilt) reads them instead of running the eleven backtests again;
+`training.returns_cache` says what the key holds and how a damaged entry is rebuilt. The build
+logs "strategy returns" with how many instruments it reused and how many backtests it ran.
+
+The work fans out through `bot.core.parallel` (`workers`; 1 runs it all in this process): one
+task per strategy backtest still to run, then one per chunk of decisions
+(`training.dataset_samples`), whose rows, features and charts come back in decision order, so
+the files are the same for any number of workers.
 """
 
 import json

@@ -51,7 +51,9 @@ class DatasetConfig:
     fill: str = described("Fill price of the backtests (bot.engine.sim.FILLS).", "next_open")
     fractional: bool = described("Fractional units for equities and indices.", True)
     workers: int = described(
-        "Backtest workers (Ray, bot.core.parallel); 0 means one per CPU, 1 runs them serially.", 0
+        "Workers for the backtests and observation chunks (Ray, bot.core.parallel); 0 means one "
+        "per CPU, 1 runs everything serially in this process.",
+        0,
     )
     image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
     alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
