@@ -10,8 +10,7 @@ paths. Its config is `DatasetConfig` (`training.dataset_config`); `RouterDataset
 - `charts/<sha256 of the pixels>.png`: both chart views, stored once per distinct image;
 - `bars/<symbol>.parquet`: the bars exactly as nautilus sees them (rounded to the instrument);
 - `returns/<symbol>.parquet`: per-bar simple returns of each strategy's equity in a
-  single-strategy backtest over the whole history (fees and slippage included; run on Ray
-  workers, `bot.core.parallel`), one column per
+  single-strategy backtest over the whole history (fees and slippage included), one column per
   strategy in table order, indexed by bar open time; 0 before the backtest's first day;
 - `meta.json`: config and its hash, per-symbol data and split ranges, train-split feature
   stats, feature schema and strategy table.
@@ -30,10 +29,22 @@ are split by time in one of two ways:
   the first decisions of the validation and test splits are dropped until their decision bar
   lies more than `purge` bars after the previous split's last decision bar.
 Either way no label window reaches a later split's decision bar. Observations come from
-`bot.core.observation.build_observation` on the bars up to and including t, never later ones.
+`bot.core.observation` (`observe`, the path of `build_observation`) on the bars up to and
+including t, never later ones.
+
+The return paths are cached per instrument in `config.returns_cache` (`bot train data`:
+`train.returns_cache`, var/returns-cache by default; None turns the cache off): a later build
+over the same bars and backtest settings (another stride, horizon, cut or chart size, or the
+same dataset rebuilt) reads them instead of running the eleven backtests again;
+`training.returns_cache` says what the key holds and how a damaged entry is rebuilt. The build
+logs "strategy returns" with how many instruments it reused and how many backtests it ran.
+
+The work fans out through `bot.core.parallel` (`workers`; 1 runs it all in this process): one
+task per strategy backtest still to run, then one per chunk of decisions
+(`training.dataset_samples`), whose rows, features and charts come back in decision order, so
+the files are the same for any number of workers.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +52,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import structlog
-from PIL import Image
-from tqdm import tqdm
 
 from bot.core.bars import bar_interval, from_nautilus_bars
 from bot.core.errors import ConfigError, DataError
-from bot.core.features import REQUIRED_BARS, FeatureStats, compute_indicators, raw_features
-from bot.core.observation import Account, Observation, ObservationConfig, build_observation
+from bot.core.features import REQUIRED_BARS, FeatureStats
+from bot.core.observation import Account, ObservationConfig
 from bot.core.parallel import FanOut, Parallel
 from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
@@ -69,7 +78,9 @@ from training.dataset_config import (
     returns_path,
     symbol_meta,
 )
+from training.dataset_samples import Chunk, Drawn, chunks, draw
 from training.labels import NO_LABEL, regime_labels
+from training.returns_cache import entry_path, load_returns, returns_key, store_returns
 
 # A decision's holdings depend on the policy being trained, so dataset prompts carry a flat book
 # at the backtests' default capital (Listing 3's account line; live and backtest prompts carry
@@ -98,20 +109,30 @@ def build_dataset(
     ones in tests; otherwise each symbol comes from `load_bars`. Raises DataError for a symbol
     too short for REQUIRED_BARS + horizon bars, an empty split, or non-finite features."""
     root = Path(out_dir)
-    for folder in ("bars", "returns"):
+    for folder in ("bars", "returns", "charts"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
     _check_splits(config, plans)
-    requests = [request for asset in assets for request in _requests(config, asset)]
-    with FanOut(Parallel(workers=config.workers), len(requests)) as pool:
-        # Backtests run in workers while this process draws the observations; leaving the
-        # block on a bad observation stops them.
-        batch = pool.submit(_equity_curve, requests)
-        samples, raws = _observe(config, assets, plans, root, progress)
-        equities = batch.results("backtests", progress)
+    cached = {asset.symbol: _cached_returns(config, asset) for asset in assets}
+    missing = [asset for asset in assets if cached[asset.symbol][0] is None]
+    requests = [request for asset in missing for request in _requests(config, asset)]
+    chunks = [
+        chunk
+        for asset, plan in zip(assets, plans, strict=True)
+        for chunk in _chunks(config, asset, plan)
+    ]
+    log.info("strategy returns", reused=len(assets) - len(missing), backtests=len(requests))
+    with FanOut(Parallel(workers=config.workers), len(requests) + len(chunks)) as pool:
+        # Backtests first: they are the longest tasks. Leaving the block on a bad observation
+        # stops them.
+        backtests = pool.submit(_equity_curve, requests)
+        drawn = pool.submit(draw, chunks).results("observations", progress)
+        equities = backtests.results("backtests", progress)
     curves = {(r.symbol, r.policy): equity for r, equity in zip(requests, equities, strict=True)}
-    _write_returns(config, assets, curves, root)
+    for asset in assets:
+        _write_returns(config, asset, cached[asset.symbol], curves, root)
+    samples, raws = _samples(drawn, root)
     stats = fit_stats(samples, raws)
     np.save(root / FEATURES, raws)
     samples.to_parquet(root / SAMPLES, index=False)
@@ -200,55 +221,23 @@ def _by_share(config: DatasetConfig, asset: _Asset, t: np.ndarray) -> list[np.nd
     return parts
 
 
-def _observe(
-    config: DatasetConfig, assets: list[_Asset], plans: list[pd.DataFrame], root: Path, progress
-) -> tuple[pd.DataFrame, np.ndarray]:
+def _chunks(config: DatasetConfig, asset: _Asset, plan: pd.DataFrame) -> list[Chunk]:
+    observation = ObservationConfig(config.image_size, config.alpha, asset.symbol)
     interval = bar_interval(config.bar).value
-    rows, raws = [], []
-    total = sum(len(p) for p in plans)
-    with tqdm(total=total, desc="observations", disable=not progress) as bar:
-        for asset, plan in zip(assets, plans, strict=True):
-            obs_config = ObservationConfig(config.image_size, config.alpha, asset.symbol)
-            for t, split, label in plan.itertuples(index=False):
-                window = asset.bars.iloc[: t + 1]
-                observation, raw = _observation(window, obs_config, asset.symbol)
-                rows.append(
-                    {
-                        "symbol": asset.symbol,
-                        "split": split,
-                        "ts": observation.ts + interval,
-                        "t": int(t),
-                        "label": int(label),
-                        "global_chart": _cache_chart(observation.global_view, root),
-                        "local_chart": _cache_chart(observation.local_view, root),
-                        "summary": observation.summary,
-                        "prompt": observation.prompt,
-                        "row": len(raws),
-                    }
-                )
-                raws.append(raw)
-                bar.update()
-    return pd.DataFrame(rows), np.stack(raws).astype(np.float32)
+    return chunks(asset.bars, plan, observation, DATASET_ACCOUNT, interval)
 
 
-def _observation(
-    window: pd.DataFrame, config: ObservationConfig, symbol: str
-) -> tuple[Observation, np.ndarray]:
-    try:
-        observation = build_observation(window, None, config, DATASET_ACCOUNT)
-    except DataError as error:
-        raise DataError(f"{symbol} at {window.index[-1]}: {error}") from error
-    return observation, raw_features(compute_indicators(window))
-
-
-def _cache_chart(view: np.ndarray, root: Path) -> str:
-    relative = f"charts/{hashlib.sha256(view.tobytes()).hexdigest()}.png"
-    path = root / relative
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Level 1: several times faster to encode than the default 6, for files ~20% larger.
-        Image.fromarray(view).save(path, format="PNG", compress_level=1)
-    return relative
+def _samples(drawn: list[Drawn], root: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunks' rows in decision order, numbered into the stacked features; their charts
+    written once each."""
+    for part in drawn:
+        for relative, data in part.charts.items():
+            path = root / relative
+            if not path.exists():
+                path.write_bytes(data)
+    samples = pd.DataFrame([row for part in drawn for row in part.rows])
+    samples["row"] = np.arange(len(samples))
+    return samples, np.concatenate([part.raws for part in drawn])
 
 
 def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:
@@ -260,7 +249,9 @@ def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:
             policy=f"single:{name}",
             bar=config.bar,
             start=start,
-            window=config.stride,
+            # One decision: a single policy's weights never change, and its strategy rebalances
+            # every bar, so the router window leaves the path as it is (returns_cache).
+            window=len(asset.bars),
             fee_bps=config.fee_bps,
             slippage_bps=config.slippage_bps,
             fill=config.fill,
@@ -272,22 +263,43 @@ def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:
     ]
 
 
+def _cached_returns(
+    config: DatasetConfig, asset: _Asset
+) -> tuple[pd.DataFrame | None, Path | None]:
+    """The asset's cached paths (None when not cached) and where its entry lives (None without
+    a cache)."""
+    if config.returns_cache is None:
+        return None, None
+    key = returns_key(asset.bars, asset.asset_class, _requests(config, asset)[0])
+    path = entry_path(config.returns_cache, asset.symbol, key)
+    return load_returns(path, asset.bars.index, list(strategy_names())), path
+
+
 def _equity_curve(request: BacktestRequest) -> pd.Series:
     # Runs in a worker process: return only the equity, not the whole result.
     return run_backtest(request).equity
 
 
-def _write_returns(config: DatasetConfig, assets: list[_Asset], curves: dict, root: Path) -> None:
+def _write_returns(
+    config: DatasetConfig, asset: _Asset, cached: tuple, curves: dict, root: Path
+) -> None:
+    frame, entry = cached
+    if frame is None:
+        frame = _returns_frame(config, asset, curves)
+        if entry is not None:
+            store_returns(entry, frame)
+    frame.to_parquet(returns_path(root, asset.symbol))
+
+
+def _returns_frame(config: DatasetConfig, asset: _Asset, curves: dict) -> pd.DataFrame:
     interval = bar_interval(config.bar)
-    for asset in assets:
-        columns = {}
-        for name in strategy_names():
-            equity = curves[(asset.symbol, f"single:{name}")]
-            # Equity is stamped at bar close; the frame index holds bar open times.
-            returns = pd.Series(equity.to_numpy(), index=equity.index - interval).pct_change()
-            columns[name] = returns.reindex(asset.bars.index).fillna(0.0)
-        frame = pd.DataFrame(columns, index=asset.bars.index)
-        frame.to_parquet(returns_path(root, asset.symbol))
+    columns = {}
+    for name in strategy_names():
+        equity = curves[(asset.symbol, f"single:{name}")]
+        # Equity is stamped at bar close; the frame index holds bar open times.
+        returns = pd.Series(equity.to_numpy(), index=equity.index - interval).pct_change()
+        columns[name] = returns.reindex(asset.bars.index).fillna(0.0)
+    return pd.DataFrame(columns, index=asset.bars.index)
 
 
 def _meta(

@@ -51,13 +51,20 @@ class DatasetConfig:
     fill: str = described("Fill price of the backtests (bot.engine.sim.FILLS).", "next_open")
     fractional: bool = described("Fractional units for equities and indices.", True)
     workers: int = described(
-        "Backtest workers (Ray, bot.core.parallel); 0 means one per CPU, 1 runs them serially.", 0
+        "Workers for the backtests and observation chunks (Ray, bot.core.parallel); 0 means one "
+        "per CPU, 1 runs everything serially in this process.",
+        0,
     )
     image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
     alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
     catalog: str | None = described("Catalog directory with imported bars, if any.", None)
     data_policy: str = described(
         "Bar validation policy for loaded data: repair or strict.", "repair"
+    )
+    returns_cache: str | None = described(
+        "Folder caching each instrument's strategy return paths for later builds over the same "
+        "bars and backtest settings (training.returns_cache); None runs the backtests every time.",
+        None,
     )
 
     def __post_init__(self) -> None:
@@ -111,6 +118,7 @@ class DatasetConfig:
             image_size=image_size,
             catalog=base.catalog,
             data_policy=base.data_policy,
+            returns_cache=str(train.returns_cache),
         )
 
     def to_dict(self) -> dict:
@@ -125,8 +133,10 @@ class DatasetConfig:
         return from_saved(cls, data, "the dataset was built by another version; rebuild it.")
 
     def digest(self) -> str:
-        """SHA-256 of the config's canonical JSON, less `workers` (it does not change the data)."""
+        """SHA-256 of the config's canonical JSON, less `workers` and `returns_cache` (they do
+        not change the data)."""
         content = self.to_dict() | {"workers": None}
+        del content["returns_cache"]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

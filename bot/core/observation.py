@@ -172,12 +172,25 @@ def build_observation(
     t). `stats=None` standardises the features per window (see `bot.core.features`); `account`
     fills the prompt's account line (None leaves the line out). Raises DataError for too few
     bars or non-finite features."""
-    ind = compute_indicators(bars)
+    ts = int(pd.Timestamp(bars.index[-1]).value)
+    return observe(compute_indicators(bars), ts, stats, config, account)
+
+
+def observe(
+    ind: Indicators,
+    ts: int,
+    stats: FeatureStats | None = None,
+    config: ObservationConfig = ObservationConfig(),  # noqa: B008 - frozen, so safe to share
+    account: Account | None = None,
+) -> Observation:
+    """`build_observation` from the indicators of its bars (`compute_indicators`) and the
+    decision bar's open time `ts` (ns): for a caller that reads the same indicators for
+    something else too (the dataset's raw features), so they are computed once."""
     features = feature_matrix(ind, stats)
     global_view, local_view = chart_views(ind, config.image_size, config.alpha)
     summary = market_summary(ind)
     return Observation(
-        ts=int(pd.Timestamp(bars.index[-1]).value),
+        ts=ts,
         global_view=global_view,
         local_view=local_view,
         features=features,

@@ -123,6 +123,10 @@ class TrainSettings(_Section):
     backbone: Literal["compact", "hf"] = "compact"
     hf_model_dir: str = Field("", description="local image-text-to-text model (hf backbone)")
     workers: PositiveInt = Field(2, description="processes building the dataset")
+    returns_cache: Path = Field(
+        Path("var/returns-cache"),
+        description="cached strategy return paths, reused by dataset builds over the same bars",
+    )
 
 
 class JobSettings(_Section):

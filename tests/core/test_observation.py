@@ -13,13 +13,13 @@ from bot.engine.catalog import to_nautilus_bars
 from bot.engine.instruments import make_instrument
 from strategies import STRATEGIES
 from tests.support.series import trending_bars
-from training import dataset
+from training import dataset, dataset_samples
 from training.dataset_config import DatasetConfig
 
 DECISIONS = (REQUIRED_BARS - 1, REQUIRED_BARS + 57, 600)
 CUT = REQUIRED_BARS + 30  # the decision bar t of the look-ahead tests
 OBSERVED = (REQUIRED_BARS - 1, CUT - 7, CUT, CUT + 1, CUT + 40)  # decision bars they build
-_HONEST_OBSERVATION = dataset._observation
+_HONEST_INDICATORS = dataset_samples.compute_indicators
 
 
 def _assert_identical(a, b):
@@ -100,14 +100,16 @@ def _reshaped_after(bars, t):
 
 
 def _dataset_observations(bars, root):
-    """What the dataset path (`training.dataset._observe`, handed the WHOLE frame) stores for
-    each bar of OBSERVED: the two chart files (named by their pixels' sha-256), summary, prompt
-    and raw feature matrix, one row per decision bar t."""
+    """What the dataset path (`training.dataset`'s chunks of decisions, cut from the WHOLE
+    frame, drawn by `training.dataset_samples.draw`) stores for each bar of OBSERVED: the two
+    chart files (named by their pixels' sha-256), summary, prompt and raw feature matrix, one
+    row per decision bar t."""
     config = DatasetConfig(symbols=("SPX",))
     plan = pd.DataFrame({"t": OBSERVED, "split": "train", "label": 0})
-    samples, raws = dataset._observe(
-        config, [dataset._Asset("SPX", "index", bars, None)], [plan], root, False
-    )
+    asset = dataset._Asset("SPX", "index", bars, None)
+    drawn = [dataset_samples.draw(chunk) for chunk in dataset._chunks(config, asset, plan)]
+    (root / "charts").mkdir(parents=True)
+    samples, raws = dataset._samples(drawn, root)
     samples["features"] = [raw.tobytes() for raw in raws]
     columns = ["ts", "global_chart", "local_chart", "summary", "prompt", "features"]
     return samples.set_index("t")[columns]
@@ -121,11 +123,11 @@ def _changed_decisions(before, after):
 def _reading_one_bar_past_t(monkeypatch, whole):
     """A deliberate leak: the dataset's observation at t is built from the bars up to t+1."""
 
-    def leaky(window, config, symbol):
+    def leaky(window):
         end = whole.index.get_loc(window.index[-1]) + 1
-        return _HONEST_OBSERVATION(whole.iloc[: end + 1], config, symbol)
+        return _HONEST_INDICATORS(whole.iloc[: end + 1])
 
-    monkeypatch.setattr(dataset, "_observation", leaky)
+    monkeypatch.setattr(dataset_samples, "compute_indicators", leaky)
 
 
 def test_changing_bars_after_t_leaves_the_dataset_observation_at_t_unchanged(
