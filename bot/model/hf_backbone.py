@@ -18,10 +18,10 @@ regime head reads too). With `adapters="shared"` one adapter serves all roles, o
 (B, width). `RouterHeads` reads either.
 
 Under the default targets only the language model carries LoRA (q/k/v/o; Qwen2.5-VL's vision
-blocks name theirs `qkv`/`proj`), so the image features are the same under every adapter: with
-adapters per role they are computed once per batch and handed to each role's pass
-(`mm_encoder_outputs`), not once per role. The soft tokens come from one encoder shared by all
-roles, also once per batch.
+blocks name theirs `qkv`/`proj`), so the image features are the same under every adapter and
+nothing in the vision tower trains: they are computed once per batch, without autograd, and
+handed to each role's pass (`mm_encoder_outputs`). The soft tokens come from one encoder shared
+by all roles, also once per batch.
 """
 
 import inspect
@@ -153,10 +153,10 @@ class HFBackbone(nn.Module):
         features = inputs.pop("features", None)
         self._soft = None if self.temporal is None else self.temporal(features)
         try:
-            if len(self.roles) == 1:
-                return self._last_hidden(inputs)
             if self.share_vision and "pixel_values" in inputs:
                 inputs = self._with_image_features(inputs)
+            if len(self.roles) == 1:
+                return self._last_hidden(inputs)
             states = []
             for role in self.roles:
                 self._activate(role)
@@ -175,7 +175,11 @@ class HFBackbone(nn.Module):
         inputs = dict(inputs)
         pixels = inputs.pop("pixel_values")
         grids = {name: inputs[name] for name in inputs if name.startswith("image_")}
-        image = self._decoder.get_image_features(pixels, **grids, return_dict=True)
+        # Nothing in the vision tower trains, so it needs no backward. Without no_grad the hook
+        # that gradient checkpointing puts on its patch embedding makes autograd record the
+        # whole tower, save its activations and run its backward.
+        with torch.no_grad():
+            image = self._decoder.get_image_features(pixels, **grids, return_dict=True)
         inputs["mm_encoder_outputs"] = {"image": image}
         return inputs
 

@@ -110,11 +110,12 @@ def _outputs_and_lora_grads(model: RouterModel, batch: dict, share_vision: bool)
     return out, torch.autograd.grad(loss, lora)
 
 
-def _vision_calls(model: RouterModel) -> list:
-    """A list that grows by one at each run of the model's vision tower."""
+def _vision_calls(model: RouterModel) -> list[bool]:
+    """A list that grows at each run of the model's vision tower by whether autograd recorded
+    it."""
     calls = []
     model.backbone.peft.get_base_model().model.visual.register_forward_hook(
-        lambda *_: calls.append(1)
+        lambda module, args, out: calls.append(out.pooler_output.requires_grad)
     )
     return calls
 
@@ -133,6 +134,7 @@ def test_image_features_computed_once_equal_a_whole_pass_per_role(hf_model, shor
         assert len(calls) == 1 + len(ROLES)
     hf_model.train()
     trained, grads = _outputs_and_lora_grads(hf_model, batch, share_vision=True)
+    assert calls[-1] is False  # no graph, saved activations or backward for the frozen tower
     trained_per_pass, grads_per_pass = _outputs_and_lora_grads(hf_model, batch, share_vision=False)
 
     for field in ("expert_logits", "regime_logits", "values", "strategy_weights"):
