@@ -72,7 +72,9 @@ def run(device: str, model_dir: str | None) -> dict:
     from tests.support.tiny_qwen import make_tiny_qwen
 
     if device == "cpu":
-        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        # One thread: where other jobs share the cores, more threads wait on each other and
+        # inflate both clocks (per-role routing read 10x shared's CPU time with two, not 5x).
+        torch.set_num_threads(1)
     bars = load_bars("SPX", start="2017-01-01", end="2019-12-31")
     account = Account.flat(100_000.0)
     observations = [build_observation(bars.iloc[: len(bars) - 5 * i], account=account)
@@ -86,7 +88,8 @@ def run(device: str, model_dir: str | None) -> dict:
             models[name] = {
                 variant: _measure(path, variant, observations) for variant in ("per_role", "shared")
             }
-    name = torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({os.cpu_count()} cores)"
+    cpu = f"cpu (1 thread of {os.cpu_count()} cores)"
+    name = torch.cuda.get_device_name(0) if device == "cuda" else cpu
     return {"device": name, "batch": BATCH, "steps": STEPS, "models": models}
 
 
