@@ -12,10 +12,10 @@ What the language model reads, per observation:
 - the Listing 3 prompt.
 
 h is the last hidden state of the final prompt token. With `adapters="per_role"` (the paper)
-there is one LoRA adapter for the router and one per expert: the model runs once per role with
-that role's adapter active, and h is (B, 1 + experts, width), role 0 the router (which the
-regime head reads too). With `adapters="shared"` one adapter serves all roles, one pass, h is
-(B, width). `RouterHeads` reads either.
+there is one LoRA adapter for the router and one per expert: the language model runs once per
+role with that role's adapter active, and h is (B, 1 + experts, width), role 0 the router
+(which the regime head reads too). With `adapters="shared"` one adapter serves all roles, one
+pass, h is (B, width). `RouterHeads` reads either.
 
 Under the default targets only the language model carries LoRA (q/k/v/o; Qwen2.5-VL's vision
 blocks name theirs `qkv`/`proj`), so the image features are the same under every adapter and
