@@ -10,6 +10,9 @@ Qwen2.5-VL-3B download), with adapters per role and with one shared adapter:
 - memory: peak GPU memory on CUDA; on a CPU the bytes of parameters, LoRA parameters and the
   activations autograd saves for backward (a device-independent share of the peak).
 
+Times are medians of wall-clock seconds and, as `cpu_s`/`cpu_ms`, of this process's CPU time: on
+a CPU shared with other jobs the wall clock mostly measures the other jobs, the CPU time the work.
+
 Writes benchmarks/results/gpu_check-<device>.json and the routing latencies to
 benchmarks/results/router_speed-hf-<device>.json.
 """
@@ -69,7 +72,9 @@ def run(device: str, model_dir: str | None) -> dict:
     from tests.support.tiny_qwen import make_tiny_qwen
 
     if device == "cpu":
-        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        # One thread: where other jobs share the cores, more threads wait on each other and
+        # inflate both clocks (per-role routing read 10x shared's CPU time with two, not 5x).
+        torch.set_num_threads(1)
     bars = load_bars("SPX", start="2017-01-01", end="2019-12-31")
     account = Account.flat(100_000.0)
     observations = [build_observation(bars.iloc[: len(bars) - 5 * i], account=account)
@@ -83,7 +88,8 @@ def run(device: str, model_dir: str | None) -> dict:
             models[name] = {
                 variant: _measure(path, variant, observations) for variant in ("per_role", "shared")
             }
-    name = torch.cuda.get_device_name(0) if device == "cuda" else f"cpu ({os.cpu_count()} cores)"
+    cpu = f"cpu (1 thread of {os.cpu_count()} cores)"
+    name = torch.cuda.get_device_name(0) if device == "cuda" else cpu
     return {"device": name, "batch": BATCH, "steps": STEPS, "models": models}
 
 
@@ -105,9 +111,10 @@ def _measure(path: Path, adapters: str, observations: list) -> dict:
     }
     optimiser = torch.optim.AdamW(trainable, lr=1e-5)
     for stage, step in (("sft", _sft_step), ("ppo", _ppo_step)):
-        seconds, saved = _timed(lambda step=step: step(model, batch, optimiser))
+        seconds, cpu_seconds, saved = _timed(lambda step=step: step(model, batch, optimiser))
         figures[stage] = {
             "step_s": round(seconds, 4),
+            "cpu_s": round(cpu_seconds, 4),
             "samples_per_s": round(BATCH / seconds, 2),
             "saved_activation_bytes": saved,
         }
@@ -171,8 +178,9 @@ def _update(loss, optimiser) -> None:
     optimiser.step()
 
 
-def _timed(step) -> tuple[float, int]:
-    """Median seconds of a step (after a warm-up) and the bytes autograd saved in one."""
+def _timed(step) -> tuple[float, float, int]:
+    """Median wall and CPU seconds of a step (after a warm-up) and the bytes autograd saved in
+    one."""
     import numpy as np
     import torch
 
@@ -184,29 +192,28 @@ def _timed(step) -> tuple[float, int]:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         step()
-    times = []
-    for _ in range(STEPS):
-        _sync()
-        began = time.perf_counter()
-        step()
-        _sync()
-        times.append(time.perf_counter() - began)
-    return float(np.median(times)), saved[0]
+    times = np.array([_clocked(step) for _ in range(STEPS)])
+    return float(np.median(times[:, 0])), float(np.median(times[:, 1])), saved[0]
 
 
 def _latency(work) -> dict[str, float]:
     import numpy as np
 
     work()
-    times = []
-    for _ in range(2 * STEPS):
-        _sync()
-        began = time.perf_counter()
-        work()
-        _sync()
-        times.append((time.perf_counter() - began) * 1000)
-    p50, p99 = np.percentile(times, [50, 99])
-    return {"p50_ms": round(float(p50), 2), "p99_ms": round(float(p99), 2), "n": len(times)}
+    times = np.array([_clocked(work) for _ in range(2 * STEPS)]) * 1000
+    p50, p99 = np.percentile(times[:, 0], [50, 99])
+    cpu = float(np.median(times[:, 1]))
+    return {"p50_ms": round(float(p50), 2), "p99_ms": round(float(p99), 2),
+            "cpu_ms": round(cpu, 2), "n": len(times)}  # fmt: skip
+
+
+def _clocked(work) -> tuple[float, float]:
+    """Wall and CPU seconds of one call."""
+    _sync()
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    _sync()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _sync() -> None:

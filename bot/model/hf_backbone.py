@@ -12,12 +12,19 @@ What the language model reads, per observation:
 - the Listing 3 prompt.
 
 h is the last hidden state of the final prompt token. With `adapters="per_role"` (the paper)
-there is one LoRA adapter for the router and one per expert: the model runs once per role with
-that role's adapter active, and h is (B, 1 + experts, width), role 0 the router (which the
-regime head reads too). With `adapters="shared"` one adapter serves all roles, one pass, h is
-(B, width). `RouterHeads` reads either.
+there is one LoRA adapter for the router and one per expert: the language model runs once per
+role with that role's adapter active, and h is (B, 1 + experts, width), role 0 the router
+(which the regime head reads too). With `adapters="shared"` one adapter serves all roles, one
+pass, h is (B, width). `RouterHeads` reads either.
+
+Under the default targets only the language model carries LoRA (q/k/v/o; Qwen2.5-VL's vision
+blocks name theirs `qkv`/`proj`), so the image features are the same under every adapter and
+nothing in the vision tower trains: they are computed once per batch, without autograd, and
+handed to each role's pass (`mm_encoder_outputs`). The soft tokens come from one encoder shared
+by all roles, also once per batch.
 """
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +92,7 @@ class HFBackbone(nn.Module):
         self.roles = ROLES if config.adapters == "per_role" else (SHARED,)
         self.peft = _with_adapters(base, config, self.roles, adapter_dir)
         self._activate(self.roles[0])
+        self.share_vision = _vision_without_lora(self._decoder)
         self.out_dim = base.config.get_text_config().hidden_size
         self.temporal = None
         if config.temporal_tokens:
@@ -145,6 +153,8 @@ class HFBackbone(nn.Module):
         features = inputs.pop("features", None)
         self._soft = None if self.temporal is None else self.temporal(features)
         try:
+            if self.share_vision and "pixel_values" in inputs:
+                inputs = self._with_image_features(inputs)
             if len(self.roles) == 1:
                 return self._last_hidden(inputs)
             states = []
@@ -154,6 +164,24 @@ class HFBackbone(nn.Module):
             return torch.stack(states, dim=1)
         finally:
             self._soft = None
+
+    @property
+    def _decoder(self) -> nn.Module:
+        """The multimodal model without the LM head (e.g. `Qwen2_5_VLModel`)."""
+        return self.peft.get_base_model().model
+
+    def _with_image_features(self, inputs: dict[str, torch.Tensor]) -> dict:
+        """`inputs` with the vision tower's output in place of the pixels, for every role."""
+        inputs = dict(inputs)
+        pixels = inputs.pop("pixel_values")
+        grids = {name: inputs[name] for name in inputs if name.startswith("image_")}
+        # Nothing in the vision tower trains, so it needs no backward. Without no_grad the hook
+        # that gradient checkpointing puts on its patch embedding makes autograd record the
+        # whole tower, save its activations and run its backward.
+        with torch.no_grad():
+            image = self._decoder.get_image_features(pixels, **grids, return_dict=True)
+        inputs["mm_encoder_outputs"] = {"image": image}
+        return inputs
 
     def _activate(self, role: str) -> None:
         # peft's set_adapter freezes every other adapter; all of them train together here.
@@ -165,7 +193,7 @@ class HFBackbone(nn.Module):
     def _last_hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         # The decoder without the LM head: only its last (normed) hidden state is kept, not every
         # layer's, nor logits.
-        hidden = self.peft.get_base_model().model(**inputs).last_hidden_state
+        hidden = self._decoder(**inputs).last_hidden_state
         mask = inputs["attention_mask"]
         positions = torch.arange(mask.shape[1], device=mask.device)
         last = (mask * positions).argmax(dim=1)  # final attended token, whatever the padding side
@@ -175,6 +203,19 @@ class HFBackbone(nn.Module):
         """Write the LoRA adapters (peft format) to `directory`: the shared one at its root, or
         one subfolder per role."""
         self.peft.save_pretrained(directory)
+
+
+def _vision_without_lora(decoder: nn.Module) -> bool:
+    """Whether every LoRA weight lies in the language model, so that the image features do not
+    depend on the active adapter, and the model takes precomputed ones. A target such as
+    `qkv` or `down_proj` also matches Qwen2.5-VL's vision blocks; then each role runs the whole
+    model."""
+    language = getattr(decoder, "language_model", None)
+    takes_features = "mm_encoder_outputs" in inspect.signature(decoder.forward).parameters
+    if language is None or not takes_features:
+        return False
+    lora = lambda module: sum("lora_" in name for name, _ in module.named_parameters())  # noqa: E731
+    return lora(language) == lora(decoder)
 
 
 def _with_adapters(base, config, roles: tuple[str, ...], adapter_dir: Path | None):
