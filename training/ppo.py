@@ -25,6 +25,8 @@ One iteration:
    gradients clipped to norm 0.5. A Gaussian's entropy does not depend on its mean, so there is
    no entropy bonus; `noise` sets exploration. The group term of eq. 13 is left out: with
    allocations, not sampled strategies, no expert acts through another's action.
+   `regime_spread` (off by default; tried on validation, README "Training and evaluation")
+   adds a bonus for routing capital differently in each regime the regime head predicts.
 
 `compact`: the whole model trains (`finetune_backbone`, lr 3e-4), or only the heads on the
 frozen SFT backbone (cached, much faster; lr 1e-3). `hf`: the LoRA adapters and the heads
@@ -81,6 +83,10 @@ class PPOConfig:
     benchmark: float = described("Share of buy-and-hold's return the excess is taken over.", 0.0)
     fee_bps: float = described("Turnover cost per unit of weight change, bps.", 10.0)
     finetune_backbone: bool = described("compact: train the backbone too, not only heads.", False)
+    regime_spread: float = described(
+        "Weight of a bonus for routing by the predicted regime (0: off; see `_regime_spread`).",
+        0.0,
+    )
     seed: int = described("Seed of sampling and shuffling.", 0)
     max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
@@ -348,7 +354,24 @@ def _ppo_loss(out: RouterOutput, batch: dict, positions: np.ndarray, config: PPO
         for k, (logits, z) in enumerate(zip(out.policy_logits, batch["z_policies"], strict=True))
     ) / len(EXPERT_ROWS)
     value_loss = ((out.values.float() - take(batch["returns"])) ** 2).mean()
-    return router_loss + expert_loss + config.value_coef * value_loss
+    loss = router_loss + expert_loss + config.value_coef * value_loss
+    if config.regime_spread:
+        loss = loss - config.regime_spread * _regime_spread(out)
+    return loss
+
+
+def _regime_spread(out: RouterOutput) -> torch.Tensor:
+    """How much the router's capital split depends on the regime its head predicts: the
+    total-variation distance between the mean expert weights within each predicted regime and
+    the minibatch's mean, averaged over regimes by their share (0: the same split in every
+    regime, as the shipped router nearly does). The regime probabilities are detached, so the
+    bonus moves the router, never the regime head."""
+    regime = torch.softmax(out.regime_logits.detach().float(), dim=-1)  # (B, 3)
+    weights = out.expert_weights.float()  # (B, 4)
+    share = regime.sum(dim=0)
+    per_regime = regime.T @ weights / share.clamp_min(1e-8).unsqueeze(1)
+    distance = (per_regime - weights.mean(dim=0)).abs().sum(dim=1) / 2
+    return (share / share.sum() * distance).sum()
 
 
 def _log_density_t(mean: torch.Tensor, z: torch.Tensor, noise: float) -> torch.Tensor:

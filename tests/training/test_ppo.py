@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from bot.core.configs import from_saved
 from bot.core.errors import CheckpointError
 from bot.model.checkpoint import init_checkpoint, load_checkpoint, read_meta
 from strategies import EXPERTS, STRATEGIES
@@ -99,3 +100,29 @@ def test_ppo_refuses_a_checkpoint_not_trained_on_the_dataset(regime_dataset, has
 
     with pytest.raises(CheckpointError, match="run `bot train sft`"):
         train_ppo(regime_dataset, untrained, tmp_path / "out", PPOConfig(max_steps=1), False)
+
+
+def _split_by_predicted_regime(folder: Path, part) -> float:
+    """The largest gap, over experts and pairs of predicted regimes, between the mean weights."""
+    model, _, _ = load_checkpoint(folder)
+    with torch.no_grad():
+        out = model(model.encode_observations(part.observations(np.arange(len(part)))))
+    predicted = out.regime_logits.argmax(dim=1)
+    means = torch.stack([out.expert_weights[predicted == r].mean(0) for r in predicted.unique()])
+    return float((means.max(0).values - means.min(0).values).max())
+
+
+def test_the_regime_spread_bonus_makes_the_router_split_capital_by_regime(
+    regime_dataset, sft, tmp_path
+):
+    plain = train_ppo(regime_dataset, sft, tmp_path / "plain", PPOConfig(max_steps=40), False)
+    bonus = PPOConfig(max_steps=40, regime_spread=5.0)
+    spread = train_ppo(regime_dataset, sft, tmp_path / "spread", bonus, False)
+
+    train = regime_dataset.split("train")
+    split = _split_by_predicted_regime
+    assert split(spread, train) > split(plain, train) + 0.1
+    # an older checkpoint's recipe, saved before the option existed, reads back as "off"
+    saved = read_meta(plain)["extra"]["ppo_config"]
+    del saved["regime_spread"]
+    assert from_saved(PPOConfig, saved, "retrain").regime_spread == 0.0
