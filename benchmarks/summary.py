@@ -52,16 +52,11 @@ def _targets(cases: list[dict], train: dict | None) -> list[str]:
             f"| {ours / floor:.2f} {_verdict(ours / floor >= 0.7)} |"
         )
     minute = next(c for c in cases if c["mode"] == "ours" and "_1m" in c["workload"])
-    year_min = MINUTE_BARS_A_YEAR / _rate(minute) / 60
-    lines.append(
-        f"\nA year of 1-minute bars (525,600) at {minute['workload']}'s rate: {year_min:.1f} min "
-        f"(target < 3 min): {_verdict(year_min < 3)}."
-    )
+    lines.append("\n" + _minute_year(minute))
     if train:
         rate = train["dataset_samples_per_s"]
         lines.append(f"Dataset build: {rate} samples/s (target >= 50): {_verdict(rate >= 50)}.")
-    profile = next((c for c in cases if c["mode"] == "ours_profile"), None)
-    if profile:
+    for profile in (c for c in cases if c["mode"] == "ours_profile"):
         parts = ", ".join(f"{name} {share:.0%}" for name, share in profile["by_part"].items())
         lines += [
             "",
@@ -78,6 +73,24 @@ def _targets(cases: list[dict], train: dict | None) -> list[str]:
             ),
         ]
     return lines
+
+
+def _minute_year(case: dict) -> str:
+    """The year of minute bars: measured when the case traded one (the full run), else
+    extrapolated from the case's rate (--quick), and labelled so."""
+    if case["bars"] >= MINUTE_BARS_A_YEAR:
+        cpu_min, wall_min = case["cpu_seconds"] / 60, case["seconds"] / 60
+        return (
+            f"A year of 1-minute bars, measured ({case['workload']}, {case['bars']:,} bars 24/7): "
+            f"{cpu_min:.1f} min of CPU ({wall_min:.1f} min wall-clock on the shared machine) "
+            f"(target < 3 min): {_verdict(cpu_min < 3)}."
+        )
+    year_min = MINUTE_BARS_A_YEAR / _rate(case) / 60
+    return (
+        f"A year of 1-minute bars (525,600), extrapolated from {case['workload']}'s rate "
+        f"({case['bars']:,} bars; the full run measures the year): {year_min:.1f} min "
+        f"(target < 3 min): {_verdict(year_min < 3)}."
+    )
 
 
 def _rate(case: dict) -> float:
