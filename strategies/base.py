@@ -121,9 +121,9 @@ class RoutedStrategy(Strategy):
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
         self._why: str | None = None  # the rule behind a target change not yet ordered
-        self.window = BarWindow(config.warmup_bars)
         self.indicators = BarIndicators(config.bar_type)
         self.indicators.readers.append(self)
+        self.window = self.indicators.window(config.warmup_bars)
         self._attach(self.indicators)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -169,20 +169,13 @@ class RoutedStrategy(Strategy):
             raise ConfigError(f"{self.name} has seen bars: share its indicators before the first.")
         self.indicators = indicators
         indicators.readers.append(self)
+        self.window = indicators.window(self.config.warmup_bars)
         self._attach(indicators)
 
     def signal(self, bar: Bar) -> float:
         """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
         self._last_price = bar.close
-        row = (
-            bar.open.as_double(),
-            bar.high.as_double(),
-            bar.low.as_double(),
-            bar.close.as_double(),
-            bar.volume.as_double(),
-        )
-        self.window.push(*row)
-        self.indicators.update(bar.ts_event, *row)
+        self.indicators.feed(bar)  # the window and the indicators, once for all the readers
         if not self.is_warm:
             return 0.0
         low = 0.0 if self.config.long_only else -1.0

@@ -26,7 +26,6 @@ from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import out_of_sample_warning
 from bot.core.metrics import summarize
 from bot.core.parallel import Parallel, fan_out
-from bot.core.report import PolicyRun, write_report
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
 from bot.engine.backtest_request import BacktestRequest, request_day
 from bot.engine.best_expert import best_expert, validation_span
@@ -83,6 +82,10 @@ def write_backtest_report(
     """Write one report for runs on the same symbol (the first run's details, every run's
     equity and metrics, buy-and-hold and any `references` equity curves added, and the expert
     a best-expert run picked) and return the metrics rows, in table order."""
+    # Imported here: the report's charts load matplotlib (~0.6 s of CPU), which the backtests
+    # that write no report (Ray workers, evaluations, dataset builds) need not pay.
+    from bot.core.report import PolicyRun, write_report
+
     first = results[0]
     request = first.request
     hold, hold_fill = buy_and_hold(first.bars, request)
