@@ -303,10 +303,11 @@ class RoutedStrategy(Strategy):
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
-        why = self._why or f"router weight {self.weight:.0%}"
         equity = self._equity.value(self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
+        why = None  # the reason, formatted only for an order (the close's, for a flip's open)
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
+            why = self._reason()
             if not self._submit_exact(-held, why):  # close first: never one order that flips
                 return  # denied by the notional limits: hold until the next rebalance
             held = Decimal(0)
@@ -316,10 +317,14 @@ class RoutedStrategy(Strategy):
         band = self.config.tolerance * self.weight * equity
         if delta == 0 or abs(delta) * price * self._multiplier() < band:
             return
-        self._submit_float(delta, price, why)
+        self._submit_float(delta, price, why or self._reason())
+
+    def _reason(self) -> str:
+        # The rule behind an order: the target change not yet ordered, else the router's weight.
+        return self._why or f"router weight {self.weight:.0%}"
 
     def _unresolved(self) -> bool:
-        return any(order.is_inflight for order in self._orders.values())
+        return bool(self._orders) and any(order.is_inflight for order in self._orders.values())
 
     def _expected_qty(self) -> Decimal:
         """Signed position after the pending orders of this strategy fill: its fills so far

@@ -11,7 +11,9 @@ Fills follow `bot.engine.sim` (the next bar's open by default). Equity curves ar
 bar's close time, the engine's clock.
 """
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -304,7 +306,7 @@ def _simulate(
         _start_journal_run(request)
     assemble(engine, strategies, actor)
     total = len(history) + len(traded)
-    with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar:
+    with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar, _gc_frozen():
         actor.progress = bar
         _run_chunks(engine, chunks, instrument, request)
     curve, pnl, weights = actor.frames()
@@ -366,6 +368,18 @@ def _router_config(
         if request.journal
         else None,
     )
+
+
+@contextmanager
+def _gc_frozen():
+    """Keep the objects alive before the run (the modules, the engine, the bars) out of the
+    cyclic garbage collector's passes during it: each full pass otherwise walks them all again,
+    which cost ~8% of a backtest's CPU. They are handed back to it afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _chunks(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
