@@ -183,6 +183,13 @@ def _backtests(cases: list[dict]) -> list[str]:
                 f"\nMinute bars, peak RSS: {streamed['peak_rss_mb']:.0f} MB streamed in chunks of "
                 f"{streamed['stream_bars']} bars against {c['peak_rss_mb']:.0f} MB loaded at once."
             )
+    lines += [
+        f"\nPeak RSS, {c['workload']}: {c['peak_rss_mb']:.0f} MB for {c['bars']:,} bars and "
+        f"{c['fills']:,} fills ({c['peak_rss_mb'] * 1024 / c['bars']:.1f} KB a bar): beyond the "
+        "streamed bars, nautilus' cache keeps every order, fill and position of the run."
+        for c in cases
+        if c["mode"] == "ours" and c["bars"] >= MINUTE_BARS_A_YEAR
+    ]
     return [*lines, "", PEER_NOTE, "", MEMORY_NOTE]
 
 
