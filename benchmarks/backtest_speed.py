@@ -3,9 +3,10 @@ floor (the same engine and bars, policy single:Cash, so every strategy computes 
 every bar but none orders) and the backtrader peer (benchmarks/peer_backtrader.py), on the
 workloads of benchmarks/workloads.py. Each case runs in a fresh process; bars/s counts the
 traded bars and the time includes loading the bars and building the engine. The multi-instrument
-workload also runs through the Ray fan-out (one engine per task), and the minute workload also
-without streaming, to show what streaming saves. The first workload also runs once under
-cProfile ("ours_profile"): where its time goes, by function and by part of the code.
+workload also runs through the Ray fan-out (one engine per task), and the --quick minute workload
+also without streaming, to show what streaming saves. The first workload (and the --quick minute
+workload) also runs once under cProfile ("ours_profile"): where its time goes, by function and
+by part of the code.
 """
 
 import argparse
@@ -142,16 +143,21 @@ def run(quick: bool) -> list[dict]:
     flag = ["--quick"] if quick else []
     cases = []
     for workload, runs in requests(quick).items():
+        minute = runs[0].bar == "1m"
         modes = list(MODES)
         if len(runs) > 1:
             modes.append("ours_ray")
-        if runs[0].bar == "1m":
+        if minute and quick:
+            # a year unstreamed would hold ~1 GB of bars and take another quarter hour
             modes.append("ours_unstreamed")
-        if not cases:
+        if not cases or (minute and quick):
             modes.append("ours_profile")
         for mode in modes:
-            cases.append(in_subprocess("backtest_speed", "--case", workload, mode, *flag))
-            print(json.dumps(cases[-1]), flush=True)
+            # the full run's minute year takes 5-15 min a case on a shared machine
+            timeout = 3600 if minute and not quick else 900
+            case = in_subprocess("backtest_speed", "--case", workload, mode, *flag, timeout=timeout)
+            cases.append(case)
+            print(json.dumps(case), flush=True)
     return cases
 
 

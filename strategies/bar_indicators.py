@@ -48,7 +48,9 @@ from nautilus_trader.indicators import (
     RelativeStrengthIndex,
     SimpleMovingAverage,
 )
-from nautilus_trader.model.data import BarType
+from nautilus_trader.model.data import Bar, BarType
+
+from strategies.indicators import BarWindow
 
 NAN = math.nan
 
@@ -92,14 +94,37 @@ class BarIndicators:
         self.readers: list = []  # the strategies that read them, which warm up together
         self.warmup_requested = False
         self._lines: dict[tuple, Line] = {}
+        self._window: BarWindow | None = None
+
+    def feed(self, bar: Bar) -> None:
+        """`update` with a nautilus bar, its prices read out once for all the readers."""
+        if bar.ts_event > self.last_ts:
+            self.update(
+                bar.ts_event,
+                bar.open.as_double(),
+                bar.high.as_double(),
+                bar.low.as_double(),
+                bar.close.as_double(),
+                bar.volume.as_double(),
+            )
 
     def update(self, ts: int, open_: float, high: float, low: float, close: float, volume: float):
         """Feed one bar, once: a bar at or before the last timestamp fed is skipped."""
         if ts <= self.last_ts:
             return
         self.last_ts = ts
+        if self._window is not None:
+            self._window.push(open_, high, low, close, volume)
         for line in self._lines.values():
             line.update(open_, high, low, close, volume)
+
+    def window(self, capacity: int) -> BarWindow:
+        """The trailing OHLCV bars, one ring buffer for all the readers, as deep as the deepest
+        request (the strategies read only its last few bars); ask before the first bar."""
+        if self._window is None:
+            self._window = BarWindow(capacity)
+        self._window.deepen(capacity)
+        return self._window
 
     def sma(self, period: int, depth: int = 1, volume: bool = False) -> Line:
         """Simple moving average of closes (or volumes) over `period` bars, current included."""

@@ -121,9 +121,9 @@ class RoutedStrategy(Strategy):
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
         self._why: str | None = None  # the rule behind a target change not yet ordered
-        self.window = BarWindow(config.warmup_bars)
         self.indicators = BarIndicators(config.bar_type)
         self.indicators.readers.append(self)
+        self.window = self.indicators.window(config.warmup_bars)
         self._attach(self.indicators)
         self.layers = Layers(config.max_layers)
         self._instrument: Instrument | None = None
@@ -169,20 +169,13 @@ class RoutedStrategy(Strategy):
             raise ConfigError(f"{self.name} has seen bars: share its indicators before the first.")
         self.indicators = indicators
         indicators.readers.append(self)
+        self.window = indicators.window(self.config.warmup_bars)
         self._attach(indicators)
 
     def signal(self, bar: Bar) -> float:
         """Feed one bar; return the target exposure (0 until warm, clipped for long-only)."""
         self._last_price = bar.close
-        row = (
-            bar.open.as_double(),
-            bar.high.as_double(),
-            bar.low.as_double(),
-            bar.close.as_double(),
-            bar.volume.as_double(),
-        )
-        self.window.push(*row)
-        self.indicators.update(bar.ts_event, *row)
+        self.indicators.feed(bar)  # the window and the indicators, once for all the readers
         if not self.is_warm:
             return 0.0
         low = 0.0 if self.config.long_only else -1.0
@@ -310,10 +303,11 @@ class RoutedStrategy(Strategy):
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
-        why = self._why or f"router weight {self.weight:.0%}"
         equity = self._equity.value(self._last_price)
         target = self.weight * equity * self.target / (price * self._multiplier())
+        why = None  # the reason, formatted only for an order (the close's, for a flip's open)
         if held != 0 and (target == 0 or (target > 0) != (held > 0)):
+            why = self._reason()
             if not self._submit_exact(-held, why):  # close first: never one order that flips
                 return  # denied by the notional limits: hold until the next rebalance
             held = Decimal(0)
@@ -323,10 +317,14 @@ class RoutedStrategy(Strategy):
         band = self.config.tolerance * self.weight * equity
         if delta == 0 or abs(delta) * price * self._multiplier() < band:
             return
-        self._submit_float(delta, price, why)
+        self._submit_float(delta, price, why or self._reason())
+
+    def _reason(self) -> str:
+        # The rule behind an order: the target change not yet ordered, else the router's weight.
+        return self._why or f"router weight {self.weight:.0%}"
 
     def _unresolved(self) -> bool:
-        return any(order.is_inflight for order in self._orders.values())
+        return bool(self._orders) and any(order.is_inflight for order in self._orders.values())
 
     def _expected_qty(self) -> Decimal:
         """Signed position after the pending orders of this strategy fill: its fills so far

@@ -148,6 +148,13 @@ class BarWindow:
         self.count += 1
         self._expose()
 
+    def deepen(self, capacity: int) -> None:
+        """Hold at least `capacity` bars from now on; only before the first bar."""
+        if capacity > self.capacity:
+            if self.count:
+                raise ValueError(f"BarWindow has {self.count} bars: deepen it before the first")
+            self.__init__(capacity)
+
     def __len__(self) -> int:
         return min(self.count, self.capacity)
 

@@ -123,3 +123,19 @@ def test_the_warm_up_history_of_one_request_reaches_every_strategy_in_step(stock
         assert strategy.failure is None and strategy.window.count == len(bars), strategy.name
         assert strategy.target == expected and strategy.layers == alone.layers, strategy.name
     assert any(s.layers.side != 0 for s in strategies if s.name not in ("LongOnly", "ShortOnly"))
+
+
+def test_the_strategies_share_one_bar_window_as_deep_as_the_deepest_warm_up(stock):
+    strategies = build_strategies(stock.id, bar_type_for(stock))
+    bars = to_bars(frame(100 + np.arange(5.0)), stock)
+
+    for bar in bars:
+        for strategy in strategies:
+            strategy.signal(bar)
+
+    window = strategies[0].window
+    assert all(s.window is window for s in strategies)
+    assert window.capacity == max(s.config.warmup_bars for s in strategies)
+    assert window.count == len(bars) and list(window.close) == [100.0, 101.0, 102.0, 103.0, 104.0]
+    with pytest.raises(ValueError, match="before the first"):
+        window.deepen(window.capacity + 1)
