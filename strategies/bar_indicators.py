@@ -50,6 +50,7 @@ from nautilus_trader.indicators import (
 )
 from nautilus_trader.model.data import Bar, BarType
 
+from bot.core.bars import bar_values
 from strategies.indicators import BarWindow
 
 NAN = math.nan
@@ -99,14 +100,7 @@ class BarIndicators:
     def feed(self, bar: Bar) -> None:
         """`update` with a nautilus bar, its prices read out once for all the readers."""
         if bar.ts_event > self.last_ts:
-            self.update(
-                bar.ts_event,
-                bar.open.as_double(),
-                bar.high.as_double(),
-                bar.low.as_double(),
-                bar.close.as_double(),
-                bar.volume.as_double(),
-            )
+            self.update(*bar_values(bar))
 
     def update(self, ts: int, open_: float, high: float, low: float, close: float, volume: float):
         """Feed one bar, once: a bar at or before the last timestamp fed is skipped."""

@@ -29,19 +29,21 @@ def bar_interval(bar: str) -> pd.Timedelta:
         ) from None
 
 
+def bar_values(b: Bar) -> tuple[int, float, float, float, float, float]:
+    """A nautilus bar's close time (ns) and its open, high, low, close and volume as floats."""
+    return (
+        b.ts_event,
+        b.open.as_double(),
+        b.high.as_double(),
+        b.low.as_double(),
+        b.close.as_double(),
+        b.volume.as_double(),
+    )
+
+
 def from_nautilus_bars(bars: list[Bar], bar: str) -> BarFrame:
     """The bar frame (open-time index) of nautilus bars."""
-    rows = [
-        (
-            b.ts_event,
-            b.open.as_double(),
-            b.high.as_double(),
-            b.low.as_double(),
-            b.close.as_double(),
-            b.volume.as_double(),
-        )
-        for b in bars
-    ]
+    rows = [bar_values(b) for b in bars]
     frame = pd.DataFrame(rows, columns=["ts_event", *BAR_COLUMNS]).astype({"volume": "float64"})
     opens = pd.to_datetime(frame.pop("ts_event"), utc=True) - bar_interval(bar)
     frame.index = pd.DatetimeIndex(opens, name="ts")
