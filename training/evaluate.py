@@ -34,6 +34,7 @@ from bot.core.regime import trailing_regimes
 from bot.core.report import plot_method_bars
 from bot.engine.backtest import (
     BUY_AND_HOLD,
+    STOPPED_EARLY,
     BacktestRequest,
     BacktestResult,
     buy_and_hold,
@@ -170,6 +171,14 @@ def _instrument_report(
     boot = bootstrap_sharpe_diffs(router.equity, others, periods)
     flagged = window.in_sample and not any(f.startswith(IN_SAMPLE) for f in router.flags)
     flags = [window.in_sample] * bool(flagged) + router.flags
+    # A row cut short also cuts the bootstrap's paired span (the days every row shares).
+    flags += [
+        f"{label}: {flag.rstrip('.')}; the Sharpe intervals pair only the days before then"
+        for label, run in by_label.items()
+        if label != ROUTER
+        for flag in run.flags
+        if flag.startswith(STOPPED_EARLY)
+    ]
     regime, weights = _decision_stats(journal, request.run_id, frame, window.bar, horizon)
     report = {
         "test": [str(window.test_start), str(window.test_end)],

@@ -314,6 +314,7 @@ def _simulate(
     fills = fills_frame(engine.trader.generate_fills_report(), orders)
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
     flags += actor.fallbacks()
+    flags += _stopped_early(curve, traded, request.bar)
     engine.dispose()
     periods = 365 if asset_class == "crypto" else 252
     equity = curve["equity"]
@@ -339,6 +340,25 @@ def _simulate(
         asset_class,
         currency=instrument.quote_currency.code,
     )
+
+
+STOPPED_EARLY = "STOPPED EARLY"
+
+
+def _stopped_early(curve: pd.DataFrame, traded: pd.DataFrame, bar: str) -> list[str]:
+    """A flag when the engine stopped before the span's last bar (nautilus stops a backtest, for
+    one, when a cash account's balance goes below zero): the figures then cover less than asked."""
+    if traded.empty:
+        return []
+    last_close = traded.index[-1] + bar_interval(bar)  # the actor records at bar closes
+    if len(curve) and curve.index[-1] >= last_close:
+        return []
+    until = f"{curve.index[-1]:%Y-%m-%d %H:%M}" if len(curve) else "its start"
+    return [
+        f"{STOPPED_EARLY}: the engine stopped this run at {until} UTC, before the span's last bar "
+        f"({traded.index[-1]:%Y-%m-%d %H:%M}); every figure covers only the bars up to then. "
+        "Its log says why (e.g. AccountBalanceNegative: a cash account spent more than it held)."
+    ]
 
 
 def _router_config(

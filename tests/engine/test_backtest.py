@@ -15,7 +15,7 @@ from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import fingerprint
 from bot.core.observation import ObservationConfig
 from bot.core.saved_meta import trained_bar_warning, trained_on
-from bot.engine.backtest import run_backtest, write_backtest_report
+from bot.engine.backtest import _stopped_early, run_backtest, write_backtest_report
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.buy_and_hold import buy_and_hold
 from bot.engine.data import load_bars, store_bars
@@ -230,3 +230,18 @@ def test_the_prompts_account_line_follows_the_backtest_portfolio():
                       for key in ("Account balance", "Total value"))  # fmt: skip
     assert total == pytest.approx(float(result.equity.iloc[-1]), rel=0.05)
     assert 0 <= balance < total  # LongOnly holds nearly all of it
+
+
+def test_a_run_the_engine_stopped_early_is_flagged_not_passed_off_as_the_whole_span():
+    # nautilus stops a backtest when a cash account's balance goes below zero (seen: the
+    # momentum router on BTCUSD 2020-12 .. 2021-10 stopped at 2021-02-21, 81 of 330 days).
+    opens = pd.date_range("2021-01-01", periods=10, freq="D", tz="UTC")
+    traded = pd.DataFrame({"close": 1.0}, index=opens)
+    closes = opens + pd.Timedelta(days=1)  # the actor records equity at bar closes
+    whole = pd.DataFrame({"equity": 1.0}, index=closes)
+
+    assert _stopped_early(whole, traded, "1d") == []
+    cut = _stopped_early(whole.iloc[:4], traded, "1d")
+    assert len(cut) == 1 and cut[0].startswith("STOPPED EARLY")
+    assert "2021-01-05 00:00 UTC" in cut[0] and "2021-01-10" in cut[0]
+    assert _stopped_early(whole.iloc[:0], traded, "1d")[0].startswith("STOPPED EARLY")

@@ -286,6 +286,8 @@ def _symbol_windows(
 
 
 def _echo_summary(summary: dict, folder: Path) -> None:
+    from bot.engine.backtest import STOPPED_EARLY  # nautilus: not at CLI start-up
+
     typer.echo(summary["table"])
     diff = summary["sharpe_diff_vs_uniform"]
     typer.echo(
@@ -301,6 +303,9 @@ def _echo_summary(summary: dict, folder: Path) -> None:
         typer.echo(f"  {symbol:<8} {inst['test'][0]} .. {inst['test'][1]}: {inst['out_of_sample']}")
     for symbol in summary["in_sample"]:
         typer.echo(f"WARNING {summary['instruments'][symbol]['in_sample']}")
+    for symbol, inst in summary["instruments"].items():
+        for flag in (f for f in inst["flags"] if STOPPED_EARLY in f):
+            typer.echo(f"WARNING {symbol} {flag}")
     typer.echo(f"Report: {(folder / 'evaluation.json').resolve()}")
 
 
