@@ -61,7 +61,8 @@ class RoutedStrategyConfig(StrategyConfig, kw_only=True, frozen=True):
     max_layers :
         Most layers (pyramid units) the algorithm holds; exposure is side x layers / max_layers.
     cash_reserve :
-        In cash accounts, the share of free cash a buy leaves unspent, for fees and slippage.
+        In cash accounts, the share of the free cash that the buys of one bar (of all the
+        strategies) leave unspent, for fees, slippage and the move to the next open.
     """
 
     instrument_id: InstrumentId
@@ -352,14 +353,17 @@ class RoutedStrategy(Strategy):
             self._submit_exact(sized, why)
 
     def _affordable(self, price: float) -> float:
-        """Units a buy may take: unlimited on margin, free cash less pending buys on cash."""
+        """Units a buy may take: unlimited on margin; on cash, the free cash less the reserve
+        less the buys still pending (this bar's buys of the other strategies included)."""
         account = self.portfolio.account(self.config.instrument_id.venue)
         if account.type != AccountType.CASH:
             return math.inf
         balance = account.balance_free(self._instrument.quote_currency)
         free = balance.as_double() if balance is not None else 0.0
         pending = sum(o.leaves_qty.as_double() for o in self._pending() if o.is_buy) * price
-        spend = max(free - pending, 0.0) * (1.0 - self.config.cash_reserve)
+        # The reserve is kept back from the free cash once, not from what each buy leaves:
+        # else the strategies buying on one bar each spend most of the previous one's reserve.
+        spend = max(free * (1.0 - self.config.cash_reserve) - pending, 0.0)
         return spend / (price * self._multiplier())
 
     def _submit_exact(self, qty: Decimal, rule: str) -> bool:

@@ -21,12 +21,26 @@ BOOTSTRAP_SAMPLES = 2000
 
 
 def bootstrap_sharpe_diffs(
-    router: pd.Series, others: dict[str, pd.Series], periods_per_year: int = 252, seed: int = 0
-) -> dict[str, tuple[float, np.ndarray]]:
+    router: pd.Series,
+    others: dict[str, pd.Series],
+    periods_per_year: int = 252,
+    seed: int = 0,
+    cut: set[str] = frozenset(),
+) -> dict[str, tuple[float | None, np.ndarray]]:
     """Sharpe(router) - Sharpe(other) on paired daily returns for each curve of `others`, and
     its moving-block bootstrap draws: the same resampled days for every curve, so draws can be
-    compared and pooled (empty when the common span is shorter than two blocks)."""
-    curves = {ROUTER: router, **others}
+    compared and pooled (empty when the common span is shorter than two blocks).
+
+    The curves named in `cut` (runs the engine stopped early; ROUTER for the router's) get
+    (None, no draws) and stay out of the pairing, which would otherwise shrink to their days."""
+    kept = {} if ROUTER in cut else {k: v for k, v in others.items() if k not in cut}
+    boot = _bootstrap({ROUTER: router, **kept}, periods_per_year, seed) if kept else {}
+    return {name: boot.get(name, (None, np.empty(0))) for name in others}
+
+
+def _bootstrap(
+    curves: dict[str, pd.Series], periods_per_year: int, seed: int
+) -> dict[str, tuple[float, np.ndarray]]:
     paired = pd.concat([daily_equity(c).rename(n) for n, c in curves.items()], axis=1).dropna()
     returns = {name: returns_of(paired[name]) for name in curves}
     mine = returns.pop(ROUTER)
@@ -102,6 +116,8 @@ def _cell(value: float | None, scale: float, width: int) -> str:
 def _diff_cell(diff: dict | None) -> str:
     if diff is None:  # the router's own row
         return f"{'':<29}"
+    if diff["diff"] is None:  # a run the engine stopped early
+        return f"   {'n/a: stopped early':<26}"
     span = "n/a: < 2 blocks" if diff["low"] is None else f"{diff['low']:+.2f}, {diff['high']:+.2f}"
     return f"   {diff['diff']:+8.2f} [{span}]".ljust(29)
 

@@ -168,12 +168,16 @@ def _instrument_report(
     others = {label: r.equity for label, r in by_label.items() if label != ROUTER}
     others |= {BUY_AND_HOLD: hold, **references}
     periods = 365 if router.asset_class == "crypto" else 252
-    boot = bootstrap_sharpe_diffs(router.equity, others, periods)
+    # A run the engine stopped early covers fewer days than the others: its figures are not
+    # comparable, and pairing it would cut every row's bootstrap to its days. It gets none.
+    cut = {label for label, run in by_label.items() if _stopped(run)}
+    boot = bootstrap_sharpe_diffs(router.equity, others, periods, cut=cut)
+    for label in cut:
+        metrics[label] = dict.fromkeys(metrics[label])
     flagged = window.in_sample and not any(f.startswith(IN_SAMPLE) for f in router.flags)
     flags = [window.in_sample] * bool(flagged) + router.flags
-    # A row cut short also cuts the bootstrap's paired span (the days every row shares).
     flags += [
-        f"{label}: {flag.rstrip('.')}; the Sharpe intervals pair only the days before then"
+        f"{label}: {flag.rstrip('.')}; its row is n/a and has no Sharpe difference"
         for label, run in by_label.items()
         if label != ROUTER
         for flag in run.flags
@@ -195,6 +199,10 @@ def _instrument_report(
     }
     report["sharpe_diff_vs_uniform"] = report["sharpe_diff"]["uniform"]
     return report, {name: draws for name, (_, draws) in boot.items()}
+
+
+def _stopped(run: BacktestResult) -> bool:
+    return any(flag.startswith(STOPPED_EARLY) for flag in run.flags)
 
 
 def _label(policy: str) -> str:

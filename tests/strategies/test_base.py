@@ -141,6 +141,35 @@ def test_cash_account_buys_leave_the_reserve_for_fees_and_slippage(btc):
     assert 0.985 * 100_000 < spent < 100_000  # 1% of the free cash is kept back
 
 
+class First(Scripted):
+    pass
+
+
+class Second(Scripted):
+    pass
+
+
+def test_buys_on_one_bar_share_one_cash_reserve(btc):
+    # LongOnly holds all the capital, then the weights move to two others: its sale is not
+    # settled when they buy, so both buy from the 1% reserve left free. Each keeping 1% of what
+    # the other left would spend it (nautilus then stops the run: AccountBalanceNegative).
+    df = frame(np.full(12, 30_000.0))
+    long_only = make_strategy("LongOnly", btc, long_only=True)
+    first, second = (
+        cls(ScriptedConfig(instrument_id=btc.id, bar_type=bar_type_for(btc), script=(1.0,)))
+        for cls in (First, Second)
+    )
+    schedule = {0: {"LongOnly": 1.0}, 5: {"First": 0.5, "Second": 0.5}}
+
+    result = run(btc, df, [first, second, long_only], schedule, account="cash", slippage_bps=5.0)
+
+    bought = result.fills[(result.fills["bar"] == 5) & (result.fills["qty"] > 0)]
+    spent = (bought["qty"] * bought["price"] + bought["commission"]).sum()
+    assert 0 < spent < 0.01 * result.equity[4]  # within the reserve the first buy left free
+    assert len(result.equity) == len(df)  # the run reached the last bar
+    assert result.held("First")[-1] > 0 and result.held("Second")[-1] > 0
+
+
 def _conservation(result, instrument):
     """(realised + unrealised - costs, ledger PnL, equity change) over all strategies."""
     last = Price(result.close[-1], instrument.price_precision)

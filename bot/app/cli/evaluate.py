@@ -291,7 +291,7 @@ def _echo_summary(summary: dict, folder: Path) -> None:
     typer.echo(summary["table"])
     diff = summary["sharpe_diff_vs_uniform"]
     typer.echo(
-        f"\nRouter - uniform Sharpe: {diff['diff']:+.3f} "
+        f"\nRouter - uniform Sharpe: {_num(diff['diff'])} "
         f"(95% block bootstrap {_num(diff['low'])} .. {_num(diff['high'])})"
     )
     typer.echo(
