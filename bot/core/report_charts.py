@@ -4,9 +4,11 @@ They draw the same data as `bot.core.report_png`; plotly.js itself is written on
 report folder (`write_plotly_js`) so the page works offline, without a CDN.
 """
 
+import os
 from pathlib import Path
 
 import pandas as pd
+import plotly
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
@@ -22,13 +24,20 @@ from bot.core.report_png import (
 )
 
 PLOTLY_JS = "plotly.min.js"
+_PLOTLY_SOURCE = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
 _CONFIG = {"displaylogo": False, "responsive": True}
 _PALETTE = qualitative.D3
 
 
 def write_plotly_js(folder: Path) -> None:
-    """plotly.js beside index.html, so the charts need no network."""
-    (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+    """plotly.js beside index.html, so the charts need no network: a hard link to plotly's own
+    copy where the file system allows, as every report would otherwise hold 4.8 MB of it."""
+    target = folder / PLOTLY_JS
+    target.unlink(missing_ok=True)
+    try:
+        os.link(_PLOTLY_SOURCE, target)
+    except OSError:  # another file system, or a plotly packaged otherwise
+        target.write_text(get_plotlyjs(), encoding="utf-8")
 
 
 def equity_chart(equity: pd.DataFrame, benchmark: str, in_sample) -> str:

@@ -10,7 +10,9 @@ import mplfinance as mpf
 import numpy as np
 import pandas as pd
 import pytest
+from plotly.offline import get_plotlyjs
 
+from bot.core import report_charts
 from bot.core.metrics import round_trips, summarize, win_rate
 from bot.core.report import COLUMNS, TITLES, PolicyRun, format_table, write_report
 from bot.core.report_png import CANDLE_BARS
@@ -131,10 +133,24 @@ def test_report_writes_every_file_with_content(written):
         assert (folder / name).stat().st_size > 0, name
     for name in ("tearsheet.json", "trades.csv", "plotly.min.js"):
         assert (folder / name).stat().st_size > 0, name
+    assert (folder / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
     for name in ("equity", "weights", "candles", "returns", "rolling", "pnl"):
         width, height = _png_size(folder / f"{name}.png")
         assert width >= 800 and height >= 350, name
         assert (folder / f"{name}.png").stat().st_size > 20_000, name  # not a blank canvas
+
+
+def test_reports_share_one_plotly_js_where_the_file_system_allows(tmp_path):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+        report_charts.write_plotly_js(folder)
+        report_charts.write_plotly_js(folder)  # a rewritten report replaces its link
+
+    files = [(folder / report_charts.PLOTLY_JS).stat() for folder in folders]
+    assert (folders[0] / report_charts.PLOTLY_JS).read_text(encoding="utf-8") == get_plotlyjs()
+    if report_charts._PLOTLY_SOURCE.stat().st_dev == tmp_path.stat().st_dev:
+        assert files[0].st_ino == files[1].st_ino == report_charts._PLOTLY_SOURCE.stat().st_ino
 
 
 def test_ten_years_take_seconds_and_leave_no_figure_or_style_behind(written):
