@@ -23,7 +23,7 @@ def markdown(results: dict, quick: bool) -> str:
     lines = [f"# Benchmarks{' (--quick)' if quick else ''}", ""]
     lines.append("Measured on a shared machine (see each JSON for it): rates are lower bounds.")
     if results.get("backtest_speed"):
-        lines += ["", *_targets(results["backtest_speed"], results.get("train_speed"))]
+        lines += _section("targets", _targets, results["backtest_speed"], results)
     for name, render in (
         ("backtest_speed", _backtests),
         ("charts_speed", _charts),
@@ -32,12 +32,26 @@ def markdown(results: dict, quick: bool) -> str:
         ("evaluate_speed", _evaluate),
     ):
         if results.get(name):
-            lines += ["", *render(results[name])]
+            lines += _section(name, render, results[name])
     return "\n".join(lines) + "\n"
 
 
-def _targets(cases: list[dict], train: dict | None) -> list[str]:
+def _section(name: str, render, *args) -> list[str]:
+    try:
+        return ["", *render(*args)]
+    except KeyError as missing:  # a JSON kept from a run of an older version
+        return [
+            "",
+            f"## {name}",
+            "",
+            f"- a result lacks {missing}: its JSON was written by an older version; rerun its "
+            "section (`python -m benchmarks --only SECTION`).",
+        ]
+
+
+def _targets(cases: list[dict], results: dict) -> list[str]:
     """Issue 21's targets against this run's figures, and where the time goes when missed."""
+    train = results.get("train_speed")
     by = {(c["workload"], c["mode"]): c for c in cases}
     lines = [
         "## Targets (issue 21)",
