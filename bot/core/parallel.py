@@ -11,8 +11,9 @@ the serial run's, which a test checks.
   start-up costs a few seconds, so a batch of one item, or any batch on a one-CPU machine, runs
   serially. A plain `bot backtest` (one symbol, one policy) never starts Ray.
 - `ray_address="auto"` (or the head's "host:6379") joins a running cluster from one of its
-  machines; its nodes must have this project installed at the same version, and the cluster's
-  own CPUs bound the parallelism.
+  machines; its nodes must have this project installed at the same version and the caller's
+  directory at the same path (tasks run from it), and the cluster's own CPUs bound the
+  parallelism.
 
 Ray is the optional `scale` extra (`pip install -e '.[scale]'`, in `make setup`); without it a
 parallel request runs serially and says so.
@@ -119,8 +120,9 @@ class FanOut:
             return Batch(fn, items, None)
         import ray
 
-        task = ray.remote(num_cpus=1, max_calls=TASKS_PER_WORKER)(fn)
-        return Batch(fn, items, [task.remote(item) for item in items])
+        task = ray.remote(num_cpus=1, max_calls=TASKS_PER_WORKER)(_in_directory)
+        here = os.getcwd()
+        return Batch(fn, items, [task.remote(here, fn, item) for item in items])
 
 
 def fan_out(
@@ -129,6 +131,20 @@ def fan_out(
     """`[fn(item) for item in items]`, run as `parallel` says; results in item order."""
     with FanOut(parallel, len(items)) as pool:
         return pool.submit(fn, items).results(desc, progress)
+
+
+def _in_directory(directory: str, fn: Callable, item: Any) -> Any:
+    """`fn(item)` in a Ray worker, run from the caller's directory: a cluster's workers start
+    wherever `ray start` ran, where relative paths (model:DIR, the catalog) read elsewhere."""
+    if os.getcwd() != directory:
+        if not os.path.isdir(directory):
+            raise ConfigError(
+                f"Ray node {socket.gethostname()} has no directory {directory}, where the command "
+                "runs: relative paths (model:DIR, the data catalog, the journal) would not be "
+                "found. Run the command from a directory every node has at the same path."
+            )
+        os.chdir(directory)
+    return fn(item)
 
 
 def _tick(bar: tqdm, result: Any) -> Any:

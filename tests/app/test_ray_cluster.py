@@ -83,7 +83,7 @@ def test_a_compare_and_an_evaluation_run_on_the_cluster(head, tmp_path):
     evaluated = _bot(
         tmp_path,
         "evaluate",
-        str(checkpoint),
+        checkpoint.name,  # relative: the workers run in the head's directory unless told
         *SPAN,
         "--out",
         "e",
