@@ -83,7 +83,7 @@ def train_sft(
     for _, targets in sets.values():
         targets["class_weights"] = class_weights
     rng = np.random.default_rng(config.seed)
-    best, best_loss, stale, step, epochs_run = None, float("inf"), 0, 0, 0
+    best, best_metrics, stale, step, epochs_run = None, {"loss": float("inf")}, 0, 0, 0
     bar = tqdm(total=config.max_steps or config.epochs, desc="sft", disable=not progress)
     for epoch in range(config.epochs):
         model.train()
@@ -106,15 +106,15 @@ def train_sft(
         bar.set_postfix(val_loss=f"{metrics['loss']:.4f}", acc=f"{metrics['regime_accuracy']:.2f}")
         if not config.max_steps:
             bar.update()
-        if metrics["loss"] < best_loss:
-            best, best_loss, stale = _state(core), metrics["loss"], 0
+        if metrics["loss"] < best_metrics["loss"]:
+            best, best_metrics, stale = _state(core), metrics, 0
         else:
             stale += 1
         if stale >= config.patience or (config.max_steps and step >= config.max_steps):
             break
     bar.close()
-    _restore(core, best)
-    metrics = _evaluate(model, sets["val"], config) | {"epochs_run": epochs_run, "steps": step}
+    _restore(core, best)  # its validation metrics are the best epoch's: not evaluated again
+    metrics = best_metrics | {"epochs_run": epochs_run, "steps": step}
     log.info("sft finished", **metrics)
     return save_checkpoint(
         core,

@@ -45,6 +45,10 @@ def test_checkpoint_records_validation_and_dataset(trained, regime_dataset):
     assert extra["dataset"]["config_hash"] == regime_dataset.meta["config_hash"]
     assert 0.0 <= extra["validation"]["regime_accuracy"] <= 1.0
     assert extra["validation"]["loss"] > 0
+    # recorded at the best epoch, not re-measured: still the saved model's own accuracy
+    assert extra["validation"]["regime_accuracy"] == regime_accuracy(
+        trained, regime_dataset.split("val")
+    )
     assert load_checkpoint(trained)[2].to_dict() == regime_dataset.stats.to_dict()
 
 
