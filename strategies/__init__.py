@@ -78,10 +78,11 @@ def build_strategies(
     long_only: bool = False,
     params: dict[str, dict] | None = None,
     plugins: Collection[str] = (),
+    only: str | None = None,
 ) -> list[RoutedStrategy]:
     """One instance of every built-in strategy, and of the plug-ins named in `plugins`, in table
     order, with its default parameters except the config fields `params` sets per strategy name
-    (e.g. {"RSI": {"period": 10}}, `bot sweep`)."""
+    (e.g. {"RSI": {"period": 10}}, `bot sweep`); with `only`, just the strategy of that name."""
     from strategies.plugins import table  # it builds on this module
 
     params = params or {}
@@ -96,7 +97,7 @@ def build_strategies(
             )
         )
         for row, spec in enumerate(table())
-        if row < len(STRATEGIES) or spec.name in plugins
+        if (row < len(STRATEGIES) or spec.name in plugins) and only in (None, spec.name)
     ]
     shared = BarIndicators(bar_type)  # one ATR(14) for the six strategies that read it
     for strategy in strategies:

@@ -15,6 +15,7 @@ import gc
 import json
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -278,14 +279,20 @@ def _simulate(
         request.symbol, asset_class, fee_bps=request.fee_bps, fractional=request.fractional
     )
     bar_type = bar_type_for(instrument, request.bar)
-    strategies = build_strategies(
+    build = partial(
+        build_strategies,
         instrument.id,
         bar_type,
         long_only=asset_class == "crypto",
         params=request.params,
         plugins=policy_plugins(request.policy, request.weights),
     )
+    strategies = build()
+    # From every strategy's warm-up, even in a single-strategy run: its indicators then start
+    # on the same first bar, and its path equals its path among the eleven.
     warmup = max(REQUIRED_BARS, *(s.config.warmup_bars for s in strategies))
+    if request.policy.startswith("single:"):  # the others would hold nothing: not run at all
+        strategies = build(only=request.policy.removeprefix("single:"))
     history = frame[frame.index < start].tail(warmup)
     traded = frame[(frame.index >= start) & (frame.index <= end)]
     chunks = _chunks(pd.concat([history, traded]), request.stream_bars)

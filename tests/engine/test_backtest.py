@@ -164,6 +164,22 @@ def test_every_strategy_is_reported():
     assert list(result.weights.columns) == list(strategy_names())
 
 
+@pytest.mark.parametrize(
+    ("symbol", "strategy"), [("SPX", "Turtle"), ("SPX", "KDJ"), ("BTCUSD", "ATRBreakout")]
+)
+def test_a_single_strategy_run_builds_only_it_and_trades_as_among_the_eleven(symbol, strategy):
+    span = {"start": date(2020, 9, 1), "end": date(2021, 10, 27)} if symbol == "BTCUSD" else {}
+    single = replace(SLICE, symbol=symbol, policy=f"single:{strategy}", **span)
+
+    alone = run_backtest(single, load_policy)
+    among = run_backtest(replace(single, policy="fixed", weights={strategy: 1.0}), load_policy)
+
+    assert list(alone.pnl.columns) == [strategy] and len(among.pnl.columns) == 11
+    assert len(alone.fills) > 5 and alone.fills["strategy"].eq(strategy).all()
+    pd.testing.assert_series_equal(alone.equity, among.equity, check_exact=True)
+    pd.testing.assert_series_equal(alone.pnl[strategy], among.pnl[strategy], check_exact=True)
+
+
 def test_a_model_trained_on_other_bars_is_flagged():
     request = BacktestRequest(
         symbol="BTCUSD",
