@@ -386,10 +386,11 @@ class RouterActor(Actor):
             index=pd.to_datetime([ts for ts, _ in self.strategy_pnl], utc=True),
             columns=[s.name for s in self._strategies],
         )
+        built_in = strategy_names()  # then the plug-ins run, whichever strategies were built
         weights = pd.DataFrame(
             [d.weights for _, d in self.decisions],
             index=pd.to_datetime([ts for ts, _ in self.decisions], utc=True),
-            columns=[*strategy_names(), *(s.name for s in self._strategies[len(STRATEGIES) :])],
+            columns=[*built_in, *(s.name for s in self._strategies if s.name not in built_in)],
         )
         return equity, pnl, weights
 
