@@ -46,6 +46,7 @@ the files are the same for any number of workers.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,12 +128,11 @@ def build_dataset(
         # Backtests first: they are the longest tasks. Leaving the block on a bad observation
         # stops them.
         backtests = pool.submit(_equity_curve, requests)
-        drawn = pool.submit(draw, chunks).results("observations", progress)
+        samples, raws = _samples(pool.submit(draw, chunks).each("observations", progress), root)
         equities = backtests.results("backtests", progress)
     curves = {(r.symbol, r.policy): equity for r, equity in zip(requests, equities, strict=True)}
     for asset in assets:
         _write_returns(config, asset, cached[asset.symbol], curves, root)
-    samples, raws = _samples(drawn, root)
     stats = fit_stats(samples, raws)
     np.save(root / FEATURES, raws)
     samples.to_parquet(root / SAMPLES, index=False)
@@ -227,17 +227,20 @@ def _chunks(config: DatasetConfig, asset: _Asset, plan: pd.DataFrame) -> list[Ch
     return chunks(asset.bars, plan, observation, DATASET_ACCOUNT, interval)
 
 
-def _samples(drawn: list[Drawn], root: Path) -> tuple[pd.DataFrame, np.ndarray]:
+def _samples(drawn: Iterable[Drawn], root: Path) -> tuple[pd.DataFrame, np.ndarray]:
     """The chunks' rows in decision order, numbered into the stacked features; their charts
-    written once each."""
+    written once each as each chunk arrives, so that a build holds no more than a chunk's."""
+    rows, raws = [], []
     for part in drawn:
         for relative, data in part.charts.items():
             path = root / relative
             if not path.exists():
                 path.write_bytes(data)
-    samples = pd.DataFrame([row for part in drawn for row in part.rows])
+        rows += part.rows
+        raws.append(part.raws)
+    samples = pd.DataFrame(rows)
     samples["row"] = np.arange(len(samples))
-    return samples, np.concatenate([part.raws for part in drawn])
+    return samples, np.concatenate(raws)
 
 
 def _requests(config: DatasetConfig, asset: _Asset) -> list[BacktestRequest]:

@@ -22,7 +22,8 @@ parallel request runs serially and says so.
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,8 @@ class Parallel:
 
 
 class Batch:
-    """Items submitted to a `FanOut`; `results()` waits for them, in item order."""
+    """Items submitted to a `FanOut`; `results()` waits for them, in item order, and `each()`
+    hands them over one by one."""
 
     def __init__(self, fn: Callable, items: Sequence, refs: list | None) -> None:
         self._fn, self._items, self._refs = fn, list(items), refs
@@ -82,6 +84,21 @@ class Batch:
             if self._refs is None:
                 return [_tick(bar, self._fn(item)) for item in self._items]
             return _gather(self._refs, bar)
+
+    def each(self, desc: str = "", progress: bool = False) -> Iterator:
+        """Every item's result, in item order, each as soon as it and those before it are done,
+        so that the caller can let go of one before the next arrives (results that finish early
+        wait in Ray's object store, not here); a failure is raised when its turn comes."""
+        with tqdm(total=len(self._items), desc=desc, disable=not progress) as bar:
+            if self._refs is None:
+                for item in self._items:
+                    yield _tick(bar, self._fn(item))
+                return
+            import ray
+
+            for ref in self._refs:
+                with _task_errors():
+                    yield _tick(bar, ray.get(ref))
 
 
 class FanOut:
@@ -156,16 +173,24 @@ def _gather(refs: list, bar: tqdm) -> list:
     import ray
 
     pending = list(refs)
-    try:
+    with _task_errors():
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             ray.get(done)  # raises the first failure now, not after the whole batch
             bar.update(len(done))
         return ray.get(refs)
+
+
+@contextmanager
+def _task_errors():
+    """A task's BotError raised as itself (the CLI boundary maps it to its exit code)."""
+    import ray
+
+    try:
+        yield
     except ray.exceptions.RayTaskError as error:
-        cause = error.cause
-        if isinstance(cause, BotError):
-            raise cause from None  # the CLI boundary maps it to its exit code
+        if isinstance(error.cause, BotError):
+            raise error.cause from None
         raise
 
 

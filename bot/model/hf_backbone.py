@@ -91,6 +91,8 @@ class HFBackbone(nn.Module):
             base.activation_checkpointing_enable({"use_reentrant": False})
         self.roles = ROLES if config.adapters == "per_role" else (SHARED,)
         self.peft = _with_adapters(base, config, self.roles, adapter_dir)
+        # Listed once: _activate runs before every role's pass, and a 7B model has ~1,000 tensors.
+        self._lora = [p for name, p in self.peft.named_parameters() if "lora_" in name]
         self._activate(self.roles[0])
         self.share_vision = _vision_without_lora(self._decoder)
         self.out_dim = base.config.get_text_config().hidden_size
@@ -186,9 +188,8 @@ class HFBackbone(nn.Module):
     def _activate(self, role: str) -> None:
         # peft's set_adapter freezes every other adapter; all of them train together here.
         self.peft.base_model.set_adapter(role)
-        for name, param in self.peft.named_parameters():
-            if "lora_" in name:
-                param.requires_grad_(True)
+        for param in self._lora:
+            param.requires_grad_(True)
 
     def _last_hidden(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         # The decoder without the LM head: only its last (normed) hidden state is kept, not every

@@ -32,12 +32,18 @@ def test_ray_workers_give_the_serial_results_in_request_order():
     with FanOut(Parallel(workers=2), len(REQUESTS)) as pool:
         assert not pool.serial
         parallel = pool.submit(run_backtest, REQUESTS).results()
+        streamed = pool.submit(run_backtest, REQUESTS).each()
+        first = next(streamed)  # handed over before the rest are asked for
+        each = [first, *streamed]
         failing = pool.submit(run_backtest, [BacktestRequest(symbol="NO_SUCH_SYMBOL")] * 2)
         with pytest.raises(DataError):
             failing.results()
+        with pytest.raises(DataError):
+            next(pool.submit(run_backtest, [BacktestRequest(symbol="NO_SUCH_SYMBOL")]).each())
 
     # Assert
-    assert [r.request for r in parallel] == REQUESTS
+    assert [r.request for r in parallel] == [r.request for r in each] == REQUESTS
+    assert [r.metrics for r in each] == [r.metrics for r in parallel]
     for ours, theirs in zip(serial, parallel, strict=True):
         pd.testing.assert_series_equal(ours.equity, theirs.equity)
         pd.testing.assert_frame_equal(ours.fills, theirs.fills)
@@ -54,6 +60,8 @@ def test_one_worker_or_one_item_runs_here_without_ray(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 1)  # one CPU: a 2-run compare gains nothing
     assert FanOut(Parallel(workers=0), 2).serial
     assert fan_out(abs, [-1, 2, -3], Parallel(workers=1)) == [1, 2, 3]
+    with FanOut(Parallel(workers=1), 3) as pool:
+        assert list(pool.submit(abs, [-1, 2, -3]).each()) == [1, 2, 3]
 
 
 def test_a_local_ray_starts_and_stops_without_a_word_on_the_terminal():
