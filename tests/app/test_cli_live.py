@@ -1,7 +1,7 @@
 """`bot live` and `bot paper` in a subprocess against the fake Binance USDT-M futures API: the
 refusals (no --confirm-live, missing safety limits, a MODEL MISMATCH, missing keys, clock skew
-at pre-flight, a named model that does not load), and a full session that prints the pre-flight
-summary, streams bars and stops cleanly on SIGINT."""
+at pre-flight, a named model that does not load), a full session that prints the pre-flight
+summary, streams bars and stops cleanly on SIGINT, and a plug-in strategy trading in a session."""
 
 import re
 import signal
@@ -287,3 +287,58 @@ def test_paper_forces_the_testnet_and_stops_after_its_duration(
         assert journal.latest_run().mode == "paper"
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_plug_in_the_fixed_policy_names_trades_in_a_live_session(
+    binance: FakeBinance, persistence_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Arrange: a plug-in that is always long, next to the built-in LongOnly, half each.
+    plugin = tmp_path / "my_long.py"
+    plugin.write_text(
+        "from strategies import StrategySpec\n"
+        "from strategies.long_only import LongOnly, LongOnlyConfig\n\n\n"
+        "class MyLongConfig(LongOnlyConfig, frozen=True):\n    pass\n\n\n"
+        "class MyLong(LongOnly):\n    pass\n\n\n"
+        'STRATEGY = StrategySpec("MyLong", "position", MyLong, MyLongConfig)\n'
+    )
+    env = (
+        bot_env(binance)
+        | persistence_env
+        | {
+            "BOT_STRATEGIES": str(plugin),
+            "BOT__ROUTER__POLICY": "fixed",
+            "BOT__ROUTER__WEIGHTS": '{"LongOnly": 0.5, "MyLong": 0.5}',
+        }
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+
+        # Act
+        for n, close in enumerate([42_000.0, 42_001.0, 42_002.0]):
+            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    # Assert: the plug-in ran on the venue beside the built-in strategy, for half the capital.
+    assert process.returncode == 0, stderr[-3000:]
+    assert "MyLong" in stdout.split("Starting the live node")[0]
+    with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
+        fills = journal.fills(journal.latest_run().run_id)
+    bought = fills[fills["side"] == "BUY"].groupby("strategy")["qty"].sum()
+    assert set(bought.index) == {"LongOnly", "MyLong"}
+    assert bought["MyLong"] == pytest.approx(bought["LongOnly"])
+    assert "Traceback" not in stderr
