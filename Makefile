@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/bot backtest --start 2016-05-01 --compare model:models/daily-equities,uniform
 
 # Re-train the shipped default router, models/daily-equities, from the twelve bundled daily
-# equity and index histories (about 10 minutes here); `make leaderboard` judges its recipe.
+# equity and index histories (about 5 minutes here); `make leaderboard` judges its recipe.
 router: setup
 	$(BIN)/bot train data --out var/datasets/daily
 	$(BIN)/bot train sft --dataset var/datasets/daily --out var/checkpoints/daily-equities-sft
