@@ -54,6 +54,9 @@ import numpy as np
 import pandas as pd
 import structlog
 
+import bot
+import strategies
+import training
 from bot.core.bars import bar_interval, from_nautilus_bars
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS, FeatureStats
@@ -67,6 +70,7 @@ from bot.engine.instruments import make_instrument
 from bot.model.checkpoint import feature_schema, strategy_table
 from bot.model.router_model import REGIMES
 from strategies import strategy_names
+from training.code_digest import code_digest
 from training.dataset_config import (
     FEATURES,
     META,
@@ -319,4 +323,11 @@ def _meta(
         "strategy_table": strategy_table(),
         "regimes": list(REGIMES),
         "samples": len(samples),
+        "code": dataset_code(),
     }
+
+
+def dataset_code() -> str:
+    """The digest of the code a dataset's backtests, features, labels and charts come from (its
+    meta's "code"): a dataset kept for reuse is stale once this changes."""
+    return code_digest(bot, strategies, training)

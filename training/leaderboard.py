@@ -10,8 +10,9 @@ weights: each fold retrains from scratch on data that ends before the fold's tes
    GOOGL nearly repeats GOOG; TSLA and BTCUSD are too short for the dataset's purged splits).
    It is built with the checkpoint's recorded dataset config, only the symbols (and the
    stride, when given) replaced, kept in `<datasets>/leaderboard-<hash[:8]>` and reused while
-   its config hash matches, so reruns skip it; so is the checkpoint's own dataset folder when
-   its hash matches (a router trained by `make router` on the default instruments). The test
+   its config hash matches and this code built it, so reruns skip it; so is the checkpoint's
+   own dataset folder when both match (a router trained by `make router` on the default
+   instruments). A code change rebuilds it: its strategies' returns may have changed. The test
    instruments outside it (MSFT, GOOGL, AMZN, NVDA, BTCUSD) are tested on catalog bars.
 2. Folds by calendar date (`training.leaderboard_folds`). Fold i tests the decisions dated in
    [D_i, D_i+1) of the cut dates `CUTS` and trains on every decision of every training
@@ -66,7 +67,7 @@ from bot.core.settings import TrainSettings
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import read_meta
 from bot.model.router_model import ModelConfig
-from training.dataset import Frames, build_dataset
+from training.dataset import Frames, build_dataset, dataset_code
 from training.dataset_config import META, DatasetConfig
 from training.eval_windows import EvalWindow
 from training.evaluate import run_evaluation
@@ -220,14 +221,21 @@ def leaderboard_dataset(
     reuse: tuple[Path, ...] = (),
 ) -> RouterDataset:
     """The dataset of `config`: the first of `reuse` (e.g. the folder the checkpoint was
-    trained on) and `datasets/leaderboard-<hash[:8]>` whose config hash matches, else built in
-    the latter."""
+    trained on) and `datasets/leaderboard-<hash[:8]>` whose config hash matches and that this
+    code built (`dataset_code`), else built in the latter."""
     root = Path(datasets) / f"leaderboard-{config.digest()[:8]}"
     for folder in (*reuse, root):
         meta = Path(folder) / META
-        if meta.exists() and json.loads(meta.read_text())["config_hash"] == config.digest():
-            log.info("leaderboard dataset reused", path=str(folder))
-            return RouterDataset.load(folder)
+        if not meta.exists():
+            continue
+        saved = json.loads(meta.read_text())
+        if saved["config_hash"] != config.digest():
+            continue
+        if saved.get("code") != dataset_code():  # e.g. a strategy changed: its returns did too
+            log.info("leaderboard dataset built by other code; not reused", path=str(folder))
+            continue
+        log.info("leaderboard dataset reused", path=str(folder))
+        return RouterDataset.load(folder)
     log.info("leaderboard dataset build", path=str(root), symbols=len(config.symbols))
     build_dataset(config, root, frames=frames)
     return RouterDataset.load(root)

@@ -23,10 +23,8 @@ import hashlib
 import json
 import os
 from dataclasses import asdict
-from functools import cache
 from pathlib import Path
 
-import nautilus_trader
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +35,7 @@ import bot
 import strategies
 from bot.core.bars import BAR_COLUMNS
 from bot.engine.backtest_request import BacktestRequest
+from training.code_digest import code_digest
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +52,11 @@ def returns_key(bars: pd.DataFrame, asset_class: str, request: BacktestRequest) 
     sha.update(bars.index.asi8.tobytes())
     sha.update(np.ascontiguousarray(bars[list(BAR_COLUMNS)], dtype=np.float64).tobytes())
     settings = {k: v for k, v in asdict(request).items() if k not in _PLACE_FIELDS}
-    content = {"settings": settings, "asset_class": asset_class, "code": _code_digest()}
+    content = {
+        "settings": settings,
+        "asset_class": asset_class,
+        "code": code_digest(bot, strategies),
+    }
     sha.update(json.dumps(content, sort_keys=True, default=str).encode())
     return sha.hexdigest()
 
@@ -102,14 +105,4 @@ def _content_digest(frame: pd.DataFrame) -> str:
     sha = hashlib.sha256(json.dumps([str(c) for c in frame.columns]).encode())
     sha.update(frame.index.asi8.tobytes())
     sha.update(np.ascontiguousarray(frame.to_numpy(dtype=np.float64)).tobytes())
-    return sha.hexdigest()
-
-
-@cache
-def _code_digest() -> str:
-    sha = hashlib.sha256(nautilus_trader.__version__.encode())
-    for package in (bot, strategies):
-        root = Path(package.__file__).parent
-        for source in sorted(root.rglob("*.py")):
-            sha.update(str(source.relative_to(root)).encode() + source.read_bytes())
     return sha.hexdigest()

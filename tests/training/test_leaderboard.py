@@ -17,6 +17,7 @@ from bot.core.saved_meta import PROJECT_ROOT, project_relative
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.checkpoint import init_checkpoint
 from tests.support.series import regime_switching_frame
+from training.dataset_config import META
 from training.leaderboard import LeaderboardConfig, leaderboard_dataset, run_leaderboard
 from training.leaderboard_folds import fold_splits, training_view
 from training.ppo import PPOConfig
@@ -114,7 +115,7 @@ def recipe(regime_dataset, hashed, tmp_path):
     return folder
 
 
-def test_a_dataset_with_the_same_config_hash_is_reused(regime_dataset, tmp_path):
+def test_a_dataset_with_the_same_config_hash_built_by_this_code_is_reused(regime_dataset, tmp_path):
     config = regime_dataset.config
     (tmp_path / f"leaderboard-{config.digest()[:8]}").symlink_to(regime_dataset.root)
 
@@ -122,6 +123,30 @@ def test_a_dataset_with_the_same_config_hash_is_reused(regime_dataset, tmp_path)
 
     assert dataset.root == tmp_path / f"leaderboard-{config.digest()[:8]}"
     assert len(dataset) == len(regime_dataset)
+
+
+def test_a_dataset_other_code_built_is_rebuilt_though_its_config_hash_matches(
+    regime_dataset, tmp_path, monkeypatch
+):
+    # Arrange: the same dataset, as if a version with other strategies had built it.
+    config = regime_dataset.config
+    kept = tmp_path / f"leaderboard-{config.digest()[:8]}"
+    kept.mkdir()
+    for entry in regime_dataset.root.iterdir():
+        if entry.name != META:
+            (kept / entry.name).symlink_to(entry)
+    meta = json.loads((regime_dataset.root / META).read_text())
+    (kept / META).write_text(json.dumps(meta | {"code": "the digest of an older version"}))
+    built = []
+    monkeypatch.setattr(
+        "training.leaderboard.build_dataset", lambda config, root, frames: built.append(root)
+    )
+
+    # Act
+    leaderboard_dataset(config, tmp_path, reuse=(kept,))
+
+    # Assert: neither the checkpoint's folder nor the kept one is reused; the latter is rebuilt.
+    assert built == [kept]
 
 
 @pytest.mark.slow
