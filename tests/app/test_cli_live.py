@@ -5,12 +5,11 @@ summary, streams bars and stops cleanly on SIGINT, and a plug-in strategy tradin
 
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -23,11 +22,11 @@ from tests.support.cli import (
     KLINES,
     LIVE,
     LIVE_LIMITS,
-    ROOT,
     SECRET,
     bot_env,
     run_bot,
     serve_binance,
+    start_bot,
 )
 
 SHIPPED = "model:models/daily-equities"  # trained on daily bars: a MODEL MISMATCH on 1m bars
@@ -223,38 +222,14 @@ def test_paper_with_a_broken_model_refuses_to_start_and_sends_no_order(
 def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
     binance: FakeBinance, persistence_env: dict[str, str]
 ) -> None:
-    # Arrange
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
-        cwd=ROOT,
-        env=bot_env(binance) | persistence_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
-        minute = datetime.now(UTC).replace(second=0, microsecond=0)
-
-        # Act
-        sent = [
-            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
-            for n, close in enumerate([42_000.0, 42_001.0, 42_002.0])
-        ]
-        time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
-        stopping = time.monotonic()
-        stdout, stderr = process.communicate(timeout=15)
-        stopped_in_s = time.monotonic() - stopping
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # Act
+    session = _live_session(binance, bot_env(binance) | persistence_env)
 
     # Assert
-    assert process.returncode == 0, stderr[-3000:]
-    assert stopped_in_s < 6
-    assert sent == [1, 1, 1]
+    assert session.returncode == 0, session.stderr[-3000:]
+    assert session.stopped_in_s < 6
+    assert session.sent == [1, 1, 1]
+    stdout, stderr = session.stdout, session.stderr
     summary = stdout.split("Starting the live node")[0]
     assert "Pre-flight passed: live trading on Binance production" in summary
     assert "BTCUSDT usdt_futures (1m bars)" in summary
@@ -289,6 +264,7 @@ def test_paper_forces_the_testnet_and_stops_after_its_duration(
     assert SECRET not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_plug_in_the_fixed_policy_names_trades_in_a_live_session(
     binance: FakeBinance, persistence_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -310,35 +286,45 @@ def test_a_plug_in_the_fixed_policy_names_trades_in_a_live_session(
             "BOT__ROUTER__WEIGHTS": '{"LongOnly": 0.5, "MyLong": 0.5}',
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", *LIVE, "--confirm-live"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
-        minute = datetime.now(UTC).replace(second=0, microsecond=0)
 
-        # Act
-        for n, close in enumerate([42_000.0, 42_001.0, 42_002.0]):
-            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
-        time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    # Act
+    session = _live_session(binance, env)
 
     # Assert: the plug-in ran on the venue beside the built-in strategy, for half the capital.
-    assert process.returncode == 0, stderr[-3000:]
-    assert "MyLong" in stdout.split("Starting the live node")[0]
+    assert session.returncode == 0, session.stderr[-3000:]
+    assert "MyLong" in session.stdout.split("Starting the live node")[0]
     with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
         fills = journal.fills(journal.latest_run().run_id)
     bought = fills[fills["side"] == "BUY"].groupby("strategy")["qty"].sum()
     assert set(bought.index) == {"LongOnly", "MyLong"}
     assert bought["MyLong"] == pytest.approx(bought["LongOnly"])
-    assert "Traceback" not in stderr
+    assert "Traceback" not in session.stderr
+
+
+class _Session(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+    sent: list[int]  # clients each kline reached
+    stopped_in_s: float
+
+
+def _live_session(binance: FakeBinance, env: dict[str, str]) -> _Session:
+    """`bot live` on BTCUSDT 1m bars: three closed klines once it subscribes, then SIGINT."""
+    process = start_bot([*LIVE, "--confirm-live"], env)
+    try:
+        wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        sent = [
+            binance.push_kline("BTCUSDT", minute - timedelta(minutes=3 - n), kline_around(close))
+            for n, close in enumerate([42_000.0, 42_001.0, 42_002.0])
+        ]
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        stdout, stderr = process.communicate(timeout=15)
+        return _Session(process.returncode, stdout, stderr, sent, time.monotonic() - stopping)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

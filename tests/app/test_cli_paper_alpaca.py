@@ -21,6 +21,7 @@ from tests.support.alpaca_node import (
     stream_until_orders,
     submitted_orders,
 )
+from tests.support.cli import start_bot
 
 pytestmark = pytest.mark.e2e
 
@@ -77,14 +78,7 @@ def test_paper_session_trades_streamed_bars_nets_to_the_fake_and_stops_on_sigint
 ) -> None:
     # Arrange
     env = alpaca_bot_env(alpaca) | persistence_env
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", *PAPER],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_bot(PAPER, env)
 
     try:
         # Act

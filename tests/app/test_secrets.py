@@ -22,6 +22,7 @@ from tests.fakes.binance import FakeBinance
 from tests.fakes.server import serve_in_thread
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support import alpaca_node
+from tests.support.cli import start_bot
 from tests.support.series import SyntheticHistory
 
 pytestmark = pytest.mark.e2e
@@ -42,18 +43,6 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
         "BOT__JOURNAL__PATH": str(tmp_path / "journal.sqlite"),
     }
     return env | {f"BOT__{key.upper()}": value for key, value in settings.items()}
-
-
-def _session(args: list[str], env: dict[str, str], folder: Path) -> subprocess.Popen:
-    """`bot ARGS` running in `folder`, its output piped."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _leaks(texts: list[str], folder: Path) -> list[str]:
@@ -98,7 +87,7 @@ def test_a_live_session_with_orders_leaks_no_secret(tmp_path: Path, redis_server
             | redis_server.env()
         )
         command = ["live", "--venue", "binance", "--symbol", "BTCUSDT", "--confirm-live"]
-        process = _session([*command, "--duration-s", "12"], env, tmp_path)
+        process = start_bot([*command, "--duration-s", "12"], env, tmp_path)
         try:
             wait_for(lambda: binance.hub.listening(KLINES) > 0, 25, "the kline subscription")
             minute = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -128,7 +117,7 @@ def test_an_alpaca_paper_session_with_orders_leaks_no_secret(tmp_path: Path, red
         env = _env(tmp_path, router__policy="uniform", router__window="2")
         env |= alpaca_node.alpaca_env(alpaca) | redis_server.env()
         command = ["paper", "--venue", "alpaca", "--symbol", "AAPL", "--duration-s", "40"]
-        process = _session(command, env, tmp_path)
+        process = start_bot(command, env, tmp_path)
         try:
             # Act
             alpaca_node.stream_until_orders(alpaca, "AAPL")

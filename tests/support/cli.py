@@ -61,3 +61,15 @@ def run_bot(
         text=True,
         timeout=timeout,
     )
+
+
+def start_bot(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen:
+    """`bot ARGS` started in a subprocess in `cwd`, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
