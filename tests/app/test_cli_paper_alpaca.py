@@ -4,8 +4,6 @@ bars through the router, nets every strategy's fills to the fake's position, and
 on SIGINT."""
 
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +19,10 @@ from tests.support.alpaca_node import (
     stream_until_orders,
     submitted_orders,
 )
-from tests.support.cli import start_bot
+from tests.support.cli import run_bot, start_bot
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 PAPER = ["paper", "--venue", "alpaca", "--symbol", "AAPL", "--bar", "1m"]
 
 
@@ -35,15 +32,8 @@ def alpaca() -> Iterator[FakeAlpaca]:
         yield served
 
 
-def _bot(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _bot(args: list[str], env: dict[str, str]):
+    return run_bot(args, env, timeout=60)
 
 
 def test_paper_with_a_missing_key_refuses_with_exit_2_naming_the_variable(
