@@ -11,10 +11,12 @@ import torch
 from typer.testing import CliRunner
 
 from bot.app.cli import app
+from bot.app.runs import list_runs
 from bot.core.fingerprint import out_of_sample_start
 from bot.core.parallel import Parallel
 from bot.core.saved_meta import PROJECT_ROOT, project_relative
 from bot.engine.backtest_request import BacktestRequest
+from bot.engine.journal import Journal
 from bot.model.checkpoint import init_checkpoint
 from tests.support.series import regime_switching_frame
 from training.dataset_config import META
@@ -113,6 +115,34 @@ def recipe(regime_dataset, hashed, tmp_path):
     }
     (folder / "meta.json").write_text(json.dumps(meta))
     return folder
+
+
+def test_a_leaderboard_run_is_journalled_for_bot_runs_list(recipe, tmp_path, monkeypatch):
+    # Arrange: the 20-minute retraining replaced by one that only writes the table.
+    monkeypatch.chdir(tmp_path)
+    seen = []
+
+    def table_only(checkpoint, config, out_dir, base, parallel):
+        seen.append(config.test_instruments)
+        out_dir.mkdir(parents=True)
+        (out_dir / "router_leaderboard.md").write_text("| policy |")
+
+    monkeypatch.setattr("training.leaderboard.run_leaderboard", table_only)
+    journal = ["--set", f"journal.path={tmp_path / 'journal.sqlite'}"]
+    out = tmp_path / "board"
+
+    # Act
+    ran = CliRunner().invoke(
+        app, [*journal, "evaluate", str(recipe), "--leaderboard", "--quick", "--out", str(out)]
+    )
+    listed = CliRunner().invoke(app, [*journal, "runs", "list", "--mode", "leaderboard"])
+
+    # Assert
+    assert ran.exit_code == 0, ran.output
+    with Journal(tmp_path / "journal.sqlite") as opened:
+        (run,) = list_runs(opened, "leaderboard")
+    assert run.symbols == (",".join(seen[0]),) and run.policies == (f"model:{recipe}",)
+    assert run.report_dir == str(out.resolve()) and run.run_id in listed.output
 
 
 def test_a_dataset_with_the_same_config_hash_built_by_this_code_is_reused(regime_dataset, tmp_path):

@@ -150,7 +150,8 @@ def evaluate(
         spans = (start, end, allow_in_sample)
         windows, horizon = _symbol_windows(settings, checkpoint, symbols, *spans)
         trained = _recorded_dataset(checkpoint)
-    _journal_evaluation(ctx, windows, checkpoint, folder)
+    symbols_bars = [(w.symbol, w.bar) for w in windows]
+    _journal_evaluation(ctx, "evaluate", symbols_bars, checkpoint, folder)
     extra = _lgbm_row(trained, folder)
     summary = run_evaluation(
         checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel, extra=extra
@@ -158,14 +159,20 @@ def evaluate(
     _echo_summary(summary, folder)
 
 
-def _journal_evaluation(ctx: typer.Context, windows: list, checkpoint: Path, folder: Path) -> None:
-    """Record the evaluation as a run in the journal, so that `bot runs list` finds its report
-    (its backtests journal apart, in the report folder's own journal)."""
+def _journal_evaluation(
+    ctx: typer.Context,
+    mode: str,
+    symbols_bars: list[tuple[str, str]],
+    checkpoint: Path,
+    folder: Path,
+) -> None:
+    """Record the evaluation (or leaderboard) as a run in the journal, so that `bot runs list`
+    finds its report (its backtests journal apart, in the report folder's own journal)."""
     record = RunRecord(
         ctx.find_root().obj.run_id,
-        "evaluate",
-        symbol=",".join(dict.fromkeys(w.symbol for w in windows)),
-        bar=",".join(dict.fromkeys(w.bar for w in windows)),
+        mode,
+        symbol=",".join(dict.fromkeys(symbol for symbol, _ in symbols_bars)),
+        bar=",".join(dict.fromkeys(bar for _, bar in symbols_bars)),
         policy=f"model:{checkpoint}",
         report_dir=str(folder.resolve()),
     )
@@ -198,6 +205,7 @@ def _leaderboard(
 ) -> None:
     """`bot evaluate CKPT --leaderboard`: training.leaderboard, its dataset under the folder of
     train.dataset and its fold checkpoints under var/leaderboard."""
+    from bot.model.checkpoint import read_meta
     from training.leaderboard import LeaderboardConfig, run_leaderboard
 
     if checkpoint is None:
@@ -215,6 +223,9 @@ def _leaderboard(
     )
     stamp = f"leaderboard-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     folder = out or settings.backtest.report_dir / stamp
+    bar = read_meta(checkpoint)["extra"]["dataset"]["config"]["bar"]
+    tested = [(symbol, bar) for symbol in config.test_instruments]
+    _journal_evaluation(ctx, "leaderboard", tested, checkpoint, folder)
     run_leaderboard(checkpoint, config, folder, base_request(settings), parallel)
     typer.echo((folder / "router_leaderboard.md").read_text())
     typer.echo(f"Report: {(folder / 'router_leaderboard.json').resolve()}")

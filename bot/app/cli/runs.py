@@ -12,7 +12,7 @@ from bot.engine.journal import Journal
 
 runs_app = typer.Typer(help="The runs in the journal: backtests, evaluations, sessions.")
 
-MODES = ("backtest", "evaluate", "paper", "live", "schedule", "operator")
+MODES = ("backtest", "evaluate", "leaderboard", "paper", "live", "schedule", "operator")
 
 
 @runs_app.command("list")
