@@ -38,9 +38,11 @@ class Venue:
     paper: str  # where `bot paper` trades
     symbol: str  # the default --symbol of `bot paper` and `bot live`
     forced: Mapping[str, Mapping[str, Any]]  # mode -> settings (dotted keys) the mode forces
-    endpoint: str | None  # the settings key of the trading endpoint, when modes check it
-    mode_endpoint: Mapping[str, str]  # mode -> its endpoint while `endpoint` is left default
-    forbidden: Mapping[str, str]  # mode -> the endpoint that mode must never use
+    # The settings key that selects the trading endpoint (a URL, or Binance's testnet switch)
+    # when modes check it; its value per mode while left default; the value a mode refuses.
+    endpoint: str | None
+    mode_endpoint: Mapping[str, Any]
+    forbidden: Mapping[str, Any]
     preflight_module: str
     flatten_module: str
     history_module: str
@@ -56,9 +58,10 @@ VENUES: dict[str, Venue] = {
         paper="Binance's testnet (venues.binance.testnet)",
         symbol="BTCUSDT",
         forced={"paper": {"venues.binance.testnet": True}},
-        endpoint=None,
-        mode_endpoint={},
-        forbidden={},
+        endpoint="venues.binance.testnet",
+        # Left default, the testnet: only `bot live` switches to production, never by accident.
+        mode_endpoint={"live": False},
+        forbidden={"live": True},
         preflight_module="adapters.binance.preflight",
         flatten_module="adapters.binance.flatten",
         history_module="adapters.binance.history",

@@ -14,6 +14,8 @@ from bot.core.errors import ConfigError
 from bot.engine.backtest_request import backtest_run_id
 from bot.engine.journal import Journal, RunRecord
 
+DECIDED_MODES = ("backtest", "paper", "live")  # the runs whose router decisions are journalled
+
 
 @dataclass(frozen=True)
 class Run:
@@ -37,6 +39,18 @@ def list_runs(journal: Journal, mode: str | None = None) -> list[Run]:
     frame = frame.assign(printed=[_printed_id(row) for row in frame.itertuples()])
     runs = [_run(printed, group) for printed, group in frame.groupby("printed", sort=False)]
     return sorted(runs, key=lambda run: run.started, reverse=True)
+
+
+def latest_decided_run(journal: Journal) -> RunRecord | None:
+    """The run `bot explain` takes when none is named: the newest backtest, paper or live run
+    (evaluations, schedules and operator commands journal no decisions here) and, of a backtest
+    of several policies, a model's, whichever of them started first; None when there is none."""
+    for run in list_runs(journal):
+        if run.mode in DECIDED_MODES:
+            records = [journal.run(journal_id) for journal_id in run.journal_ids]
+            models = [r for r in records if r.policy.startswith(("model:", "lgbm:"))]
+            return (models or records)[0]
+    return None
 
 
 def resolve_run(journal: Journal, run_id: str) -> RunRecord:

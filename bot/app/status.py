@@ -13,7 +13,7 @@ from nautilus_trader.model.objects import Price
 from bot.core.bars import bar_interval
 from bot.core.report import text_table
 from bot.engine.node_state import CacheState, Session
-from bot.engine.router import HELD_BACK_EVENT
+from bot.engine.router import ACCOUNT_EVENT, HELD_BACK_EVENT
 from strategies import name_of, strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
@@ -33,7 +33,10 @@ def format_status(session: Session, cache: CacheState, now: datetime) -> str:
     lines += _router(session)
     lines += _held_back(session)
     lines += ["", "Positions per strategy (from Redis):", _positions(cache)]
-    lines += ["", f"Last events (of {len(session.events)}):", *_events(session.events)]
+    events = session.events
+    if not events.empty:  # one per model decision: bookkeeping that would crowd out the news
+        events = events[events["kind"] != ACCOUNT_EVENT]
+    lines += ["", f"Last events (of {len(events)}):", *_events(events)]
     return "\n".join(lines)
 
 

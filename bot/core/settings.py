@@ -41,7 +41,7 @@ class LoggingSettings(_Section):
     format: Literal["auto", "pretty", "json"] = Field(
         "auto", description="auto: pretty on a terminal, JSON lines otherwise"
     )
-    directory: Path = Field(Path("var/logs"), description="live nodes' JSON log files")
+    directory: Path = Field(Path("var/logs"), description="paper and live nodes' JSON log files")
 
 
 class BacktestSettings(_Section):
@@ -201,7 +201,9 @@ DEFAULT_TRADER_IDS = {"paper": "MMDREX-PAPER", "live": "MMDREX-LIVE"}
 class PersistenceSettings(_Section):
     """Where paper and live nodes keep their nautilus cache (orders, positions, component state)."""
 
-    redis_host: str = Field("localhost", description="Redis host of the live nodes' cache")
+    redis_host: str = Field(
+        "localhost", description="Redis host of the paper and live nodes' cache"
+    )
     redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port")
     connect_timeout_s: PositiveFloat = Field(
         2.0, description="how long start-up waits for Redis before refusing to trade"
@@ -246,7 +248,9 @@ class RiskSettings(_Section):
     stale_after_bars: PositiveFloat = Field(
         5.0, description="bar intervals without a new bar before new orders stop"
     )
-    backoff_initial_s: PositiveFloat = Field(1.0, description="first wait after a 429/418")
+    backoff_initial_s: PositiveFloat = Field(
+        1.0, description="first wait after a 429 (a 418 waits ban_default_s)"
+    )
     backoff_max_s: PositiveFloat = Field(300.0, description="longest wait between retries")
     ban_default_s: PositiveFloat = Field(
         120.0, description="wait after a 418 (IP ban) that carries no Retry-After"

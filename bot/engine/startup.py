@@ -86,6 +86,7 @@ def start_with_retries(
     *,
     run_id: str,
     venue: str,
+    mode: str,
     symbol: str,
     flatten: Callable[[], Any],
     echo: Callable[[str], None],
@@ -94,8 +95,9 @@ def start_with_retries(
     """Call `try_start(number)` (1-based) until an attempt does not time out, at most
     `[risk] startup_attempts` times; then flatten, journal, alert and raise OperationalError.
 
-    `flatten()` closes the symbol's position at the venue, straight through its API (the
-    application passes the venue's, as `bot flatten` uses) and returns what it did."""
+    `flatten()` closes the symbol's position on the `mode` ("paper" or "live") account at the
+    venue, straight through its API (the application passes the venue's, as `bot flatten` uses)
+    and returns what it did."""
     risk = settings.risk
     attempts = risk.startup_attempts
     for number in range(1, attempts + 1):
@@ -117,7 +119,8 @@ def start_with_retries(
         f"the start, in each of {attempts} attempts (the {venue} clients did not connect, or "
         "start-up reconciliation failed: the node's log names the request)"
     )
-    flattened = _flatten(flatten, venue, symbol) if attempt.open_positions else None
+    command = f"bot flatten --venue {venue} --symbol {symbol} --{mode} --confirm"
+    flattened = _flatten(flatten, command) if attempt.open_positions else None
     details: dict[str, Any] = {"reason": reason, "attempts": attempts}
     if flattened is not None:
         details["flatten"] = flattened
@@ -139,14 +142,14 @@ def record_event(settings: Settings, run_id: str, kind: str, payload: dict[str, 
         journal.record_event(run_id, pd.Timestamp.now(tz="UTC"), kind, payload)
 
 
-def _flatten(flatten: Callable[[], Any], venue: str, symbol: str) -> str:
+def _flatten(flatten: Callable[[], Any], command: str) -> str:
     # The kill switch's flatten, straight through the venue's API (as `bot flatten`): a node that
     # cannot start leaves nothing unmanaged at the venue when the venue lets us close it.
     try:
         done = flatten()
     except Exception as error:  # the venue may be down: say so, and what to do
         return (
-            f"NOT flattened ({type(error).__name__}: {error}); run `bot flatten --venue {venue} "
-            f"--symbol {symbol} --confirm` once the venue answers"
+            f"NOT flattened ({type(error).__name__}: {error}); run `{command}` once the venue "
+            "answers"
         )
     return f"flattened at the venue ({done.cancelled} orders cancelled, {done.closed_qty:g} closed)"

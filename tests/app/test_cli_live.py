@@ -51,6 +51,20 @@ def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> 
     assert binance.requests == []  # refused before touching the venue
 
 
+def test_live_refuses_the_testnet_set_explicitly(binance: FakeBinance) -> None:
+    # Arrange: the operator's settings point live trading at the testnet.
+    env = bot_env(binance) | {"BOT__VENUES__BINANCE__TESTNET": "true"}
+
+    # Act
+    result = run_bot([*LIVE, "--confirm-live"], env)
+
+    # Assert
+    assert result.returncode == 2
+    assert "refuses venues.binance.testnet = True, Binance's paper endpoint" in result.stderr
+    assert "Use `bot paper`" in result.stderr and "Traceback" not in result.stderr
+    assert binance.requests == []
+
+
 def test_live_without_its_safety_limits_refuses_naming_each_setting(
     binance: FakeBinance, persistence_env: dict[str, str]
 ) -> None:
@@ -222,8 +236,12 @@ def test_paper_with_a_broken_model_refuses_to_start_and_sends_no_order(
 def test_live_session_prints_the_summary_streams_bars_and_stops_on_sigint(
     binance: FakeBinance, persistence_env: dict[str, str]
 ) -> None:
+    # Arrange: `testnet` left at its default (the testnet), which `bot live` switches off.
+    env = bot_env(binance) | persistence_env
+    del env["BOT__VENUES__BINANCE__TESTNET"]
+
     # Act
-    session = _live_session(binance, bot_env(binance) | persistence_env)
+    session = _live_session(binance, env)
 
     # Assert
     assert session.returncode == 0, session.stderr[-3000:]

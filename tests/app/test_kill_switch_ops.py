@@ -137,13 +137,18 @@ def test_flatten_closes_the_futures_position_outside_the_node(env, tmp_path: Pat
     node.stop()
     held = _qty(binance)
 
+    flatten = ["flatten", "--venue", "binance", "--symbol", "BTCUSDT"]
+
     # Act
-    unconfirmed = _bot_with(env, "flatten", "--venue", "binance", "--symbol", "BTCUSDT")
-    done = _bot_with(env, "flatten", "--venue", "binance", "--symbol", "BTCUSDT", "--confirm")
+    no_account = _bot_with(env, *flatten, "--confirm")
+    unconfirmed = _bot_with(env, *flatten, "--live")
+    done = _bot_with(env, *flatten, "--live", "--confirm")
 
     # Assert
+    assert no_account.returncode == 2 and "needs the account: --live" in no_account.stderr
     assert unconfirmed.returncode == 2 and "--confirm" in unconfirmed.stderr
     assert done.returncode == 0, done.stderr
+    assert "at binance (live account)" in done.stdout
     assert f"closed a position of {held:g}" in done.stdout
     assert _qty(binance) == 0
     assert "manual_flatten" in _events(env)
@@ -168,7 +173,8 @@ def test_flatten_on_alpaca_cancels_open_orders_and_closes_the_position(persisten
         )
 
         # Act
-        done = run_bot(["flatten", "--venue", "alpaca", "--symbol", "AAPL", "--confirm"], env)
+        args = ["flatten", "--venue", "alpaca", "--symbol", "AAPL", "--paper", "--confirm"]
+        done = run_bot(args, env)
         left = alpaca.hub.call(lambda: alpaca.book.positions.get("AAPL"))
 
     # Assert

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from bot.app.runs import list_runs, resolve_run
+from bot.app.runs import latest_decided_run, list_runs, resolve_run
 from bot.core.errors import ConfigError
 from bot.engine.backtest_request import symbol_run_id
 from bot.engine.journal import Journal, RunRecord
@@ -97,6 +97,28 @@ def test_the_printed_id_of_a_one_pair_backtest_resolves_to_its_run(journal_path)
 
     assert by_printed.run_id == "bt2-SPX-random"
     assert by_journal_id.symbol == "SPX" and by_journal_id.policy == "uniform"
+
+
+def test_explain_without_an_id_takes_the_newest_run_with_decisions_and_a_model_of_a_compare(
+    journal_path, tmp_path
+):
+    # Arrange: an operator command after everything, and a journal without sessions or bt2.
+    with Journal(journal_path) as journal:
+        journal.start_run(_record("op1", "operator", "", "", 5))
+    older = tmp_path / "older.sqlite"
+    with Journal(older) as journal:
+        for policy in ("uniform", "model:models/daily-equities"):
+            _backtest(journal, "bt1", "SPX", policy, 1, "/r/1/SPX")
+
+    # Act
+    newest = _bot(journal_path, "explain", "--out", str(tmp_path / "plot"))
+    with Journal(older) as journal:
+        compared = latest_decided_run(journal)
+
+    # Assert
+    assert newest.exit_code == 0, newest.output
+    assert newest.output.startswith("Run pp1: paper BTCUSDT 1d, policy uniform")
+    assert compared.run_id == "bt1-SPX-model_models_daily-equities"
 
 
 def test_explain_with_the_id_of_a_one_pair_backtest_explains_it(journal_path, tmp_path):

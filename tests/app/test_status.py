@@ -13,7 +13,7 @@ import pytest
 from bot.app.status import format_status
 from bot.engine.journal import RunRecord
 from bot.engine.node_state import CacheState, Session
-from bot.engine.router import HELD_BACK_EVENT
+from bot.engine.router import ACCOUNT_EVENT, HELD_BACK_EVENT
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
 
@@ -137,6 +137,30 @@ def test_a_bar_stamped_in_the_future_is_flagged_as_a_clock_problem() -> None:
     assert "29.9 min in the future (CLOCK PROBLEM" in future
     assert "fresh" not in future and "min ago" not in future
     assert "0.0 min ago (fresh; stale after 5 min)" in skewed
+
+
+def test_last_events_leave_out_the_account_line_journalled_at_every_decision() -> None:
+    # Arrange: a kill switch trip followed by nine decisions' account lines.
+    run = RunRecord("r1", "live", "BTCUSDT", "1m", "model:m", {})
+    stamps = pd.date_range("2026-12-01T10:00:00Z", periods=10, freq="min")
+    events = pd.DataFrame(
+        {
+            "ts": stamps,
+            "kind": ["kill_switch", *[ACCOUNT_EVENT] * 9],
+            "payload": [{"reason": "drawdown"}, *[{"cash": 1.0}] * 9],
+        }
+    )
+    session = Session(run, "binance", "MMDREX-LIVE", 1, "running", pd.DataFrame(), pd.DataFrame(),
+                      events)  # fmt: skip
+
+    # Act
+    text = format_status(
+        session, CacheState([], [], [], {}, {}), datetime(2026, 12, 1, 11, tzinfo=UTC)
+    )
+
+    # Assert
+    assert "Last events (of 1):" in text and "kill_switch: reason=drawdown" in text
+    assert ACCOUNT_EVENT not in text
 
 
 def test_a_strategy_held_back_says_why_until_it_fills_again() -> None:

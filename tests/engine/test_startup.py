@@ -70,6 +70,7 @@ def _start(loaded: LoadedSettings, try_start, venue: _Venue, slept: list[float])
         loaded.secrets,
         run_id=RUN_ID,
         venue="BINANCE",
+        mode="live",
         symbol="BTCUSDT",
         flatten=venue.flatten,
         echo=lambda line: None,
@@ -142,7 +143,7 @@ def test_a_flatten_that_raises_reports_not_flattened_with_the_command(
         _start(loaded, _failing(2, []), venue, [])
 
     # Assert
-    command = "`bot flatten --venue BINANCE --symbol BTCUSDT --confirm`"
+    command = "`bot flatten --venue BINANCE --symbol BTCUSDT --live --confirm`"
     [failed] = _events(loaded.settings, NODE_START_FAILED_EVENT)
     assert failed["flatten"].startswith("NOT flattened (ConnectionError: venue unreachable)")
     assert command in failed["flatten"]

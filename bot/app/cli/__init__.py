@@ -24,7 +24,7 @@ from bot.app.cli.strategies import strategies_app
 from bot.app.cli.sweep import sweep
 from bot.app.cli.train import train_app
 from bot.app.explain import explain_decision, explain_run, model_attributor
-from bot.app.runs import resolve_run
+from bot.app.runs import latest_decided_run, resolve_run
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
@@ -360,7 +360,10 @@ def explain(
     ctx: typer.Context,
     run: Annotated[
         str | None,
-        typer.Argument(help="Run id, as `bot backtest` printed it (default: the latest run)."),
+        typer.Argument(
+            help="Run id, as `bot backtest` printed it (default: the newest backtest, paper or "
+            "live run; of a --compare, the model's)."
+        ),
     ] = None,
     at: Annotated[
         datetime | None,
@@ -376,9 +379,11 @@ def explain(
             "journal.path at an existing journal."
         )
     with Journal(settings.journal.path) as journal:
-        record = resolve_run(journal, run) if run else journal.latest_run()
+        record = resolve_run(journal, run) if run else latest_decided_run(journal)
         if record is None:
-            raise ConfigError(f"The journal {settings.journal.path} holds no runs yet.")
+            raise ConfigError(
+                f"The journal {settings.journal.path} holds no backtest, paper or live run yet."
+            )
         if at is None:
             folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
             typer.echo(explain_run(journal, record.run_id, folder))

@@ -11,7 +11,8 @@ What each mode forces or refuses at a venue is data in the venue table (`adapter
 - Paper and live nodes use different trader ids unless `[persistence] trader_id` is set, so
   they keep different state in Redis.
 - `bot paper --venue binance` runs on Binance's testnet (`venues.binance.testnet` is forced on;
-  the URLs stay overridable). We chose the testnet over nautilus' sandbox execution client on
+  the URLs stay overridable); `bot live --venue binance` on production unless `testnet` is set,
+  and it refuses `testnet = true`. We chose the testnet over nautilus' sandbox execution client on
   live market data because the sandbox fills against quotes and trades only, never bars, while
   the strategies trade on bars; the testnet fills real orders through the same execution client,
   user stream and reconciliation as live, so paper exercises exactly the live path.
@@ -97,7 +98,7 @@ def paper(
     """Paper-trade on Binance's testnet or Alpaca's paper endpoint (real order flow, test funds;
     not the sandbox client, which fills on quotes only, never bars). Stops on SIGINT/SIGTERM."""
     capabilities = venue_named(venue)
-    loaded = _settings(ctx, capabilities, "paper", policy, window)
+    loaded = mode_settings(ctx, capabilities, "paper", policy, window)
     symbol = symbol or capabilities.symbol
     _trade(ctx, loaded, venue, "paper", symbol, bar, duration_s, metrics_port)
 
@@ -132,7 +133,7 @@ def live(
             "`bot live` trades real money and needs explicit confirmation. Nothing was done. "
             "Re-run with --confirm-live, or use `bot paper` to trade on the testnet."
         )
-    loaded = _settings(ctx, capabilities, "live", policy, window)
+    loaded = mode_settings(ctx, capabilities, "live", policy, window)
     require_live_limits(loaded)
     require_matching_model(loaded, bar, accept_model_mismatch)
     symbol = symbol or capabilities.symbol
@@ -178,9 +179,15 @@ def _value(loaded: LoadedSettings, key: str):
     return reduce(getattr, key.split("."), loaded.settings)
 
 
-def _settings(
-    ctx: typer.Context, venue: Venue, mode: str, policy: str | None, window: int | None
+def mode_settings(
+    ctx: typer.Context,
+    venue: Venue,
+    mode: str,
+    policy: str | None = None,
+    window: int | None = None,
 ) -> LoadedSettings:
+    """The settings of `mode` ("paper" or "live") at `venue`: what the mode forces, its
+    endpoint while the operator left it default, and a ConfigError for the other mode's."""
     flags = {"router.policy": policy, "router.window": window, **venue.forced.get(mode, {})}
     run = ctx.find_root().obj
     loaded = run.settings(**flags)
@@ -189,13 +196,15 @@ def _settings(
         return loaded
     if mode in venue.mode_endpoint and loaded.sources[key] == "default":
         loaded = run.settings(**flags, **{key: venue.mode_endpoint[mode]})
-    url = _value(loaded, key).rstrip("/")
-    if url == venue.forbidden.get(mode):
+    value = _value(loaded, key)
+    if isinstance(value, str):
+        value = value.rstrip("/")
+    if mode in venue.forbidden and value == venue.forbidden[mode]:
         other = "live" if mode == "paper" else "paper"
         raise ConfigError(
-            f"`bot {mode} --venue {venue.name}` refuses {key} = {url}, "
+            f"`bot {mode} --venue {venue.name}` refuses {key} = {value}, "
             f"{venue.title}'s {other} endpoint. Nothing was done. Use `bot {other}`, "
-            f"or set {key} to the {mode} endpoint."
+            f"or leave {key} unset (`bot {mode}` then takes the {mode} endpoint)."
         )
     return loaded
 
@@ -226,6 +235,7 @@ def _trade(
         secrets,
         run_id=run_id,
         venue=venue,
+        mode=mode,
         symbol=symbol,
         flatten=lambda: flatten(venue, settings, secrets, symbol),
         echo=typer.echo,
