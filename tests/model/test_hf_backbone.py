@@ -100,6 +100,33 @@ def test_one_step_trains_every_roles_lora_and_the_encoder_not_the_base(hf_model,
     assert all(torch.equal(params[n], before) for n, before in base.items())
 
 
+def test_the_gpu_precision_trains_and_routes(tiny_qwen_dir, short, monkeypatch):
+    """What a GPU runs, here on the CPU: the base model in bf16 (`_device_and_dtype` on CUDA),
+    LoRA, temporal encoder and heads in fp32."""
+    monkeypatch.setattr(
+        "bot.model.hf_backbone._device_and_dtype", lambda: (torch.device("cpu"), torch.bfloat16)
+    )
+    torch.manual_seed(0)
+    model = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(tiny_qwen_dir)))
+    params = dict(model.named_parameters())
+    lora = {n: p.detach().clone() for n, p in params.items() if "lora_B" in n}
+    optimiser = torch.optim.AdamW([p for p in params.values() if p.requires_grad], lr=1e-2)
+
+    model.train()
+    out = model(model.encode_observations(short[:1]))
+    loss = -out.strategy_weights[:, 0].sum() + out.values.pow(2).sum()
+    loss.backward()
+    optimiser.step()
+    decision = model.eval().decide(short[0])
+
+    frozen = {p.dtype for p in params.values() if not p.requires_grad}
+    trained = {p.dtype for p in params.values() if p.requires_grad}
+    assert frozen == {torch.bfloat16} and trained == {torch.float32}
+    assert torch.isfinite(loss) and any(not torch.equal(params[n], b) for n, b in lora.items())
+    weights = np.array(list(decision["weights"].values()))
+    assert np.isfinite(weights).all() and weights.sum() == pytest.approx(1.0)
+
+
 def _outputs_and_lora_grads(model: RouterModel, batch: dict, share_vision: bool):
     """A training step's forward and backward (LoRA dropout on, seeded alike for both paths)."""
     model.backbone.share_vision = share_vision
