@@ -10,24 +10,34 @@ in one task on the shared fan-out (`bot.core.parallel`).
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from nautilus_trader.model.data import BarType  # noqa: E402
+from nautilus_trader.model.identifiers import InstrumentId  # noqa: E402
 
 from bot.core.errors import ConfigError  # noqa: E402
 from bot.core.parallel import Parallel  # noqa: E402
-from bot.core.report import text_table  # noqa: E402
+from bot.core.report import output_folder, text_table  # noqa: E402
 from bot.engine.backtest import resolve_window, run_many  # noqa: E402
 from bot.engine.backtest_request import BacktestRequest  # noqa: E402
 from bot.engine.data import load_bars  # noqa: E402
-from strategies.plugins import parameters, spec_named  # noqa: E402
+from strategies import StrategySpec  # noqa: E402
+from strategies.plugins import Parameter, parameters, spec_named  # noqa: E402
+
+# Each run sets what to trade itself; checking a grid point's config needs some instrument.
+_ANY_INSTRUMENT = InstrumentId.from_str("SWEEP.CHECK")
+_ANY_BAR_TYPE = BarType.from_str("SWEEP.CHECK-1-DAY-LAST-EXTERNAL")
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,9 @@ class SweepConfig:
     purge: int = 20  # bars between a fold's fit and test spans
 
     def __post_init__(self) -> None:
-        sweepable = {p.name for p in parameters(spec_named(self.strategy))}
-        unknown = set(self.grid) - sweepable
+        spec = spec_named(self.strategy)
+        sweepable = {p.name: p for p in parameters(spec)}
+        unknown = set(self.grid) - set(sweepable)
         if unknown or not self.grid:
             raise ConfigError(
                 f"{self.strategy} has no parameter(s) {sorted(unknown)} to sweep; its "
@@ -50,6 +61,16 @@ class SweepConfig:
             )
         if self.folds < 1 or self.purge < 0:
             raise ConfigError(f"folds={self.folds} must be >= 1 and purge={self.purge} >= 0.")
+        # Held as the config's field types (2 -> 2.0 for a float), so sweep.json shows what ran;
+        # checked here, so a bad value stops the sweep before its first backtest, not inside one.
+        annotations = {field.name: field.type for field in msgspec.structs.fields(spec.config)}
+        typed = {
+            name: tuple(self._typed(sweepable[name], annotations[name], v) for v in values)
+            for name, values in self.grid.items()
+        }
+        object.__setattr__(self, "grid", typed)
+        for point in self.points():
+            _check_point(spec, point)
 
     def points(self) -> list[dict]:
         """Every grid point, as config overrides."""
@@ -58,6 +79,32 @@ class SweepConfig:
             dict(zip(names, values, strict=True))
             for values in itertools.product(*self.grid.values())
         ]
+
+    def _typed(self, parameter: Parameter, annotation: Any, value: Any) -> Any:
+        # strict: no bool for an int, no 10.5 (nor 10.0) for one; the annotation's bounds apply.
+        try:
+            typed = msgspec.convert(value, annotation)
+        except msgspec.ValidationError as exc:
+            problem = str(exc)
+        else:
+            if not (isinstance(typed, float) and not math.isfinite(typed)):
+                return typed
+            problem = "not a finite number"
+        raise ConfigError(
+            f"{self.strategy} {parameter.name}={value!r} is not {parameter.type} ({problem}), so "
+            f"no {self.strategy} config holds it. Give values such as {parameter.default!r} (its "
+            f"default); `bot strategies list {self.strategy}` shows every parameter's type."
+        )
+
+
+def _check_point(spec: StrategySpec, point: dict) -> None:
+    # The config's own checks, such as MACross' fast below slow, which no one field's type holds.
+    try:
+        spec.config(instrument_id=_ANY_INSTRUMENT, bar_type=_ANY_BAR_TYPE, **point)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"The grid point {point} is not a valid {spec.name} config: {exc}"
+        ) from exc
 
 
 def fold_spans(index: pd.DatetimeIndex, folds: int, purge: int) -> list[tuple]:
@@ -76,6 +123,7 @@ def run_sweep(
     config: SweepConfig, base: BacktestRequest, out_dir: Path, parallel: Parallel
 ) -> dict:
     """Run the sweep; write sweep.json, table.txt and sweep.png into `out_dir`; return it."""
+    output_folder(out_dir, "--out")  # before the backtests, which a bad folder would waste
     frame = load_bars(base.symbol, base.bar, policy=base.data_policy, catalog_dir=base.catalog)
     start, end = resolve_window(frame, base)
     index = frame.index[(frame.index >= start) & (frame.index <= end)]
@@ -125,7 +173,6 @@ def run_sweep(
 
 
 def _write(result: dict, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
     labels = [json.dumps(p["params"]) for p in result["points"]]
     rows = [
         (label, *(f"{s:+.2f}" for s in p["test_sharpe"]), f"{p['mean_test_sharpe']:+.2f}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from bot.core.errors import ConfigError
 from bot.core.report_png import save
 
 IMAGES = ("equity", "weights", "candles", "returns", "rolling", "pnl")
@@ -134,6 +135,22 @@ def cells(metrics: dict[str, float | None]) -> list[str]:
         MISSING if metrics.get(key) is None else fmt.format(metrics[key] * scale)
         for key, _, scale, fmt in COLUMNS
     ]
+
+
+def output_folder(path: Path, option: str) -> Path:
+    """`path` made (with its parents) before a long run writes there, so that a path that names
+    a file or cannot be written stops the command at once, not after the work (ConfigError)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise ConfigError(
+            f"{option} {path} is not a folder ({error.strerror}): name one."
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"{option} {path}: no permission to write there. Name another folder."
+        ) from None
+    return path
 
 
 def write_report(

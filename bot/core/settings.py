@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from bot.core.errors import ConfigError
 
@@ -25,10 +25,12 @@ SECRET_ENV = {
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # No setting means anything as NaN or infinity: refused at load, not deep in a run.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class DataSettings(_Section):
@@ -46,13 +48,27 @@ class LoggingSettings(_Section):
 
 class BacktestSettings(_Section):
     symbols: tuple[str, ...] = Field(("SPX",), min_length=1)
+
+    @field_validator("symbols")
+    @classmethod
+    def _each_once(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if twice := sorted({s for s in symbols if symbols.count(s) > 1}):
+            raise ValueError(f"{', '.join(twice)} listed twice: name each symbol once")
+        return symbols
+
     bar: str = "1d"
     start: date | None = Field(None, description="first day; default: `years` before the end")
     end: date | None = Field(None, description="last day; default: the end of the data")
     years: PositiveInt = Field(10, description="span used when start is not given")
-    capital: PositiveFloat = 100_000.0
-    fee_bps: NonNegativeFloat = Field(10.0, description="commission per side, basis points")
-    slippage_bps: NonNegativeFloat = Field(1.0, description="adverse slippage per fill, bps")
+    # Upper bounds keep typos out of nautilus' Money, which stops at about 1.7e13, and out of
+    # reports: a cost of more than 10% per side is no market's.
+    capital: PositiveFloat = Field(100_000.0, le=1e12, description="starting capital, at most 1e12")
+    fee_bps: NonNegativeFloat = Field(
+        10.0, le=1000, description="commission per side, basis points (at most 1,000)"
+    )
+    slippage_bps: NonNegativeFloat = Field(
+        1.0, le=1000, description="adverse slippage per fill, bps (at most 1,000)"
+    )
     fill: Literal["next_open", "close"] = Field(
         "next_open",
         description="fill price of an order decided on a bar: the next bar's open (what a live "
@@ -71,7 +87,7 @@ class RouterSettings(_Section):
         "(`bot backtest --help` lists them): model:<dir>, registry, uniform, single:<name>, ...",
     )
     window: PositiveInt = Field(20, description="bars between router decisions")
-    seed: int = 0
+    seed: NonNegativeInt = 0
     weights: dict[str, float] = Field(default_factory=dict, description="for policy 'fixed'")
     fallback: str = Field("uniform", description="static policy used when the model fails")
     timeout_s: PositiveFloat = Field(5.0, description="model inference limit per decision")

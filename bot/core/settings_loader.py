@@ -102,7 +102,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"Config file {path} does not exist. Pass an existing file with --config "
             f"(the shipped ones are in config/), or leave --config out to use the defaults."
         ) from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise ConfigError(
+            f"Config file {path} is a directory. Pass a TOML file with --config (or BOT_CONFIG)."
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}. Fix the file.") from None
     for key in _flatten(data):
         if any(word in key.rsplit(".", 1)[-1].lower() for word in _SECRET_WORDS):
@@ -184,4 +188,6 @@ def _origin(key: str, sources: dict[str, str]) -> str:
 
 
 def _read_secrets(environ: Mapping[str, str]) -> Secrets:
-    return Secrets(**{name: environ[var] for name, var in SECRET_ENV.items() if environ.get(var)})
+    # Blanks around a pasted key are never part of it, and a blank variable is no key.
+    values = {name: environ.get(var, "").strip() for name, var in SECRET_ENV.items()}
+    return Secrets(**{name: value for name, value in values.items() if value})

@@ -243,11 +243,19 @@ def resolve_window(
             "start): nothing to trade out of sample. Pass --start to backtest the model's "
             "training span (flagged IN-SAMPLE), or choose another symbol or policy."
         )
-    if start < first or end > last + pd.Timedelta(days=1) or start >= end:
+    if start > end:
+        raise DataError(f"The start {start.date()} is after the end {end.date()}: swap them.")
+    if start < first or end > last + pd.Timedelta(days=1):
         raise DataError(
             f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
-            f"requested span {start.date()} .. {end.date()} is outside it or empty. Choose dates "
-            "inside that range (`bot data list` shows every range)."
+            f"requested span {start.date()} .. {end.date()} is outside it. Choose dates inside "
+            "that range (`bot data list` shows every range)."
+        )
+    bars = int(((frame.index >= start) & (frame.index <= end)).sum())
+    if bars < 2:  # one to decide on, the next to fill at
+        raise DataError(
+            f"{request.symbol} {request.bar} has {bars} bar(s) from {start.date()} to "
+            f"{end.date()}: a backtest needs at least two. Choose a longer span."
         )
     return start, end
 

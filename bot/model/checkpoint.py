@@ -181,6 +181,17 @@ def _check_files(meta: dict, folder: Path) -> None:
                 f"Checkpoint file {path} is corrupt (its sha-256 differs from {META}); copy it "
                 "again or re-create the checkpoint."
             )
+    # meta.json records no digest of the fingerprint (read after a run, for the in-sample flag),
+    # so it is read here: a damaged one stops the run before its work, not after.
+    prices = folder / FINGERPRINT
+    if prices.is_file():
+        try:
+            np.load(prices)
+        except (ValueError, OSError) as error:
+            raise CheckpointError(
+                f"Checkpoint file {prices} is corrupt ({error}); copy it again or re-create the "
+                "checkpoint."
+            ) from error
 
 
 def _hf_tensors(model: RouterModel) -> dict:

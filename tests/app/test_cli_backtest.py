@@ -111,3 +111,24 @@ def test_bad_input_exits_with_a_clear_message(args, code, needle):
     assert result.exit_code == code, result.output
     assert needle in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--report-dir", "taken"], "--report-dir taken is not a folder"),
+        (["--symbols", "SPX,IBM,SPX"], "SPX listed twice"),
+        (["--compare", "uniform,random,uniform"], "names a policy twice"),
+    ],
+    ids=["report-dir-is-a-file", "symbol-twice", "policy-twice"],
+)
+def test_what_would_fail_after_the_run_is_refused_before_it(tmp_path, args, needle):
+    # Arrange
+    (tmp_path / "taken").write_text("a file, not a folder")
+
+    # Act
+    result = runner.invoke(app, ["backtest", "--start", "2020-01-01", "--end", "2020-03-01", *args])
+
+    # Assert
+    assert result.exit_code == 2 and needle in result.output
+    assert not (tmp_path / "var" / "journal.sqlite").exists()  # nothing ran, nothing journalled

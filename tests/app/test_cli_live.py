@@ -51,6 +51,22 @@ def test_live_without_confirmation_refuses_with_exit_2(binance: FakeBinance) -> 
     assert binance.requests == []  # refused before touching the venue
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--policy", "bogus"], "Unknown router policy 'bogus'"), (["--bar", "7d"], "bar size '7d'")],
+    ids=["policy", "bar"],
+)
+def test_paper_refuses_a_bad_policy_or_bar_before_asking_the_venue(
+    binance: FakeBinance, args: list[str], needle: str
+) -> None:
+    # Act
+    result = run_bot(["paper", "--venue", "binance", "--duration-s", "2", *args], bot_env(binance))
+
+    # Assert
+    assert result.returncode == 2 and needle in result.stderr
+    assert binance.requests == []  # no pre-flight: the mistake is named, not "unreachable"
+
+
 def test_live_refuses_the_testnet_set_explicitly(binance: FakeBinance) -> None:
     # Arrange: the operator's settings point live trading at the testnet.
     env = bot_env(binance) | {"BOT__VENUES__BINANCE__TESTNET": "true"}

@@ -6,10 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
+from bot.app.sweep import SweepConfig
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow
 def test_sweep_scores_a_tiny_grid_walk_forward(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     common = ["sweep", "RSI", "--grid", "rsi_period=10,20", "--symbol", "SPX", "--start",
@@ -40,3 +42,84 @@ def test_sweep_refuses_a_field_the_strategy_does_not_have_naming_only_its_parame
     # nautilus' StrategyConfig internals, and what the run sets itself, are not parameters
     for internal in ("log_events", "order_id_tag", "oms_type", "instrument_id", "long_only"):
         assert internal not in listed, internal
+
+
+@pytest.fixture
+def no_backtest(monkeypatch):
+    """Fails a test whose sweep gets as far as loading bars: bad input must stop before that."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the sweep started its backtests")
+
+    monkeypatch.setattr("bot.app.sweep.load_bars", started)
+
+
+def sweep_rsi(tmp_path, *options):
+    window = ["--start", "2019-01-01", "--end", "2020-01-01", "--workers", "1"]
+    return CliRunner().invoke(
+        app, ["sweep", "RSI", *options, *window, "--out", str(tmp_path / "s")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("grid", "named"),
+    [
+        ("rsi_period=abc,14", "rsi_period='abc' is not int > 0"),  # not JSON
+        ("atr_mult=nan,1.5", "atr_mult='nan' is not float > 0.0"),  # not JSON either
+        ("atr_mult=NaN,1.5", "atr_mult=nan is not float > 0.0"),  # JSON's NaN
+        ("atr_mult=Infinity", "atr_mult=inf is not float > 0.0"),
+        ('rsi_period="x"', "rsi_period='x' is not int > 0"),
+        ("rsi_period=0,-3", "rsi_period=0 is not int > 0"),
+        ("rsi_period=10.5,14", "rsi_period=10.5 is not int > 0"),
+        ("rsi_period=true", "rsi_period=True is not int > 0"),
+    ],
+)
+def test_sweep_refuses_a_value_of_the_wrong_type_naming_field_value_and_type(
+    tmp_path, no_backtest, grid, named
+):
+    # Act
+    result = sweep_rsi(tmp_path, "--grid", grid)
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.split()), result.output
+
+
+def test_sweep_refuses_a_point_the_strategy_config_rejects(tmp_path, no_backtest):
+    # Act: fast=30 with slow=20 is a point MACross' config refuses (fast must be below slow).
+    result = CliRunner().invoke(app, ["sweep", "MACross", "--grid", "fast=5,30", "--grid",
+                                      "slow=20", "--out", str(tmp_path / "s")])  # fmt: skip
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "fast=30 is not below slow=20" in " ".join(result.output.split())
+
+
+def test_sweep_refuses_a_field_given_in_two_grid_options(tmp_path, no_backtest):
+    # Act
+    result = sweep_rsi(tmp_path, "--grid", "rsi_period=10", "--grid", "rsi_period=14")
+
+    # Assert: not a sweep of [14] alone
+    assert result.exit_code == 2, result.output
+    assert "--grid rsi_period" in result.output and "rsi_period=10,14" in result.output
+
+
+def test_sweep_refuses_an_out_folder_it_cannot_make_before_any_backtest(tmp_path, no_backtest):
+    # Arrange
+    (tmp_path / "s").write_text("a file, not a folder")
+
+    # Act
+    result = sweep_rsi(tmp_path, "--grid", "rsi_period=10,14")
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert f"--out {tmp_path / 's'} is not a folder" in " ".join(result.output.split())
+
+
+def test_sweep_config_holds_each_value_as_its_field_type():
+    # Act: JSON's 2 is an int; atr_mult is a float.
+    config = SweepConfig(strategy="RSI", grid={"atr_mult": (2, 1.5)})
+
+    # Assert
+    assert config.points() == [{"atr_mult": 2.0}, {"atr_mult": 1.5}]
+    assert isinstance(config.points()[0]["atr_mult"], float)

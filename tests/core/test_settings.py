@@ -71,6 +71,33 @@ def test_malformed_file_names_file_key_and_reason(tmp_path, text, needles):
         assert needle in str(info.value)
 
 
+def test_a_directory_or_binary_config_file_is_a_config_error(tmp_path):
+    binary = tmp_path / "bot.toml"
+    binary.write_bytes(bytes([0xBA, 0xFF, 0x00, 0x81]))
+
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(tmp_path, environ={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(binary, environ={})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("backtest.capital", "inf", "finite number"),
+        ("backtest.capital", "1e14", "less than or equal to 1000000000000"),
+        ("backtest.slippage_bps", "1e9", "less than or equal to 1000"),
+        ("backtest.fee_bps", "nan", "finite number"),
+        ("router.seed", "-1", "greater than or equal to 0"),
+    ],
+)
+def test_values_no_run_could_use_are_refused_at_load(key, value, needle):
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={f"BOT__{key.upper().replace('.', '__')}": value})
+
+    assert key in str(info.value) and needle in str(info.value)
+
+
 def test_missing_file_is_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "absent.toml", environ={})
@@ -94,6 +121,14 @@ def test_secrets_come_from_env_and_are_redacted():
     assert "secrets.alpaca_api_key **********" in shown
     assert "secrets.alpaca_secret_key (not set)" in shown
     assert "supersecret" not in repr(loaded.secrets)
+
+
+def test_a_blank_secret_is_not_set_and_blanks_around_one_are_dropped():
+    loaded = load_settings(environ={"BINANCE_API_KEY": "  \n", "BINANCE_API_SECRET": " s3cret\n"})
+
+    with pytest.raises(ConfigError, match="BINANCE_API_KEY"):
+        loaded.secrets.require("binance_api_key")
+    assert loaded.secrets.require("binance_api_secret") == "s3cret"
 
 
 def test_missing_secret_names_the_variable():

@@ -150,6 +150,10 @@ def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_pa
         (replace(SLICE, policy="fixed", weights={"LongOnly": 0.5}), ConfigError, "sums to"),
         (replace(SLICE, policy="fixed", weights={"Nope": 1.0}), ConfigError, "unknown strat"),
         (replace(SLICE, policy="sometimes"), ConfigError, "Unknown router policy"),
+        (replace(SLICE, start=date(2020, 3, 5), end=date(2020, 3, 2)), DataError, "swap them"),
+        # A weekend holds no bar, a Monday alone one: nothing to fill an order at.
+        (replace(SLICE, start=date(2020, 1, 4), end=date(2020, 1, 5)), DataError, "has 0 bar"),
+        (replace(SLICE, start=date(2020, 3, 2), end=date(2020, 3, 2)), DataError, "has 1 bar"),
     ],
 )
 def test_bad_input_gives_clear_errors(request_, error, needle):

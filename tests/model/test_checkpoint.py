@@ -87,6 +87,13 @@ def test_corrupt_weights_are_refused(checkpoint):
         load_checkpoint(checkpoint)
 
 
+def test_a_corrupt_fingerprint_is_refused_at_load(checkpoint):
+    (checkpoint / "fingerprint.npy").write_text("junk")
+
+    with pytest.raises(CheckpointError, match="fingerprint.npy is corrupt"):
+        load_checkpoint(checkpoint)
+
+
 def test_truncated_meta_is_refused(checkpoint):
     path = checkpoint / "meta.json"
     path.write_text(path.read_text()[:50])

@@ -28,7 +28,7 @@ from bot.app.runs import latest_decided_run, resolve_run
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
-from bot.core.report import TABLE_NOTES, format_table, text_table
+from bot.core.report import TABLE_NOTES, format_table, output_folder, text_table
 from bot.core.settings import BacktestSettings, RouterSettings
 from bot.core.settings_loader import (
     LoadedSettings,
@@ -332,7 +332,10 @@ def backtest(
         }
     ).settings
     policies = compare.split(",") if compare else [settings.router.policy]
-    out = settings.backtest.report_dir / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
+    if len(set(policies)) < len(policies):
+        raise ConfigError(f"--compare {compare} names a policy twice: name each once.")
+    reports = output_folder(settings.backtest.report_dir, "--report-dir")
+    out = reports / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
     requests = backtest_requests(settings, policies, run.run_id, out)
     results = run_many(requests, parallel_of(workers, ray_address), load_policy)
     for symbol in settings.backtest.symbols:
@@ -386,7 +389,7 @@ def explain(
             )
         if at is None:
             folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
-            typer.echo(explain_run(journal, record.run_id, folder))
+            typer.echo(explain_run(journal, record.run_id, output_folder(folder, "--out")))
             return
         attributor = model_attributor(record, record.settings.get("catalog"), journal)
         typer.echo(

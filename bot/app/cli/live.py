@@ -33,12 +33,15 @@ from adapters.venues import Venue, flatten, preflight
 from adapters.venues import venue as venue_named
 from bot.app.cli.options import PolicyOption
 from bot.app.monitoring import serve_metrics
+from bot.core.bars import bar_interval
 from bot.core.errors import ConfigError
 from bot.core.saved_meta import trained_bar_warning, trained_on
 from bot.core.settings_loader import LoadedSettings
 from bot.engine.node import build_trading_node
 from bot.engine.node_state import saved_kill_switch
 from bot.engine.persistence import record_node_stopped
+from bot.engine.policy import PolicySpec, check_policy
+from bot.engine.registry import REGISTRY_POLICY
 from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
 from bot.engine.startup import (
@@ -220,6 +223,12 @@ def _trade(
     metrics_port: int | None,
 ) -> None:
     settings, secrets = loaded.settings, loaded.secrets
+    # What needs no venue is refused before the venue is asked anything. A named model loads
+    # when the node is built; the registry's active one too.
+    bar_interval(bar)
+    router = settings.router
+    if router.policy != REGISTRY_POLICY:
+        check_policy(PolicySpec(router.policy, router.weights, router.seed))
     report = preflight(venue, settings, secrets, symbol)
     # The kill switch the node's risk guard restores: a tripped one keeps it flat and halted.
     switch = saved_kill_switch(settings.persistence, settings.persistence.trader_for(mode))

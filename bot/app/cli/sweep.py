@@ -19,7 +19,10 @@ def sweep(
     strategy: Annotated[str, typer.Argument(help="Strategy to sweep, e.g. RSI.")],
     grid: Annotated[
         list[str],
-        typer.Option(help="FIELD=V1,V2,... (repeat per field), e.g. --grid rsi_period=10,14,20."),
+        typer.Option(
+            help="FIELD=V1,V2,... (repeat per field), e.g. --grid rsi_period=10,14,20. Values are "
+            'JSON (14, 1.5, true, "text"); other text is taken as a string.'
+        ),
     ],
     symbol: Annotated[str, typer.Option(help="Symbol to backtest (see `bot data list`).")] = "SPX",
     start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
@@ -48,10 +51,24 @@ def sweep(
 
 
 def _grid(items: list[str]) -> dict[str, tuple]:
-    grid = {}
+    texts: dict[str, str] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not values:
             raise ConfigError(f"--grid {item!r}: write FIELD=V1,V2 (e.g. period=10,14).")
-        grid[name] = tuple(json.loads(v) for v in values.split(","))
-    return grid
+        if name in texts:
+            raise ConfigError(
+                f"--grid {name} is given twice: one option would replace the other. Give all "
+                f"its values in one: --grid {name}={texts[name]},{values}."
+            )
+        texts[name] = values
+    return {name: tuple(_value(v) for v in values.split(",")) for name, values in texts.items()}
+
+
+def _value(text: str) -> object:
+    # Text that is not JSON stays a string: a str field needs no quotes, and any other field's
+    # type check (SweepConfig) then names the field, the value and the type it should have.
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
