@@ -47,7 +47,9 @@ class RouterDataset:
         strategy table or feature schema."""
         root = Path(out_dir)
         if not (root / META).exists():
-            raise DataError(f"No dataset at {root} (no {META}); build it with build_dataset.")
+            raise DataError(
+                f"No dataset at {root} (no {META}); build it with `bot train data --out {root}`."
+            )
         meta = json.loads((root / META).read_text())
         if meta["strategy_table"] != strategy_table() or meta["feature_schema"] != feature_schema():
             raise DataError(

@@ -28,7 +28,7 @@ from nautilus_trader.model.identifiers import InstrumentId  # noqa: E402
 
 from bot.core.errors import ConfigError  # noqa: E402
 from bot.core.parallel import Parallel  # noqa: E402
-from bot.core.report import output_folder, text_table  # noqa: E402
+from bot.core.report import check_output_folder, text_table  # noqa: E402
 from bot.engine.backtest import resolve_window, run_many  # noqa: E402
 from bot.engine.backtest_request import BacktestRequest  # noqa: E402
 from bot.engine.data import load_bars  # noqa: E402
@@ -123,7 +123,7 @@ def run_sweep(
     config: SweepConfig, base: BacktestRequest, out_dir: Path, parallel: Parallel
 ) -> dict:
     """Run the sweep; write sweep.json, table.txt and sweep.png into `out_dir`; return it."""
-    output_folder(out_dir, "--out")  # before the backtests, which a bad folder would waste
+    check_output_folder(out_dir, "--out")  # before the backtests, which a bad one would waste
     frame = load_bars(base.symbol, base.bar, policy=base.data_policy, catalog_dir=base.catalog)
     start, end = resolve_window(frame, base)
     index = frame.index[(frame.index >= start) & (frame.index <= end)]
@@ -173,6 +173,7 @@ def run_sweep(
 
 
 def _write(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
     labels = [json.dumps(p["params"]) for p in result["points"]]
     rows = [
         (label, *(f"{s:+.2f}" for s in p["test_sharpe"]), f"{p['mean_test_sharpe']:+.2f}")

@@ -14,6 +14,7 @@
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,19 +138,17 @@ def cells(metrics: dict[str, float | None]) -> list[str]:
     ]
 
 
-def output_folder(path: Path, option: str) -> Path:
-    """`path` made (with its parents) before a long run writes there, so that a path that names
-    a file or cannot be written stops the command at once, not after the work (ConfigError)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as error:
-        raise ConfigError(
-            f"{option} {path} is not a folder ({error.strerror}): name one."
-        ) from None
-    except PermissionError:
-        raise ConfigError(
-            f"{option} {path}: no permission to write there. Name another folder."
-        ) from None
+def check_output_folder(path: Path, option: str) -> Path:
+    """`path`, once it is clear that a folder can be made there: a path through a file, or
+    where this user may not write, stops the command before its work (ConfigError), not after.
+    Nothing is created."""
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path} is not a folder: {existing} is a file. Name a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: no permission to write in {existing}. Name another.")
     return path
 
 

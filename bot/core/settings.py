@@ -52,6 +52,8 @@ class BacktestSettings(_Section):
     @field_validator("symbols")
     @classmethod
     def _each_once(cls, symbols: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(s.strip() for s in symbols):
+            raise ValueError("a symbol is empty: name each one (`bot data list` shows them)")
         if twice := sorted({s for s in symbols if symbols.count(s) > 1}):
             raise ValueError(f"{', '.join(twice)} listed twice: name each symbol once")
         return symbols
@@ -134,6 +136,14 @@ class TrainSettings(_Section):
         (date(2013, 1, 1), date(2016, 5, 1)),
         description="validation and test start dates, the same for every instrument",
     )
+
+    @field_validator("cuts")
+    @classmethod
+    def _validation_before_test(cls, cuts: tuple[date, date] | None):
+        if cuts is not None and cuts[0] >= cuts[1]:
+            raise ValueError("the validation start must come before the test start")
+        return cuts
+
     dataset: Path = Field(Path("var/datasets/daily"), description="dataset folder")
     checkpoints: Path = Field(Path("var/checkpoints"), description="where checkpoints go")
     backbone: Literal["compact", "hf"] = "compact"

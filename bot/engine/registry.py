@@ -12,7 +12,9 @@ pointer every window and switches to a newly promoted (or rolled back) model at 
 
 import json
 import os
+import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,10 @@ from bot.core.saved_meta import PROJECT_ROOT
 POINTER = "active.json"
 SHIPPED = "models"  # the project's folder of shipped checkpoints, `model:models/<name>`
 REGISTRY_POLICY = "registry"
+EVALUATION = "evaluation.json"
+SCORES = ("total_return", "sharpe", "max_drawdown")  # evaluation.json's average.router, shown
+# A name is a folder right under the root: no separators or leading '.', so never `..`.
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Entry:
     symbols: tuple[str, ...]
     evaluation: dict[str, Any] | None
     active: bool
+    evaluation_error: str | None = None  # why a stored evaluation.json was left out
 
 
 class Registry:
@@ -54,22 +61,31 @@ class Registry:
         return sorted(entries, key=lambda e: (e.created, e.name))
 
     def add(
-        self, checkpoint: Path, name: str | None = None, evaluation: Path | None = None
+        self,
+        checkpoint: Path,
+        name: str | None = None,
+        evaluation: Path | None = None,
+        verify: Callable[[Path], None] | None = None,
     ) -> Entry:
         """Copy the checkpoint folder in as `name` (default: its folder name), with the
         `evaluation.json` of `bot evaluate` when given; refuses a folder that is not a
-        checkpoint, or a name already taken."""
+        checkpoint, a bad or taken name, an unreadable evaluation, or a checkpoint that `verify`
+        refuses, before copying anything. `verify` loads the model: the model layer sits above
+        the engine, so the application passes it in."""
         checkpoint = Path(checkpoint)
         _meta(checkpoint)
         name = name or checkpoint.name
+        _check_name(name)
         target = self.root / name
         if target.exists():
             raise ConfigError(f"the registry already holds {name!r}; pick another --name.")
-        if evaluation is not None and not Path(evaluation).is_file():
-            raise ConfigError(f"no evaluation file {evaluation}; run `bot evaluate` first.")
+        if evaluation is not None:
+            _check_evaluation(evaluation)
+        if verify is not None:
+            verify(checkpoint)
         shutil.copytree(checkpoint, target)
         if evaluation is not None:
-            shutil.copyfile(evaluation, target / "evaluation.json")
+            shutil.copyfile(evaluation, target / EVALUATION)
         return _entry(target, False)
 
     def active(self) -> str | None:
@@ -89,11 +105,15 @@ class Registry:
         """The `model:` policy of the registered checkpoint `name`."""
         return f"model:{(self.root / name).resolve()}"
 
-    def promote(self, name: str) -> str | None:
-        """Make `name` active; returns the model it replaced (kept for rollback)."""
+    def promote(self, name: str, verify: Callable[[Path], None] | None = None) -> str | None:
+        """Make `name` active, once `verify` (as for `add`) accepts its folder; returns the model
+        it replaced (kept for rollback)."""
+        _check_name(name)
         if not (self.root / name / "meta.json").is_file():
             known = ", ".join(e.name for e in self.entries()) or "none"
             raise ConfigError(f"no model {name!r} in the registry {self.root} (it has: {known}).")
+        if verify is not None:
+            verify(self.root / name)
         pointer = self._pointer()
         previous = pointer["active"]
         if previous == name:
@@ -138,6 +158,38 @@ def shipped_entries() -> list[Entry]:
     return [replace(_entry(folder, False), name=f"{SHIPPED}/{folder.name}") for folder in folders]
 
 
+def _read_evaluation(path: Path) -> dict[str, Any]:
+    # Checks the fields `bot models list` shows (`SCORES`), so a stored one never breaks it.
+    try:
+        evaluation = json.loads(Path(path).read_text())
+        router = evaluation["average"]["router"]
+        if not all(router[key] is None or isinstance(router[key], int | float) for key in SCORES):
+            raise TypeError(f"average.router's {', '.join(SCORES)} must be numbers")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(
+            f"{path} is unreadable as an evaluation report ({type(error).__name__}: {error}); it "
+            f"must be the {EVALUATION} that `bot evaluate` wrote for this checkpoint."
+        ) from error
+    return evaluation
+
+
+def _check_evaluation(path: Path) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"no evaluation file {path}; run `bot evaluate` first.")
+    try:
+        _read_evaluation(path)
+    except ConfigError as error:
+        raise ConfigError(f"{error} Nothing was added to the registry.") from error
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"Invalid model name {name!r}: use letters, digits, '.', '_' and '-', not starting "
+            "with '.' (e.g. daily-equities); nothing was changed."
+        )
+
+
 def _meta(folder: Path) -> dict[str, Any]:
     path = folder / "meta.json"
     try:
@@ -152,13 +204,24 @@ def _meta(folder: Path) -> dict[str, Any]:
 def _entry(folder: Path, active: bool) -> Entry:
     meta = _meta(folder)
     config = meta.get("extra", {}).get("dataset", {}).get("config", {})
-    evaluation = folder / "evaluation.json"
+    evaluation, problem = _stored_evaluation(folder)
     return Entry(
         name=folder.name,
         path=folder,
         created=str(meta.get("created", "")),
         bar=str(config.get("bar", "?")),
         symbols=tuple(config.get("symbols", ())),
-        evaluation=json.loads(evaluation.read_text()) if evaluation.is_file() else None,
+        evaluation=evaluation,
         active=active,
+        evaluation_error=problem,
     )
+
+
+def _stored_evaluation(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+    # A bad evaluation.json costs its entry only the figures: the list must still show the rest.
+    if not (folder / EVALUATION).is_file():
+        return None, None
+    try:
+        return _read_evaluation(folder / EVALUATION), None
+    except ConfigError as error:
+        return None, str(error)

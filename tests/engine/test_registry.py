@@ -1,6 +1,7 @@
 """The model registry through `bot models`: add, list, promote, rollback, and their errors."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,107 @@ def test_list_shows_the_shipped_model_the_default_policy_and_the_active_pointer(
     assert "Default policy (router.policy): model:models/daily-equities" in empty.output
     assert "Active registry model (policy `registry`): none in" in empty.output
     assert "Active registry model (policy `registry`): mine" in listed.output
+
+
+def _corrupt_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "corrupt"
+    shutil.copytree(SHIPPED, folder)
+    (folder / "model.safetensors").write_bytes(b"not the weights meta.json hashed")
+    return folder
+
+
+def test_a_name_that_leaves_the_registry_is_refused_on_add_and_promote(env, tmp_path) -> None:
+    # Arrange: a checkpoint beside the registry, which `../evil` would point at
+    shutil.copytree(SHIPPED, tmp_path / "evil")
+
+    # Act
+    added = _bot(env, "models", "add", str(SHIPPED), "--name", "../outside")
+    hidden = _bot(env, "models", "add", str(SHIPPED), "--name", ".hidden")
+    promoted = _bot(env, "models", "promote", "../evil")
+
+    # Assert
+    assert [r.exit_code for r in (added, hidden, promoted)] == [2, 2, 2]
+    assert all("use letters, digits, '.', '_' and '-'" in r.output for r in (added, promoted))
+    assert not (tmp_path / "outside").exists()
+    assert not (tmp_path / "registry" / ".hidden").exists()
+    assert Registry(tmp_path / "registry").active() is None
+
+
+def test_add_refuses_a_checkpoint_that_would_not_load_before_copying(env, tmp_path) -> None:
+    # Arrange
+    corrupt = _corrupt_copy(tmp_path)
+
+    # Act
+    result = _bot(env, "models", "add", str(corrupt), "--name", "bad")
+
+    # Assert
+    assert result.exit_code == 2
+    assert "sha-256 differs from meta.json" in result.output
+    assert not (tmp_path / "registry" / "bad").exists()
+
+
+def test_promote_refuses_a_registered_checkpoint_that_no_longer_loads(env, tmp_path) -> None:
+    # Arrange: its weights damaged after it was added
+    _added(env, "damaged")
+    (tmp_path / "registry" / "damaged" / "model.safetensors").write_bytes(b"garbage")
+
+    # Act
+    result = _bot(env, "models", "promote", "damaged")
+
+    # Assert
+    assert result.exit_code == 2
+    assert "sha-256 differs from meta.json" in result.output
+    assert Registry(tmp_path / "registry").active() is None
+
+
+@pytest.mark.parametrize("text", ["symbol,sharpe\nSPY,0.1\n", "[]", '{"average": {}}'])
+def test_add_refuses_a_bad_evaluation_before_copying(env, tmp_path, text) -> None:
+    # Arrange
+    evaluation = tmp_path / "some.csv"
+    evaluation.write_text(text)
+
+    # Act
+    result = _bot(
+        env, "models", "add", str(SHIPPED), "--name", "de", "--evaluation", str(evaluation)
+    )
+    listed = _bot(env, "models", "list")
+
+    # Assert
+    assert result.exit_code == 2
+    assert "some.csv" in result.output
+    assert "must be the evaluation.json that `bot evaluate` wrote" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "registry" / "de").exists()
+    assert listed.exit_code == 0, listed.output
+
+
+def test_list_shows_an_entry_with_an_unreadable_evaluation_without_figures(env, tmp_path) -> None:
+    # Arrange
+    _added(env, "de")
+    (tmp_path / "registry" / "de" / "evaluation.json").write_text("symbol,sharpe\n")
+
+    # Act
+    listed = _bot(env, "models", "list")
+
+    # Assert
+    assert listed.exit_code == 0, listed.output
+    row = next(row for row in map(str.split, listed.output.splitlines()) if row[:1] == ["de"])
+    assert row[-3:] == ["-", "-", "-"]
+    assert "WARNING: de is listed without figures" in listed.output
+    assert "evaluation.json is unreadable" in listed.output
+
+
+def test_list_shows_a_figure_the_evaluation_left_unmeasured_as_a_dash(env, tmp_path) -> None:
+    # Arrange
+    evaluation = tmp_path / "evaluation.json"
+    router = {"total_return": 0.0362, "sharpe": None, "max_drawdown": 0.0985}
+    evaluation.write_text(json.dumps({"average": {"router": router}}))
+    _bot(env, "models", "add", str(SHIPPED), "--name", "de", "--evaluation", str(evaluation))
+
+    # Act
+    listed = _bot(env, "models", "list")
+
+    # Assert
+    assert listed.exit_code == 0, listed.output
+    row = next(row for row in map(str.split, listed.output.splitlines()) if row[:1] == ["de"])
+    assert row[-3:] == ["3.62", "-", "9.85"]

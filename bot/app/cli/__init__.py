@@ -28,7 +28,7 @@ from bot.app.runs import latest_decided_run, resolve_run
 from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
-from bot.core.report import TABLE_NOTES, format_table, output_folder, text_table
+from bot.core.report import TABLE_NOTES, check_output_folder, format_table, text_table
 from bot.core.settings import BacktestSettings, RouterSettings
 from bot.core.settings_loader import (
     LoadedSettings,
@@ -318,7 +318,7 @@ def backtest(
     run = _ctx(ctx)
     settings = run.settings(
         **{
-            "backtest.symbols": symbols.split(",") if symbols else None,
+            "backtest.symbols": symbols.split(",") if symbols is not None else None,
             "backtest.start": start.date() if start else None,
             "backtest.end": end.date() if end else None,
             "backtest.bar": bar,
@@ -334,7 +334,7 @@ def backtest(
     policies = compare.split(",") if compare else [settings.router.policy]
     if len(set(policies)) < len(policies):
         raise ConfigError(f"--compare {compare} names a policy twice: name each once.")
-    reports = output_folder(settings.backtest.report_dir, "--report-dir")
+    reports = check_output_folder(settings.backtest.report_dir, "--report-dir")
     out = reports / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{run.run_id}"
     requests = backtest_requests(settings, policies, run.run_id, out)
     results = run_many(requests, parallel_of(workers, ray_address), load_policy)
@@ -389,7 +389,7 @@ def explain(
             )
         if at is None:
             folder = out or settings.backtest.report_dir / f"explain-{record.run_id}"
-            typer.echo(explain_run(journal, record.run_id, output_folder(folder, "--out")))
+            typer.echo(explain_run(journal, record.run_id, check_output_folder(folder, "--out")))
             return
         attributor = model_attributor(record, record.settings.get("catalog"), journal)
         typer.echo(

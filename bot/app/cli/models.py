@@ -10,6 +10,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from bot.core.errors import CheckpointError
 from bot.core.report import text_table
 from bot.core.saved_meta import checkpoint_path
 from bot.engine.journal import Journal, RunRecord
@@ -50,6 +51,12 @@ def models_list(ctx: typer.Context) -> None:
     header = ("", "name", "from", "created", "bar", "symbols", "TR %", "SR", "MDD %")
     if rows:
         typer.echo(text_table(header, rows))
+    for entry, _ in registered:
+        if entry.evaluation_error:
+            typer.secho(
+                f"WARNING: {entry.name} is listed without figures: {entry.evaluation_error}",
+                fg=typer.colors.YELLOW,
+            )
     typer.echo(f"Default policy (router.policy): {settings.router.policy}")
     active = registry.active() or (
         f"none in {registry.root}; `bot models add CHECKPOINT` then `bot models promote NAME` "
@@ -64,10 +71,15 @@ def _scores(entry) -> tuple[str, str, str]:
     if not router:
         return "-", "-", "-"
     return (
-        f"{router['total_return'] * 100:.2f}",
-        f"{router['sharpe']:.2f}",
-        f"{router['max_drawdown'] * 100:.2f}",
+        _figure(router["total_return"], 100),
+        _figure(router["sharpe"], 1),
+        _figure(router["max_drawdown"], 100),
     )
+
+
+def _figure(value: float | None, scale: float) -> str:
+    # `bot evaluate` writes None for a figure no instrument measured.
+    return "-" if value is None else f"{value * scale:.2f}"
 
 
 @models_app.command("add")
@@ -81,7 +93,8 @@ def models_add(
 ) -> None:
     """Copy a checkpoint into the registry (it does not become active)."""
     # The same lookup as `model:` policies: `models/daily-equities` works from any folder.
-    entry = _registry(ctx).add(checkpoint_path(f"model:{checkpoint}"), name, evaluation)
+    path = checkpoint_path(f"model:{checkpoint}")
+    entry = _registry(ctx).add(path, name, evaluation, verify=_check_loads)
     typer.echo(f"Added {entry.name} to {entry.path.parent}; `bot models promote {entry.name}`.")
 
 
@@ -90,9 +103,20 @@ def models_promote(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]
 ) -> None:
     """Make a model active; running nodes switch at their next window."""
-    previous = _registry(ctx).promote(name)
+    previous = _registry(ctx).promote(name, verify=_check_loads)
     operator_event(ctx, PROMOTED_EVENT, {"active": name, "previous": previous}, policy=name)
     typer.echo(f"Promoted {name} (was: {previous or 'none'}).")
+
+
+def _check_loads(checkpoint: Path) -> None:
+    # The checks a `model:` policy runs when it loads (weights' sha-256, strategy table, feature
+    # schema): the registry must not hold, or make active, a model no node could route with.
+    from bot.model.checkpoint import load_checkpoint  # torch loads only when a model is checked
+
+    try:
+        load_checkpoint(checkpoint)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error} The registry was left unchanged.") from error
 
 
 @models_app.command("rollback")
