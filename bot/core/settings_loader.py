@@ -51,9 +51,11 @@ def load_settings(
         if var.startswith(ENV_PREFIX):
             key = var.removeprefix(ENV_PREFIX).lower().replace("__", ".")
             layers.append((f"env:{var}", _nest(key, _parse_value(value))))
+            _refuse_secrets(layers[-1][1], f"The variable {var}", "BOT__ variables")
     for key, value in (cli or {}).items():
         if value is not None:
             layers.append(("cli", _nest(key, value)))
+            _refuse_secrets(layers[-1][1], "The command line", "flags or --set")
 
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -108,14 +110,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}. Fix the file.") from None
-    for key in _flatten(data):
+    _refuse_secrets(data, f"Config file {path}", "files")
+    return data
+
+
+def _refuse_secrets(layer: dict[str, Any], where: str, kind: str) -> None:
+    for key in _flatten(layer):
         if any(word in key.rsplit(".", 1)[-1].lower() for word in _SECRET_WORDS):
             raise ConfigError(
-                f"Config file {path} sets `{key}`, which looks like a secret. Secrets are never "
-                f"read from files: remove it and set the environment variable instead "
+                f"{where} sets `{key}`, which looks like a secret. Secrets are never read from "
+                f"{kind}: remove it and set the environment variable instead "
                 f"({', '.join(SECRET_ENV.values())})."
             )
-    return data
 
 
 def _parse_value(text: str) -> Any:
@@ -169,7 +175,9 @@ def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         origin = _origin(key, sources)
         reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        shown = "" if err["type"] == "extra_forbidden" else f" (got {err['input']!r})"
+        # A check across keys gets the whole section as its input: the message says enough.
+        whole = err["type"] == "extra_forbidden" or isinstance(err["input"], dict)
+        shown = "" if whole else f" (got {err['input']!r})"
         problems.append(f"`{key}` from {origin}: {reason}{shown}")
     return (
         "Invalid configuration: "
@@ -180,11 +188,13 @@ def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
 
 
 def _origin(key: str, sources: dict[str, str]) -> str:
+    # An unknown section has no source of its own: its keys below it have.
+    below = sorted({source for name, source in sources.items() if name.startswith(f"{key}.")})
     while key:
         if key in sources:
             return sources[key]
         key = key.rpartition(".")[0]
-    return "the merged settings"
+    return ", ".join(below) or "the merged settings"
 
 
 def _read_secrets(environ: Mapping[str, str]) -> Secrets:

@@ -34,7 +34,8 @@ def read_user_file(path: str | Path, *, tz: str = "UTC") -> pd.DataFrame:
     frame in file order; pass it to `bot.engine.validation.validate`."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"No such file: {path}. Give the path of a CSV or Parquet file of bars.")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise DataError(f"{path} {what}. Give the path of a CSV or Parquet file of bars.")
     raw = _read_table(path)
     raw.columns = [str(column).strip().lower() for column in raw.columns]
     index = _user_times(raw, tz, path)

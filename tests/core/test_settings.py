@@ -98,6 +98,32 @@ def test_values_no_run_could_use_are_refused_at_load(key, value, needle):
     assert key in str(info.value) and needle in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("cli", "environ", "needles"),
+    [
+        ({}, {"BOT__SECRETS__BINANCE_API_KEY": "abc"}, ["BOT__ variables", "BINANCE_API_KEY"]),
+        ({"secrets.binance_api_key": "abc"}, {}, ["flags or --set", "BINANCE_API_KEY"]),
+        ({"foo.bar": 1}, {}, ["`foo` from cli: unknown key"]),
+        ({}, {"BOT__NOSUCH__X": "3"}, ["`nosuch` from env:BOT__NOSUCH__X: unknown key"]),
+    ],
+    ids=["secret-env", "secret-flag", "unknown-section-flag", "unknown-section-env"],
+)
+def test_overrides_name_their_source_and_secrets_stay_in_their_variables(cli, environ, needles):
+    with pytest.raises(ConfigError) as info:
+        load_settings(cli=cli, environ=environ)
+
+    for needle in needles:
+        assert needle in str(info.value)
+    assert "abc" not in str(info.value)
+
+
+def test_a_check_across_keys_does_not_print_the_whole_section():
+    with pytest.raises(ConfigError) as info:
+        load_settings(cli={"router.policy": "fixed"}, environ={})
+
+    assert "needs router.weights" in str(info.value) and "(got {" not in str(info.value)
+
+
 def test_missing_file_is_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "absent.toml", environ={})

@@ -290,13 +290,15 @@ def test_unreadable_time_names_its_line(tmp_path):
         read_user_file(path)
 
 
-def test_missing_price_column_and_missing_file_are_data_errors(tmp_path):
+def test_a_missing_price_column_file_or_a_folder_are_data_errors(tmp_path):
     path = _write_csv(tmp_path / "bars.csv", "date,open,high,low\n2024-01-02,1,2,1")
 
     with pytest.raises(DataError, match="missing column"):
         read_user_file(path)
-    with pytest.raises(DataError, match="No such file"):
+    with pytest.raises(DataError, match="absent.csv does not exist"):
         read_user_file(tmp_path / "absent.csv")
+    with pytest.raises(DataError, match="is a folder"):
+        read_user_file(tmp_path)
 
 
 def test_import_validates_writes_the_catalog_and_load_bars_finds_it(tmp_path):
