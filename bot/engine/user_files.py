@@ -112,11 +112,21 @@ def _user_times(raw: pd.DataFrame, tz: str, path: Path) -> pd.DatetimeIndex:
             f"{path}: no time column (found {list(raw.columns)}); name it timestamp, "
             "datetime, date or time."
         )
-    stamps = _parse_times(values.reset_index(drop=True), tz)
+    values = values.reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        units = values.dropna().abs().map(_epoch_unit)
+        if units.nunique() > 1:  # read as one unit, the others would land decades away
+            row = int(units.index[(units != units.iloc[0]).to_numpy().argmax()])
+            raise DataError(
+                f"{path}, {_where(path, row)}: the epoch {values.iloc[row]} is in "
+                f"{_UNIT_NAMES[units[row]]}, the first row's in "
+                f"{_UNIT_NAMES[units.iloc[0]]}. Write every time in one unit."
+            )
+    stamps = _parse_times(values, tz)
     bad = stamps.isna()
     if bad.any():
         row = int(bad.to_numpy().argmax())
-        where = f"row {row}" if _is_parquet(path) else f"line {row + 2}"
+        where = _where(path, row)
         raise DataError(
             f"{path}, {where}: cannot read the time {values.iloc[row]!r}. Use ISO 8601 "
             "(2024-01-02, 2024-01-02T15:30:00Z) or UNIX epoch numbers."
@@ -124,16 +134,25 @@ def _user_times(raw: pd.DataFrame, tz: str, path: Path) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(stamps, name="ts")
 
 
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def _epoch_unit(magnitude: float) -> str:
+    """The unit of a UNIX epoch number after 1973 by its size (seconds reach 1e11 in 5138)."""
+    limits = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
+    return next((unit for limit, unit in limits if magnitude < limit), "ns")
+
+
+def _where(path: Path, row: int) -> str:
+    return f"row {row}" if _is_parquet(path) else f"line {row + 2}"
+
+
 def _parse_times(values: pd.Series, tz: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     elif pd.api.types.is_numeric_dtype(values):
-        magnitude = values.abs().median()
-        unit = next(
-            u
-            for limit, u in ((1e11, "s"), (1e14, "ms"), (1e17, "us"), (1e30, "ns"))
-            if magnitude < limit
-        )
+        known = values.dropna()
+        unit = _epoch_unit(abs(known.iloc[0])) if len(known) else "s"
         return pd.to_datetime(values, unit=unit, utc=True, errors="coerce")
     else:
         text = values.astype(str).str.strip()

@@ -258,6 +258,16 @@ def test_user_times_without_offset_are_read_in_the_given_timezone(tmp_path):
     assert any(entry["event"].startswith("no volume column") for entry in logs)
 
 
+def test_epochs_in_mixed_units_are_refused_naming_the_line(tmp_path):
+    # Arrange: 2023-01-02 in seconds, then 2023-01-03 in milliseconds.
+    text = "time,open,high,low,close\n1672617600,1,2,1,2\n1672704000000,1,2,1,2\n"
+    path = _write_csv(tmp_path / "bars.csv", text)
+
+    # Act / Assert
+    with pytest.raises(DataError, match="line 3: the epoch 1672704000000 is in milliseconds"):
+        read_user_file(path)
+
+
 def test_user_epoch_milliseconds_and_parquet(tmp_path):
     stamps = [1_704_067_200_000, 1_704_070_800_000]  # 2024-01-01 00:00 and 01:00 UTC
     source = pd.DataFrame(
