@@ -137,8 +137,12 @@ class Registry:
             return {"active": None, "history": []}
         try:
             pointer = json.loads(path.read_text())
-            return {"active": pointer["active"], "history": list(pointer["history"])}
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            history = list(pointer["history"])
+            for name in [pointer["active"], *history]:  # edited by hand, it must still name
+                if name is not None:  # folders inside the registry
+                    _check_name(name)
+            return {"active": pointer["active"], "history": history}
+        except (OSError, ValueError, KeyError, TypeError, ConfigError) as error:
             raise ConfigError(
                 f"{path} is unreadable ({error}): restore it from the journal's model events, "
                 'or write {"active": "<name>", "history": []} by hand.'

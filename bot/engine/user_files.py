@@ -128,7 +128,7 @@ def _user_times(raw: pd.DataFrame, tz: str, path: Path) -> pd.DatetimeIndex:
         row = int(bad.to_numpy().argmax())
         where = _where(path, row)
         raise DataError(
-            f"{path}, {where}: cannot read the time {values.iloc[row]!r}. Use ISO 8601 "
+            f"{path}, {where}: cannot read the time {str(values.iloc[row])!r}. Use ISO 8601 "
             "(2024-01-02, 2024-01-02T15:30:00Z) or UNIX epoch numbers."
         )
     return pd.DatetimeIndex(stamps, name="ts")

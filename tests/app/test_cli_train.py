@@ -64,7 +64,18 @@ def test_train_then_evaluate_writes_table3_report(tmp_path, dataset):
     assert printed.splitlines()[0].startswith("method (mean of 2 instruments)")
     assert "router" in printed and "Regime accuracy" in printed
     # --symbols fits the LightGBM row on the dataset the checkpoint records, when it is there.
-    _bot("evaluate", str(ppo), "--symbols", "IBM", "--workers", "1", "--out", str(tmp_path / "s"))
+    span = ["--start", "2010-01-04", "--end", "2010-06-30"]  # half a year: the row, not the span
+    _bot(
+        "evaluate",
+        str(ppo),
+        "--symbols",
+        "IBM",
+        *span,
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "s"),
+    )
     assert "lgbm" in json.loads((tmp_path / "s" / "evaluation.json").read_text())["average"]
 
 

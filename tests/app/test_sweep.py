@@ -95,6 +95,14 @@ def test_sweep_refuses_a_point_the_strategy_config_rejects(tmp_path, no_backtest
     assert "fast=30 is not below slow=20" in " ".join(result.output.split())
 
 
+def test_sweep_refuses_a_value_repeated_in_one_field(tmp_path, no_backtest):
+    # Act
+    result = sweep_rsi(tmp_path, "--grid", "rsi_period=10,14,10")
+
+    # Assert: not every backtest run twice
+    assert result.exit_code == 2 and "repeats a value" in result.output
+
+
 def test_sweep_refuses_a_field_given_in_two_grid_options(tmp_path, no_backtest):
     # Act
     result = sweep_rsi(tmp_path, "--grid", "rsi_period=10", "--grid", "rsi_period=14")

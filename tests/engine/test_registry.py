@@ -109,10 +109,15 @@ def test_bad_requests_exit_2_and_change_nothing(env, tmp_path, args, message) ->
     assert sorted(p.name for p in (tmp_path / "registry").iterdir()) == before
 
 
-def test_a_corrupt_pointer_is_a_clear_error(env, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "pointer",
+    ["{not json", '{"active": "../elsewhere", "history": []}'],
+    ids=["not-json", "names-a-folder-outside"],
+)
+def test_a_corrupt_pointer_is_a_clear_error(env, tmp_path, pointer) -> None:
     # Arrange
     _added(env, "only")
-    (tmp_path / "registry" / "active.json").write_text("{not json")
+    (tmp_path / "registry" / "active.json").write_text(pointer)
 
     # Act
     result = _bot(env, "models", "promote", "only")

@@ -61,6 +61,8 @@ def _grid(items: list[str]) -> dict[str, tuple]:
                 f"--grid {name} is given twice: one option would replace the other. Give all "
                 f"its values in one: --grid {name}={texts[name]},{values}."
             )
+        if len(set(values.split(","))) < len(values.split(",")):
+            raise ConfigError(f"--grid {item!r} repeats a value: each would run twice.")
         texts[name] = values
     return {name: tuple(_value(v) for v in values.split(",")) for name, values in texts.items()}
 
