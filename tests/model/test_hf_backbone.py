@@ -80,17 +80,23 @@ def test_each_experts_adapter_changes_only_its_own_policy(hf_model, short):
     assert torch.equal(before.regime_logits, after.regime_logits)
 
 
+def _train_one_step(model: RouterModel, observations: list[Observation]) -> torch.Tensor:
+    """One AdamW step on a loss that reaches every head; returns the loss."""
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    out = model(model.encode_observations(observations))
+    loss = -out.strategy_weights[:, 0].sum() + out.values.pow(2).sum()
+    loss.backward()
+    optimiser.step()
+    return loss
+
+
 def test_one_step_trains_every_roles_lora_and_the_encoder_not_the_base(hf_model, short):
     params = dict(hf_model.named_parameters())
     trained = {n: p.detach().clone() for n, p in params.items() if p.requires_grad}
     base = {n: p.detach().clone() for n, p in params.items() if not p.requires_grad}
-    optimiser = torch.optim.AdamW([p for p in params.values() if p.requires_grad], lr=1e-2)
-    hf_model.train()
 
-    out = hf_model(hf_model.encode_observations(short[:1]))
-    loss = -out.strategy_weights[:, 0].sum() + out.values.pow(2).sum()
-    loss.backward()
-    optimiser.step()
+    _train_one_step(hf_model, short[:1])
 
     assert base and all(n.startswith("backbone.peft.") and "lora_" not in n for n in base)
     changed = {n for n, before in trained.items() if not torch.equal(params[n], before)}
@@ -110,13 +116,8 @@ def test_the_gpu_precision_trains_and_routes(tiny_qwen_dir, short, monkeypatch):
     model = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(tiny_qwen_dir)))
     params = dict(model.named_parameters())
     lora = {n: p.detach().clone() for n, p in params.items() if "lora_B" in n}
-    optimiser = torch.optim.AdamW([p for p in params.values() if p.requires_grad], lr=1e-2)
 
-    model.train()
-    out = model(model.encode_observations(short[:1]))
-    loss = -out.strategy_weights[:, 0].sum() + out.values.pow(2).sum()
-    loss.backward()
-    optimiser.step()
+    loss = _train_one_step(model, short[:1])
     decision = model.eval().decide(short[0])
 
     frozen = {p.dtype for p in params.values() if not p.requires_grad}
