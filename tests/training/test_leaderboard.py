@@ -145,6 +145,21 @@ def test_a_leaderboard_run_is_journalled_for_bot_runs_list(recipe, tmp_path, mon
     assert run.report_dir == str(out.resolve()) and run.run_id in listed.output
 
 
+def test_a_checkpoint_without_a_recorded_dataset_is_refused_before_journalling(
+    hashed, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    untrained = init_checkpoint(tmp_path / "untrained", hashed)
+    journal = tmp_path / "journal.sqlite"
+
+    result = CliRunner().invoke(
+        app, ["--set", f"journal.path={journal}", "evaluate", str(untrained), "--leaderboard"]
+    )
+
+    assert result.exit_code == 2 and "records no dataset config" in result.output
+    assert not journal.exists()
+
+
 def test_a_dataset_with_the_same_config_hash_built_by_this_code_is_reused(regime_dataset, tmp_path):
     config = regime_dataset.config
     (tmp_path / f"leaderboard-{config.digest()[:8]}").symlink_to(regime_dataset.root)

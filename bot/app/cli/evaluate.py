@@ -206,7 +206,11 @@ def _leaderboard(
     """`bot evaluate CKPT --leaderboard`: training.leaderboard, its dataset under the folder of
     train.dataset and its fold checkpoints under var/leaderboard."""
     from bot.model.checkpoint import read_meta
-    from training.leaderboard import LeaderboardConfig, run_leaderboard
+    from training.leaderboard import (
+        LeaderboardConfig,
+        leaderboard_dataset_config,
+        run_leaderboard,
+    )
 
     if checkpoint is None:
         raise ConfigError(
@@ -223,10 +227,12 @@ def _leaderboard(
     )
     stamp = f"leaderboard-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     folder = out or settings.backtest.report_dir / stamp
-    bar = read_meta(checkpoint)["extra"]["dataset"]["config"]["bar"]
-    tested = [(symbol, bar) for symbol in config.test_instruments]
+    base = base_request(settings)
+    # Its check of the checkpoint's recorded dataset runs before anything is journalled.
+    data = leaderboard_dataset_config(read_meta(checkpoint), config, base, frames=None)
+    tested = [(symbol, data.bar) for symbol in config.test_instruments]
     _journal_evaluation(ctx, "leaderboard", tested, checkpoint, folder)
-    run_leaderboard(checkpoint, config, folder, base_request(settings), parallel)
+    run_leaderboard(checkpoint, config, folder, base, parallel)
     typer.echo((folder / "router_leaderboard.md").read_text())
     typer.echo(f"Report: {(folder / 'router_leaderboard.json').resolve()}")
 
