@@ -87,9 +87,10 @@ class SweepConfig:
         except msgspec.ValidationError as exc:
             problem = str(exc)
         else:
-            if not (isinstance(typed, float) and not math.isfinite(typed)):
+            if isinstance(typed, float) and not math.isfinite(typed):
+                problem = "not a finite number"
+            else:
                 return typed
-            problem = "not a finite number"
         raise ConfigError(
             f"{self.strategy} {parameter.name}={value!r} is not {parameter.type} ({problem}), so "
             f"no {self.strategy} config holds it. Give values such as {parameter.default!r} (its "

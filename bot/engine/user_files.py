@@ -113,16 +113,7 @@ def _user_times(raw: pd.DataFrame, tz: str, path: Path) -> pd.DatetimeIndex:
             "datetime, date or time."
         )
     values = values.reset_index(drop=True)
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        units = values.dropna().abs().map(_epoch_unit)
-        if units.nunique() > 1:  # read as one unit, the others would land decades away
-            row = int(units.index[(units != units.iloc[0]).to_numpy().argmax()])
-            raise DataError(
-                f"{path}, {_where(path, row)}: the epoch {values.iloc[row]} is in "
-                f"{_UNIT_NAMES[units[row]]}, the first row's in "
-                f"{_UNIT_NAMES[units.iloc[0]]}. Write every time in one unit."
-            )
-    stamps = _parse_times(values, tz)
+    stamps = _parse_times(values, tz, path)
     bad = stamps.isna()
     if bad.any():
         row = int(bad.to_numpy().argmax())
@@ -143,16 +134,31 @@ def _epoch_unit(magnitude: float) -> str:
     return next((unit for limit, unit in limits if magnitude < limit), "ns")
 
 
+def _file_epoch_unit(values: pd.Series, path: Path) -> str:
+    """The one unit of a file's epoch numbers; DataError naming the first row in another (read
+    as one unit, the others would land decades away)."""
+    units = values.dropna().abs().map(_epoch_unit)
+    if units.empty:
+        return "s"
+    if units.nunique() > 1:
+        row = int(units.index[(units != units.iloc[0]).to_numpy().argmax()])
+        raise DataError(
+            f"{path}, {_where(path, row)}: the epoch {values.iloc[row]} is in "
+            f"{_UNIT_NAMES[units[row]]}, the first row's in {_UNIT_NAMES[units.iloc[0]]}. "
+            "Write every time in one unit."
+        )
+    return units.iloc[0]
+
+
 def _where(path: Path, row: int) -> str:
     return f"row {row}" if _is_parquet(path) else f"line {row + 2}"
 
 
-def _parse_times(values: pd.Series, tz: str) -> pd.Series:
+def _parse_times(values: pd.Series, tz: str, path: Path) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     elif pd.api.types.is_numeric_dtype(values):
-        known = values.dropna()
-        unit = _epoch_unit(abs(known.iloc[0])) if len(known) else "s"
+        unit = _file_epoch_unit(values, path)
         return pd.to_datetime(values, unit=unit, utc=True, errors="coerce")
     else:
         text = values.astype(str).str.strip()

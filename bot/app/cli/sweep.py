@@ -51,7 +51,7 @@ def sweep(
 
 
 def _grid(items: list[str]) -> dict[str, tuple]:
-    texts: dict[str, str] = {}
+    texts: dict[str, list[str]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not values:
@@ -59,12 +59,12 @@ def _grid(items: list[str]) -> dict[str, tuple]:
         if name in texts:
             raise ConfigError(
                 f"--grid {name} is given twice: one option would replace the other. Give all "
-                f"its values in one: --grid {name}={texts[name]},{values}."
+                f"its values in one: --grid {name}={','.join(texts[name])},{values}."
             )
-        if len(set(values.split(","))) < len(values.split(",")):
+        texts[name] = values.split(",")
+        if len(set(texts[name])) < len(texts[name]):
             raise ConfigError(f"--grid {item!r} repeats a value: each would run twice.")
-        texts[name] = values
-    return {name: tuple(_value(v) for v in values.split(",")) for name, values in texts.items()}
+    return {name: tuple(_value(v) for v in values) for name, values in texts.items()}
 
 
 def _value(text: str) -> object:
