@@ -12,7 +12,6 @@ Bars come from the catalog (`settings.data.catalog`: user files imported with
 symbol and bar size.
 """
 
-import re
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import structlog
 
 from bot.core.bars import BarFrame, bar_interval
 from bot.core.errors import ConfigError, DataError
+from bot.core.names import check_name
 from bot.engine.catalog import BarCatalog
 from bot.engine.datasets import DATASETS, DatasetSpec, catalog_entries, read_dataset
 from bot.engine.instruments import make_instrument, price_precision_of
@@ -83,10 +83,7 @@ def store_bars(
     first_line: int | None = None,
 ) -> ValidationResult:
     """Validate a bar frame (imported or fetched) and write it to the catalog."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", symbol):
-        raise ConfigError(
-            f"Invalid symbol {symbol!r}: use letters, digits, '.', '_' and '-' (e.g. BTCUSD)."
-        )
+    check_name(symbol, "symbol", "BTCUSD")
     result = validate(
         frame,
         asset_class=asset_class,

@@ -12,7 +12,6 @@ pointer every window and switches to a newly promoted (or rolled back) model at 
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.errors import CheckpointError, ConfigError
+from bot.core.names import check_name
 from bot.core.saved_meta import PROJECT_ROOT
 
 POINTER = "active.json"
@@ -27,8 +27,6 @@ SHIPPED = "models"  # the project's folder of shipped checkpoints, `model:models
 REGISTRY_POLICY = "registry"
 EVALUATION = "evaluation.json"
 SCORES = ("total_return", "sharpe", "max_drawdown")  # evaluation.json's average.router, shown
-# A name is a folder right under the root: no separators or leading '.', so never `..`.
-_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -187,11 +185,8 @@ def _check_evaluation(path: Path) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"Invalid model name {name!r}: use letters, digits, '.', '_' and '-', not starting "
-            "with '.' (e.g. daily-equities); nothing was changed."
-        )
+    # A name is a folder right under the root.
+    check_name(name, "model name", "daily-equities")
 
 
 def _meta(folder: Path) -> dict[str, Any]:
