@@ -54,7 +54,9 @@ class Registry:
         if not self.root.is_dir():
             return []
         active = self.active()
-        folders = [p for p in self.root.iterdir() if (p / "meta.json").is_file()]
+        folders = [
+            p for p in self.root.iterdir() if (p / "meta.json").is_file() and p.name[0] != "."
+        ]
         entries = [_entry(folder, folder.name == active) for folder in folders]
         return sorted(entries, key=lambda e: (e.created, e.name))
 
@@ -81,9 +83,19 @@ class Registry:
             _check_evaluation(evaluation)
         if verify is not None:
             verify(checkpoint)
-        shutil.copytree(checkpoint, target)
-        if evaluation is not None:
-            shutil.copyfile(evaluation, target / EVALUATION)
+        # Staged under a hidden name and renamed in whole, so a copy that fails half-way (a full
+        # disk) leaves no half model that `list` would show and `promote` would accept.
+        staging = self.root / f".adding-{name}.{os.getpid()}"
+        try:
+            shutil.copytree(checkpoint, staging)
+            if evaluation is not None:
+                shutil.copyfile(evaluation, staging / EVALUATION)
+            staging.rename(target)
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ConfigError(
+                f"copying {checkpoint} into the registry failed ({error}); nothing was added."
+            ) from error
         return _entry(target, False)
 
     def active(self) -> str | None:

@@ -259,3 +259,32 @@ def test_list_shows_a_figure_the_evaluation_left_unmeasured_as_a_dash(env, tmp_p
     assert listed.exit_code == 0, listed.output
     row = next(row for row in map(str.split, listed.output.splitlines()) if row[:1] == ["de"])
     assert row[-3:] == ["3.62", "-", "9.85"]
+
+
+def test_a_copy_that_fails_half_way_adds_nothing(env, tmp_path, monkeypatch) -> None:
+    # Arrange: the weights copied, then the disk fills before the evaluation is copied
+    evaluation = tmp_path / "evaluation.json"
+    router = {"total_return": 0.0362, "sharpe": 0.18, "max_drawdown": 0.0985}
+    evaluation.write_text(json.dumps({"average": {"router": router}}))
+    copyfile = shutil.copyfile
+
+    def disk_full(source, target, **kwargs):
+        if Path(target).name == "evaluation.json":
+            raise OSError(28, "No space left on device")
+        return copyfile(source, target, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+
+    # Act
+    result = _bot(
+        env, "models", "add", str(SHIPPED), "--name", "half", "--evaluation", str(evaluation)
+    )
+    listed = _bot(env, "models", "list")
+    promoted = _bot(env, "models", "promote", "half")
+
+    # Assert
+    assert result.exit_code == 2
+    assert "No space left on device" in result.output and "nothing was added" in result.output
+    assert list((tmp_path / "registry").iterdir()) == []
+    assert "half" not in [line.split()[0] for line in listed.output.splitlines() if line.strip()]
+    assert promoted.exit_code == 2 and "no model 'half'" in promoted.output
