@@ -104,6 +104,7 @@ def test_a_compare_and_an_evaluation_run_on_the_cluster(head, tmp_path):
         (f"127.0.0.1:{free_port()}", "nothing answers"),  # Ray itself waited minutes
         ("ray://127.0.0.1:10001", "Ray Client (ray://) addresses are not supported"),
     ],
+    ids=["no-cluster", "ray-client"],  # not the free port: test ids must not change per run
 )
 def test_a_bad_address_is_a_clear_error_at_once(tmp_path, address, said):
     done = _bot(
