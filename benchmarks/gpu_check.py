@@ -182,6 +182,14 @@ def _timed(step) -> tuple[float, float, int]:
     """Median wall and CPU seconds of a step (after a warm-up) and the bytes autograd saved in
     one."""
     import numpy as np
+
+    saved = saved_bytes(step)
+    times = np.array([_clocked(step) for _ in range(STEPS)])
+    return float(np.median(times[:, 0])), float(np.median(times[:, 1])), saved
+
+
+def saved_bytes(step) -> int:
+    """The bytes of the tensors autograd saves for backward in one call of `step`."""
     import torch
 
     saved = [0]
@@ -192,8 +200,7 @@ def _timed(step) -> tuple[float, float, int]:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         step()
-    times = np.array([_clocked(step) for _ in range(STEPS)])
-    return float(np.median(times[:, 0])), float(np.median(times[:, 1])), saved[0]
+    return saved[0]
 
 
 def _latency(work) -> dict[str, float]:

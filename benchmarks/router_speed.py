@@ -13,11 +13,6 @@ from bot.engine.data import load_bars
 from bot.model.backbones import minilm_embedding
 from bot.model.router_model import ModelConfig, RouterModel
 
-# Qwen2.5-VL-3B's text shape (vision tower left at the tiny test size: no weights offline).
-QWEN_3B = dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
-               num_attention_heads=16, num_key_value_heads=2,
-               rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]})  # fmt: skip
-
 
 def _latency(work, repeats: int) -> dict[str, float]:
     work()  # warm-up
@@ -58,9 +53,9 @@ def run(quick: bool) -> dict:
 def _gpu_3b(observation, repeats: int) -> dict | str:
     if not torch.cuda.is_available():
         return "not measured: no GPU was lent to this run"
-    from tests.support.tiny_qwen import make_tiny_qwen
+    from tests.support.tiny_qwen import QWEN_TEXT_SHAPES, make_tiny_qwen
 
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = make_tiny_qwen(folder, text=QWEN_3B)
+        model_dir = make_tiny_qwen(folder, text=QWEN_TEXT_SHAPES["qwen2.5-vl-3b"])
         model = RouterModel(ModelConfig(backbone="hf", hf_model_dir=str(model_dir)))
         return _latency(lambda: model.decide(observation), repeats)

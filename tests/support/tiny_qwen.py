@@ -28,6 +28,18 @@ SPECIAL_TOKENS = (
     "<|vision_pad|>",  # the hf backbone's temporal soft-token placeholder, as in Qwen's vocabulary
 )
 
+# The real models' text shapes (their config.json), for benchmarks of memory and speed at size;
+# the vision tower stays tiny (no weights offline).
+QWEN_TEXT_SHAPES = {
+    "qwen2.5-vl-3b": dict(
+        hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
+        num_key_value_heads=2, rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+    ),
+    "qwen2.5-vl-7b": dict(
+        hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+        num_key_value_heads=4, rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+    ),
+}  # fmt: skip
 
 # The stock processor demands a video processor, which needs torchvision; charts need none.
 TinyQwenProcessor = image_only_processor(Qwen2_5_VLProcessor)
