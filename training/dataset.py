@@ -27,8 +27,10 @@ are split by time in one of two ways:
   starts at its cut date;
 - else `splits` shares of each symbol's own decisions (60/20/20 by default), for single series:
   the first decisions of the validation and test splits are dropped until their decision bar
-  lies more than `purge` bars after the previous split's last decision bar.
-Either way no label window reaches a later split's decision bar. Observations come from
+  lies more than max(`purge`, `window`) bars after the previous split's last decision bar.
+  Symbols whose shares fall on different dates are refused, since one would train on the days
+  another is tested on.
+Either way no label or return window reaches a later split's decision bar. Observations come from
 `bot.core.observation` (`observe`, the path of `build_observation`) on the bars up to and
 including t, never later ones.
 
@@ -45,6 +47,7 @@ task per strategy backtest still to run, then one per chunk of decisions
 the files are the same for any number of workers.
 """
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,6 +122,8 @@ def build_dataset(
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
     _check_splits(config, plans)
+    if not config.cuts:
+        _check_shares_line_up(config, assets, plans)
     cached = {asset.symbol: _cached_returns(config, asset) for asset in assets}
     missing = [asset for asset in assets if cached[asset.symbol][0] is None]
     requests = [request for asset in missing for request in _requests(config, asset)]
@@ -198,9 +203,39 @@ def _check_splits(config: DatasetConfig, plans: list[pd.DataFrame]) -> None:
         )
 
 
+def _check_shares_line_up(config: DatasetConfig, assets: list, plans: list) -> None:
+    """Share splits cut each symbol at its own dates: refuse symbols whose train or validation
+    windows reach past another symbol's next split, where a model would learn the very market
+    it is then tested on (calendar `cuts` split every symbol on the same dates)."""
+    ends, starts = {}, {}
+    for asset, plan in zip(assets, plans, strict=True):
+        last = len(asset.bars) - 1
+        for name in SPLITS:
+            t = plan.loc[plan["split"] == name, "t"]
+            ends[asset.symbol, name] = asset.bars.index[min(t.max() + _reach(config), last)]
+            starts[asset.symbol, name] = asset.bars.index[t.min()]
+    symbols = [asset.symbol for asset in assets]
+    for before, after in itertools.pairwise(SPLITS):
+        end, a = max((ends[symbol, before], symbol) for symbol in symbols)
+        start, b = min((starts[symbol, after], symbol) for symbol in symbols)
+        if end >= start:
+            raise ConfigError(
+                f"Split by shares, {a}'s {before} windows reach {end:%Y-%m-%d} but "
+                f"{b}'s {after} split starts {start:%Y-%m-%d}: the model would learn the "
+                "market it is tested on. Set calendar cuts (`train.cuts`, DatasetConfig.cuts), "
+                "which split every symbol on the same dates."
+            )
+
+
+def _reach(config: DatasetConfig) -> int:
+    # Bars a decision's label (horizon) and held window read ahead: the next split's decisions
+    # start beyond them.
+    return max(config.purge_bars, config.window)
+
+
 def _by_date(config: DatasetConfig, asset: _Asset, t: np.ndarray) -> list[np.ndarray]:
     firsts = asset.bars.index.searchsorted([cut_day(c) for c in config.cuts])  # first bar >= cut
-    reach = max(config.purge_bars, config.window)
+    reach = _reach(config)
     bounds = np.searchsorted(t, firsts)
     parts = np.split(t, bounds)
     for i in (0, 1):
@@ -214,7 +249,7 @@ def _by_share(config: DatasetConfig, asset: _Asset, t: np.ndarray) -> list[np.nd
     for i in (1, 2):
         previous = parts[i - 1]
         if len(previous):
-            parts[i] = parts[i][parts[i] > previous[-1] + config.purge_bars]
+            parts[i] = parts[i][parts[i] > previous[-1] + _reach(config)]
     for name, part in zip(SPLITS, parts, strict=True):
         if not len(part):
             raise DataError(

@@ -243,6 +243,24 @@ def test_calendar_cuts_split_every_symbol_on_the_same_dates(frame):
     assert _plan(config, full).query("split == 'test'")["t"].min() < firsts[1] + STRIDE
 
 
+def test_share_splits_purge_by_the_held_window_when_it_outlasts_the_label(frame):
+    # A decision's return window (window bars) reads further ahead than its label (horizon).
+    config = _config(horizon=5, window=20)
+    plan = _plan(config, _Asset("SYN", "index", frame, None))
+    t = {name: plan.loc[plan["split"] == name, "t"] for name in SPLITS}
+
+    assert t["train"].max() + 20 < t["val"].min()
+    assert t["val"].max() + 20 < t["test"].min()
+
+
+def test_share_splits_of_symbols_on_different_dates_are_refused(tmp_path, frame):
+    # Each symbol's shares fall on its own dates: LATE would train on the days FULL tests on.
+    frames = {"FULL": (frame, "index"), "LATE": (frame.iloc[200:], "index")}
+
+    with pytest.raises(ConfigError, match="LATE's train windows reach .* FULL's val split"):
+        build_dataset(_config(symbols=tuple(frames)), tmp_path, frames=frames, progress=False)
+
+
 def test_calendar_cuts_must_leave_every_split_some_decisions(tmp_path, frame):
     with pytest.raises(ConfigError, match="cuts must be two dates"):
         _config(cuts=("2002-11-01", "2002-03-01"))
