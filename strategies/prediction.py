@@ -3,8 +3,9 @@
 Not one of the eleven routed strategies (and not in `strategies.STRATEGIES`): it trades a
 series of next-day predictions made outside the engine. At each bar whose time has a target,
 it buys with all its equity (less a reserve for fees and slippage) when the target is long and
-it is flat, and sells everything when the target is flat and it is long. Orders fill at the
-bar's close (`bot.engine.sim`), so a prediction made from the bars up to t is held from t's close.
+it is flat, and sells everything when the target is flat and it is long. Orders fill at the next
+bar's open (`bot.engine.sim`), so a prediction made from the bars up to t is held from t + 1's
+open.
 """
 
 import json

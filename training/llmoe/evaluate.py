@@ -19,6 +19,7 @@ from tqdm import tqdm
 from bot.engine.backtest import run_many
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.buy_and_hold import buy_and_hold
+from bot.engine.data import dataset_asset_class
 from bot.engine.journal import Journal, RunRecord
 from bot.model.policy import load_policy
 from training.llmoe.baselines import LLMOE_BASELINES, Split
@@ -150,13 +151,15 @@ def _backtest(runs: dict[str, SymbolRun], config: EvaluateConfig) -> None:
     jobs, slots = [], []
     for symbol, run in runs.items():
         bars = _test_bars(run.data)
+        asset_class = dataset_asset_class(symbol, "1d", catalog_dir=config.data.catalog)
         for costs in COSTS:
             fee, slip = _costs(config, costs)
             run.equity[costs] = {name: [] for name in run.predictions}
             for name, series in run.predictions.items():
                 for seed, probabilities in enumerate(series):
                     targets = targets_of(run.data.test.days, probabilities)
-                    jobs.append(TradeJob(f"{name}-{seed}", symbol, bars, targets, fee, slip))
+                    job = TradeJob(f"{name}-{seed}", symbol, bars, targets, fee, slip, asset_class)
+                    jobs.append(job)
                     slots.append(run.equity[costs][name])
             terms = BacktestRequest(symbol, capital=CAPITAL, fee_bps=fee, slippage_bps=slip)
             hold, _ = buy_and_hold(bars, terms)  # fills at the next open, like the strategies

@@ -35,7 +35,7 @@ _DAY_NS = bar_interval("1d").value
 
 @dataclass(frozen=True)
 class TradeJob:
-    """One backtest: `targets` (1 all-in, 0 all-out) per bar time, on `bars`."""
+    """One backtest: `targets` (1 all-in, 0 all-out) per bar time, on `bars` of `asset_class`."""
 
     name: str
     symbol: str
@@ -43,6 +43,7 @@ class TradeJob:
     targets: dict[int, int]
     fee_bps: float
     slippage_bps: float
+    asset_class: str
     capital: float = 100_000.0
 
 
@@ -53,12 +54,15 @@ def targets_of(days: pd.DatetimeIndex, probabilities: np.ndarray) -> dict[int, i
 
 def run_job(job: TradeJob) -> pd.Series:
     """The job's equity curve, one value per bar, on the bars' (open-time) index."""
-    instrument = make_instrument(job.symbol, "equity", fee_bps=job.fee_bps)
+    # Sized and accounted as the backtests of the other rows are (`bot.engine.backtest`):
+    # fractional units, and a cash account for spot crypto.
+    instrument = make_instrument(job.symbol, job.asset_class, fee_bps=job.fee_bps, fractional=True)
     bar_type = bar_type_for(instrument, "1d")
     engine = new_engine(
         instrument,
         to_nautilus_bars(job.bars, instrument, "1d"),
         capital=job.capital,
+        account="cash" if job.asset_class == "crypto" else "margin",
         fee_bps=job.fee_bps,
         slippage_bps=job.slippage_bps,
     )

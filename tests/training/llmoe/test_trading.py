@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.engine.instruments import make_instrument
 from training.llmoe.trading import TradeJob, run_job, table_metrics, targets_of
 
 
@@ -23,32 +24,36 @@ def test_all_in_when_up_all_out_when_down_with_fees_and_slippage():
     bars = _bars([100, 110, 121, 110, 100, 100, 110])
     predictions = np.array([0.9, 0.8, 0.2, 0.3, 0.7, 0.6])  # for the first six days
     job = TradeJob(
-        "t", "TEST", bars, targets_of(bars.index[:6], predictions), fee_bps=10, slippage_bps=0
+        "t", "TEST", bars, targets_of(bars.index[:6], predictions), 10, 0, asset_class="equity"
     )
 
     equity = run_job(job)
 
     assert list(equity.index) == list(bars.index)
     assert equity.iloc[0] == pytest.approx(100_000)
-    units = np.floor(100_000 * 0.995 / 100)  # all in at 100, less the reserve
+    units = 100_000 * 0.995 / 100  # all in at 100, less the reserve
     buy_fee = units * 100 * 1e-3
     assert equity.iloc[2] == pytest.approx(100_000 - buy_fee + units * 21, rel=1e-6)
     after_sale = 100_000 - buy_fee + units * 21 - units * 121 * 1e-3  # sold at 121 on day 3
     assert equity.iloc[3] == pytest.approx(after_sale, rel=1e-6)
     assert equity.iloc[4] == pytest.approx(after_sale, rel=1e-6)  # out: flat through the fall
-    units2 = np.floor(after_sale * 0.995 / 100)
+    units2 = np.floor(after_sale * 0.995 / 100 * 1e6) / 1e6  # to the size step, 1e-6
     expected_end = after_sale - units2 * 100 * 1e-3 + units2 * 10  # back in at 100 on day 5
     assert equity.iloc[-1] == pytest.approx(expected_end, rel=1e-6)
 
 
-def test_no_costs_means_no_fees():
-    bars = _bars([100, 110, 121])
-    job = TradeJob("t", "TEST", bars, targets_of(bars.index[:2], np.array([0.9, 0.9])), 0.0, 0.0)
+@pytest.mark.parametrize(("symbol", "asset_class"), [("TEST", "equity"), ("BTCUSD", "crypto")])
+def test_sizes_are_fractional_as_in_the_other_rows_and_no_costs_means_no_fees(symbol, asset_class):
+    # 99,500 / 300 is not a whole number of units: whole units would leave 2/3 of one unspent.
+    bars = _bars([300, 330, 363])
+    targets = targets_of(bars.index[:2], np.array([0.9, 0.9]))
+    job = TradeJob("t", symbol, bars, targets, 0.0, 0.0, asset_class=asset_class)
 
     equity = run_job(job)
 
-    units = np.floor(100_000 * 0.995 / 100)
-    assert equity.iloc[-1] == pytest.approx(100_000 + units * 21)
+    step = make_instrument(symbol, asset_class, fractional=True).size_increment.as_double()
+    units = np.floor(100_000 * 0.995 / 300 / step) * step
+    assert step < 1 and equity.iloc[-1] == pytest.approx(100_000 + units * 63, rel=1e-6)
 
 
 def test_table_metrics_of_a_known_curve():
