@@ -135,8 +135,10 @@ def run_sweep(
             base,
             policy=f"single:{config.strategy}",
             params={config.strategy: point},
-            start=a.date(),
-            end=b.date(),
+            # The fold's bar times, not their days: on intraday bars a day would move the
+            # edges to midnight, dropping the purge and sharing bars between fit and test.
+            start=a.tz_localize(None).to_pydatetime(),
+            end=b.tz_localize(None).to_pydatetime(),
             progress=False,
         )  # fmt: skip
         for point in points

@@ -127,7 +127,8 @@ def backtest_run_id(journal_run_id: str, symbol: str, policy: str) -> str:
 
 
 def request_day(day: date) -> pd.Timestamp:
-    """A request's date (`start`, `end`, `validation_start`) as midnight UTC."""
+    """A request's date (`start`, `end`, `validation_start`) as midnight UTC, or its time when
+    it is a datetime (a sweep's fold edges on intraday bars)."""
     return pd.Timestamp(day).tz_localize("UTC")
 
 

@@ -1,12 +1,19 @@
 """`bot sweep` end to end on a tiny grid, serially and on local Ray."""
 
 import json
+from datetime import date
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from bot.app.sweep import SweepConfig
+from bot.app.sweep import SweepConfig, run_sweep
+from bot.core.parallel import Parallel
+from bot.engine.backtest import resolve_window
+from bot.engine.backtest_request import BacktestRequest
+from tests.support.series import trending_bars
 
 pytestmark = pytest.mark.e2e
 
@@ -131,3 +138,28 @@ def test_sweep_config_holds_each_value_as_its_field_type():
     # Assert
     assert config.points() == [{"atr_mult": 2.0}, {"atr_mult": 1.5}]
     assert isinstance(config.points()[0]["atr_mult"], float)
+
+
+def test_intraday_folds_keep_their_purge_and_never_share_a_bar(tmp_path, monkeypatch):
+    # Arrange: 15-minute bars; the backtests only recorded, as the engine would span them
+    frame = trending_bars(0.0, count=3000)
+    frame.index = pd.date_range("2021-01-01", periods=3000, freq="15min", tz="UTC", name="ts")
+    monkeypatch.setattr("bot.app.sweep.load_bars", lambda *_args, **_kwargs: frame)
+    sent = []
+
+    def recorded(requests, _parallel):
+        sent.extend(requests)
+        return [SimpleNamespace(metrics={"sharpe": 0.0}) for _ in requests]
+
+    monkeypatch.setattr("bot.app.sweep.run_many", recorded)
+    config = SweepConfig(strategy="RSI", grid={"rsi_period": (10,)}, folds=3, purge=20)
+
+    # Act
+    base = BacktestRequest("SYN", bar="15m", start=date(2021, 1, 1), end=date(2021, 2, 1))
+    run_sweep(config, base, tmp_path / "out", Parallel(workers=1))
+
+    # Assert
+    spans = [resolve_window(frame, request) for request in sent]
+    for (_, fit_end), (test_start, _) in zip(spans[::2], spans[1::2], strict=True):
+        between = ((frame.index > fit_end) & (frame.index < test_start)).sum()
+        assert fit_end < test_start and between == 20
