@@ -59,7 +59,7 @@ from training.eval_stats import (
 )
 from training.eval_windows import IN_SAMPLE, EvalWindow
 from training.labels import NO_LABEL, regime_labels
-from training.rule_baselines import RULE_BASELINES, baseline_equity
+from training.rule_baselines import baseline_equity, rule_positions
 
 log = structlog.get_logger(__name__)
 
@@ -152,15 +152,16 @@ def _instrument_report(
     # stamped at bar closes, the frame at bar opens), with indicators warm from all history.
     at_close = bar_interval(window.bar)
     decided = (frame.index + at_close).isin(router.equity.index)
+    positions = rule_positions(frame, long_only=router.asset_class == "crypto")
     references = {
         name: baseline_equity(
             frame[decided],
-            position(frame)[decided],
+            position[decided],
             request.capital,
             request.fee_bps,
             request.slippage_bps,
         ).shift(freq=at_close)
-        for name, position in RULE_BASELINES.items()
+        for name, position in positions.items()
     }
     metrics = write_backtest_report(runs, folder, references)
     metrics = {_label(name): row for name, row in metrics.items()}

@@ -23,7 +23,8 @@ typical price.
 `fee_bps`
 per side and `slippage_bps` on the notional traded; it is marked at each close. Evaluation feeds
 it the positions over the same traded bars as the strategies, computed on the whole history
-before them so the indicators are warm at the first bar.
+before them so the indicators are warm at the first bar, and long-only where they are
+(`rule_positions`).
 """
 
 import numpy as np
@@ -90,6 +91,13 @@ RULE_BASELINES = {
     "WR": wr_position,
     "BIAS": bias_position,
 }
+
+
+def rule_positions(bars: pd.DataFrame, long_only: bool) -> dict[str, np.ndarray]:
+    """Every rule baseline's positions on `bars`; with `long_only` (spot crypto, where the routed
+    strategies may not short either) a short is flat."""
+    low = 0.0 if long_only else -1.0
+    return {name: np.clip(position(bars), low, 1.0) for name, position in RULE_BASELINES.items()}
 
 
 def baseline_equity(

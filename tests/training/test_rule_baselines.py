@@ -10,6 +10,7 @@ from training.rule_baselines import (
     cr_position,
     kdj_rsi_position,
     macd_position,
+    rule_positions,
     wr_position,
 )
 
@@ -108,3 +109,17 @@ def test_positions_use_no_future_bars(name):
     after = RULE_BASELINES[name](_bars(changed))[:150]
 
     assert (before == after).all()
+
+
+def test_long_only_positions_are_flat_where_the_rules_go_short():
+    # Spot crypto: the routed strategies may not short, so neither may the baselines.
+    rng = np.random.default_rng(2)
+    bars = _bars(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 300))))
+
+    both = rule_positions(bars, long_only=False)
+    long_only = rule_positions(bars, long_only=True)
+
+    assert set(both) == set(RULE_BASELINES)
+    assert sum((both[name] < 0).sum() for name in both) > 100  # the rules do short here
+    for name, position in long_only.items():
+        assert np.array_equal(position, np.where(both[name] < 0, 0.0, both[name]))
