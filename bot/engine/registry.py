@@ -21,6 +21,7 @@ from typing import Any
 from bot.core.errors import CheckpointError, ConfigError
 from bot.core.names import check_name
 from bot.core.saved_meta import PROJECT_ROOT
+from bot.core.staging import staged_folder
 
 POINTER = "active.json"
 SHIPPED = "models"  # the project's folder of shipped checkpoints, `model:models/<name>`
@@ -83,16 +84,14 @@ class Registry:
             _check_evaluation(evaluation)
         if verify is not None:
             verify(checkpoint)
-        # Staged under a hidden name and renamed in whole, so a copy that fails half-way (a full
-        # disk) leaves no half model that `list` would show and `promote` would accept.
-        staging = self.root / f".adding-{name}.{os.getpid()}"
+        # Staged, so a copy that fails half-way (a full disk) leaves no half model that `list`
+        # would show and `promote` would accept.
         try:
-            shutil.copytree(checkpoint, staging)
-            if evaluation is not None:
-                shutil.copyfile(evaluation, staging / EVALUATION)
-            staging.rename(target)
+            with staged_folder(target) as staging:
+                shutil.copytree(checkpoint, staging, dirs_exist_ok=True)
+                if evaluation is not None:
+                    shutil.copyfile(evaluation, staging / EVALUATION)
         except OSError as error:
-            shutil.rmtree(staging, ignore_errors=True)
             raise ConfigError(
                 f"copying {checkpoint} into the registry failed ({error}); nothing was added."
             ) from error

@@ -33,6 +33,7 @@ from bot.core import fingerprint
 from bot.core.errors import CheckpointError, ConfigError
 from bot.core.features import FEATURE_NAMES, LOOKBACK, FeatureStats
 from bot.core.saved_meta import META, read_saved_meta
+from bot.core.staging import staged_folder
 from bot.model.router_model import ModelConfig, RouterModel
 from strategies import STRATEGIES
 
@@ -64,13 +65,23 @@ def save_checkpoint(
     extra_meta: dict | None = None,
     prices: np.ndarray | None = None,
 ) -> Path:
-    """Write `model` (weights and meta.json) to `directory`, creating it; returns the folder.
-    `prices` is the training data's price fingerprint. meta.json is written last, so a folder
-    without it is an unfinished save."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / META).unlink(missing_ok=True)
-    (folder / FINGERPRINT).unlink(missing_ok=True)
+    """Write `model` (weights and meta.json) to `directory`, replacing what is there; returns the
+    folder. `prices` is the training data's price fingerprint. Written whole in a hidden sibling
+    first (`staged_folder`), so a save that fails (a full disk, an interrupt) leaves an earlier
+    checkpoint there as it was."""
+    with staged_folder(directory) as staging:
+        _write(model, staging, stats, extra_meta, prices)
+    log.info("checkpoint saved", path=str(directory), backbone=model.config.backbone)
+    return Path(directory)
+
+
+def _write(
+    model: RouterModel,
+    folder: Path,
+    stats: FeatureStats | None,
+    extra_meta: dict | None,
+    prices: np.ndarray | None,
+) -> None:
     if prices is not None:
         np.save(folder / FINGERPRINT, prices)
     if model.config.backbone == "compact":
@@ -94,8 +105,6 @@ def save_checkpoint(
         "extra": extra_meta or {},
     }
     (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-    log.info("checkpoint saved", path=str(folder), backbone=model.config.backbone)
-    return folder
 
 
 def init_checkpoint(directory: str | Path, config: ModelConfig | None = None) -> Path:

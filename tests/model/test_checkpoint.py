@@ -120,3 +120,20 @@ def test_another_feature_schema_is_refused(checkpoint):
 def test_checkpoint_error_is_a_config_error():
     assert issubclass(CheckpointError, ConfigError)
     assert CheckpointError.exit_code == 2
+
+
+def test_a_save_that_fails_leaves_the_earlier_checkpoint_loadable(checkpoint, monkeypatch):
+    # Arrange: the disk fills while the new weights are written over a good checkpoint
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bot.model.checkpoint.save_file", disk_full)
+
+    # Act
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(RouterModel(HASHED), checkpoint)
+
+    # Assert
+    model, meta, _ = load_checkpoint(checkpoint)
+    assert meta["model_config"]["hidden_size"] == 64
+    assert [p.name for p in checkpoint.parent.iterdir()] == [checkpoint.name]
