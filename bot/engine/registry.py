@@ -167,7 +167,8 @@ class Registry:
 def shipped_entries() -> list[Entry]:
     """The checkpoints shipped with the project, named as a `model:` policy names them
     (`models/daily-equities`); never active, since they live outside the registry."""
-    folders = sorted(path.parent for path in (PROJECT_ROOT / SHIPPED).glob("*/meta.json"))
+    found = (PROJECT_ROOT / SHIPPED).glob("*/meta.json")
+    folders = sorted(p.parent for p in found if p.parent.name[0] != ".")  # not a save under way
     return [replace(_entry(folder, False), name=f"{SHIPPED}/{folder.name}") for folder in folders]
 
 
