@@ -13,7 +13,10 @@ paths. Its config is `DatasetConfig` (`training.dataset_config`); `RouterDataset
   single-strategy backtest over the whole history (fees and slippage included), one column per
   strategy in table order, indexed by bar open time; 0 before the backtest's first day;
 - `meta.json`: config and its hash, per-symbol data and split ranges, train-split feature
-  stats, feature schema and strategy table.
+  stats, feature schema and strategy table, and the digests `RouterDataset` checks on loading.
+
+A build is written whole or not at all (`bot.core.staging`): a failed or interrupted one leaves
+the dataset at `out_dir` as it was. `out_dir` must be new, empty or a dataset: it is replaced.
 
 Decision bars are every `stride` bars from REQUIRED_BARS - 1 on, while the label window
 (t+1 .. t+horizon) and the return window (t+1 .. t+window, the router window over which the
@@ -65,6 +68,7 @@ from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS, FeatureStats
 from bot.core.observation import Account, ObservationConfig
 from bot.core.parallel import FanOut, Parallel
+from bot.core.staging import staged_folder
 from bot.engine.backtest import run_backtest
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.catalog import to_nautilus_bars
@@ -89,6 +93,7 @@ from training.dataset_config import (
 from training.dataset_samples import Chunk, Drawn, chunks, draw
 from training.labels import NO_LABEL, regime_labels
 from training.returns_cache import entry_path, load_returns, returns_key, store_returns
+from training.router_dataset import sealed
 
 # A decision's holdings depend on the policy being trained, so dataset prompts carry a flat book
 # at the backtests' default capital (Listing 3's account line; live and backtest prompts carry
@@ -115,10 +120,21 @@ def build_dataset(
 
     `frames` (symbol -> (bar frame, asset class)) supplies the bars directly, e.g. synthetic
     ones in tests; otherwise each symbol comes from `load_bars`. Raises DataError for a symbol
-    too short for REQUIRED_BARS + horizon bars, an empty split, or non-finite features."""
-    root = Path(out_dir)
+    too short for REQUIRED_BARS + horizon bars, an empty split, or non-finite features, and
+    ConfigError for an `out_dir` that holds anything but a dataset."""
+    target = Path(out_dir).resolve()  # through a symlink, so the link keeps pointing at it
+    _check_replaceable(target)
+    with staged_folder(target) as root:  # also on KeyboardInterrupt: nothing half-built remains
+        meta = _build(config, root, frames, progress)
+    log.info(
+        "dataset built", out_dir=str(out_dir), samples=meta["samples"], symbols=len(meta["symbols"])
+    )
+    return Path(out_dir)
+
+
+def _build(config: DatasetConfig, root: Path, frames: Frames | None, progress) -> dict:
     for folder in ("bars", "returns", "charts"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder).mkdir()
     assets = [_asset(config, symbol, root, frames) for symbol in config.symbols]
     plans = [_plan(config, asset) for asset in assets]
     _check_splits(config, plans)
@@ -145,10 +161,27 @@ def build_dataset(
     stats = fit_stats(samples, raws)
     np.save(root / FEATURES, raws)
     samples.to_parquet(root / SAMPLES, index=False)
-    meta = _meta(config, assets, samples, stats)
+    meta = sealed(root, _meta(config, assets, samples, stats), samples)
     (root / META).write_text(json.dumps(meta, indent=2))
-    log.info("dataset built", out_dir=str(root), samples=len(samples), symbols=len(assets))
-    return root
+    return meta
+
+
+# What a build writes (`catalog` only when given frames): the only entries of a folder it
+# replaces, so that a mistyped --out never deletes anything else.
+_ENTRIES = {META, SAMPLES, FEATURES, "bars", "returns", "charts", "catalog"}
+
+
+def _check_replaceable(target: Path) -> None:
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a dataset folder: choose another --out.")
+    others = sorted(entry.name for entry in target.iterdir() if entry.name not in _ENTRIES)
+    if others:
+        raise ConfigError(
+            f"{target} holds {', '.join(others[:5])}, which no dataset build writes, and a build "
+            "replaces the whole folder: choose a new or empty folder, or a dataset, for --out."
+        )
 
 
 def _asset(config: DatasetConfig, symbol: str, root: Path, frames: Frames | None) -> _Asset:

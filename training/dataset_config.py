@@ -74,6 +74,12 @@ class DatasetConfig:
         ObservationConfig(self.image_size, self.alpha)  # ConfigError on bad chart settings
         if not self.symbols:
             raise ConfigError("DatasetConfig.symbols is empty; name at least one symbol.")
+        repeated = sorted({s for s in self.symbols if self.symbols.count(s) > 1})
+        if repeated:
+            raise ConfigError(
+                f"DatasetConfig.symbols names {', '.join(repeated)} more than once: each sample "
+                "would be built and trained on twice. Name each symbol once."
+            )
         if min(self.horizon, self.stride, self.window) < 1 or self.workers < 0:
             raise ConfigError("horizon, stride and window must be >= 1 bar and workers >= 0.")
         if self.purge is not None and self.purge < self.horizon:

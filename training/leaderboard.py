@@ -115,7 +115,8 @@ class LeaderboardConfig:
         object.__setattr__(self, "test_instruments", tuple(test))
         object.__setattr__(self, "train_instruments", tuple(train))
         object.__setattr__(self, "cuts", tuple(self.cuts))
-        object.__setattr__(self, "folds", self.folds or (1 if self.quick else len(self.cuts) - 1))
+        if self.folds is None:  # 0 is refused below, not taken for "all"
+            object.__setattr__(self, "folds", 1 if self.quick else len(self.cuts) - 1)
         if len(self.cuts) < 2 or list(self.cuts) != sorted(set(self.cuts)):
             raise ConfigError(f"cuts must be at least two increasing dates, were {self.cuts}.")
         if not 1 <= self.folds < len(self.cuts):
@@ -228,8 +229,11 @@ def leaderboard_dataset(
         meta = Path(folder) / META
         if not meta.exists():
             continue
-        saved = json.loads(meta.read_text())
-        if saved["config_hash"] != config.digest():
+        try:
+            saved = json.loads(meta.read_text())
+        except (OSError, ValueError):  # damaged: not reused, and the root is built again
+            continue
+        if saved.get("config_hash") != config.digest():
             continue
         if saved.get("code") != dataset_code():  # e.g. a strategy changed: its returns did too
             log.info("leaderboard dataset built by other code; not reused", path=str(folder))

@@ -26,7 +26,7 @@ import lightgbm
 import numpy as np
 import structlog
 
-from bot.core.configs import described
+from bot.core.configs import SEEDS, check_range, described
 from bot.core.errors import DataError
 from bot.core.fingerprint import FILE as FINGERPRINT
 from bot.model.checkpoint import _git_sha
@@ -50,6 +50,9 @@ class LGBMConfig:
     min_data_in_leaf: int = described("Fewest train samples in a leaf.", 20)
     patience: int = described("Rounds without a better validation log loss before stopping.", 20)
     seed: int = described("Seed of LightGBM's sampling.", 0)
+
+    def __post_init__(self) -> None:
+        check_range(self, "seed", 0, SEEDS)  # the same seeds as `bot train sft|ppo --seed`
 
 
 def tree_features(data: RouterDataset, rows: np.ndarray) -> np.ndarray:

@@ -14,11 +14,10 @@ One iteration:
    changing weights from the previous window. Its reward (eq. 12) is the router's. Each expert
    also holds its own sampled policy softmax(z_k) as a whole portfolio, and that reward is the
    expert's (the per-expert rewards of eq. 8).
-2. Advantages by GAE along each instrument's decisions: the router's against
-   V(s) = sum_k w_k V_k(s), each expert's against its own V_k(s); normalised. gamma is 0 by
-   default: a window's allocation changes no later window's returns (only the next window's
-   turnover cost), so discounted sums of later rewards would add their noise and nothing else
-   (the paper's 0.99 learned about 5 times slower on the synthetic market of tests/training).
+2. Advantages by GAE along each instrument's decisions: the router's against V(s) =
+   sum_k w_k V_k(s), each expert's against its own V_k(s); normalised. gamma is 0 by default: a
+   window's allocation changes no later window's returns (only the next window's turnover
+   cost), so later rewards would add only noise (the paper's 0.99 learned 5x slower here).
 3. `epochs` passes of minibatches of 16 minimise the router's clipped objective (eq. 5, the
    ratio of z_r's densities) plus the mean of the experts' clipped objectives (eq. 8, the
    ratios of z_k's densities) plus the value loss of each V_k against its expert's returns;
@@ -27,10 +26,8 @@ One iteration:
    allocations, not sampled strategies, no expert acts through another's action.
    `regime_spread` (off by default; tried on validation, README "Training and evaluation")
    adds a bonus for routing capital differently in each regime the regime head predicts.
-
-`compact`: the whole model trains (`finetune_backbone`, lr 3e-4), or only the heads on the
-frozen SFT backbone (cached, much faster; lr 1e-3). `hf`: the LoRA adapters and the heads
-train; lr 3e-5.
+`compact` trains the whole model (`finetune_backbone`, lr 3e-4) or only the heads on the frozen
+SFT backbone (cached, much faster; lr 1e-3); `hf` the LoRA adapters and the heads (lr 3e-5).
 """
 
 from collections.abc import Iterable
@@ -42,7 +39,7 @@ import structlog
 import torch
 from tqdm import tqdm
 
-from bot.core.configs import described
+from bot.core.configs import check_counts_and_seed, described
 from bot.core.errors import CheckpointError, ConfigError
 from bot.model.checkpoint import save_checkpoint
 from bot.model.router_model import EXPERT_ROWS, RouterModel, RouterOutput
@@ -90,15 +87,14 @@ class PPOConfig:
     seed: int = described("Seed of sampling and shuffling.", 0)
     max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
 
+    def __post_init__(self) -> None:
+        counts = ("iterations", "epochs", "batch_size", "micro_batch", "max_steps")
+        check_counts_and_seed(self, *counts)
+
     def reward(self) -> RewardConfig:
         """The environment's reward settings."""
-        return RewardConfig(
-            self.alpha_r,
-            self.alpha_s,
-            self.alpha_d,
-            benchmark=self.benchmark,
-            fee_bps=self.fee_bps,
-        )
+        terms = (self.alpha_r, self.alpha_s, self.alpha_d)
+        return RewardConfig(*terms, benchmark=self.benchmark, fee_bps=self.fee_bps)
 
 
 def train_ppo(

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from bot.core.configs import described
+from bot.core.configs import check_counts_and_seed, described
 from bot.model.checkpoint import save_checkpoint
 from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterModel, RouterOutput
 from training import loop
@@ -50,6 +50,9 @@ class SFTConfig:
     balanced: bool = described("Weigh regime classes by their inverse train frequency.", True)
     temperature: float = described("Return scale of the prior's soft targets (0.02 = 2%).", 0.02)
     max_steps: int | None = described("Stop after this many optimizer steps (smoke runs).", None)
+
+    def __post_init__(self) -> None:
+        check_counts_and_seed(self, "epochs", "batch_size", "micro_batch", "patience", "max_steps")
 
     def learning_rate(self, backbone: str) -> float:
         """`lr`, or the default for the backbone."""
@@ -147,12 +150,16 @@ def _loss(model, data, positions, config: SFTConfig) -> tuple[torch.Tensor, Rout
     out: RouterOutput = model(encoded.batch(positions))
     index = torch.as_tensor(positions)
     device = out.regime_logits.device
-    weights = targets["class_weights"]
-    regime = F.cross_entropy(
-        out.regime_logits,
-        targets["regime"][index].to(device),
-        weight=None if weights is None else weights.to(device),
-    )
+    weights, labels = targets["class_weights"], targets["regime"][index]
+    if weights is not None and weights[labels].sum() == 0:
+        # Only regimes the train split lacks (weight 0): the weighted mean would be 0 / 0.
+        regime = out.regime_logits.sum() * 0.0
+    else:
+        regime = F.cross_entropy(
+            out.regime_logits,
+            labels.to(device),
+            weight=None if weights is None else weights.to(device),
+        )
     prior = _soft_ce(out.expert_logits, targets["experts"][index].to(device))
     for logits, target in zip(out.policy_logits, targets["policies"], strict=True):
         prior = prior + _soft_ce(logits, target[index].to(device)) / len(EXPERT_ROWS)

@@ -1,5 +1,6 @@
 """The `meta.json` of a saved model folder (router checkpoint, LightGBM router), read one way,
-and what it says of the data a model was trained on (no model is loaded to read it)."""
+what it says of the data a model was trained on (no model is loaded to read it), and which kind
+of saved folder, a dataset included, a path holds."""
 
 import json
 from pathlib import Path
@@ -19,10 +20,18 @@ SAVED = {
 }
 
 
-def read_saved_meta(folder: str | Path, *, what: str, written_by: str, expected: dict) -> dict:
-    """`folder`'s meta.json; CheckpointError when it is missing, unreadable, or any of the
-    `expected` keys differs. `what` names the kind of folder (e.g. "a checkpoint"), `written_by`
-    the command that writes one, so each message says what to do."""
+def read_saved_meta(
+    folder: str | Path,
+    *,
+    what: str,
+    written_by: str,
+    expected: dict,
+    sections: tuple[str, ...] = ("extra",),
+) -> dict:
+    """`folder`'s meta.json; CheckpointError when it is missing, unreadable, any of the
+    `expected` keys differs, or any of the `sections` (read by key everywhere) is not a JSON
+    object. `what` names the kind of folder (e.g. "a checkpoint"), `written_by` the command that
+    writes one, so each message says what to do."""
     path = Path(folder) / META
     if not path.is_file():
         raise CheckpointError(
@@ -39,7 +48,29 @@ def read_saved_meta(folder: str | Path, *, what: str, written_by: str, expected:
         raise CheckpointError(
             f"{path} is not {what} of this version ({expected}); re-create it with {written_by}."
         )
+    for key in sections:
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(
+                f"{path} has no {key!r} object (found {meta.get(key)!r}): the file was edited or "
+                f"damaged. Restore its original meta.json, or re-create it with {written_by}."
+            )
     return meta
+
+
+def saved_kind(folder: str | Path) -> str | None:
+    """What `folder` holds by its meta.json: "checkpoint", "LightGBM router", "dataset" (`bot
+    train data`), or None (no readable meta.json, or another one)."""
+    try:
+        meta = json.loads((Path(folder) / META).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    if meta.get("kind") == "lgbm":
+        return "LightGBM router"
+    if "model_config" in meta:
+        return "checkpoint"
+    return "dataset" if "config_hash" in meta else None
 
 
 def project_relative(path: str | Path) -> str:

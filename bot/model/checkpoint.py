@@ -15,7 +15,6 @@ Loading refuses (CheckpointError) a missing or corrupt file, another strategy ta
 feature schema: the model's action space and inputs would silently mean something else.
 """
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -30,6 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bot.core import fingerprint
+from bot.core.digests import changed_file, sha256_file
 from bot.core.errors import CheckpointError, ConfigError
 from bot.core.features import FEATURE_NAMES, LOOKBACK, FeatureStats
 from bot.core.saved_meta import META, read_saved_meta
@@ -101,7 +101,7 @@ def _write(
         "model_config": model.config.to_dict(),
         "versions": _versions(),
         "git_sha": _git_sha(),
-        "files": {name: _sha256(folder / name) for name in _weight_files(folder)},
+        "files": {name: sha256_file(folder / name) for name in _weight_files(folder)},
         "extra": extra_meta or {},
     }
     (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -150,9 +150,14 @@ def load_checkpoint(
 
 
 def read_meta(directory: str | Path) -> dict:
-    """The checkpoint's meta.json, or CheckpointError when missing or unreadable."""
+    """The checkpoint's meta.json, or CheckpointError when missing, unreadable, or without the
+    `model_config` and `extra` objects that callers read by key."""
     return read_saved_meta(
-        directory, what="a checkpoint", written_by="`bot train`", expected={"format": FORMAT}
+        directory,
+        what="a checkpoint",
+        written_by="`bot train`",
+        expected={"format": FORMAT},
+        sections=("model_config", "extra"),
     )
 
 
@@ -179,17 +184,16 @@ def _check_files(meta: dict, folder: Path) -> None:
     files = meta.get("files")
     if not isinstance(files, dict) or WEIGHTS not in files:
         raise CheckpointError(f"{folder / META} lists no weights; re-create the checkpoint.")
-    for name, digest in files.items():
-        path = folder / name
-        if not path.is_file():
-            raise CheckpointError(
-                f"Checkpoint file {path} is missing; copy the whole checkpoint folder."
-            )
-        if _sha256(path) != digest:
-            raise CheckpointError(
-                f"Checkpoint file {path} is corrupt (its sha-256 differs from {META}); copy it "
-                "again or re-create the checkpoint."
-            )
+    changed = changed_file(folder, files)
+    if changed is not None and not changed.is_file():
+        raise CheckpointError(
+            f"Checkpoint file {changed} is missing; copy the whole checkpoint folder."
+        )
+    if changed is not None:
+        raise CheckpointError(
+            f"Checkpoint file {changed} is corrupt (its sha-256 differs from {META}); copy it "
+            "again or re-create the checkpoint."
+        )
     # meta.json records no digest of the fingerprint (read after a run, for the in-sample flag),
     # so it is read here: a damaged one stops the run before its work, not after.
     prices = folder / FINGERPRINT
@@ -227,14 +231,6 @@ def _as_config(data: dict) -> dict:
 def _weight_files(folder: Path) -> list[str]:
     adapter = [path for path in (folder / ADAPTER).rglob("*") if path.is_file()]
     return [WEIGHTS, *sorted(str(path.relative_to(folder)) for path in adapter)]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _version(library: str) -> str | None:

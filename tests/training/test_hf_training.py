@@ -20,7 +20,9 @@ def tiny_dataset(tmp_path):
     """One synthetic instrument of 420 bars: about a dozen decisions, enough for a few steps of
     a VLM on CPU. Built serially: one symbol's backtests gain nothing from Ray's dispatch."""
     frames = {"SYN": (regime_switching_frame(420, seed=3)[0], "index")}
-    config = DatasetConfig(symbols=("SYN",), horizon=10, stride=10, image_size=56, workers=1)
+    config = DatasetConfig(
+        symbols=("SYN",), horizon=10, stride=10, window=10, image_size=56, workers=1
+    )
     return build_dataset(config, tmp_path / "ds", frames=frames, progress=False)
 
 

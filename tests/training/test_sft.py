@@ -1,6 +1,5 @@
 """SFT on synthetic regime-switching data: it learns, stops early and refuses bad input."""
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,14 +68,30 @@ def test_empty_split_is_refused(regime_dataset, hashed, tmp_path):
 
 
 def test_nan_features_are_refused(regime_dataset, hashed, tmp_path):
-    copy = Path(shutil.copytree(regime_dataset.root, tmp_path / "copy"))
-    features = np.load(copy / "features.npy")
+    # In memory: a NaN written into the dataset's file is refused on loading (its sha-256).
+    features = np.array(regime_dataset.raw_features(np.arange(len(regime_dataset))))
     features[3, -1, 0] = np.nan
-    np.save(copy / "features.npy", features)
+    data = RouterDataset(regime_dataset.root, regime_dataset.meta, regime_dataset.samples, features)
 
     with pytest.raises(DataError, match="Non-finite features"):
-        train_sft(RouterDataset.load(copy), hashed, tmp_path / "out", SFTConfig(epochs=1), False)
+        train_sft(data, hashed, tmp_path / "out", SFTConfig(epochs=1), False)
     assert not (tmp_path / "out" / "meta.json").exists()
+
+
+def test_a_regime_the_train_split_lacks_leaves_the_validation_loss_finite(
+    regime_dataset, hashed, tmp_path
+):
+    # Balanced class weights come from the train split, where this regime has weight 0: a
+    # validation micro-batch of only that regime once made the loss 0 / 0.
+    samples = regime_dataset.samples
+    absent = int(samples.loc[samples["split"] == "val", "label"].iloc[0])
+    lacking = ((samples["split"] == "train") & (samples["label"] == absent)).to_numpy()
+    data = regime_dataset.with_splits(np.where(lacking, "unused", samples["split"]), "lacks")
+    config = SFTConfig(epochs=1, batch_size=8, micro_batch=1)
+
+    folder = train_sft(data, hashed, tmp_path / "out", config, False)
+
+    assert np.isfinite(read_meta(folder)["extra"]["validation"]["loss"])
 
 
 def test_resume_from_a_checkpoint_with_other_feature_stats_is_refused(

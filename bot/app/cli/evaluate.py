@@ -14,6 +14,7 @@ import typer
 from bot.app.cli.options import RayAddress, Workers, parallel_of
 from bot.app.cli.train import DatasetOption
 from bot.core.errors import BotError, ConfigError
+from bot.core.report import check_output_folder
 from bot.core.settings import Settings
 from bot.engine.backtest_request import base_request
 from bot.engine.journal import Journal, RunRecord
@@ -132,6 +133,7 @@ def evaluate(
     base = base_request(settings)
     parallel = parallel_of(workers, ray_address)
     folder = out or settings.backtest.report_dir / f"evaluate-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    check_output_folder(folder, "--out")  # before the run is journalled and the work starts
     if symbols is None:
         if start or end or allow_in_sample:
             raise ConfigError(
@@ -226,7 +228,7 @@ def _leaderboard(
         work=settings.train.checkpoints.parent / "leaderboard",
     )
     stamp = f"leaderboard-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    folder = out or settings.backtest.report_dir / stamp
+    folder = check_output_folder(out or settings.backtest.report_dir / stamp, "--out")
     base = base_request(settings)
     # Its check of the checkpoint's recorded dataset runs before anything is journalled.
     data = leaderboard_dataset_config(read_meta(checkpoint), config, base, frames=None)

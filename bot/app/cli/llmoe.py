@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from bot.core.errors import ConfigError
+from bot.core.report import check_output_folder
 from bot.core.settings import Settings
 from bot.engine.backtest_request import base_request
 
@@ -40,6 +41,8 @@ def evaluate_llmoe(
     names = tuple(s.strip() for s in symbols.split(",") if s.strip())
     if not names:
         raise ConfigError("--symbols is empty: name at least one daily symbol, e.g. MSFT,AAPL.")
+    folder = out or settings.backtest.report_dir / f"llmoe-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    check_output_folder(folder, "--out")  # before the models train, not after
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     base = base_request(settings)
     var = Path(settings.data.catalog).parent
@@ -62,7 +65,6 @@ def evaluate_llmoe(
         journal=str(settings.journal.path),
         run_id=f"llmoe-{datetime.now(UTC):%Y%m%d-%H%M%S}",
     )
-    folder = out or settings.backtest.report_dir / f"llmoe-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     summary = run_llmoe_evaluation(config, folder)
     typer.echo(summary["table"])
     typer.echo(f"\nReport: {(folder / 'table1.txt').resolve()}")

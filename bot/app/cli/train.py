@@ -11,6 +11,9 @@ from typing import Annotated
 
 import typer
 
+from bot.core.errors import ConfigError
+from bot.core.report import check_output_folder
+from bot.core.saved_meta import saved_kind
 from bot.core.settings import Settings
 
 train_app = typer.Typer(
@@ -45,6 +48,31 @@ def _stamped(settings: Settings, stage: str) -> Path:
     return settings.train.checkpoints / f"{stage}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
+def _given(**options):
+    """The options given on the command line: one left out keeps its config default, while 0 or
+    a negative number reaches the config's check instead of standing for the default."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _output(path: Path, kind: str, start: Path | None = None, option: str = "--out") -> Path:
+    """`path`, refused (ConfigError) before any work when no folder can be written there, when it
+    holds a saved folder of another kind (a save replaces the whole folder), or when it is
+    `start`, the checkpoint the run starts from. Overwriting the same kind is allowed."""
+    check_output_folder(path, option)
+    found = saved_kind(path)
+    if found not in (None, kind):
+        raise ConfigError(
+            f"{option} {path} holds a {found}; writing a {kind} there would destroy it. Name "
+            f"another folder for the {kind}, or delete {path} first if you no longer need it."
+        )
+    if start is not None and path.resolve() == start.resolve():
+        raise ConfigError(
+            f"{option} {path} is the checkpoint this run starts from; writing there would replace "
+            "it with the result. Name another folder."
+        )
+    return path
+
+
 @train_app.command("init")
 def train_init(
     out: Annotated[Path, typer.Argument(help="Checkpoint folder to create.")],
@@ -57,6 +85,7 @@ def train_init(
     from bot.model.checkpoint import init_checkpoint
     from bot.model.router_model import ModelConfig
 
+    _output(out, "checkpoint", option="OUT")
     path = init_checkpoint(out, ModelConfig(backbone=backbone, hf_model_dir=hf_model_dir))
     typer.echo(f"Wrote an untrained {backbone} checkpoint to {path}.")
 
@@ -89,7 +118,7 @@ def train_data(
         },
     )
     config = DatasetConfig.from_settings(settings, image_size)
-    root = build_dataset(config, settings.train.dataset)
+    root = build_dataset(config, _output(settings.train.dataset, "dataset"))
     meta = json.loads((root / "meta.json").read_text())
     typer.echo(f"Dataset {meta['config_hash']}: {meta['samples']} samples in {root}.")
     for symbol, info in meta["symbols"].items():
@@ -118,27 +147,29 @@ def train_sft(
     micro_batch: MicroBatch = None,
 ) -> None:
     """Supervised training of the regime head and the router prior (LoRA for `hf`)."""
+    from bot.model.checkpoint import read_meta
     from bot.model.router_model import ModelConfig
     from training.router_dataset import RouterDataset
     from training.sft import SFTConfig, train_sft
 
+    config = SFTConfig(
+        **_given(
+            epochs=epochs,
+            batch_size=batch_size,
+            micro_batch=micro_batch,
+            max_steps=max_steps,
+            seed=seed,
+        )
+    )
     settings = _settings(ctx, **{"train.backbone": backbone, "train.hf_model_dir": hf_model_dir})
     train = settings.train
+    folder = _output(out or _stamped(settings, "sft"), "checkpoint", init)
     data = RouterDataset.load(dataset or train.dataset)
     start = init or ModelConfig(
         backbone=train.backbone, hf_model_dir=train.hf_model_dir, adapters=adapters
     )
-    defaults = SFTConfig()
-    config = SFTConfig(
-        epochs=epochs or defaults.epochs,
-        batch_size=batch_size or defaults.batch_size,
-        micro_batch=micro_batch,
-        max_steps=max_steps,
-        seed=seed,
-    )
-    folder = out or _stamped(settings, "sft")
     path = train_sft(data, start, folder, config, hf_model_dir=hf_model_dir)
-    _echo_checkpoint(path)
+    _echo_checkpoint(path, read_meta(path))
 
 
 @train_app.command("ppo")
@@ -156,28 +187,26 @@ def train_ppo(
 ) -> None:
     """PPO on replayed strategy returns, from an SFT checkpoint (LoRA for `hf`). The backbone
     is the checkpoint's; --hf-model-dir says where its base model is on this machine."""
-    from bot.core.errors import ConfigError
     from bot.model.checkpoint import read_meta
+    from bot.model.router_model import ModelConfig
     from training.ppo import PPOConfig, train_ppo
     from training.router_dataset import RouterDataset
 
-    trained = read_meta(sft)["model_config"]["backbone"]
+    config = PPOConfig(
+        **_given(batch_size=batch_size, micro_batch=micro_batch, max_steps=max_steps, seed=seed)
+    )
+    # A config without a backbone is a compact one, as ModelConfig.from_dict reads it.
+    trained = read_meta(sft)["model_config"].get("backbone", ModelConfig.backbone)
     if backbone is not None and backbone != trained:
         raise ConfigError(
             f"{sft} is a {trained} checkpoint, so PPO continues it as {trained}, not {backbone}; "
             f"drop --backbone or start from an SFT checkpoint of the {backbone} backbone."
         )
     settings = _settings(ctx)
+    folder = _output(out or _stamped(settings, "ppo"), "checkpoint", sft)
     data = RouterDataset.load(dataset or settings.train.dataset)
-    defaults = PPOConfig()
-    config = PPOConfig(
-        batch_size=batch_size or defaults.batch_size,
-        micro_batch=micro_batch,
-        max_steps=max_steps,
-        seed=seed,
-    )
-    path = train_ppo(data, sft, out or _stamped(settings, "ppo"), config, hf_model_dir=hf_model_dir)
-    _echo_checkpoint(path)
+    path = train_ppo(data, sft, folder, config, hf_model_dir=hf_model_dir)
+    _echo_checkpoint(path, read_meta(path))
 
 
 @train_app.command("lgbm")
@@ -188,18 +217,19 @@ def train_lgbm(
     seed: Seed = 0,
 ) -> None:
     """Fit the LightGBM router baseline (`--policy lgbm:DIR`) on a dataset's train split."""
+    from bot.model.lgbm import read_meta
     from training.lgbm import LGBMConfig, train_lgbm
     from training.router_dataset import RouterDataset
 
+    config = LGBMConfig(seed=seed)
     settings = _settings(ctx)
+    folder = _output(out or _stamped(settings, "lgbm"), "LightGBM router")
     data = RouterDataset.load(dataset or settings.train.dataset)
-    path = train_lgbm(data, out or _stamped(settings, "lgbm"), LGBMConfig(seed=seed))
-    _echo_checkpoint(path)
+    path = train_lgbm(data, folder, config)
+    _echo_checkpoint(path, read_meta(path))
 
 
-def _echo_checkpoint(path: Path) -> None:
-    from bot.model.checkpoint import read_meta
-
-    validation = read_meta(path)["extra"].get("validation", {})
+def _echo_checkpoint(path: Path, meta: dict) -> None:
+    validation = meta["extra"].get("validation", {})
     scores = " ".join(f"{k}={v:.4g}" for k, v in validation.items() if isinstance(v, float))
     typer.echo(f"Wrote {path}  validation: {scores or 'n/a'}")
