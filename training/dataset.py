@@ -123,8 +123,8 @@ def build_dataset(
     too short for REQUIRED_BARS + horizon bars, an empty split, or non-finite features, and
     ConfigError for an `out_dir` that holds anything but a dataset."""
     target = Path(out_dir).resolve()  # through a symlink, so the link keeps pointing at it
-    _check_replaceable(target)
-    with staged_folder(target) as root:  # also on KeyboardInterrupt: nothing half-built remains
+    # Also on KeyboardInterrupt: nothing half-built remains.
+    with staged_folder(target, "dataset", DATASET_ENTRIES) as root:
         meta = _build(config, root, frames, progress)
     log.info(
         "dataset built", out_dir=str(out_dir), samples=meta["samples"], symbols=len(meta["symbols"])
@@ -168,20 +168,7 @@ def _build(config: DatasetConfig, root: Path, frames: Frames | None, progress) -
 
 # What a build writes (`catalog` only when given frames): the only entries of a folder it
 # replaces, so that a mistyped --out never deletes anything else.
-_ENTRIES = {META, SAMPLES, FEATURES, "bars", "returns", "charts", "catalog"}
-
-
-def _check_replaceable(target: Path) -> None:
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise ConfigError(f"{target} is a file, not a dataset folder: choose another --out.")
-    others = sorted(entry.name for entry in target.iterdir() if entry.name not in _ENTRIES)
-    if others:
-        raise ConfigError(
-            f"{target} holds {', '.join(others[:5])}, which no dataset build writes, and a build "
-            "replaces the whole folder: choose a new or empty folder, or a dataset, for --out."
-        )
+DATASET_ENTRIES = frozenset({META, SAMPLES, FEATURES, "bars", "returns", "charts", "catalog"})
 
 
 def _asset(config: DatasetConfig, symbol: str, root: Path, frames: Frames | None) -> _Asset:

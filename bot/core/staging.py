@@ -6,14 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot.core.errors import ConfigError
+
 
 @contextmanager
-def staged_folder(target: str | Path) -> Iterator[Path]:
-    """Yield an empty hidden sibling of `target` to write into. When the block ends normally it
-    takes `target`'s place (a folder already there is replaced); on an error or an interrupt it
-    is removed and `target` stays as it was. A sibling, so the rename stays on one file system
-    and a reader sees the old folder or the new one, never a half-written one."""
+def staged_folder(target: str | Path, what: str, owns: frozenset[str]) -> Iterator[Path]:
+    """Yield an empty hidden sibling of `target` to write a `what` into. When the block ends
+    normally it takes `target`'s place; on an error or an interrupt it is removed and `target`
+    stays as it was. A sibling, so the rename stays on one file system and a reader sees the old
+    folder or the new one, never a half-written one.
+
+    A folder already at `target` is replaced whole, so it may hold only entries named in `owns`
+    (what a `what` writes): anything else there is refused (ConfigError) before any work, so a
+    mistyped path never deletes a user's files."""
     target = Path(target)
+    check_replaceable(target, what, owns)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)  # left by a killed process with this pid
@@ -24,6 +31,21 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def check_replaceable(target: Path, what: str, owns: frozenset[str]) -> None:
+    """ConfigError unless `staged_folder` may replace `target` (see there): for a command to
+    call before its work, so that a long run is not refused only when it saves."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a {what} folder: choose another folder.")
+    others = sorted(entry.name for entry in target.iterdir() if entry.name not in owns)
+    if others:
+        raise ConfigError(
+            f"{target} holds {', '.join(others[:5])}, which no {what} holds, and writing a {what} "
+            f"replaces the whole folder: choose a new or empty folder, or an earlier {what}."
+        )
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -87,7 +87,8 @@ class Registry:
         # Staged, so a copy that fails half-way (a full disk) leaves no half model that `list`
         # would show and `promote` would accept.
         try:
-            with staged_folder(target) as staging:
+            # `target` was checked not to exist: nothing there is replaced.
+            with staged_folder(target, "registered model", frozenset()) as staging:
                 shutil.copytree(checkpoint, staging, dirs_exist_ok=True)
                 if evaluation is not None:
                     shutil.copyfile(evaluation, staging / EVALUATION)

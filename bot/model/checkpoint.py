@@ -43,6 +43,7 @@ FORMAT = 1
 WEIGHTS = "model.safetensors"
 ADAPTER = "adapter"
 FINGERPRINT = fingerprint.FILE
+CHECKPOINT_ENTRIES = frozenset({META, WEIGHTS, ADAPTER, FINGERPRINT})  # all a save writes
 _TEMPORAL = "backbone.temporal."
 _LIBRARIES = ("torch", "transformers", "peft", "nautilus_trader")
 
@@ -69,7 +70,7 @@ def save_checkpoint(
     folder. `prices` is the training data's price fingerprint. Written whole in a hidden sibling
     first (`staged_folder`), so a save that fails (a full disk, an interrupt) leaves an earlier
     checkpoint there as it was."""
-    with staged_folder(directory) as staging:
+    with staged_folder(directory, "checkpoint", CHECKPOINT_ENTRIES) as staging:
         _write(model, staging, stats, extra_meta, prices)
     log.info("checkpoint saved", path=str(directory), backbone=model.config.backbone)
     return Path(directory)

@@ -150,6 +150,29 @@ def test_an_out_holding_another_output_or_the_input_is_refused(
     assert {name: (f / "meta.json").read_text() for name, f in folders.items()} == before
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "init", "{folder}"],
+        ["train", "data", "--symbols", "SPX", "--out", "{folder}"],
+        ["train", "sft", "--out", "{folder}"],
+        ["train", "ppo", "{checkpoint}", "--out", "{folder}"],
+    ],
+)
+def test_an_out_holding_other_files_is_refused_before_the_run(env, tmp_path, checkpoint, command):
+    # A save replaces its whole folder: a mistyped --out must not take a user's files with it,
+    # and a long run must not be refused only when it saves.
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+
+    result = _bot(env, *(arg.format(folder=folder, checkpoint=checkpoint) for arg in command))
+
+    assert result.exit_code == 2, result.output
+    assert "holds notes.txt" in " ".join(result.output.split())
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
 def test_ppo_overwrites_an_earlier_checkpoint_but_not_its_own_start(
     env, checkpoint, tmp_path, monkeypatch
 ):

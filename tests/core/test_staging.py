@@ -2,7 +2,10 @@
 
 import pytest
 
+from bot.core.errors import ConfigError
 from bot.core.staging import staged_folder
+
+OWNS = frozenset({"a.txt", "b.txt"})
 
 
 def _folder(path, text):
@@ -14,7 +17,7 @@ def _folder(path, text):
 def test_a_finished_block_replaces_the_folder_and_leaves_nothing_beside_it(tmp_path):
     target = _folder(tmp_path / "out", "old")
 
-    with staged_folder(target) as staging:
+    with staged_folder(target, "thing", OWNS) as staging:
         (staging / "b.txt").write_text("new")
 
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
@@ -25,7 +28,7 @@ def test_a_finished_block_replaces_the_folder_and_leaves_nothing_beside_it(tmp_p
 def test_a_block_that_stops_leaves_the_old_folder_as_it_was(tmp_path, stop):
     target = _folder(tmp_path / "out", "old")
 
-    with pytest.raises(type(stop)), staged_folder(target) as staging:
+    with pytest.raises(type(stop)), staged_folder(target, "thing", OWNS) as staging:
         (staging / "a.txt").write_text("half")
         raise stop
 
@@ -36,8 +39,27 @@ def test_a_block_that_stops_leaves_the_old_folder_as_it_was(tmp_path, stop):
 def test_a_new_folder_appears_only_when_finished(tmp_path):
     target = tmp_path / "deep" / "out"
 
-    with staged_folder(target) as staging:
+    with staged_folder(target, "thing", OWNS) as staging:
         (staging / "a.txt").write_text("new")
         assert not target.exists()
 
     assert (target / "a.txt").read_text() == "new"
+
+
+@pytest.mark.parametrize(
+    ("other", "said"), [("notes.txt", "choose a new or empty folder"), ("file", "is a file")]
+)
+def test_a_folder_holding_what_it_does_not_own_is_refused_and_kept(tmp_path, other, said):
+    target = tmp_path / "out"
+    if other == "file":  # a file where the folder would go
+        target.write_text("precious")
+    else:
+        _folder(target, "old")
+        (target / other).write_text("precious")
+
+    with pytest.raises(ConfigError, match=said), staged_folder(target, "thing", OWNS):
+        pytest.fail("the block ran")
+
+    kept = target if other == "file" else target / other
+    assert kept.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -137,3 +137,15 @@ def test_a_save_that_fails_leaves_the_earlier_checkpoint_loadable(checkpoint, mo
     model, meta, _ = load_checkpoint(checkpoint)
     assert meta["model_config"]["hidden_size"] == 64
     assert [p.name for p in checkpoint.parent.iterdir()] == [checkpoint.name]
+
+
+def test_a_save_into_a_folder_of_other_files_is_refused_and_deletes_none(tmp_path):
+    # A save replaces the whole folder: a mistyped --out must not take a user's files with it.
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+
+    with pytest.raises(ConfigError, match="notes.txt"):
+        save_checkpoint(RouterModel(HASHED), folder)
+
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]

@@ -15,6 +15,7 @@ from bot.core.errors import ConfigError
 from bot.core.report import check_output_folder
 from bot.core.saved_meta import saved_kind
 from bot.core.settings import Settings
+from bot.core.staging import check_replaceable
 
 train_app = typer.Typer(
     help="Build datasets and train the router (SFT, PPO).", no_args_is_help=True
@@ -54,10 +55,17 @@ def _given(**options):
     return {name: value for name, value in options.items() if value is not None}
 
 
-def _output(path: Path, kind: str, start: Path | None = None, option: str = "--out") -> Path:
+def _output(
+    path: Path,
+    kind: str,
+    owns: frozenset[str] | None,
+    start: Path | None = None,
+    option: str = "--out",
+) -> Path:
     """`path`, refused (ConfigError) before any work when no folder can be written there, when it
-    holds a saved folder of another kind (a save replaces the whole folder), or when it is
-    `start`, the checkpoint the run starts from. Overwriting the same kind is allowed."""
+    holds a saved folder of another kind, or other files than the `owns` entries of a save
+    that replaces the whole folder (`bot.core.staging`), or when it is `start`, the checkpoint
+    the run starts from. Overwriting the same kind is allowed."""
     check_output_folder(path, option)
     found = saved_kind(path)
     if found not in (None, kind):
@@ -65,6 +73,8 @@ def _output(path: Path, kind: str, start: Path | None = None, option: str = "--o
             f"{option} {path} holds a {found}; writing a {kind} there would destroy it. Name "
             f"another folder for the {kind}, or delete {path} first if you no longer need it."
         )
+    if owns is not None:
+        check_replaceable(path, kind, owns)
     if start is not None and path.resolve() == start.resolve():
         raise ConfigError(
             f"{option} {path} is the checkpoint this run starts from; writing there would replace "
@@ -82,10 +92,10 @@ def train_init(
     ] = "",
 ) -> None:
     """Write a randomly initialised router checkpoint (an untrained baseline, and for tests)."""
-    from bot.model.checkpoint import init_checkpoint
+    from bot.model.checkpoint import CHECKPOINT_ENTRIES, init_checkpoint
     from bot.model.router_model import ModelConfig
 
-    _output(out, "checkpoint", option="OUT")
+    _output(out, "checkpoint", CHECKPOINT_ENTRIES, option="OUT")
     path = init_checkpoint(out, ModelConfig(backbone=backbone, hf_model_dir=hf_model_dir))
     typer.echo(f"Wrote an untrained {backbone} checkpoint to {path}.")
 
@@ -104,7 +114,7 @@ def train_data(
     image_size: Annotated[int, typer.Option(help="Chart side in pixels (x28).")] = 224,
 ) -> None:
     """Build the leak-free training dataset (observations, labels, strategy return paths)."""
-    from training.dataset import build_dataset
+    from training.dataset import DATASET_ENTRIES, build_dataset
     from training.dataset_config import DatasetConfig
 
     settings = _settings(
@@ -118,7 +128,7 @@ def train_data(
         },
     )
     config = DatasetConfig.from_settings(settings, image_size)
-    root = build_dataset(config, _output(settings.train.dataset, "dataset"))
+    root = build_dataset(config, _output(settings.train.dataset, "dataset", DATASET_ENTRIES))
     meta = json.loads((root / "meta.json").read_text())
     typer.echo(f"Dataset {meta['config_hash']}: {meta['samples']} samples in {root}.")
     for symbol, info in meta["symbols"].items():
@@ -147,7 +157,7 @@ def train_sft(
     micro_batch: MicroBatch = None,
 ) -> None:
     """Supervised training of the regime head and the router prior (LoRA for `hf`)."""
-    from bot.model.checkpoint import read_meta
+    from bot.model.checkpoint import CHECKPOINT_ENTRIES, read_meta
     from bot.model.router_model import ModelConfig
     from training.router_dataset import RouterDataset
     from training.sft import SFTConfig, train_sft
@@ -163,7 +173,7 @@ def train_sft(
     )
     settings = _settings(ctx, **{"train.backbone": backbone, "train.hf_model_dir": hf_model_dir})
     train = settings.train
-    folder = _output(out or _stamped(settings, "sft"), "checkpoint", init)
+    folder = _output(out or _stamped(settings, "sft"), "checkpoint", CHECKPOINT_ENTRIES, init)
     data = RouterDataset.load(dataset or train.dataset)
     start = init or ModelConfig(
         backbone=train.backbone, hf_model_dir=train.hf_model_dir, adapters=adapters
@@ -187,7 +197,7 @@ def train_ppo(
 ) -> None:
     """PPO on replayed strategy returns, from an SFT checkpoint (LoRA for `hf`). The backbone
     is the checkpoint's; --hf-model-dir says where its base model is on this machine."""
-    from bot.model.checkpoint import read_meta
+    from bot.model.checkpoint import CHECKPOINT_ENTRIES, read_meta
     from bot.model.router_model import ModelConfig
     from training.ppo import PPOConfig, train_ppo
     from training.router_dataset import RouterDataset
@@ -203,7 +213,7 @@ def train_ppo(
             f"drop --backbone or start from an SFT checkpoint of the {backbone} backbone."
         )
     settings = _settings(ctx)
-    folder = _output(out or _stamped(settings, "ppo"), "checkpoint", sft)
+    folder = _output(out or _stamped(settings, "ppo"), "checkpoint", CHECKPOINT_ENTRIES, sft)
     data = RouterDataset.load(dataset or settings.train.dataset)
     path = train_ppo(data, sft, folder, config, hf_model_dir=hf_model_dir)
     _echo_checkpoint(path, read_meta(path))
@@ -223,7 +233,7 @@ def train_lgbm(
 
     config = LGBMConfig(seed=seed)
     settings = _settings(ctx)
-    folder = _output(out or _stamped(settings, "lgbm"), "LightGBM router")
+    folder = _output(out or _stamped(settings, "lgbm"), "LightGBM router", None)  # writes in place
     data = RouterDataset.load(dataset or settings.train.dataset)
     path = train_lgbm(data, folder, config)
     _echo_checkpoint(path, read_meta(path))
