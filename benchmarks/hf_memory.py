@@ -34,14 +34,18 @@ def main() -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = ""  # the CPU, as the figures say
     import torch
 
+    from bot.core.observation import Account, build_observation
+    from bot.engine.data import load_bars
     from tests.support.tiny_qwen import QWEN_TEXT_SHAPES
 
     torch.set_num_threads(1)
     began = time.perf_counter()
+    bars = load_bars("SPX", start="2017-01-01", end="2019-12-31")
+    observation = build_observation(bars, account=Account.flat(100_000.0))
     report = {"real_tokens": REAL_TOKENS, "models": {}}
     for model, shape in QWEN_TEXT_SHAPES.items():
         report["models"][model] = {
-            adapters: _measure(shape, adapters) for adapters in ("per_role", "shared")
+            adapters: _measure(shape, adapters, observation) for adapters in ("per_role", "shared")
         }
         print(json.dumps({model: report["models"][model]}, indent=2), flush=True)
     report["wall_s"] = round(time.perf_counter() - began, 1)
@@ -49,10 +53,11 @@ def main() -> None:
     (RESULTS / "hf_memory-cpu.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
-def _measure(shape: dict, adapters: str) -> dict:
+def _measure(shape: dict, adapters: str, observation) -> dict:
     saved, tokens = {}, 0
     for depth in (1, 2):
-        saved[depth], tokens = _saved_bytes(shape | {"num_hidden_layers": depth}, adapters)
+        text = shape | {"num_hidden_layers": depth}
+        saved[depth], tokens = _saved_bytes(text, adapters, observation)
     layer = (saved[2] - saved[1]) / tokens
     fixed = (saved[1] - layer * tokens) / tokens
     per_sample = (fixed + shape["num_hidden_layers"] * layer) * REAL_TOKENS
@@ -65,20 +70,17 @@ def _measure(shape: dict, adapters: str) -> dict:
     }
 
 
-def _saved_bytes(text: dict, adapters: str) -> tuple[int, int]:
-    """Bytes autograd saves in one SFT step of a tiny model of `text`'s shape, and its tokens."""
+def _saved_bytes(text: dict, adapters: str, observation) -> tuple[int, int]:
+    """Bytes autograd saves in one SFT step on `observation` of a tiny model of `text`'s shape,
+    and its tokens."""
     from unittest import mock
 
     import torch
 
     from benchmarks.gpu_check import _sft_step, saved_bytes
-    from bot.core.observation import Account, build_observation
-    from bot.engine.data import load_bars
     from bot.model.router_model import ModelConfig, RouterModel
     from tests.support.tiny_qwen import make_tiny_qwen
 
-    bars = load_bars("SPX", start="2017-01-01", end="2019-12-31")
-    observation = build_observation(bars, account=Account.flat(100_000.0))
     # The base model in bf16, as `_device_and_dtype` gives on a GPU; on a CPU it gives fp32.
     bf16 = (torch.device("cpu"), torch.bfloat16)
     with (
