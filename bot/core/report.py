@@ -23,6 +23,7 @@ import pandas as pd
 
 from bot.core.errors import ConfigError
 from bot.core.report_png import save
+from bot.core.saved_meta import saved_kind
 
 IMAGES = ("equity", "weights", "candles", "returns", "rolling", "pnl")
 
@@ -138,10 +139,18 @@ def cells(metrics: dict[str, float | None]) -> list[str]:
     ]
 
 
-def check_output_folder(path: Path, option: str) -> Path:
-    """`path`, once it is clear that a folder can be made there: a path through a file, or
-    where this user may not write, stops the command before its work (ConfigError), not after.
-    Nothing is created."""
+def check_output_folder(path: Path, option: str, replaces: str | None = None) -> Path:
+    """`path`, once it is clear that a folder can be made there: a path through a file, where
+    this user may not write, or a folder holding a saved model or dataset (`saved_kind`) stops
+    the command before its work (ConfigError), not after. `replaces`: the kind of saved folder
+    the command itself writes there whole (a `bot train` output), which is allowed. Nothing is
+    created."""
+    found = saved_kind(path)
+    if found is not None and found != replaces:
+        raise ConfigError(
+            f"{option} {path} holds a {found}, which this command would damage. Choose a new "
+            f"or empty folder, or delete {path} first if you no longer need it."
+        )
     existing = path
     while not existing.exists():
         existing = existing.parent

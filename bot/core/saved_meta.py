@@ -3,6 +3,7 @@ what it says of the data a model was trained on (no model is loaded to read it),
 of saved folder, a dataset included, a path holds."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.core.errors import CheckpointError, ConfigError
@@ -30,8 +31,9 @@ def read_saved_meta(
 ) -> dict:
     """`folder`'s meta.json; CheckpointError when it is missing, unreadable, any of the
     `expected` keys differs, or any of the `sections` (read by key everywhere) is not a JSON
-    object. `what` names the kind of folder (e.g. "a checkpoint"), `written_by` the command that
-    writes one, so each message says what to do."""
+    object, nor, with an "extra" section, its `dataset` or the dataset's `config` or `symbols`
+    where present. `what` names the kind of folder (e.g. "a checkpoint"), `written_by` the
+    command that writes one, so each message says what to do."""
     path = Path(folder) / META
     if not path.is_file():
         raise CheckpointError(
@@ -48,13 +50,25 @@ def read_saved_meta(
         raise CheckpointError(
             f"{path} is not {what} of this version ({expected}); re-create it with {written_by}."
         )
-    for key in sections:
-        if not isinstance(meta.get(key), dict):
+    for key, value in _objects(meta, sections):
+        if not isinstance(value, dict):
             raise CheckpointError(
-                f"{path} has no {key!r} object (found {meta.get(key)!r}): the file was edited or "
+                f"{path} has no {key!r} object (found {value!r}): the file was edited or "
                 f"damaged. Restore its original meta.json, or re-create it with {written_by}."
             )
     return meta
+
+
+def _objects(meta: dict, sections: tuple[str, ...]) -> Iterator[tuple[str, object]]:
+    # What callers read as objects, by key: `meta["extra"].get("dataset", {}).get("config", {})`.
+    # Lazy, so each value is looked into only once the one above it was checked to be an object.
+    for key in sections:
+        yield key, meta.get(key)
+    if "extra" in sections:
+        dataset = meta["extra"].get("dataset", {})
+        yield "extra.dataset", dataset
+        for key in ("config", "symbols"):
+            yield f"extra.dataset.{key}", dataset.get(key, {})
 
 
 def saved_kind(folder: str | Path) -> str | None:

@@ -153,6 +153,29 @@ def test_an_out_holding_another_output_or_the_input_is_refused(
 @pytest.mark.parametrize(
     "command",
     [
+        ["evaluate", "{checkpoint}", "--dataset", "ds", "--out", "{checkpoint}"],
+        ["evaluate", "{checkpoint}", "--leaderboard", "--out", "{checkpoint}"],
+        ["evaluate", "--system", "llmoe", "--out", "{checkpoint}"],
+    ],
+)
+def test_a_report_out_holding_a_saved_model_is_refused_and_left_alone(env, checkpoint, command):
+    # Arrange: `bot evaluate models/daily-equities --out models/daily-equities`, mistyped
+    before = {p.name: p.read_bytes() for p in checkpoint.iterdir()}
+
+    # Act
+    result = _bot(env, *(arg.format(checkpoint=checkpoint) for arg in command))
+
+    # Assert: named, and not one report file written into the model
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"--out {checkpoint} holds a checkpoint" in message
+    assert "Choose a new or empty folder" in message
+    assert {p.name: p.read_bytes() for p in checkpoint.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
         ["train", "init", "{folder}"],
         ["train", "data", "--symbols", "SPX", "--out", "{folder}"],
         ["train", "sft", "--out", "{folder}"],
@@ -219,3 +242,32 @@ def test_a_checkpoint_meta_without_extra_is_a_checkpoint_error(env, checkpoint):
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
     assert f"{checkpoint / 'meta.json'} has no 'extra' object" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("dataset", "data/datasets/spx"),
+        ("dataset.config", ["SPX"]),
+        ("dataset.symbols", None),
+    ],
+)
+def test_a_checkpoint_meta_with_a_dataset_not_an_object_is_a_checkpoint_error(
+    env, checkpoint, key, value
+):
+    # Arrange: callers read meta["extra"].get("dataset", {}).get("config", {}) and the like
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    *inner, last = key.split(".")
+    edited = meta["extra"]
+    for name in inner:
+        edited = edited[name]
+    edited[last] = value
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
+
+    # Act
+    result = _bot(env, "evaluate", checkpoint, "--symbols", "SPX")
+
+    # Assert: no AttributeError traceback; the file, the key and what it holds are named
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{checkpoint / 'meta.json'} has no 'extra.{key}' object (found {value!r})" in message

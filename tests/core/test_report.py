@@ -13,8 +13,16 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from bot.core import report_charts
+from bot.core.errors import ConfigError
 from bot.core.metrics import round_trips, summarize, win_rate
-from bot.core.report import COLUMNS, TITLES, PolicyRun, format_table, write_report
+from bot.core.report import (
+    COLUMNS,
+    TITLES,
+    PolicyRun,
+    check_output_folder,
+    format_table,
+    write_report,
+)
 from bot.core.report_png import CANDLE_BARS
 from strategies import STRATEGIES, strategy_names
 
@@ -329,3 +337,37 @@ def test_table_scales_and_formats_values():
     assert cells[4] == "1.50"  # Sharpe as is
     assert cells[-2] == "42"
     assert cells[-1] == "n/a"  # not measured
+
+
+@pytest.mark.parametrize(
+    ("meta", "holds"),
+    [
+        ({"format": 1, "model_config": {}, "extra": {}}, "a checkpoint"),
+        ({"format": 1, "kind": "lgbm", "extra": {}}, "a LightGBM router"),
+        ({"config": {}, "config_hash": "ab12"}, "a dataset"),
+    ],
+)
+def test_an_output_folder_holding_a_saved_model_or_dataset_is_refused(tmp_path, meta, holds):
+    # Arrange: e.g. `bot evaluate --out models/daily-equities`
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+    # Act
+    with pytest.raises(ConfigError) as refused:
+        check_output_folder(folder, "--out")
+
+    # Assert
+    assert f"--out {folder} holds {holds}" in str(refused.value)
+    assert "Choose a new or empty folder" in str(refused.value)
+    assert [p.name for p in folder.iterdir()] == ["meta.json"]
+
+
+def test_an_output_folder_may_hold_what_the_command_itself_replaces(tmp_path):
+    # `bot train ppo --out models/daily-equities` rewrites the checkpoint there whole
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "meta.json").write_text(json.dumps({"format": 1, "model_config": {}}))
+
+    assert check_output_folder(folder, "--out", replaces="checkpoint") == folder
+    assert check_output_folder(tmp_path / "new", "--out") == tmp_path / "new"

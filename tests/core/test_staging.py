@@ -1,5 +1,9 @@
 """`staged_folder`: a folder is replaced whole, or left as it was."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from bot.core.errors import ConfigError
@@ -63,3 +67,46 @@ def test_a_folder_holding_what_it_does_not_own_is_refused_and_kept(tmp_path, oth
     kept = target if other == "file" else target / other
     assert kept.read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.fixture(scope="module")
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout)
+
+
+def test_siblings_of_a_killed_build_are_cleared_and_a_running_ones_kept(tmp_path, dead_pid):
+    # Arrange: a SIGKILL skips the cleanup; os.getppid() is a live process saving concurrently
+    target = _folder(tmp_path / "out", "old")
+    left = [_folder(tmp_path / f".out.{kind}-{dead_pid}", "left") for kind in ("staging", "old")]
+    running = _folder(tmp_path / f".out.staging-{os.getppid()}", "being written")
+
+    # Act
+    with staged_folder(target, "thing", OWNS) as staging:
+        (staging / "b.txt").write_text("new")
+
+    # Assert
+    assert not any(path.exists() for path in left)
+    assert (running / "a.txt").read_text() == "being written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [running.name, "out"]
+
+
+def test_an_old_folder_left_without_its_target_is_put_back_not_deleted(tmp_path, dead_pid):
+    # Arrange: the build died between its two renames; the old folder is the only copy
+    target = tmp_path / "out"
+    _folder(tmp_path / f".out.old-{dead_pid}", "only copy")
+    _folder(tmp_path / f".out.staging-{dead_pid}", "new, never renamed")
+
+    # Act
+    with pytest.raises(RuntimeError), staged_folder(target, "thing", OWNS):
+        raise RuntimeError("stop before replacing it")
+
+    # Assert
+    assert (target / "a.txt").read_text() == "only copy"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

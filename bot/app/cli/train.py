@@ -13,7 +13,6 @@ import typer
 
 from bot.core.errors import ConfigError
 from bot.core.report import check_output_folder
-from bot.core.saved_meta import saved_kind
 from bot.core.settings import Settings
 from bot.core.staging import check_replaceable
 
@@ -66,13 +65,7 @@ def _output(
     holds a saved folder of another kind, or other files than the `owns` entries of a save
     that replaces the whole folder (`bot.core.staging`), or when it is `start`, the checkpoint
     the run starts from. Overwriting the same kind is allowed."""
-    check_output_folder(path, option)
-    found = saved_kind(path)
-    if found not in (None, kind):
-        raise ConfigError(
-            f"{option} {path} holds a {found}; writing a {kind} there would destroy it. Name "
-            f"another folder for the {kind}, or delete {path} first if you no longer need it."
-        )
+    check_output_folder(path, option, replaces=kind)
     if owns is not None:
         check_replaceable(path, kind, owns)
     if start is not None and path.resolve() == start.resolve():
