@@ -13,13 +13,16 @@ position, weight x equity x signal / price, and the position it holds plus its p
   venue's minimum is not sent, is logged with the reason and counted in `below_minimum`;
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
-- a strategy that raises is flattened and stopped, and its `failure` says why;
+- a strategy that raises is flattened and stopped, and its `failure` says why; while its close
+  is refused (the venue's minimum, a reject), it tries again on each new bar until it is flat;
 - every order carries the rule that caused it as its one tag: the algorithm's entry, add or
   exit rule when its target changed (`Layers.reason`), else the router's weight, so the
   report's trade list and the journal say which rule opened and closed each trade.
+The strategy's own fills are kept by `strategies.ledger`, its orders not yet closed and the
+checks before one goes out by `strategies.orders`, and the arithmetic of what it orders (the
+close-then-open, the band, the step and cash limits) by `strategies.sizing`.
 """
 
-import math
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -27,11 +30,9 @@ from decimal import Decimal
 from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import NonNegativeFloat, PositiveFloat, PositiveInt, StrategyConfig
 from nautilus_trader.model.data import Bar, BarType, DataType
-from nautilus_trader.model.enums import AccountType, OrderSide
-from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.model.objects import Price
 from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.errors import ConfigError
@@ -39,7 +40,9 @@ from strategies.bar_indicators import BarIndicators
 from strategies.equity import VenueEquity
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
-from strategies.venue_filters import below_minimum, step_floor
+from strategies.ledger import FillLedger
+from strategies.orders import OrderCheck, OwnOrders, market_order, pending_orders, refusal
+from strategies.sizing import order_size, plan
 from strategies.weights import RouterWeights, decode
 
 
@@ -131,14 +134,12 @@ class RoutedStrategy(Strategy):
         self._equity: VenueEquity | None = None
         self._last_ts = -1
         self._last_price: Price | None = None
-        self._orders: dict = {}  # this strategy's orders not yet closed, by client order id
-        self._cash = 0.0  # ledger of this strategy's fills: PnL = cash + units * price
-        self._units = 0.0
-        self._position = Decimal(0)  # the same units, exact: what the next order nets against
+        self._orders = OwnOrders()  # this strategy's orders not yet closed
+        self._ledger = FillLedger()  # this strategy's fills: its units and PnL
         # Set by a risk guard (live nodes): whether new orders may go out at all, and why one
         # order (instrument, signed quantity, price) would break the notional limits (None: ok).
         self.gate: Callable[[], bool] | None = None
-        self.order_check: Callable[[InstrumentId, float, float], str | None] | None = None
+        self.order_check: OrderCheck | None = None
 
     @property
     def name(self) -> str:
@@ -185,15 +186,17 @@ class RoutedStrategy(Strategy):
     @property
     def units(self) -> float:
         """Signed position from this strategy's own fills."""
-        return self._units
+        return self._ledger.units
+
+    @property
+    def _position(self) -> Decimal:
+        return self._ledger.position  # the same units, exact: what the next order nets against
 
     def pnl(self, price: float) -> float:
         """Mark-to-market PnL at `price` of this strategy's fills in the cache (a live node's
         cache in Redis keeps them across restarts), net of fees charged in the quote currency.
         O(1): the router may call it every bar."""
-        if self._instrument is None:
-            return 0.0
-        return self._cash + self._units * price * self._multiplier()
+        return self._ledger.pnl(price)
 
     # -- nautilus handlers -------------------------------------------------------------------
 
@@ -202,18 +205,14 @@ class RoutedStrategy(Strategy):
         if self._instrument is None:
             self._fail(ConfigError(f"instrument {self.config.instrument_id} is not in the cache"))
             return
-        self._orders = {o.client_order_id: o for o in self._pending(strategy_id=self.id)}
-        self._replay_fills()
+        self._orders = OwnOrders(pending_orders(self.cache, self.config.instrument_id, self.id))
+        self._ledger = FillLedger(self._instrument, self.cache.orders(strategy_id=self.id))
         self._equity = VenueEquity(self.portfolio, self.cache, self._instrument)
         self._equity.seed()
         self.msgbus.subscribe(_POSITION_EVENTS, self._equity.on_position)
         self.subscribe_bars(self.config.bar_type)
         self.subscribe_data(DataType(RouterWeights))
-        shared = self.indicators
-        if not shared.warmup_requested:  # one request warms up all the strategies sharing them
-            shared.warmup_requested = True
-            bars = max(reader.config.warmup_bars for reader in shared.readers)
-            request_warmup(self, self.config.bar_type, bars)
+        _request_warmup_once(self, self.indicators)
 
     def on_stop(self) -> None:
         if self._equity is not None:
@@ -223,30 +222,26 @@ class RoutedStrategy(Strategy):
         if not isinstance(data, Bar):
             return
         for reader in self.indicators.readers:  # in step: each decides on the bar in turn
-            if reader._accept(data):
+            if reader.failure is None and reader._accept(data):
                 reader._guarded(reader._observe, data)
 
     def on_bar(self, bar: Bar) -> None:
-        if self._accept(bar):
+        if not self._accept(bar):
+            return
+        if self.failure is None:
             self._guarded(self._trade, bar)
+        else:
+            self._flatten_failed(bar.close.as_double())
 
     def on_data(self, data) -> None:
         if isinstance(data, RouterWeights) and self.failure is None:
             self._guarded(self._on_weights, data)
 
     def on_order_filled(self, fill) -> None:
-        sign = 1.0 if fill.order_side == OrderSide.BUY else -1.0
-        qty = fill.last_qty.as_double()
-        self._units += sign * qty
-        self._position += fill.last_qty.as_decimal() * int(sign)
-        self._cash -= sign * qty * fill.last_px.as_double() * self._multiplier()
-        if fill.commission.currency == self._instrument.quote_currency:
-            self._cash -= fill.commission.as_double()
+        self._ledger.add(fill)
 
     def on_order_event(self, event) -> None:
-        order = self._orders.get(event.client_order_id)
-        if order is not None and order.is_closed:
-            del self._orders[event.client_order_id]
+        self._orders.on_event(event)
 
     def on_position_closed(self, event) -> None:
         if self.failure is not None:
@@ -254,19 +249,9 @@ class RoutedStrategy(Strategy):
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _replay_fills(self) -> None:
-        # A restarted live node loads this strategy's orders from Redis, with the fills that
-        # reconciliation added while it was down: the ledger continues from them.
-        self._cash = self._units = 0.0
-        self._position = Decimal(0)
-        for order in self.cache.orders(strategy_id=self.id):
-            for event in order.events:
-                if isinstance(event, OrderFilled):
-                    self.on_order_filled(event)
-
     def _accept(self, bar: Bar) -> bool:
-        if self.failure is not None or bar.ts_event <= self._last_ts:
-            return False  # failed, or a bar already seen (history overlapping the live feed)
+        if bar.ts_event <= self._last_ts:
+            return False  # a bar already seen (history overlapping the live feed)
         self._last_ts = bar.ts_event
         return True
 
@@ -295,101 +280,55 @@ class RoutedStrategy(Strategy):
     def _rebalance(self) -> None:
         if not self.is_warm or self._instrument is None:
             return
-        if self._unresolved() or (self.gate is not None and not self.gate()):
+        if self._orders.in_flight() or (self.gate is not None and not self.gate()):
             # An order the venue has not answered may still fill: wait until nautilus' in-flight
             # check resolves it. Halted or stale data: the position is the risk guard's business.
             return
         self.sizing_gap = 0.0
-        held = self._expected_qty()
+        held = self._orders.expected(self._position)
         if held == 0 and (self.weight == 0 or self.target == 0):
             return
         price = self.window.close[-1]
         equity = self._equity.value(self._last_price)
-        target = self.weight * equity * self.target / (price * self._multiplier())
-        why = None  # the reason, formatted only for an order (the close's, for a flip's open)
-        if held != 0 and (target == 0 or (target > 0) != (held > 0)):
-            why = self._reason()
-            if not self._submit_exact(-held, why):  # close first: never one order that flips
-                return  # denied by the notional limits: hold until the next rebalance
-            held = Decimal(0)
-            if target == 0:
-                return
-        delta = target - float(held)
+        multiplier = self._instrument.multiplier.as_double()
+        target = self.weight * equity * self.target / (price * multiplier)
         band = self.config.tolerance * self.weight * equity
-        if delta == 0 or abs(delta) * price * self._multiplier() < band:
+        close, delta = plan(held, target, price, multiplier, band)
+        why = None  # the reason, formatted only for an order (the close's, for a flip's open)
+        if close != 0:
+            why = self._reason()
+            if not self._submit_exact(close, why):  # close first: never one order that flips
+                return  # denied by the notional limits: hold until the next rebalance
+        if delta == 0:
             return
-        self._submit_float(delta, price, why or self._reason())
+        reserve = self.config.cash_reserve
+        sized = order_size(delta, price, self.portfolio, self.cache, self._instrument, reserve)
+        self.sizing_gap = delta - float(sized)  # what the step and the cash leave unordered
+        if sized != 0:
+            self._submit_exact(sized, why or self._reason())
 
     def _reason(self) -> str:
         # The rule behind an order: the target change not yet ordered, else the router's weight.
         return self._why or f"router weight {self.weight:.0%}"
 
-    def _unresolved(self) -> bool:
-        return bool(self._orders) and any(order.is_inflight for order in self._orders.values())
-
-    def _expected_qty(self) -> Decimal:
-        """Signed position after the pending orders of this strategy fill: its fills so far
-        (kept from fill events, not read from the cache's positions) and its open orders."""
-        qty = self._position
-        for order in self._orders.values():
-            qty += order.leaves_qty.as_decimal() * (1 if order.is_buy else -1)
-        return qty
-
-    def _pending(self, strategy_id=None) -> list:
-        iid = self.config.instrument_id
-        orders = self.cache.orders_open(instrument_id=iid, strategy_id=strategy_id)
-        inflight = self.cache.orders_inflight(instrument_id=iid, strategy_id=strategy_id)
-        if not inflight:
-            return orders
-        return list({o.client_order_id: o for o in orders + inflight}.values())
-
-    def _submit_float(self, qty: float, price: float, why: str) -> None:
-        wanted = qty
-        if qty > 0:
-            qty = min(qty, self._affordable(price))
-        sized = step_floor(qty, self._instrument.size_increment.as_decimal())
-        self.sizing_gap = wanted - float(sized)
-        if sized != 0:
-            self._submit_exact(sized, why)
-
-    def _affordable(self, price: float) -> float:
-        """Units a buy may take: unlimited on margin; on cash, the free cash less the reserve
-        less the buys still pending (this bar's buys of the other strategies included)."""
-        account = self.portfolio.account(self.config.instrument_id.venue)
-        if account.type != AccountType.CASH:
-            return math.inf
-        balance = account.balance_free(self._instrument.quote_currency)
-        free = balance.as_double() if balance is not None else 0.0
-        pending = sum(o.leaves_qty.as_double() for o in self._pending() if o.is_buy) * price
-        # The reserve is kept back from the free cash once, not from what each buy leaves:
-        # else the strategies buying on one bar each spend most of the previous one's reserve.
-        spend = max(free * (1.0 - self.config.cash_reserve) - pending, 0.0)
-        return spend / (price * self._multiplier())
-
-    def _submit_exact(self, qty: Decimal, rule: str) -> bool:
+    def _submit_exact(self, qty: Decimal, rule: str, price: float | None = None) -> bool:
         # False when the venue's minimums or the risk guard's limits deny it: nothing is sent.
-        # `rule`, the rule behind the order, goes out as its tag.
-        price = self.window.close[-1] if self.window.count else None
-        why = below_minimum(self._instrument, qty, price)
-        self.below_minimum += why is not None
-        if why is None and self.order_check is not None and price is not None:
-            why = self.order_check(self.config.instrument_id, float(qty), price)
+        # `rule`, the rule behind the order, goes out as its tag; `price` (default: the last
+        # close in the window) is what the checks value it at.
+        if price is None and self.window.count:
+            price = self.window.close[-1]
+        why, minimum = refusal(self._instrument, qty, price, self.order_check)
+        self.below_minimum += minimum
         if why is not None:
             self.sizing_gap += float(qty)
             self.held_back = f"order of {qty} not sent: {why}"
             self.log.warning(f"{self.name}: {self.held_back}")
             return False
-        self.held_back = None
-        side = OrderSide.BUY if qty > 0 else OrderSide.SELL
-        quantity = Quantity(abs(qty), self._instrument.size_precision)
-        order = self.order_factory.market(self.config.instrument_id, side, quantity, tags=[rule])
-        self._why = None
-        self._orders[order.client_order_id] = order
+        self.held_back = self._why = None
+        order = market_order(self.order_factory, self._instrument, qty, rule)
+        self._orders.add(order)
         self.submit_order(order)
         return True
-
-    def _multiplier(self) -> float:
-        return self._instrument.multiplier.as_double()
 
     def _fail(self, exc: Exception) -> None:
         self.failure = f"{type(exc).__name__}: {exc}"
@@ -397,11 +336,16 @@ class RoutedStrategy(Strategy):
         self.log.exception(f"{self.name} failed; flattening it, its capital stays in cash", exc)
         if not self.is_running:
             return  # failed while starting: nothing to flatten, nothing to stop
+        self._flatten_failed()
+
+    def _flatten_failed(self, price: float | None = None) -> None:
+        # On the failure, then on each new bar until flat: a close refused (the venue's minimum,
+        # a reject) is tried again. Halted or stale data: the position is the risk guard's.
         try:
-            if self._instrument is not None:
-                held = self._expected_qty()  # pending market orders still fill: net them out
+            if self._instrument is not None and (self.gate is None or self.gate()):
+                held = self._orders.expected(self._position)  # pending orders still fill
                 if held != 0:
-                    self._submit_exact(-held, f"{self.name} failed")
+                    self._submit_exact(-held, f"{self.name} failed", price)
         except Exception as flatten_exc:
             self.log.exception(f"{self.name} could not flatten", flatten_exc)
         self._stop_when_flat()
@@ -413,6 +357,15 @@ class RoutedStrategy(Strategy):
         )
         if not self._orders and not open_positions:
             self.stop()
+
+
+def _request_warmup_once(component, indicators: BarIndicators) -> None:
+    # One request, by the first of them to start, warms up all the strategies sharing
+    # `indicators`: as many bars as the longest warm-up among them.
+    if not indicators.warmup_requested:
+        indicators.warmup_requested = True
+        bars = max(reader.config.warmup_bars for reader in indicators.readers)
+        request_warmup(component, indicators.bar_type, bars)
 
 
 def request_warmup(component, bar_type: BarType, bars: int) -> None:

@@ -32,15 +32,9 @@ from bot.core.errors import ConfigError, DataError
 from bot.core.parallel import Parallel
 from bot.core.regime import trailing_regimes
 from bot.core.report import plot_method_bars
-from bot.engine.backtest import (
-    BUY_AND_HOLD,
-    STOPPED_EARLY,
-    BacktestRequest,
-    BacktestResult,
-    buy_and_hold,
-    run_many,
-    write_backtest_report,
-)
+from bot.engine.backtest import STOPPED_EARLY, BacktestRequest, BacktestResult, run_many
+from bot.engine.backtest_report import write_backtest_report
+from bot.engine.buy_and_hold import BUY_AND_HOLD, buy_and_hold
 from bot.engine.data import load_bars
 from bot.engine.journal import Journal
 from bot.engine.policy import PolicySpec, check_policy

@@ -345,7 +345,7 @@ def model_attributor(
     from bot.engine.catalog import to_nautilus_bars
     from bot.engine.data import dataset_asset_class, load_bars
     from bot.engine.instruments import make_instrument, price_precision_of
-    from bot.engine.router import ACCOUNT_EVENT
+    from bot.engine.router_journal import ACCOUNT_EVENT
     from bot.model.checkpoint import load_checkpoint
 
     model, _, stats = load_checkpoint(checkpoint_path(run.policy))

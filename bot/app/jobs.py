@@ -37,7 +37,7 @@ from bot.engine.backtest import run_many
 from bot.engine.backtest_request import base_request
 from bot.engine.journal import Journal
 from bot.engine.registry import Registry
-from bot.engine.router import ACCOUNT_EVENT
+from bot.engine.router_journal import ACCOUNT_EVENT
 from bot.model.policy import load_policy
 
 log = structlog.get_logger(__name__)

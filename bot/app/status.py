@@ -13,7 +13,7 @@ from nautilus_trader.model.objects import Price
 from bot.core.bars import bar_interval
 from bot.core.report import text_table
 from bot.engine.node_state import CacheState, Session
-from bot.engine.router import ACCOUNT_EVENT, HELD_BACK_EVENT
+from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
 from strategies import name_of, strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem

@@ -4,8 +4,7 @@ A run loads validated bars, prepends warm-up bars from before `start` (the route
 decision before the first bar of `start`, so strategies hold nothing while they warm up), runs
 the engine, and returns the equity curve, per-strategy PnL, weights, orders and fills. Several
 runs go to separate worker processes (`bot.core.parallel`): nautilus engines leak memory and are
-not reusable. `write_backtest_report` puts runs on one symbol beside buy-and-hold
-(`bot.engine.buy_and_hold`) in one report.
+not reusable. `bot.engine.backtest_report` writes the runs on one symbol as one report.
 
 Fills follow `bot.engine.sim` (the next bar's open by default). Equity curves are stamped at each
 bar's close time, the engine's clock.
@@ -30,9 +29,10 @@ from bot.core.fingerprint import out_of_sample_warning
 from bot.core.metrics import summarize
 from bot.core.parallel import Parallel, fan_out
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
+from bot.engine.assemble import assemble
 from bot.engine.backtest_request import BacktestRequest, request_day
+from bot.engine.bar_checks import stale_opens
 from bot.engine.best_expert import best_expert, validation_span
-from bot.engine.buy_and_hold import BUY_AND_HOLD, buy_and_hold
 from bot.engine.catalog import bar_type_for, to_nautilus_bars
 from bot.engine.data import dataset_asset_class, load_bars
 from bot.engine.fills import fills_frame
@@ -45,10 +45,10 @@ from bot.engine.policy import (
     check_policy,
     policy_plugins,
 )
-from bot.engine.router import RouterActor, assemble
+from bot.engine.router import RouterActor
 from bot.engine.router_config import RouterActorConfig
-from bot.engine.sim import market_data, new_engine
-from strategies import STRATEGIES, build_strategies
+from bot.engine.sim import account_for, market_data, new_engine
+from strategies import build_strategies
 
 # Mean share of equity that rounding or cash limits kept the strategies from ordering, above
 # which a run is flagged: results then depend on the capital, not only on the strategies.
@@ -56,7 +56,6 @@ SIZING_WARNING = 0.02
 # Journal writes committed at a time: a backtest that dies is run again, so it need not commit
 # each fill (a live node does), and parallel workers still share the file between commits.
 JOURNAL_BATCH = 1000
-BEST_EXPERT_PICKED = "best-expert picked"  # the report's note of the expert it traded
 
 
 @dataclass
@@ -75,92 +74,6 @@ class BacktestResult:
     asset_class: str
     best_expert: str | None = None
     currency: str = ""  # the account's (the instrument's quote currency)
-
-
-def write_backtest_report(
-    results: list[BacktestResult],
-    out_dir: Path,
-    references: dict[str, pd.Series] | None = None,
-) -> dict[str, dict[str, float | None]]:
-    """Write one report for runs on the same symbol (the first run's details, every run's
-    equity and metrics, buy-and-hold and any `references` equity curves added, and the expert
-    a best-expert run picked) and return the metrics rows, in table order."""
-    # Imported here: the report's charts load matplotlib (~0.6 s of CPU), which the backtests
-    # that write no report (Ray workers, evaluations, dataset builds) need not pay.
-    from bot.core.report import PolicyRun, write_report
-
-    first = results[0]
-    request = first.request
-    hold, hold_fill = buy_and_hold(first.bars, request)
-    references = references or {}
-    equity = pd.concat(
-        [r.equity.rename(r.request.policy) for r in results]
-        + [hold]
-        + [curve.rename(name) for name, curve in references.items()],
-        axis=1,
-    )
-    periods = 365 if first.asset_class == "crypto" else 252
-    metrics = {r.request.policy: r.metrics for r in results}
-    metrics[BUY_AND_HOLD] = summarize(
-        hold,
-        fills=hold_fill,
-        exposure=pd.Series(1.0, index=hold.index),
-        periods_per_year=periods,
-    )
-    for name, curve in references.items():
-        metrics[name] = summarize(curve, periods_per_year=periods)
-    flags = [flag for r in results for flag in r.flags]
-    picked = next(({BEST_EXPERT_PICKED: r.best_expert} for r in results if r.best_expert), {})
-    runs = [
-        PolicyRun(r.request.policy, r.weights, r.fills, r.orders, r.pnl, in_sample_span(r.request))
-        for r in results
-    ]
-    write_report(
-        out_dir,
-        title=f"{request.symbol} {request.bar} backtest, {first.bars.index[0]:%Y-%m-%d} .. "
-        f"{first.bars.index[-1]:%Y-%m-%d}, fills and orders of policy {request.policy}",
-        metrics=metrics,
-        equity=equity,
-        runs=runs,
-        bars=first.bars,
-        flags=flags,
-        simulation=simulation_notes(request) | picked,
-        experts={spec.name: spec.expert for spec in STRATEGIES},
-        currency=first.currency,
-        periods_per_year=periods,
-    )
-    return metrics
-
-
-def in_sample_span(request: BacktestRequest) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The decisions a model policy's checkpoint was trained and validated on for this symbol
-    (first to last, from its meta.json), or None for another policy or symbol."""
-    dataset = trained_on(request.policy)
-    splits = (dataset or {}).get("symbols", {}).get(request.symbol) or {}
-    learned = [splits[name] for name in ("train", "val") if name in splits]
-    if not learned:
-        return None
-    # meta.json holds ISO times; an older or hand-written one may hold naive dates (UTC).
-    first, last = (
-        pd.Timestamp(learned[0]["first_decision"]),
-        pd.Timestamp(learned[-1]["last_decision"]),
-    )
-    return tuple(
-        t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (first, last)
-    )
-
-
-def simulation_notes(request: BacktestRequest) -> dict[str, object]:
-    """How a run's fills were simulated, for its report and metrics.json."""
-    return {
-        "fill": {
-            "next_open": "next bar's open after the decision bar closes",
-            "close": "the decision bar's own close (optimistic)",
-        }[request.fill],
-        "sizing": "fractional units" if request.fractional else "whole units",
-        "fee_bps": request.fee_bps,
-        "slippage_bps": request.slippage_bps,
-    }
 
 
 def run_backtest(
@@ -287,11 +200,12 @@ def _simulate(
         request.symbol, asset_class, fee_bps=request.fee_bps, fractional=request.fractional
     )
     bar_type = bar_type_for(instrument, request.bar)
+    account = account_for(asset_class)
     build = partial(
         build_strategies,
         instrument.id,
         bar_type,
-        long_only=asset_class == "crypto",
+        long_only=account == "cash",
         params=request.params,
         plugins=policy_plugins(request.policy, request.weights),
     )
@@ -311,7 +225,7 @@ def _simulate(
         instrument,
         to_nautilus_bars(chunks[0], instrument, request.bar),
         capital=request.capital,
-        account="cash" if asset_class == "crypto" else "margin",
+        account=account,
         fee_bps=request.fee_bps,
         slippage_bps=request.slippage_bps,
         seed=request.seed,
@@ -330,6 +244,8 @@ def _simulate(
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
     flags += actor.fallbacks()
     flags += _stopped_early(curve, traded, request.bar)
+    stale, _ = stale_opens(traded, asset_class, bar_interval(request.bar))
+    flags += [f"{STALE_OPENS}: {stale}"] if stale else []
     engine.dispose()
     periods = 365 if asset_class == "crypto" else 252
     equity = curve["equity"]
@@ -358,6 +274,7 @@ def _simulate(
 
 
 STOPPED_EARLY = "STOPPED EARLY"
+STALE_OPENS = "STALE OPENS"
 
 
 def _stopped_early(curve: pd.DataFrame, traded: pd.DataFrame, bar: str) -> list[str]:

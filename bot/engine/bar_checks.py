@@ -16,6 +16,8 @@ rather than filled: inventing prices is never safe.
   from the previous close -> when previous close / open is within 5% of a common split ratio,
   divide earlier prices by it (multiply volume); otherwise refuse, in either policy.
 - gap: more missing bars than the calendar allows -> report only; refuse a gap over 30 days.
+- stale_open (daily equity and index bars): in a calendar year of at least 20 bars, more than
+  half open at the previous close (within a relative 1e-9) -> report only (those years' bars).
 
 `find_gaps` lists the holes left in validated bars (for the validator's report): every gap the
 gap check counts, and, for equities and indices, every hole around a bar that repair dropped,
@@ -26,6 +28,12 @@ missing business days (a whole trading week) count. FX may miss Friday 21:00 to 
 UTC. Crypto trades always, so every missing bar counts. A 3-for-2 split moves the price by
 only 33%, below the 40% threshold that keeps genuine crash days from being "repaired"; and a
 genuine overnight halving is indistinguishable from a 2-for-1 split by price alone.
+
+Stale opens: old index files often record no open and fill it with the previous close. A
+backtest fills at the next bar's open, so on such bars it fills at the signal bar's close, which
+flatters its results (zero opens repaired to the previous close count too). Continuous markets
+(crypto, FX) and intraday bars open at the previous close as a matter of course, so only daily
+equity and index bars are judged.
 """
 
 from collections.abc import Callable, Sequence
@@ -46,6 +54,10 @@ _BASE_RATIOS = (1.5, 2, 3, 4, 5, 7, 8, 10, 15, 20, 25, 30, 50)
 SPLIT_RATIOS = tuple(sorted({*_BASE_RATIOS, *(1 / r for r in _BASE_RATIOS)}))
 MAX_MISSING_SESSIONS = 4
 MAX_GAP = pd.Timedelta(days=30)
+STALE_OPEN_SHARE = 0.5  # a year is flagged when more of its bars open at the previous close
+STALE_OPEN_MIN_BARS = 20  # a year with fewer bars (a partial year) is not judged
+STALE_OPEN_RTOL = 1e-9
+STALE_OPEN = "stale_open"
 _SESSION_CLASSES = ("equity", "index")
 ROW = "_row"  # the 0-based input row, carried through the checks
 
@@ -258,6 +270,54 @@ def _gaps(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, list[Iss
     return work, issues
 
 
+def _stale_opens(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, list[Issue]]:
+    message, mask = stale_opens(work, ctx.asset_class, ctx.interval)
+    return work, [] if message is None else _issues(work, mask, STALE_OPEN, REPORTED, message)
+
+
+def stale_opens(
+    frame: pd.DataFrame, asset_class: str, interval: pd.Timedelta
+) -> tuple[str | None, np.ndarray]:
+    """The stale-open warning for sorted bars `frame` (see the module docstring; None when no
+    year is flagged, and always for other than daily equity or index bars) and the mask of the
+    bars it counts: those opening at the previous close in the flagged years."""
+    none = np.zeros(len(frame), dtype=bool)
+    if asset_class not in _SESSION_CLASSES or interval < pd.Timedelta(days=1) or len(frame) < 2:
+        return None, none
+    previous = frame["close"].shift(1).to_numpy()
+    stale = np.abs(frame["open"].to_numpy() - previous) <= STALE_OPEN_RTOL * np.abs(previous)
+    years = frame.index.year.to_numpy()
+    offset = years[1:] - years[0]  # the first bar has no previous close to compare
+    totals, hits = np.bincount(offset), np.bincount(offset, weights=stale[1:].astype(float))
+    flagged = (totals >= STALE_OPEN_MIN_BARS) & (hits > STALE_OPEN_SHARE * totals)
+    if not flagged.any():
+        return None, none
+    share = hits[flagged].sum() / totals[flagged].sum()
+    stale_years = np.flatnonzero(flagged) + years[0]
+    message = _stale_message(stale_years, share, last_year=int(years.max()))
+    return message, stale & np.isin(years, stale_years)
+
+
+def _stale_message(years: np.ndarray, share: float, last_year: int) -> str:
+    clean = int(years[-1]) + 1
+    advice = (
+        f"prefer data from {clean} on, or use --start {clean}-01-01"
+        if clean <= last_year
+        else "no later year is clean: prefer a source that records the opens"
+    )
+    return (
+        f"open equals the previous close on {share:.0%} of bars in {_year_span(years)} (over "
+        f"{STALE_OPEN_SHARE:.0%} in every year named): next-open fills on these bars are in "
+        f"effect fills at the signal bar's close, so results over that span are flattered; {advice}"
+    )
+
+
+def _year_span(years: np.ndarray) -> str:
+    # 1984, 1985, 1986, 1989 -> "1984-1986, 1989"
+    runs = np.split(years, np.flatnonzero(np.diff(years) > 1) + 1)
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
 def _missing_sessions(index: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:
     missing = _skipped_sessions(index)
     return np.where(missing > MAX_MISSING_SESSIONS, missing, 0)
@@ -339,4 +399,5 @@ CHECKS = (
     _ohlc,
     _split_jumps,
     _gaps,
+    _stale_opens,
 )

@@ -1,9 +1,8 @@
 """One node builder: the same router actor and eleven strategies in every mode.
 
-- `bot.engine.router.assemble` adds the RouterActor and the strategies to a live node's Trader
-exactly
-  as backtests add them to their engine, so the components and their configs are identical;
-  only the venue block differs.
+- `bot.engine.assemble.assemble` adds the RouterActor and the strategies to a live node's
+  Trader exactly as backtests add them to their engine, so the components and their configs are
+  identical; only the venue block differs.
 - `build_trading_node` builds a nautilus `TradingNode` for a venue from the settings: the
   venue's data and execution clients, start-up reconciliation with the venue, the pre-trade
   limits of `[risk]`, and the routed strategies on one instrument.
@@ -43,10 +42,11 @@ from bot.core.breaker import Backoff
 from bot.core.errors import ConfigError
 from bot.core.logging import nautilus_logging, new_run_id
 from bot.core.settings import BinanceSettings, Secrets, Settings
+from bot.engine.assemble import assemble
 from bot.engine.persistence import cache_config, require_redis, resume, start_journal_run
 from bot.engine.policy import PolicyLoader, policy_plugins
 from bot.engine.risk import RiskGuard, exec_engine_config, risk_engine_config, risk_guard_config
-from bot.engine.router import RouterActor, assemble
+from bot.engine.router import RouterActor
 from bot.engine.router_config import RouterActorConfig, router_settings
 from strategies import build_strategies
 

@@ -36,7 +36,7 @@ from redis.retry import Retry
 from bot.core.errors import OperationalError
 from bot.core.settings import PersistenceSettings, Settings
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.router import journal_fill
+from bot.engine.router_journal import journal_fill
 
 RECONCILIATION_EVENT = "reconciliation"
 NODE_STARTED_EVENT, NODE_STOPPED_EVENT = "node_started", "node_stopped"

@@ -237,8 +237,9 @@ class GuardedPolicy:
 
     The configured policy must load: a model that does not raises `load_named_policy`'s
     CheckpointError here, so nothing trades the fallback under the model's name. A loaded
-    policy that raises, times out or gets no observation (or context) is replaced, for that
-    decision, by the fallback; the decision says so (`fallback`, `error`).
+    policy that raises, times out, gets no observation (or context) or answers weights that are
+    not a capital split (`check_weights`: NaN, negative, not summing to 1, unknown strategies)
+    is replaced, for that decision, by the fallback; the decision says so (`fallback`, `error`).
     """
 
     def __init__(
@@ -256,6 +257,7 @@ class GuardedPolicy:
             )
         self.timeout_s = timeout_s
         self.primary: Policy = load_named_policy(spec, load_policy)
+        self._known = tuple(row.name for row in table())  # what a decision may name
         dynamic = self.needs_observation or self.needs_context
         self._pool = ThreadPoolExecutor(1) if dynamic else None
         self._busy: Future | None = None  # the worker's decision of `submit`, while it runs
@@ -276,7 +278,7 @@ class GuardedPolicy:
         """One decision; `observe` builds the observation when the policy needs one, `context`
         the router context when it needs that."""
         if self._pool is None:
-            return self.primary.decide(None), None
+            return self._guard(partial(self.primary.decide, None)), None
         observation = None
         began = time.monotonic()
         try:
@@ -299,7 +301,7 @@ class GuardedPolicy:
         built here, in the caller's thread, from the state at the decision bar."""
         began = time.monotonic()
         if self._pool is None:
-            return Pending(began, None, self.primary.decide(None), None)
+            return Pending(began, None, self._guard(partial(self.primary.decide, None)), None)
         if self._busy is not None and not self._busy.done():
             # The worker still runs an earlier, timed-out decision: queueing behind it would
             # only time out too.
@@ -329,12 +331,29 @@ class GuardedPolicy:
     def _call(
         self, observe: Callable[[], Observation], context: Callable[[], RouterContext] | None
     ) -> tuple[Callable[[], Decision], Observation | None]:
+        # The check runs in the worker with the model, so that every path (`decide`, `settle`)
+        # takes an invalid answer as it takes a model that raises.
         if self.primary.needs_observation:
             observation = observe()
-            return partial(self.primary.decide, observation), observation
+            return partial(self._checked, partial(self.primary.decide, observation)), observation
         if context is None:
             raise ConfigError(f"policy {self.primary.name} needs the router's bar history")
-        return partial(self.primary.decide, None, context()), None
+        return partial(self._checked, partial(self.primary.decide, None, context())), None
+
+    def _checked(self, call: Callable[[], Decision]) -> Decision:
+        """`call`'s decision; a ConfigError saying what is wrong when its weights are not a
+        capital split over known strategies, which `encode` would refuse inside the actor."""
+        decision = call()
+        weights = {str(name): float(w) for name, w in decision.weights.items()}
+        what = f"the decision of policy {self.primary.name!r}"
+        check_weights(weights, what=what, known=self._known)
+        return decision
+
+    def _guard(self, call: Callable[[], Decision]) -> Decision:
+        try:
+            return self._checked(call)
+        except Exception as exc:  # a failing policy must never stop the router
+            return self._fall_back(f"{type(exc).__name__}: {exc}")
 
     def _fall_back(self, error: str) -> Decision:
         return replace(self.fallback.decide(None), fallback=True, error=error)

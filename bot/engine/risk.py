@@ -5,21 +5,28 @@
   accounts and, for market orders, only once it holds a quote or trade tick for the instrument;
   `notional_breach` is the same check for the strategies' own order path, which covers margin
   accounts and bar-only data, plus the per-instrument position limit nautilus lacks. The
-  RiskGuard runs it on every order of the strategies it watches (`RiskGuard.order_breach`).
+  RiskGuard runs it on every order of the strategies it watches (`RiskGuard.order_breach`). An
+  order that only reduces the instrument's position, toward flat and never past it, is never
+  refused by these limits: reducing risk must always be possible.
 - `exec_engine_config` sets nautilus' in-flight checks, which resolve orders whose submit got
   no clear answer by asking the venue.
 - `KillSwitch`, `StaleDataWatchdog` and `notional_breach` are pure (`bot.engine.risk_rules`).
   The circuit breaker for 429/418 responses lives in `bot.core.breaker`.
-- `RiskGuard` (a nautilus Actor) feeds the kill switch the account equity on every bar. When it
-  trips it cancels every order, closes every position of the watched strategies, journals the
-  trip, and halts the nautilus RiskEngine once flat, so every later order is denied until an
-  operator calls `reset`. It also counts the venue's 429/418 answers (`Throttled` events of
+- `RiskGuard` (a nautilus Actor) feeds the kill switch the account equity on every new bar (a
+  bar at or before the last one seen is dropped). When it trips it cancels every open order,
+  closes every position of the watched strategies, journals the trip, and halts the nautilus
+  RiskEngine once its closing orders are sent, so every later order is denied until an operator
+  calls `reset`. While tripped, a fill that still lands (an order accepted or in flight at the
+  trip) is closed at once: on each position event of a watched strategy the guard closes its
+  net position less what its own closing orders still pending will close, letting that one
+  order through the halt. It also counts the venue's 429/418 answers (`Throttled` events of
   the execution client) for the metrics, and alerts when one opened the circuit breaker.
 """
 
 import json
 import math
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +34,10 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig, LiveExecEngineConfig, RiskEngineConfig
 from nautilus_trader.core.datetime import unix_nanos_to_dt
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderStatus, TradingState
-from nautilus_trader.model.events import OrderDenied, OrderRejected
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.enums import OrderSide, OrderStatus, TradingState
+from nautilus_trader.model.events import OrderDenied, OrderRejected, PositionEvent
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from bot.core.alerts import KILL_SWITCH, RATE_LIMIT, STALE_DATA, Notifier
@@ -37,7 +45,7 @@ from bot.core.breaker import THROTTLE_TOPIC, Throttled
 from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.engine.journal import Journal
-from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach
+from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach, reduces_only
 from strategies.equity import account_equity
 
 KILL_SWITCH_EVENT = "kill_switch"
@@ -115,7 +123,9 @@ def risk_guard_config(
 
 
 class RiskGuard(Actor):
-    """Runs the kill switch: on a trip it flattens the watched strategies and halts trading.
+    """Runs the kill switch: on a trip it flattens the watched strategies and halts trading;
+    while tripped it closes any fill of theirs that still lands (an order the trip found
+    accepted or in flight), once per position event.
 
     Register it before the strategies, so that on the bar that trips it the strategies' own
     orders come after the closing orders and are denied. The halt is set as soon as the closing
@@ -132,6 +142,8 @@ class RiskGuard(Actor):
         interval = config.bar_type.spec.timedelta.to_pytimedelta()
         self.watchdog = StaleDataWatchdog(interval * config.stale_after_bars)
         self._strategies: list[Strategy] = []
+        self._by_id: dict[StrategyId, Strategy] = {}
+        self._last_ts = -1  # the newest bar's ts_event: older and repeated bars are dropped
         self._risk_engine = None
         self._journal: Journal | None = None
         self._halt_pending = False
@@ -145,6 +157,7 @@ class RiskGuard(Actor):
     def watch(self, strategies: list[Strategy], risk_engine) -> None:
         """The strategies to flatten on a trip, and the nautilus RiskEngine to halt."""
         self._strategies = list(strategies)
+        self._by_id = {strategy.id: strategy for strategy in self._strategies}
         self._risk_engine = risk_engine
         for strategy in self._strategies:
             strategy.gate = self.allows_new_orders  # no new orders while tripped or stale
@@ -169,14 +182,17 @@ class RiskGuard(Actor):
     def order_breach(self, instrument_id: InstrumentId, qty: float, price: float) -> str | None:
         """Why a market order of signed `qty` at about `price` breaks `[risk]`'s notional limits
         (one order; the instrument's position of every strategy, pending orders included, once
-        it fills), or None when it may go. An order that shrinks that position is held only to
-        the per-order limit. Each denial counts in `order_errors`."""
+        it fills), or None when it may go. An order that only reduces that position, toward
+        flat and never past it, is never refused, however large: reducing risk must always be
+        possible. One that shrinks it across flat is held only to the per-order limit. Each
+        denial counts in `order_errors`."""
         instrument = self.cache.instrument(instrument_id)
         scale = price * instrument.multiplier.as_double()
         before = self._net_qty(instrument_id)
         after = before + qty
         held = abs(after) * scale if abs(after) > abs(before) else 0.0
-        breach = notional_breach(self._limits, abs(qty) * scale, held)
+        reducing = reduces_only(before, after)
+        breach = notional_breach(self._limits, abs(qty) * scale, held, reducing)
         if breach is not None:
             self.order_errors["OrderDenied"] += 1
         return breach
@@ -206,6 +222,7 @@ class RiskGuard(Actor):
         self.subscribe_bars(self.config.bar_type)
         for strategy in self._strategies:
             self.msgbus.subscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+            self.msgbus.subscribe(topic=f"events.position.{strategy.id}", handler=self._on_position)
         self.msgbus.subscribe(topic=THROTTLE_TOPIC, handler=self._on_throttled)
         if self.notifier is not None:  # no bar arrives to notice their absence: a timer must
             half = self.watchdog.stale_after / 2
@@ -217,6 +234,8 @@ class RiskGuard(Actor):
     def on_stop(self) -> None:
         for strategy in self._strategies:
             self.msgbus.unsubscribe(topic=f"events.order.{strategy.id}", handler=self._on_order)
+            topic = f"events.position.{strategy.id}"
+            self.msgbus.unsubscribe(topic=topic, handler=self._on_position)
         self.msgbus.unsubscribe(topic=THROTTLE_TOPIC, handler=self._on_throttled)
         if self._journal is not None:
             self._journal.close()
@@ -232,10 +251,11 @@ class RiskGuard(Actor):
             self.notifier.send(STALE_DATA, message, {"bar_type": str(self.config.bar_type)})
 
     def on_bar(self, bar: Bar) -> None:
-        newest = self.watchdog.last_bar
+        if bar.ts_event <= self._last_ts:
+            return  # out of order or repeated: equity marked at its close would be stale
+        self._last_ts = bar.ts_event
         self.watchdog.on_bar(unix_nanos_to_dt(bar.ts_event))
-        if self.watchdog.last_bar != newest:
-            self._stale_alerted = False  # a newer bar: the next silence alerts again
+        self._stale_alerted = False  # a newer bar: the next silence alerts again
         instrument = self.cache.instrument(self.config.bar_type.instrument_id)
         equity = account_equity(self.portfolio, self.cache, instrument, bar.close)
         self.last_bar = {"ts": bar.ts_event, "close": bar.close.as_double(), "equity": equity}
@@ -287,16 +307,56 @@ class RiskGuard(Actor):
     def _flatten_and_halt(self) -> None:
         for strategy in self._strategies:
             for iid in self._instruments_of(strategy):
-                strategy.cancel_all_orders(iid)
-                # reduce_only is checked against the whole netting account: never use it here.
-                strategy.close_all_positions(iid, tags=[KILL_SWITCH_TAG], reduce_only=False)
+                strategy.cancel_all_orders(iid)  # the open ones; nautilus skips those in flight
+                self._close(strategy, iid)
         self._halt_pending = True
         self._halt_when_submitted()
 
     def _instruments_of(self, strategy: Strategy) -> set[InstrumentId]:
+        # Where it holds a position or an order not yet closed: open, or in flight (SUBMITTED,
+        # PENDING_*), whose fill may still come.
         sid = strategy.id
         held = self.cache.positions_open(strategy_id=sid) + self.cache.orders_open(strategy_id=sid)
+        held += self.cache.orders_inflight(strategy_id=sid)
         return {item.instrument_id for item in held}
+
+    def _on_position(self, event: PositionEvent) -> None:
+        # While tripped, a fill that still lands (an order accepted or in flight at the trip) is
+        # closed at once; the guard's own closing fills leave nothing to close, so no loop.
+        strategy = self._by_id.get(event.strategy_id)
+        if not self.kill_switch.tripped or strategy is None:
+            return
+        if self._unclosed(strategy.id, event.instrument_id) == 0:
+            return
+        if self._risk_engine.trading_state == TradingState.HALTED:
+            self._risk_engine.set_trading_state(TradingState.ACTIVE)  # for this close alone
+        self.log.warning(f"kill switch: {strategy.id} filled after the trip; closing it")
+        self._close(strategy, event.instrument_id)
+        self._halt_pending = True
+        self._halt_when_submitted()
+
+    def _close(self, strategy: Strategy, iid: InstrumentId) -> None:
+        # One market order for what `_unclosed` finds, tagged as the kill switch's. reduce_only
+        # is checked against the whole netting account: never use it here.
+        qty = self._unclosed(strategy.id, iid)
+        if qty == 0:
+            return
+        instrument = self.cache.instrument(iid)
+        side = OrderSide.SELL if qty > 0 else OrderSide.BUY
+        quantity = Quantity(abs(qty), instrument.size_precision)
+        order = strategy.order_factory.market(iid, side, quantity, tags=[KILL_SWITCH_TAG])
+        strategy.submit_order(order)
+
+    def _unclosed(self, sid: StrategyId, iid: InstrumentId) -> Decimal:
+        # The strategy's signed position on `iid` once the guard's closing orders still pending
+        # fill: what is left to close. Its other orders count only once they fill.
+        qty = Decimal(0)
+        for position in self.cache.positions_open(instrument_id=iid, strategy_id=sid):
+            qty += position.quantity.as_decimal() * (1 if position.is_long else -1)
+        for order in self.cache.orders(instrument_id=iid, strategy_id=sid):
+            if not order.is_closed and KILL_SWITCH_TAG in (order.tags or ()):
+                qty += order.leaves_qty.as_decimal() * (1 if order.is_buy else -1)
+        return qty
 
     def _halt_when_submitted(self) -> None:
         # HALTED denies closing orders too: wait until none is still queued in the RiskEngine.

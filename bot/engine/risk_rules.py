@@ -1,6 +1,7 @@
 """The pure risk rules the RiskGuard applies; the caller passes the time and the numbers.
 
-- `notional_breach`: the per-order and per-instrument notional limits of `[risk]`;
+- `notional_breach`: the per-order and per-instrument notional limits of `[risk]`, which an
+  order that only reduces the position (`reduces_only`) never breaks;
 - `KillSwitch`: a drawdown from the equity peak, or a day's loss, trips it until an operator
   resets it;
 - `StaleDataWatchdog`: no bar for too long blocks new orders.
@@ -14,16 +15,33 @@ from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 
 _EPS = 1e-12  # float rounding must not keep a loss of exactly the limit from tripping
+_FLAT = 1e-9  # a position this small a share of what it was is flat (float sums of quantities)
+
+
+def reduces_only(before: float, after: float) -> bool:
+    """Whether a position of signed `before` units that becomes `after` only shrinks: toward
+    flat or to flat, never past it to the other side (float noise at flat counts as flat)."""
+    if before == 0 or abs(after) >= abs(before):
+        return False
+    return before * after >= 0 or abs(after) <= _FLAT * abs(before)
 
 
 def notional_breach(
-    risk: RiskSettings, order_notional: float, position_notional_after: float
+    risk: RiskSettings,
+    order_notional: float,
+    position_notional_after: float,
+    reducing: bool = False,
 ) -> str | None:
     """Why an order breaks the notional limits, or None when it may go.
 
     `order_notional` is |quantity| x price x multiplier; `position_notional_after` the absolute
-    notional of the instrument's whole position (all strategies) once the order fills.
+    notional of the instrument's whole position (all strategies) once the order fills. An order
+    that only reduces that position (`reducing`, see `reduces_only`) is never refused, however
+    large: reducing risk must always be possible, even a close of a position worth more than
+    `max_order_notional`.
     """
+    if reducing:
+        return None
     if risk.max_order_notional is not None and abs(order_notional) > risk.max_order_notional:
         return (
             f"order notional {abs(order_notional):,.2f} exceeds risk.max_order_notional "

@@ -2,10 +2,10 @@
 
 Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
 strategies size themselves from the latest weights. It records the mark-to-market equity curve,
-per-strategy PnL and every decision, and journals decisions and fills as they happen. It also
-keeps each strategy's unit-capital return per bar (the signal it held going into the bar times
-the bar's close-to-close return; costs and fill timing left out), whatever its weight: what
-`momentum` ranks.
+per-strategy PnL and every decision, and journals decisions and fills as they happen
+(`bot.engine.router_journal`). It also keeps each strategy's unit-capital return per bar (the
+signal it held going into the bar times the bar's close-to-close return; costs and fill timing
+left out), whatever its weight: what `momentum` ranks.
 
 Its window phase and last weights are its saved state (`on_save`, in the cache after every
 bar): a live node restarted from Redis neither decides early nor leaves the strategies at
@@ -15,11 +15,8 @@ weight 0 until the next decision; it republishes the restored weights on its fir
 import json
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,10 +24,9 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.model.data import Bar, DataType
 
 from bot.core.alerts import FALLBACK_STORM, MODEL_REFUSED, Notifier
-from bot.core.errors import BotError, CheckpointError, ConfigError
+from bot.core.errors import BotError, ConfigError
 from bot.core.features import REQUIRED_BARS
 from bot.core.observation import Account, BarHistory, Observation, build_observation
-from bot.engine.journal import DecisionRecord, Journal
 from bot.engine.policy import (
     Decision,
     GuardedPolicy,
@@ -38,16 +34,15 @@ from bot.engine.policy import (
     PolicySpec,
     RouterContext,
 )
-from bot.engine.registry import REGISTRY_POLICY, Registry
+from bot.engine.registry import REGISTRY_POLICY
 from bot.engine.router_config import RouterActorConfig
-from strategies import STRATEGIES, name_of, strategy_names
+from bot.engine.router_journal import RouterJournal
+from bot.engine.router_registry import RegistryFollower
+from strategies import STRATEGIES, strategy_names
 from strategies.base import RoutedStrategy, request_warmup
 from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
 
-ROUTER_SWITCH_EVENT = "router_switch"
-ACCOUNT_EVENT = "router_account"  # the prompt's account line at a decision, for `bot explain`
-HELD_BACK_EVENT = "order_held_back"  # a strategy's order kept back: venue minimums, risk limits
 FALLBACK_STORM_AFTER = 3  # consecutive fallback decisions that alert an operator
 _POLL_TIMER = "router-decision"  # background decisions: the timer that looks for the answer
 _POLL_S = 0.02
@@ -62,24 +57,21 @@ class RouterActor(Actor):
     def __init__(self, config: RouterActorConfig, load_policy: PolicyLoader | None = None) -> None:
         super().__init__(config)
         self._load_policy = load_policy
-        self._registry = None
-        self._active: str | None = None  # the registry model routing now
-        self._refused: str | None = None  # a registry model promoted later that did not load
+        self._registry: RegistryFollower | None = None  # the `registry` policy's models
         if config.policy == REGISTRY_POLICY:
-            self._registry = Registry(Path(config.registry))
-            self._active = self._registry.active()
-            self._policy = self._registry_model(self._registry.active_policy())
+            self._registry = RegistryFollower(config.registry, self._guarded)
+            self._policy = self._registry.first()
         else:
             self._policy = self._guarded(config.policy)
         self._history = BarHistory(REQUIRED_BARS)
         # Unit-capital returns of the strategies over the same last bars (RouterContext).
         self._unit_returns: deque[list[float]] = deque(maxlen=REQUIRED_BARS)
         self._last_bar: tuple[int, float] | None = None  # (ts_event, close) of the last bar
+        self._last_ts = -1  # ts_event of the last bar taken, warm-up history included
         self._since_decision: int | None = None
         self._weights: RouterWeights | None = None  # the last published, for restarts
         self._republish = False  # restored from a previous run: publish them on the next bar
-        self._journal: Journal | None = None
-        self._held_back: set[str] = set()  # strategies journalled as held back since a fill
+        self._journal = RouterJournal(config, self.log)  # decisions, fills, held back, switches
         self._strategies: list[RoutedStrategy] = []
         self.decisions: list[tuple[int, Decision]] = []
         self.equity: list[tuple[int, float]] = []
@@ -101,17 +93,14 @@ class RouterActor(Actor):
         self.subscribe_bars(self.config.bar_type)
         # Live: the first decision sees a full observation history, as in backtests.
         request_warmup(self, self.config.bar_type, REQUIRED_BARS)
-        if self.config.journal_path and self._journal is None:
-            self._journal = Journal(Path(self.config.journal_path), self.config.journal_batch)
+        if self._journal.open():
             # From the bus itself, not `subscribe_order_fills`, which stops delivering once the
             # actor stops: a stopping node still takes the fills of orders in flight.
             topic = f"events.fills.{self.config.instrument_id}"
             self.msgbus.subscribe(topic=topic, handler=self._journal_fill)
 
     def on_dispose(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self._journal.close()
 
     def on_save(self) -> dict[str, bytes]:
         if self._weights is None:
@@ -138,8 +127,11 @@ class RouterActor(Actor):
     def on_historical_data(self, data) -> None:
         if isinstance(data, Bar) and data.bar_type == self.config.bar_type:
             self._history.push(data)
+            self._last_ts = max(self._last_ts, data.ts_event)
 
     def on_bar(self, bar: Bar) -> None:
+        if not self._accept(bar):
+            return
         self._history.push(bar)
         self._track_unit_returns(bar)
         if self.progress is not None:
@@ -147,7 +139,7 @@ class RouterActor(Actor):
         if bar.ts_event < self.config.start_ns:
             return
         self._record(bar)
-        self._journal_held_back(bar.ts_event)
+        self._journal.held_back(self._strategies, bar.ts_event)
         due = self._since_decision is None or self._since_decision >= self.config.window
         if due and self._pending is None:  # background: a decision still out is awaited first
             self._decide(bar)
@@ -159,24 +151,20 @@ class RouterActor(Actor):
         # (a no-op without a cache database, as in backtests).
         self.cache.update_actor(self)
 
-    def _journal_fill(self, fill) -> None:
-        self._held_back.discard(name_of(fill.strategy_id))
-        if self._journal is not None:
-            order = self.cache.order(fill.client_order_id)
-            reason = order.tags[0] if order is not None and order.tags else None
-            journal_fill(self._journal, self.config.run_id, fill, reason)
+    def _accept(self, bar: Bar) -> bool:
+        """False for a bar at or before the last one (a replay after a reconnect, an old bar
+        out of order): as the strategies drop it, it records no equity, counts nothing toward
+        the window and decides nothing."""
+        if bar.ts_event <= self._last_ts:
+            self.log.warning(
+                f"router ignored a bar at {bar.ts_event}: not after its last bar at {self._last_ts}"
+            )
+            return False
+        self._last_ts = bar.ts_event
+        return True
 
-    def _journal_held_back(self, ts: int) -> None:
-        # Once per spell without a fill, so that `bot status` can say why a strategy holds
-        # nothing (the strategies act after this actor: the reason is from the bar before).
-        for strategy in self._strategies:
-            reason = strategy.held_back
-            if reason is None or strategy.name in self._held_back:
-                continue
-            self._held_back.add(strategy.name)
-            if self._journal is not None:
-                payload = {"strategy": strategy.name, "reason": reason}
-                self._journal.record_event(self.config.run_id, ts, HELD_BACK_EVENT, payload)
+    def _journal_fill(self, fill) -> None:
+        self._journal.fill(fill, self.cache)
 
     def _guarded(self, policy: str) -> GuardedPolicy:
         config = self.config
@@ -188,41 +176,31 @@ class RouterActor(Actor):
         )
         return GuardedPolicy(spec, config.fallback, config.timeout_s, self._load_policy)
 
-    def _registry_model(self, policy: str) -> GuardedPolicy:
-        try:
-            return self._guarded(policy)
-        except CheckpointError as error:
-            raise CheckpointError(
-                f"The active model {self._active!r} of the registry {self.config.registry} does "
-                f"not load: {error} Roll back (`bot models rollback`) or promote a model that "
-                "loads (`bot models promote NAME`)."
-            ) from error
-
     def _follow_registry(self, ts: int) -> None:
         """`registry` policy: switch to the active model when it changed since the last window
         (`bot models promote|rollback`); an unreadable pointer, or a model that does not load,
         keeps the current model (the refusal is logged, journalled and alerted once)."""
         try:
-            active = self._registry.active()
+            active = self._registry.newly_active()
         except ConfigError as error:
-            self.log.error(f"model registry unreadable, keeping {self._active}: {error}")
+            self.log.error(f"model registry unreadable, keeping {self._registry.active}: {error}")
             return
-        if active is None or active in (self._active, self._refused):
+        if active is None:
             return
-        payload = {"from": self._active, "to": active, "load_error": None}
+        payload = {"from": self._registry.active, "to": active, "load_error": None}
         try:
-            self._policy = self._guarded(self._registry.policy_of(active))
+            self._policy = self._registry.switch(active)
         except BotError as error:
-            self._refused, payload["load_error"] = active, str(error)
+            payload["load_error"] = str(error)
             self._refuse_switch(active, str(error))
         else:
-            self._active, self._refused = active, None
             self.log.warning(f"router switched model {payload['from']} -> {active}")
-        if self._journal is not None:
-            self._journal.record_event(self.config.run_id, ts, ROUTER_SWITCH_EVENT, payload)
+        self._journal.switch(ts, payload)
 
     def _refuse_switch(self, model: str, error: str) -> None:
-        message = f"router keeps model {self._active}: the newly active {model} does not load"
+        message = (
+            f"router keeps model {self._registry.active}: the newly active {model} does not load"
+        )
         self.log.error(f"{message}: {error}")
         if self.notifier is not None:
             self.notifier.send(MODEL_REFUSED, f"{message}: {error}", {"model": model})
@@ -275,12 +253,10 @@ class RouterActor(Actor):
             f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
             + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
         )
-        if self._journal is not None:
-            self._journal.record_decision(self._record_of(bar, decision, observation, latency_ms))
-            if observation is not None and self._account_seen is not None:
-                # the prompt's account line, so that `bot explain` rebuilds the same observation
-                account = asdict(self._account_seen)
-                self._journal.record_event(self.config.run_id, bar.ts_event, ACCOUNT_EVENT, account)
+        window_index = len(self.decisions) - 1
+        self._journal.decision(
+            bar, decision, observation, latency_ms, window_index, self._account_seen
+        )
 
     def _count_fallbacks(self, decision: Decision) -> None:
         self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
@@ -316,38 +292,12 @@ class RouterActor(Actor):
         strategies do, so their `target` is still the signal they held going into it."""
         close = bar.close.as_double()
         if self._last_bar is not None:
-            last_ts, last_close = self._last_bar
-            if bar.ts_event <= last_ts:
-                return  # a replayed bar, as BarHistory ignores it
+            last_close = self._last_bar[1]
             if len(self._strategies) >= len(STRATEGIES):  # the built-in ones; plug-ins after
                 change = close / last_close - 1.0 if last_close else 0.0
                 built_in = self._strategies[: len(STRATEGIES)]
                 self._unit_returns.append([s.target * change for s in built_in])
         self._last_bar = (bar.ts_event, close)
-
-    def _record_of(
-        self, bar: Bar, decision: Decision, observation: Observation | None, latency_ms: float
-    ) -> DecisionRecord:
-        chart = None
-        if observation is not None and self.config.chart_dir:
-            chart = observation.save_chart(Path(self.config.chart_dir) / f"{bar.ts_event}.png")
-        return DecisionRecord(
-            run_id=self.config.run_id,
-            ts=bar.ts_event,
-            symbol=self.config.symbol,
-            window_index=len(self.decisions) - 1,
-            weights=decision.weights,
-            experts=decision.experts,
-            policy=decision.policy,
-            regime=decision.regime,
-            inputs_hash=observation.digest() if observation is not None else None,
-            chart_path=str(chart) if chart else None,
-            policy_version=decision.version,
-            latency_ms=latency_ms,
-            fallback=decision.fallback,
-            error=decision.error,
-            close=bar.close.as_double(),
-        )
 
     def _record(self, bar: Bar) -> None:
         instrument = self.cache.instrument(self.config.instrument_id)
@@ -393,43 +343,3 @@ class RouterActor(Actor):
             columns=[*built_in, *(s.name for s in self._strategies if s.name not in built_in)],
         )
         return equity, pnl, weights
-
-
-def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
-    """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
-    rule that sent its order (the order's tag, `strategies.base`) when known."""
-    journal.record_fill(
-        run_id,
-        pd.Timestamp(fill.ts_event, tz="UTC"),
-        name_of(fill.strategy_id),
-        fill.order_side.name,
-        fill.last_qty.as_double(),
-        fill.last_px.as_double(),
-        fill.commission.as_double(),
-        fill.client_order_id.value,
-        fill.trade_id.value,
-        reason,
-    )
-
-
-class ComponentHost(Protocol):
-    """What `assemble` adds components to: a BacktestEngine or a live node's Trader."""
-
-    def add_actor(self, actor: RouterActor) -> None: ...
-
-    def add_strategy(self, strategy: RoutedStrategy) -> None: ...
-
-
-def assemble(
-    host: ComponentHost, strategies: Sequence[RoutedStrategy], actor: RouterActor
-) -> RouterActor:
-    """Add the router actor (first, so it sees each bar before the strategies) and then
-    `strategies` to `host`; returns the actor, watching the strategies. Build the actor,
-    `RouterActor(config, load_policy)`, before the engine or node: it loads its policy, and a
-    model policy without `load_policy` (ConfigError) or whose model does not load
-    (CheckpointError) stops the run before anything is built or trades."""
-    actor.watch(list(strategies))
-    host.add_actor(actor)
-    for strategy in strategies:
-        host.add_strategy(strategy)
-    return actor

@@ -67,6 +67,12 @@ class BpsSlippageFillModel(FillModel):
         return book
 
 
+def account_for(asset_class: str) -> Literal["margin", "cash"]:
+    """The venue account `new_engine` should give `asset_class`: a cash account for spot crypto
+    (whose strategies are then long-only), a margin account for everything else."""
+    return "cash" if asset_class == "crypto" else "margin"
+
+
 def new_engine(
     instrument: Instrument,
     bars: list[Bar],
@@ -84,9 +90,9 @@ def new_engine(
 
     The venue is named after the instrument's venue and nets positions. `account="margin"`
     (leverage 1, so shorts work) suits equities, indices and perpetuals; `"cash"` suits spot
-    crypto, where strategies must be long-only. `fill` is one of `FILLS` (module docstring).
-    Add strategies and actors, then `run()`; an engine is not reusable, `dispose()` it after
-    reading its results. More bars go in through `market_data`.
+    crypto, where strategies must be long-only (`account_for` picks one). `fill` is one of
+    `FILLS` (module docstring). Add strategies and actors, then `run()`; an engine is not
+    reusable, `dispose()` it after reading its results. More bars go in through `market_data`.
     """
     if fill not in FILLS:
         raise ConfigError(f"fill={fill!r} is unknown; use one of {', '.join(FILLS)}.")

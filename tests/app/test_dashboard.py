@@ -14,7 +14,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.app.explain import pnl_from_fills
 from bot.core.settings import PersistenceSettings
-from bot.engine.backtest import run_backtest, write_backtest_report
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_report import write_backtest_report
 from bot.engine.backtest_request import BacktestRequest, symbol_run_id
 from bot.engine.journal import Journal
 from bot.model.policy import load_policy

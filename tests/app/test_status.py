@@ -13,7 +13,7 @@ import pytest
 from bot.app.status import format_status
 from bot.engine.journal import RunRecord
 from bot.engine.node_state import CacheState, Session
-from bot.engine.router import ACCOUNT_EVENT, HELD_BACK_EVENT
+from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
 

@@ -15,7 +15,8 @@ from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import fingerprint
 from bot.core.observation import ObservationConfig
 from bot.core.saved_meta import trained_bar_warning, trained_on
-from bot.engine.backtest import _stopped_early, run_backtest, write_backtest_report
+from bot.engine.backtest import _stopped_early, run_backtest
+from bot.engine.backtest_report import write_backtest_report
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.buy_and_hold import buy_and_hold
 from bot.engine.data import load_bars, store_bars

@@ -41,11 +41,13 @@ def _kinds(received: list[dict]) -> list[str]:
     ],
 )
 def test_a_kill_switch_trip_alerts_once(webhook, binance: FakeBinance, node) -> None:
-    # Act: a long position, then a 29% crash.
+    # Act: a long position, then a 29% crash on the next minute's bar (a bar again for a minute
+    # already seen is dropped, so the crash must come on a new one).
     with running(node, binance):
         push_closed_klines(binance, [42_000.0, 42_010.0])
         wait_for(lambda: venue_qty(binance) > 0, 10, "the long fill")
-        push_closed_klines(binance, [30_000.0])
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        binance.push_kline("BTCUSDT", minute, kline_around(30_000.0))
         wait_for(lambda: "kill_switch" in _kinds(webhook), 10, "the kill-switch alert")
         time.sleep(1.0)
 

@@ -14,7 +14,7 @@ from bot.app.monitoring import NodeMetrics
 from bot.core.alerts import RATE_LIMIT
 from bot.engine.journal import Journal
 from bot.engine.risk import RiskGuard
-from bot.engine.router import HELD_BACK_EVENT
+from bot.engine.router_journal import HELD_BACK_EVENT
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan, HttpFault
 from tests.fakes.waiting import kline_around, wait_for

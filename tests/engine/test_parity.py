@@ -25,8 +25,9 @@ from nautilus_trader.model.data import Bar
 
 from bot.core.features import REQUIRED_BARS
 from bot.core.settings_loader import load_settings
+from bot.engine.assemble import assemble
 from bot.engine.node import build_trading_node
-from bot.engine.router import RouterActor, assemble
+from bot.engine.router import RouterActor
 from bot.engine.sim import new_engine
 from bot.model.policy import load_policy
 from strategies import build_strategies

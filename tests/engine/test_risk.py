@@ -7,7 +7,7 @@ from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.core.settings_loader import load_settings
 from bot.engine.risk import risk_engine_config
-from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach
+from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach, reduces_only
 
 T0 = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
 
@@ -90,6 +90,30 @@ def test_notional_breach_checks_order_then_instrument():
     assert "max_order_notional" in notional_breach(risk, -1001.0, 0.0)
     assert "max_instrument_notional" in notional_breach(risk, 500.0, -3500.0)
     assert notional_breach(RiskSettings(), 1e12, 1e12) is None
+
+
+def test_an_order_that_only_reduces_the_position_is_never_refused_by_the_notional_limits():
+    risk = RiskSettings(max_order_notional=1000.0, max_instrument_notional=3000.0)
+
+    assert notional_breach(risk, 5000.0, 0.0, reducing=True) is None
+    assert notional_breach(risk, 5000.0, 4000.0, reducing=True) is None
+    assert "max_order_notional" in notional_breach(risk, 5000.0, 0.0, reducing=False)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (2.0, 0.0, True),  # a close
+        (-2.0, -0.5, True),  # a cut
+        (1.18317, 1.18317 - 0.59523 - 0.58794, True),  # a close summed in floats: flat
+        (2.0, -0.5, False),  # a flip, however small
+        (2.0, 2.5, False),  # an add
+        (0.0, 1.0, False),  # an open
+        (0.0, 0.0, False),  # nothing held
+    ],
+)
+def test_reduces_only_means_toward_flat_and_never_past_it(before, after, expected):
+    assert reduces_only(before, after) is expected
 
 
 # -- kill switch ----------------------------------------------------------------------------

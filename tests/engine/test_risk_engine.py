@@ -180,10 +180,11 @@ class Operator(Actor):
             self._guard.reset("alice")
 
 
-def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None, risk=None) -> dict:
+def _run_crash(tmp_path, reset_bar: int | None, df=None, state=None, risk=None, bars=None) -> dict:
     instrument = equity_instrument()
     bar_type = bar_type_for(instrument)
-    bars = to_bars(_crash() if df is None else df, instrument)
+    if bars is None:
+        bars = to_bars(_crash() if df is None else df, instrument)
     engine = new_engine(instrument, bars, capital=100_000.0, slippage_bps=0.0)
     journal_path = tmp_path / "journal.sqlite"
     with Journal(journal_path) as journal:
@@ -257,6 +258,33 @@ def test_kill_switch_does_not_trip_above_the_drawdown_limit(tmp_path):
     assert len(result["positions_open"]) == 2
     assert result["allows"] is True
     assert result["events"].empty
+
+
+def test_a_repeated_bar_does_not_feed_the_kill_switch_the_equity_at_its_stale_close(tmp_path):
+    # Arrange: flat at 100, but bar 15 comes twice, the repeat (same ts_event) closing at 40: a
+    # crash that, marked on 0.8 of the equity net long, would trip max_drawdown 0.25.
+    instrument = equity_instrument()
+    bars = to_bars(frame([100.0] * 20), instrument)
+    seen = bars[15]
+    repeat = Bar(
+        seen.bar_type,
+        seen.open,
+        seen.high,
+        instrument.make_price(39.5),
+        instrument.make_price(40.0),
+        seen.volume,
+        seen.ts_event,
+        seen.ts_init,
+    )
+
+    # Act
+    result = _run_crash(tmp_path, reset_bar=None, bars=[*bars[:16], repeat, *bars[16:]])
+
+    # Assert
+    assert result["switch"]["reason"] is None
+    assert result["state"] == TradingState.ACTIVE
+    assert result["events"].empty
+    assert len(result["positions_open"]) == 2
 
 
 @pytest.mark.parametrize(

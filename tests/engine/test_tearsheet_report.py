@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bot.core.metrics import round_trips
-from bot.engine.backtest import run_backtest, write_backtest_report
+from bot.engine.backtest import run_backtest
+from bot.engine.backtest_report import write_backtest_report
 from bot.engine.backtest_request import BacktestRequest
 from bot.model.policy import load_policy
 from strategies import STRATEGIES

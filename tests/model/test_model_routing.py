@@ -237,6 +237,24 @@ def test_model_raising_at_inference_falls_back(tmp_path, checkpoint, monkeypatch
     assert "simulated" in result.flags[0]
 
 
+def test_model_answering_weights_that_are_not_a_capital_split_falls_back(
+    tmp_path, checkpoint, monkeypatch
+):
+    real = RouterModel.decide
+
+    def nan_weights(self, observation):
+        out = real(self, observation)
+        return out | {"weights": dict.fromkeys(out["weights"], np.nan)}
+
+    monkeypatch.setattr(RouterModel, "decide", nan_weights)
+
+    result, journal = _run(tmp_path, checkpoint, end=date(2019, 3, 31))
+
+    decisions = journal.decision_records("run1")
+    assert decisions and all(d.fallback and "outside 0..1" in d.error for d in decisions)
+    assert len(result.flags) == 1 and "outside 0..1" in result.flags[0]
+
+
 def test_nan_features_fall_back(tmp_path, checkpoint, monkeypatch):
     real = bot.core.features.raw_features
 

@@ -26,7 +26,7 @@ from bot.core.metrics import (
 from bot.core.parallel import Parallel, fan_out
 from bot.engine.catalog import bar_type_for, to_nautilus_bars
 from bot.engine.instruments import make_instrument
-from bot.engine.sim import new_engine
+from bot.engine.sim import account_for, new_engine
 from strategies.prediction import PredictionStrategy, PredictionStrategyConfig
 
 THRESHOLD = 0.5  # all-in when P(next day up) is above this
@@ -55,14 +55,14 @@ def targets_of(days: pd.DatetimeIndex, probabilities: np.ndarray) -> dict[int, i
 def run_job(job: TradeJob) -> pd.Series:
     """The job's equity curve, one value per bar, on the bars' (open-time) index."""
     # Sized and accounted as the backtests of the other rows are (`bot.engine.backtest`):
-    # fractional units, and a cash account for spot crypto.
+    # fractional units, and the account `account_for` gives (cash for spot crypto).
     instrument = make_instrument(job.symbol, job.asset_class, fee_bps=job.fee_bps, fractional=True)
     bar_type = bar_type_for(instrument, "1d")
     engine = new_engine(
         instrument,
         to_nautilus_bars(job.bars, instrument, "1d"),
         capital=job.capital,
-        account="cash" if job.asset_class == "crypto" else "margin",
+        account=account_for(job.asset_class),
         fee_bps=job.fee_bps,
         slippage_bps=job.slippage_bps,
     )
