@@ -29,6 +29,7 @@ import structlog
 
 from bot.core.bars import bar_interval
 from bot.core.errors import ConfigError, DataError
+from bot.core.metrics import periods_per_year
 from bot.core.parallel import Parallel
 from bot.core.regime import trailing_regimes
 from bot.core.report import plot_method_bars
@@ -38,6 +39,7 @@ from bot.engine.buy_and_hold import BUY_AND_HOLD, buy_and_hold
 from bot.engine.data import load_bars
 from bot.engine.journal import Journal
 from bot.engine.policy import PolicySpec, check_policy
+from bot.engine.sim import account_for
 from bot.model.policy import load_policy
 from bot.model.router_model import REGIMES
 from strategies import EXPERTS, STRATEGIES, strategy_names
@@ -146,7 +148,7 @@ def _instrument_report(
     # stamped at bar closes, the frame at bar opens), with indicators warm from all history.
     at_close = bar_interval(window.bar)
     decided = (frame.index + at_close).isin(router.equity.index)
-    positions = rule_positions(frame, long_only=router.asset_class == "crypto")
+    positions = rule_positions(frame, long_only=account_for(router.asset_class) == "cash")
     references = {
         name: baseline_equity(
             frame[decided],
@@ -162,7 +164,7 @@ def _instrument_report(
     hold, _ = buy_and_hold(router.bars, request)
     others = {label: r.equity for label, r in by_label.items() if label != ROUTER}
     others |= {BUY_AND_HOLD: hold, **references}
-    periods = 365 if router.asset_class == "crypto" else 252
+    periods = periods_per_year(router.asset_class)
     # A run the engine stopped early covers fewer days than the others: its figures are not
     # comparable, and pairing it would cut every row's bootstrap to its days. It gets none.
     cut = {label for label, run in by_label.items() if _stopped(run)}

@@ -31,6 +31,13 @@ import pandas as pd
 from bot.core.trades import trade_list
 
 EPS = 1e-12
+
+
+def periods_per_year(asset_class: str) -> int:
+    """Daily periods a year of `asset_class`: 365 for crypto, which trades every day, else 252."""
+    return 365 if asset_class == "crypto" else 252
+
+
 KEYS = (
     "total_return",
     "cagr",

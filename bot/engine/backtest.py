@@ -26,7 +26,7 @@ from bot.core.bars import bar_interval
 from bot.core.errors import ConfigError, DataError
 from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import out_of_sample_warning
-from bot.core.metrics import summarize
+from bot.core.metrics import periods_per_year, summarize
 from bot.core.parallel import Parallel, fan_out
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
 from bot.engine.assemble import assemble
@@ -247,7 +247,7 @@ def _simulate(
     stale, _ = stale_opens(traded, asset_class, bar_interval(request.bar))
     flags += [f"{STALE_OPENS}: {stale}"] if stale else []
     engine.dispose()
-    periods = 365 if asset_class == "crypto" else 252
+    periods = periods_per_year(asset_class)
     equity = curve["equity"]
     metrics = summarize(equity, fills=fills, exposure=curve["exposure"], periods_per_year=periods)
     metrics["sizing_error"] = float(curve["sizing_gap"].mean()) if len(curve) else 0.0

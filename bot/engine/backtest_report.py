@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.core.metrics import summarize
+from bot.core.metrics import periods_per_year, summarize
 from bot.core.saved_meta import trained_on
 from bot.engine.backtest import BacktestResult
 from bot.engine.backtest_request import BacktestRequest
@@ -41,7 +41,7 @@ def write_backtest_report(
         + [curve.rename(name) for name, curve in references.items()],
         axis=1,
     )
-    periods = 365 if first.asset_class == "crypto" else 252
+    periods = periods_per_year(first.asset_class)
     metrics = {r.request.policy: r.metrics for r in results}
     metrics[BUY_AND_HOLD] = summarize(
         hold,

@@ -29,11 +29,9 @@ UTC. Crypto trades always, so every missing bar counts. A 3-for-2 split moves th
 only 33%, below the 40% threshold that keeps genuine crash days from being "repaired"; and a
 genuine overnight halving is indistinguishable from a 2-for-1 split by price alone.
 
-Stale opens: old index files often record no open and fill it with the previous close. A
-backtest fills at the next bar's open, so on such bars it fills at the signal bar's close, which
-flatters its results (zero opens repaired to the previous close count too). Continuous markets
-(crypto, FX) and intraday bars open at the previous close as a matter of course, so only daily
-equity and index bars are judged.
+Stale opens: old index files fill a missing open with the previous close, so a next-open fill
+there is a fill at the signal bar's close, which flatters results. Continuous markets (crypto,
+FX) and intraday bars open at the previous close as a matter of course: they are not judged.
 """
 
 from collections.abc import Callable, Sequence
