@@ -23,7 +23,8 @@ What nautilus 1.221 does by itself, and what this client adds:
   check already booked the order as filled (an inferred fill under a trade id of its own), or
   the stream repeats a trade, nautilus 1.221 refuses the fill for the order but still applies it
   to the strategy's position, which then drifts from the venue's. Added: a fill the order can no
-  longer take (a trade id it holds, or more than its unfilled quantity) is dropped here, logged.
+  longer take (a trade id it holds, more than its unfilled quantity, or a trade an order status
+  report handed to the engine already covers) is dropped here, logged (`fill_book`).
   The same test keeps the fill reports of start-up reconciliation to the fills not yet booked:
   nautilus would refuse the others anyway, with a warning each ("Duplicate TradeId", "overfill").
 - Rejects (-2010 and the like) and partial fills: nautilus' own handling is right and kept.
@@ -46,15 +47,14 @@ from nautilus_trader.adapters.binance.websocket.client import BinanceWebSocketCl
 from nautilus_trader.config import PositiveFloat
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import QueryOrder, SubmitOrder
-from nautilus_trader.execution.reports import FillReport
-from nautilus_trader.model.identifiers import ClientOrderId, TradeId, VenueOrderId
-from nautilus_trader.model.objects import Quantity
+from nautilus_trader.execution.reports import FillReport, OrderStatusReport
+from nautilus_trader.model.identifiers import TradeId, VenueOrderId
 from nautilus_trader.model.orders import Order
 
+from adapters.binance.fill_book import FillBook, already_booked
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Backoff, CircuitBreaker, Throttled
 
 BREAKER_REASON = "CIRCUIT_BREAKER"
-Sent = tuple[TradeId, Quantity]
 
 
 class GuardedBinanceExecClientConfig(BinanceExecClientConfig, frozen=True):
@@ -89,7 +89,7 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
     def __init__(self, *args, breaker: CircuitBreaker, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.breaker = breaker
-        self._sent: dict[ClientOrderId, list[Sent]] = {}  # fills handed to the engine, by order
+        self._fills = FillBook(self._cache.order)  # what the engine holds: no fill twice
         self._submit_order_method = {
             order_type: self._fenced(send) for order_type, send in self._submit_order_method.items()
         }
@@ -125,16 +125,17 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
     def generate_order_filled(self, *args, **kwargs) -> None:
         # The futures user stream passes every argument by name.
         order = self._cache.order(kwargs["client_order_id"])
-        trade_id, last_qty = kwargs["trade_id"], kwargs["last_qty"]
-        # The engine applies fills from a queue: a repeat can come before the first is applied.
-        self._sent = {c: s for c, s in self._sent.items() if not _settled(self._cache.order(c), s)}
-        sent = self._sent.setdefault(kwargs["client_order_id"], [])
-        booked = _already_booked(order, trade_id, last_qty, sent)
+        trade_id = kwargs["trade_id"]
+        booked = self._fills.refusal(order, trade_id, kwargs["last_qty"])
         if booked:
             self._log.info(f"Not applying fill {trade_id} twice: {booked}")
             return
-        sent.append((trade_id, last_qty))
         super().generate_order_filled(*args, **kwargs)
+
+    def _send_order_status_report(self, report: OrderStatusReport) -> None:
+        # The engine infers a fill from what the report shows filled beyond the order's fills.
+        self._fills.reported(report.client_order_id, report.filled_qty)
+        super()._send_order_status_report(report)
 
     async def generate_fill_reports(self, command) -> list[FillReport]:
         reports = await super().generate_fill_reports(command)
@@ -142,9 +143,10 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
         for report in reports:  # the trade list can hold a trade twice (overlapping pages)
             key = (report.venue_order_id, report.trade_id)
             order = self._order_of(report)
-            if key not in fresh and not _already_booked(
+            booked = order is not None and already_booked(
                 order, report.trade_id, report.last_qty, []
-            ):
+            )
+            if key not in fresh and not booked:
                 fresh[key] = report
         if len(fresh) < len(reports):
             self._log.info(f"{len(reports) - len(fresh)} fill report(s) already booked, left out")
@@ -200,30 +202,6 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
                     ts_init=self._clock.timestamp_ns(),
                 )
             )
-
-
-def _already_booked(
-    order: Order | None, trade_id: TradeId, last_qty: Quantity, sent: list[Sent]
-) -> str | None:
-    """Why `order` cannot take a fill of `last_qty` under `trade_id`, given the fills `sent` to
-    the engine for it; None when it can."""
-    if order is None:
-        return None  # nautilus reports an order it does not know itself
-    pending = [(t, q) for t, q in sent if t not in order.trade_ids]
-    if trade_id in order.trade_ids or any(t == trade_id for t, _ in pending):
-        return f"{order.client_order_id} already holds trade {trade_id}"
-    booked = order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in pending)
-    if booked + last_qty.as_decimal() > order.quantity.as_decimal():
-        return (
-            f"{order.client_order_id} is {order.status_string()} with {booked} of "
-            f"{order.quantity} filled (e.g. booked by the in-flight check before the stream's fill)"
-        )
-    return None
-
-
-def _settled(order: Order | None, sent: list[Sent]) -> bool:
-    # The engine has applied every fill sent for a closed order: nothing left to compare with.
-    return order is None or (order.is_closed and all(t in order.trade_ids for t, _ in sent))
 
 
 def _retry_after(error: BinanceError) -> str | None:
