@@ -47,11 +47,12 @@ class BarCatalog:
     def write(self, instrument: Instrument, frame: BarFrame, bar: str) -> None:
         """Store `instrument` and the bars of `frame`, replacing any earlier bars of that size."""
         bar_type = bar_type_for(instrument, bar)
+        bars = to_nautilus_bars(frame, instrument, bar)  # may raise: build before deleting
         for old in self._instruments(instrument.id.symbol.value):
             self._catalog.delete_data_range(type(old), identifier=old.id.value)
         self._catalog.delete_data_range(Bar, identifier=str(bar_type))
         self._catalog.write_data([instrument])
-        self._catalog.write_data(to_nautilus_bars(frame, instrument, bar))
+        self._catalog.write_data(bars)
 
     def read(self, symbol: str, bar: str) -> BarFrame:
         """The stored bars of `symbol` at size `bar` as a bar frame."""

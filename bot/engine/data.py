@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import structlog
+from nautilus_trader.model.objects import PRICE_MAX, QUANTITY_MAX
 
 from bot.core.bars import BarFrame, bar_interval
 from bot.core.errors import ConfigError, DataError
@@ -84,6 +85,7 @@ def store_bars(
 ) -> ValidationResult:
     """Validate a bar frame (imported or fetched) and write it to the catalog."""
     check_name(symbol, "symbol", "BTCUSD")
+    _check_limits(frame, label or f"{symbol} {bar}", first_line)
     result = validate(
         frame,
         asset_class=asset_class,
@@ -100,6 +102,24 @@ def store_bars(
         "bars stored", symbol=symbol, bar=bar, rows=len(result.frame), catalog=str(catalog_dir)
     )
     return result
+
+
+_LIMITS = ((["open", "high", "low", "close"], PRICE_MAX), (["volume"], QUANTITY_MAX))
+
+
+def _check_limits(frame: BarFrame, label: str, first_line: int | None) -> None:
+    """DataError naming the first row whose price or volume nautilus cannot represent."""
+    for columns, most in _LIMITS:
+        values = frame[columns].abs()
+        bad = (values > most).any(axis=1).to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            where = frame.index[row] if first_line is None else f"line {first_line + row}"
+            raise DataError(
+                f"{label}, {where}: {'/'.join(columns)} {values.iloc[row].max():g} exceeds the "
+                f"largest value the catalog can store ({most:g}). Fix or remove that row; "
+                "nothing was written."
+            )
 
 
 def _locate(

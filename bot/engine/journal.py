@@ -14,21 +14,22 @@ The default location is `default_journal_path(catalog)`: `journal.sqlite` beside
 catalog (`var/journal.sqlite` with the default `var/catalog`), one journal for every run.
 """
 
+import functools
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from bot.core.errors import ConfigError
-from bot.engine.journal_schema import connect
+from bot.engine.journal_schema import connect, unreadable
 from bot.engine.policy import complete
 from strategies import EXPERTS
 from strategies.plugins import table
@@ -43,6 +44,20 @@ _FILL_INSERT = (
     "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission, order_id, trade_id, "
     "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_T = TypeVar("_T")
+
+
+def _read(method: Callable[..., _T]) -> Callable[..., _T]:
+    # A corrupt page shows only when a query reaches it: refuse it as `connect` refuses a file
+    # that is not a journal, whether sqlite3 or pandas (which wraps sqlite3's error) raised it.
+    @functools.wraps(method)
+    def read(self: "Journal", *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            raise unreadable(self.path, exc.__cause__ or exc) from None
+
+    return read
 
 
 def default_journal_path(catalog: Path) -> Path:
@@ -204,6 +219,7 @@ class Journal:
         row = _fill(run_id, ts, strategy, side, qty, price, commission)
         return self._write(_FILL_INSERT, (*row, order_id, trade_id, reason))
 
+    @_read
     def has_fill(self, order_id: str, trade_id: str) -> bool:
         """Whether any run journalled the fill `trade_id` of the order `order_id`."""
         sql = "SELECT 1 FROM fills WHERE order_id = ? AND trade_id = ? LIMIT 1"
@@ -237,6 +253,7 @@ class Journal:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @_read
     def events(self, run_id: str, kind: str | None = None) -> pd.DataFrame:
         """The run's events (ts, kind, payload parsed to a dict) in time order."""
         sql = "SELECT ts, kind, payload FROM events WHERE run_id = ?"
@@ -247,6 +264,7 @@ class Journal:
         frame["payload"] = frame["payload"].map(json.loads)
         return frame
 
+    @_read
     def runs(self) -> pd.DataFrame:
         """Every run, oldest first, with the number of decisions each holds."""
         frame = pd.read_sql_query(
@@ -257,6 +275,7 @@ class Journal:
         frame["settings"] = frame["settings"].map(json.loads)
         return frame
 
+    @_read
     def run(self, run_id: str) -> RunRecord:
         """The run `run_id`; an unknown id is refused with the most recent ids."""
         row = (
@@ -276,11 +295,13 @@ class Journal:
             )
         return RunRecord(*row[:5], json.loads(row[5]), row[6], row[7])
 
+    @_read
     def latest_run(self) -> RunRecord | None:
         """The most recently started run, or None for an empty journal."""
         runs = self.runs()
         return None if runs.empty else self.run(runs["run_id"].iloc[-1])
 
+    @_read
     def decision_records(self, run_id: str) -> list[DecisionRecord]:
         """The run's decisions in time order."""
         cursor = self._conn().execute(
@@ -289,6 +310,7 @@ class Journal:
         )
         return [_decision(row) for row in cursor]
 
+    @_read
     def decisions(self, run_id: str) -> pd.DataFrame:
         """The run's decisions, one row each, indexed by UTC time; JSON columns parsed to dicts."""
         records = [asdict(record) for record in self.decision_records(run_id)]
@@ -296,6 +318,7 @@ class Journal:
         frame.index = pd.DatetimeIndex(pd.to_datetime(frame["ts"], utc=True), name="time")
         return frame
 
+    @_read
     def fills(self, run_id: str) -> pd.DataFrame:
         """The run's fills: ts (UTC), strategy, side, qty, price, commission and reason (the
         rule that sent the order; None where not recorded), in time order."""

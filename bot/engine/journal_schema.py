@@ -52,7 +52,13 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     refuses every write (readers such as the dashboard)."""
     if read_only:
         return _open_read_only(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(
+            f"journal.path {path} runs through a file, not a folder: point journal.path at a "
+            "file in a folder."
+        ) from None
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
         try:
@@ -61,10 +67,10 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
             # Switching a new file to WAL, or two writers upgrading their locks at once, can
             # answer "locked" at once without waiting: try again until the busy timeout.
             if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise _unreadable(path, exc) from None
+                raise unreadable(path, exc) from None
             time.sleep(0.05)
         except sqlite3.DatabaseError as exc:
-            raise _unreadable(path, exc) from None
+            raise unreadable(path, exc) from None
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -92,14 +98,15 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         _check_version(connection, path)
     except sqlite3.DatabaseError as exc:
         connection.close()
-        raise _unreadable(path, exc) from None
+        raise unreadable(path, exc) from None
     except BaseException:
         connection.close()
         raise
     return connection
 
 
-def _unreadable(path: Path, exc: Exception) -> ConfigError:
+def unreadable(path: Path, exc: BaseException) -> ConfigError:
+    """The error for a file SQLite cannot read as a journal (not a database, or corrupt)."""
     return ConfigError(
         f"{path} is not a readable journal ({exc}). Point journal.path at another "
         "file, or move this one aside to start a new journal."

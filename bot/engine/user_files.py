@@ -18,6 +18,7 @@ dataset with the same symbol and bar size.
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import structlog
 
@@ -36,8 +37,15 @@ def read_user_file(path: str | Path, *, tz: str = "UTC") -> pd.DataFrame:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise DataError(f"{path} {what}. Give the path of a CSV or Parquet file of bars.")
+    _check_zone(tz)
     raw = _read_table(path)
     raw.columns = [str(column).strip().lower() for column in raw.columns]
+    duplicated = raw.columns[raw.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(
+            f"{path}: column {duplicated[0]!r} appears more than once (names are "
+            "case-insensitive). Rename or remove the extra column."
+        )
     index = _user_times(raw, tz, path)
     missing = [column for column in BAR_COLUMNS[:4] if column not in raw.columns]
     if missing:
@@ -86,6 +94,15 @@ def import_file(
         label=f"{symbol} {bar} ({path.name})",
         first_line=None if _is_parquet(path) else 2,
     )
+
+
+def _check_zone(tz: str) -> None:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(tz)
+    except Exception as exc:  # unknown zone names raise various types
+        raise ConfigError(
+            f"Unknown timezone {tz!r} ({exc}). Use an IANA name such as UTC or America/New_York."
+        ) from None
 
 
 def _is_parquet(path: Path) -> bool:
@@ -137,7 +154,9 @@ def _epoch_unit(magnitude: float) -> str:
 def _file_epoch_unit(values: pd.Series, path: Path) -> str:
     """The one unit of a file's epoch numbers; DataError naming the first row in another (read
     as one unit, the others would land decades away)."""
-    units = values.dropna().abs().map(_epoch_unit)
+    magnitudes = values.abs()
+    in_range = np.isfinite(magnitudes) & (magnitudes < pd.Timestamp.max.value)
+    units = magnitudes[in_range].map(_epoch_unit)  # the rest fail `_check_epoch_range`
     if units.empty:
         return "s"
     if units.nunique() > 1:
@@ -150,6 +169,21 @@ def _file_epoch_unit(values: pd.Series, path: Path) -> str:
     return units.iloc[0]
 
 
+_NS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
+
+
+def _check_epoch_range(values: pd.Series, unit: str, path: Path) -> None:
+    """DataError naming the first epoch that is infinite or outside pandas' 1677-2262 range."""
+    limit = pd.Timestamp.max.value / _NS_PER_UNIT[unit]
+    bad = values.notna() & ~(values.abs() < limit)
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise DataError(
+            f"{path}, {_where(path, row)}: the epoch {values.iloc[row]} is not a time between "
+            "1677 and 2262. Write UNIX epoch numbers (seconds, ms, us or ns) or ISO 8601."
+        )
+
+
 def _where(path: Path, row: int) -> str:
     return f"row {row}" if _is_parquet(path) else f"line {row + 2}"
 
@@ -159,6 +193,7 @@ def _parse_times(values: pd.Series, tz: str, path: Path) -> pd.Series:
         parsed = values
     elif pd.api.types.is_numeric_dtype(values):
         unit = _file_epoch_unit(values, path)
+        _check_epoch_range(values, unit, path)
         return pd.to_datetime(values, unit=unit, utc=True, errors="coerce")
     else:
         text = values.astype(str).str.strip()

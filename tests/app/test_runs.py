@@ -9,7 +9,7 @@ from bot.app.runs import latest_decided_run, list_runs, resolve_run
 from bot.core.errors import ConfigError
 from bot.engine.backtest_request import symbol_run_id
 from bot.engine.journal import Journal, RunRecord
-from tests.support.records import static_decision
+from tests.support.records import corrupt_journal, static_decision
 
 runner = CliRunner()
 
@@ -143,3 +143,29 @@ def test_an_unknown_id_points_to_runs_list(journal_path):
 
     assert result.exit_code == ConfigError.exit_code
     assert "has no run 'nope'" in result.output and "`bot runs list`" in result.output
+
+
+@pytest.mark.parametrize("command", [["runs", "list"], ["explain"], ["status"]])
+def test_a_journal_with_a_corrupt_page_is_a_config_error(tmp_path, command):
+    path = corrupt_journal(tmp_path / "journal.sqlite", "runs")
+
+    result = _bot(path, *command)
+
+    assert result.exit_code == ConfigError.exit_code, result.output
+    assert f"{path} is not a readable journal" in result.output
+
+
+def test_list_with_a_journal_path_that_is_a_folder_is_a_config_error(tmp_path):
+    result = _bot(tmp_path, "runs", "list")
+
+    assert result.exit_code == ConfigError.exit_code, result.output
+    assert f"journal.path {tmp_path} is a folder, not a journal file" in result.output
+
+
+def test_status_with_a_journal_path_through_a_file_is_a_config_error(tmp_path):
+    (tmp_path / "bars.csv").write_text("ts,close\n")
+
+    result = _bot(tmp_path / "bars.csv" / "journal.sqlite", "status")
+
+    assert result.exit_code == ConfigError.exit_code, result.output
+    assert "runs through a file" in result.output

@@ -1,4 +1,7 @@
-"""Journal rows for the tests: runs and decisions as the router would write them."""
+"""Journal rows for the tests: runs and decisions as the router would write them, and a
+journal damaged where only a query finds it."""
+
+import sqlite3
 
 import pandas as pd
 
@@ -49,3 +52,25 @@ def model_decision(
         latency_ms=4.25,
         **extra,
     )
+
+
+def corrupt_journal(path, table):
+    """A journal with a run, decisions, a fill and an event, whose `table` (and its indexes)
+    has its root page overwritten: SQLite opens the file, and finds the damage only when a
+    query reads that page."""
+    with Journal(path) as journal:
+        start(journal)
+        for day in range(3):
+            journal.record_decision(static_decision("run-1", day))
+        journal.record_fill("run-1", T0, "RSI", "buy", 1.0, 100.0, 0.1, "o-1", "t-1")
+        journal.record_event("run-1", T0, "kill_switch", {"why": "test"})
+    with sqlite3.connect(path) as connection:
+        size = connection.execute("PRAGMA page_size").fetchone()[0]
+        sql = "SELECT rootpage FROM sqlite_master WHERE tbl_name = ? AND rootpage > 0"
+        pages = [row[0] for row in connection.execute(sql, (table,))]
+    connection.close()
+    with path.open("r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(b"\xff" * size)
+    return path

@@ -28,6 +28,11 @@ def runs_list(
     if mode is not None and mode not in MODES:
         raise ConfigError(f"--mode {mode} is not a run mode: pass one of {', '.join(MODES)}.")
     path = ctx.find_root().obj.settings().settings.journal.path
+    if path.is_dir():
+        raise ConfigError(
+            f"journal.path {path} is a folder, not a journal file: point journal.path at a file "
+            "(e.g. journal.sqlite in that folder)."
+        )
     runs = []
     if path.is_file():  # listing must not create a journal
         with Journal(path) as journal:
