@@ -21,13 +21,17 @@ def new_run_id() -> str:
 
 
 def configure_logging(settings: LoggingSettings, run_id: str, stream: TextIO | None = None) -> None:
-    """Configure structlog for this process and bind `run_id` to every line."""
-    stream = stream or sys.stderr
+    """Configure structlog for this process and bind `run_id` to every line: to `stream`, else
+    to whatever `sys.stderr` is when a line is written."""
+    shown = stream or sys.stderr
     renderer = (
-        structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        if _pretty(settings, stream)
+        structlog.dev.ConsoleRenderer(colors=shown.isatty())
+        if _pretty(settings, shown)
         else structlog.processors.JSONRenderer()
     )
+    # Looked up per line, not bound now: a replaced stderr (a test runner's capture, since
+    # closed) would otherwise take every later line, and fail on it.
+    factory = structlog.PrintLoggerFactory(stream) if stream else _current_stderr
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -39,11 +43,15 @@ def configure_logging(settings: LoggingSettings, run_id: str, stream: TextIO | N
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[settings.level]
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(run_id=run_id)
+
+
+def _current_stderr(*_args) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
 
 
 def nautilus_logging(

@@ -4,6 +4,7 @@ from typer.testing import CliRunner
 
 from bot import __version__
 from bot.app.cli import app
+from bot.engine.journal import Journal
 
 runner = CliRunner()
 
@@ -17,10 +18,22 @@ def test_version_and_help():
         assert command in result.output
 
 
+def test_status_without_a_journal_says_how_to_start_one_and_creates_none(tmp_path):
+    path = tmp_path / "journal.sqlite"
+
+    result = runner.invoke(app, ["status"], env={"BOT__JOURNAL__PATH": str(path)})
+
+    assert result.exit_code == 2
+    assert f"No journal at {path}" in " ".join(result.output.split())
+    assert "start a node first" in result.output and "Traceback" not in result.output
+    assert not path.exists()
+
+
 def test_status_without_a_session_says_how_to_start_one(tmp_path):
-    result = runner.invoke(
-        app, ["status"], env={"BOT__JOURNAL__PATH": str(tmp_path / "journal.sqlite")}
-    )
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()  # a journal with backtests only, or none yet
+
+    result = runner.invoke(app, ["status"], env={"BOT__JOURNAL__PATH": str(path)})
 
     assert result.exit_code == 2
     assert "no paper or live session yet" in result.output and "bot paper" in result.output

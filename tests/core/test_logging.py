@@ -46,3 +46,19 @@ def test_nautilus_logging_follows_our_settings(tmp_path):
     assert config.log_level == "WARNING" and config.log_level_file == "WARNING"
     assert config.log_file_name == "nautilus-abc" and config.log_file_format == "json"
     assert config.log_directory == str(tmp_path) and config.log_colors is False
+
+
+def test_without_a_stream_lines_go_to_the_stderr_of_the_moment(monkeypatch):
+    # Arrange: configured while one stderr is in place (a test runner's capture), then closed
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging(LoggingSettings(format="json"), "r1")
+    structlog.get_logger("t").warning("one")
+    first.close()
+    monkeypatch.setattr("sys.stderr", second)
+
+    # Act: no "I/O operation on closed file"
+    structlog.get_logger("t").warning("two")
+
+    # Assert
+    assert json.loads(second.getvalue())["event"] == "two"

@@ -239,12 +239,7 @@ def explain(
 ) -> None:
     """Explain one router decision (--at), or how the weights moved over a whole run."""
     settings = _ctx(ctx).settings().settings
-    if not settings.journal.path.is_file():
-        raise ConfigError(
-            f"No journal at {settings.journal.path}: run a backtest first, or point "
-            "journal.path at an existing journal."
-        )
-    with Journal(settings.journal.path) as journal:
+    with Journal(settings.journal.path, read_only=True) as journal:  # refuses a missing one
         record = resolve_run(journal, run) if run else latest_decided_run(journal)
         if record is None:
             raise ConfigError(
@@ -270,7 +265,7 @@ def status(
     """Show a paper or live node's mode, venue, equity, positions, weights, regime, data
     staleness and kill switch, running or stopped (from the journal and Redis)."""
     settings = _ctx(ctx).settings().settings
-    with Journal(settings.journal.path) as journal:
+    with Journal(settings.journal.path, read_only=True) as journal:  # never creates one
         session = latest_session(journal, run)
     cache = read_cache(settings.persistence, session.trader_id)  # the session's own trader
     typer.echo(format_status(session, cache, datetime.now(UTC)))
