@@ -32,6 +32,7 @@ from tests.fakes.faults import (
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.binance_node import (
     KLINES,
+    LONG_ONLY,
     ORDER,
     components,
     held,
@@ -43,7 +44,6 @@ from tests.support.binance_node import (
 
 pytestmark = pytest.mark.integration
 
-LONG_ONLY = {"router.policy": "fixed", "router.weights": {"LongOnly": 0.5, "Cash": 0.5}}
 # In-flight orders are queried a second after their last event, from a second after start.
 QUICK_INFLIGHT = {
     "risk.inflight_threshold_s": 1.0,

@@ -20,6 +20,7 @@ from tests.fakes.faults import DelayedFill, FaultPlan, OrderReject
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support import binance_node
 from tests.support.binance_node import (
+    LONG_ONLY,
     components,
     held,
     push_closed_klines,
@@ -30,7 +31,6 @@ from tests.support.binance_node import (
 
 pytestmark = pytest.mark.integration
 
-LONG_ONLY = {"router.policy": "fixed", "router.weights": {"LongOnly": 0.5, "Cash": 0.5}}
 STEP = {"router.policy": "model:/step", "router.window": 1, "risk.max_drawdown": 0.05}
 
 

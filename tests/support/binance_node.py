@@ -28,6 +28,8 @@ from tests.fakes.server import serve_in_thread
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.series import SyntheticHistory
 
+# Half the capital in LongOnly, half in cash: one strategy that trades, for the fault tests.
+LONG_ONLY = {"router.policy": "fixed", "router.weights": {"LongOnly": 0.5, "Cash": 0.5}}
 HISTORY = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
 KEY, SECRET = "node-test-key", "node-test-secret"
 KLINES = "combined:btcusdt@kline_1m"
