@@ -6,7 +6,7 @@ Each venue's checks live beside its adapter (`adapters/<venue>/preflight.py`, `f
 `adapters.venues` picks them by the venue's name.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,20 +49,23 @@ def format_summary(
     mode: str,
     bar: str,
     kill_switch: Mapping[str, Any] | None = None,
+    plugins: Sequence[str] = (),
 ) -> str:
     """What the node will trade and how much, printed before it starts. `kill_switch` is the
     state the node's risk guard saved (`bot.engine.node_state.saved_kill_switch`): a tripped one
-    is restored at the start and keeps the node flat and halted, so the summary says so."""
+    is restored at the start and keeps the node flat and halted, so the summary says so.
+    `plugins`: the plug-in strategies the node runs beside the built-in ones."""
     router, risk = settings.router, settings.risk
-    names = ", ".join(spec.name for spec in STRATEGIES)
-    per_strategy = report.equity / len(STRATEGIES)
+    traded = [spec.name for spec in STRATEGIES] + list(plugins)
+    names = ", ".join(traded)
+    per_strategy = report.equity / len(traded)
     lines = [
         f"Pre-flight passed: {mode} trading on {report.venue} ({report.base_url})",
         f"  instrument   {report.symbol} {report.market} ({bar} bars)",
         *report.notes,
         f"  clock skew   {report.clock_skew_ms:+d} ms (limit ±{CLOCK_SKEW_LIMIT_MS} ms)",
         f"  equity       {report.equity:,.2f} {report.quote_asset} at the venue",
-        f"  capital      the router splits the equity across {len(STRATEGIES)} strategies "
+        f"  capital      the router splits the equity across {len(traded)} strategies "
         f"(uniform: {per_strategy:,.2f} {report.quote_asset} each)",
         f"  strategies   {names}",
         f"  router       policy {router.policy}, window {router.window} bars, "

@@ -326,7 +326,8 @@ def test_a_plug_in_the_fixed_policy_names_trades_in_a_live_session(
 
     # Assert: the plug-in ran on the venue beside the built-in strategy, for half the capital.
     assert session.returncode == 0, session.stderr[-3000:]
-    assert "MyLong" in session.stdout.split("Starting the live node")[0]
+    summary = session.stdout.split("Starting the live node")[0]
+    assert "strategies   MACross" in summary and ", Cash, MyLong\n" in summary
     with Journal(Path(env["BOT__JOURNAL__PATH"])) as journal:
         fills = journal.fills(journal.latest_run().run_id)
     bought = fills[fills["side"] == "BUY"].groupby("strategy")["qty"].sum()

@@ -40,7 +40,7 @@ from bot.core.settings_loader import LoadedSettings
 from bot.engine.node import build_trading_node
 from bot.engine.node_state import saved_kill_switch
 from bot.engine.persistence import record_node_stopped
-from bot.engine.policy import PolicySpec, check_policy
+from bot.engine.policy import PolicySpec, check_policy, policy_plugins
 from bot.engine.registry import REGISTRY_POLICY
 from bot.engine.risk import RiskGuard
 from bot.engine.router import RouterActor
@@ -232,7 +232,8 @@ def _trade(
     report = preflight(venue, settings, secrets, symbol)
     # The kill switch the node's risk guard restores: a tripped one keeps it flat and halted.
     switch = saved_kill_switch(settings.persistence, settings.persistence.trader_for(mode))
-    typer.echo(format_summary(report, settings, mode, bar, switch))
+    plugins = policy_plugins(router.policy, router.weights)
+    typer.echo(format_summary(report, settings, mode, bar, switch, plugins))
     run_id = ctx.find_root().obj.run_id
 
     def try_start(number: int) -> Attempt:
