@@ -99,9 +99,6 @@ class RouterJournal:
             write = self._journal.record_event
             self._safely(f"the {kind} event", write, self._config.run_id, ts, kind, payload)
 
-    def _write_decision(self, bar: Bar, decision: Decision, *rest) -> None:
-        self._journal.record_decision(self._record_of(bar, decision, *rest))
-
     def _write_fill(self, fill, cache) -> None:
         order = cache.order(fill.client_order_id)
         reason = order.tags[0] if order is not None and order.tags else None
@@ -113,19 +110,20 @@ class RouterJournal:
         except Exception as exc:  # the journal must never stop the node trading
             self._log.exception(f"could not journal {what}; trading goes on without it", exc)
 
-    def _record_of(
+    def _write_decision(
         self,
         bar: Bar,
         decision: Decision,
         observation: Observation | None,
         latency_ms: float,
         window_index: int,
-    ) -> DecisionRecord:
+    ) -> None:
+        # Saving the chart is part of the write: it can fail as the journal can.
         config = self._config
         chart = None
         if observation is not None and config.chart_dir:
             chart = observation.save_chart(Path(config.chart_dir) / f"{bar.ts_event}.png")
-        return DecisionRecord(
+        record = DecisionRecord(
             run_id=config.run_id,
             ts=bar.ts_event,
             symbol=config.symbol,
@@ -142,6 +140,7 @@ class RouterJournal:
             error=decision.error,
             close=bar.close.as_double(),
         )
+        self._journal.record_decision(record)
 
 
 def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:

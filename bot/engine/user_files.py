@@ -169,12 +169,9 @@ def _file_epoch_unit(values: pd.Series, path: Path) -> str:
     return units.iloc[0]
 
 
-_NS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
-
-
 def _check_epoch_range(values: pd.Series, unit: str, path: Path) -> None:
     """DataError naming the first epoch that is infinite or outside pandas' 1677-2262 range."""
-    limit = pd.Timestamp.max.value / _NS_PER_UNIT[unit]
+    limit = pd.Timestamp.max.value / pd.Timedelta(1, unit=unit).value
     bad = values.notna() & ~(values.abs() < limit)
     if bad.any():
         row = int(bad.to_numpy().argmax())
