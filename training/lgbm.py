@@ -27,10 +27,11 @@ import numpy as np
 import structlog
 
 from bot.core.configs import SEEDS, check_range, described
+from bot.core.digests import sha256_file
 from bot.core.errors import DataError
 from bot.core.fingerprint import FILE as FINGERPRINT
 from bot.model.checkpoint import _git_sha
-from bot.model.lgbm import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table, sha256
+from bot.model.lgbm import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table
 from bot.model.lgbm import tree_features as tree_vector
 from strategies import EXPERTS, STRATEGIES
 from training.router_dataset import RouterDataset
@@ -122,7 +123,7 @@ def save_model(
         "config": asdict(config),
         "versions": {name: version(name) for name in ("lightgbm", "nautilus_trader")},
         "git_sha": _git_sha(),
-        "files": {MODEL: sha256(folder / MODEL)},
+        "files": {MODEL: sha256_file(folder / MODEL)},
         "extra": {"dataset": data.provenance(), "validation": validation},
     }
     (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))

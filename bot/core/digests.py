@@ -17,8 +17,5 @@ def changed_file(folder: Path, files: dict[str, str]) -> Path | None:
 
 def sha256_file(path: Path) -> str:
     """The hex sha-256 of the file at `path`, read in blocks."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -15,13 +15,13 @@ provenance under `extra.dataset` as router checkpoints have it, and the sha-256 
 loading refuses (CheckpointError, a ConfigError) a missing, corrupt or mismatched folder.
 """
 
-import hashlib
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bot.core.digests import sha256_file
 from bot.core.errors import CheckpointError, DataError
 from bot.core.features import FEATURE_NAMES, LOOKBACK, compute_indicators, raw_features
 from bot.core.observation import Observation, market_summary
@@ -125,7 +125,7 @@ def load_model(folder: str | Path):
             "version's: its inputs or outputs would mean something else. Retrain it."
         )
     path = folder / MODEL
-    if not path.is_file() or sha256(path) != meta.get("files", {}).get(MODEL):
+    if not path.is_file() or sha256_file(path) != meta.get("files", {}).get(MODEL):
         raise CheckpointError(
             f"LightGBM model file {path} is missing or corrupt (its sha-256 differs from "
             f"{META}); copy the whole folder again or retrain with `bot train lgbm`."
@@ -140,11 +140,6 @@ def load_model(folder: str | Path):
             f"{len(TREE_FEATURES)}; retrain it."
         )
     return booster, meta
-
-
-def sha256(path: Path) -> str:
-    """The sha-256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class LGBMPolicy:
