@@ -27,11 +27,17 @@ What nautilus 1.221 does by itself, and what this client adds:
   report handed to the engine already covers) is dropped here, logged (`fill_book`).
   The same test keeps the fill reports of start-up reconciliation to the fills not yet booked:
   nautilus would refuse the others anyway, with a warning each ("Duplicate TradeId", "overfill").
+- A report query the venue fails at start-up (5xx, 429): nautilus answers it with an empty list
+  and reconciles the rest, booking the difference to the venue's position on a position no
+  strategy manages (INTERNAL-DIFF). Added: the reports are asked for again (`REPORT_ATTEMPTS`
+  times, waiting as the breaker's backoff); when the venue keeps failing, reconciliation fails
+  and the start-up watchdog retries the start (`bot.engine.startup`).
 - Rejects (-2010 and the like) and partial fills: nautilus' own handling is right and kept.
 
 Spot accounts keep nautilus' own client (`BinanceLiveExecClientFactory`).
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from nautilus_trader.adapters.binance.common.urls import get_ws_base_url
@@ -47,14 +53,16 @@ from nautilus_trader.adapters.binance.websocket.client import BinanceWebSocketCl
 from nautilus_trader.config import PositiveFloat
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import QueryOrder, SubmitOrder
-from nautilus_trader.execution.reports import FillReport, OrderStatusReport
+from nautilus_trader.execution.reports import ExecutionMassStatus, FillReport, OrderStatusReport
 from nautilus_trader.model.identifiers import TradeId, VenueOrderId
 from nautilus_trader.model.orders import Order
 
 from adapters.binance.fill_book import FillBook, already_booked
+from adapters.binance.report_queries import ReportQueries
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Backoff, CircuitBreaker, Throttled
 
 BREAKER_REASON = "CIRCUIT_BREAKER"
+REPORT_ATTEMPTS = 3  # of start-up reconciliation's reports, before reconciliation fails
 
 
 class GuardedBinanceExecClientConfig(BinanceExecClientConfig, frozen=True):
@@ -90,6 +98,7 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
         super().__init__(*args, **kwargs)
         self.breaker = breaker
         self._fills = FillBook(self._cache.order)  # what the engine holds: no fill twice
+        self._report_queries = ReportQueries(self._futures_http_account)
         self._submit_order_method = {
             order_type: self._fenced(send) for order_type, send in self._submit_order_method.items()
         }
@@ -131,6 +140,30 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
             self._log.info(f"Not applying fill {trade_id} twice: {booked}")
             return
         super().generate_order_filled(*args, **kwargs)
+
+    async def generate_mass_status(
+        self, lookback_mins: int | None = None
+    ) -> ExecutionMassStatus | None:
+        backoff = self.breaker.backoff
+        for attempt in range(1, REPORT_ATTEMPTS + 1):
+            self._report_queries.errors.clear()
+            status = await super().generate_mass_status(lookback_mins)
+            failed = [f"HTTP {e.status}: {e.message}" for e in self._report_queries.errors]
+            if status is not None and not failed:
+                return status
+            why = "; ".join(failed) or "the reports could not be built: see the error above"
+            if attempt < REPORT_ATTEMPTS:
+                wait = min(backoff.initial_s * 2 ** (attempt - 1), backoff.max_s)
+                self._log.warning(
+                    f"The venue failed a reconciliation report ({why}); asking again in "
+                    f"{wait:g}s (attempt {attempt} of {REPORT_ATTEMPTS})"
+                )
+                await asyncio.sleep(wait)
+        self._log.error(
+            f"No complete reports from the venue in {REPORT_ATTEMPTS} attempts ({why}): "
+            "reconciliation is refused rather than guessed"
+        )
+        return None
 
     def _send_order_status_report(self, report: OrderStatusReport) -> None:
         # The engine infers a fill from what the report shows filled beyond the order's fills.

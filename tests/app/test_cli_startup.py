@@ -108,6 +108,31 @@ def test_an_alpaca_node_that_never_connects_exits_non_zero_and_says_why(
     assert orders == []
 
 
+def test_reconciliation_reports_the_venue_keeps_failing_refuse_the_start_not_guess_it(
+    persistence_env: dict[str, str],
+) -> None:
+    # Arrange: the account holds a BTCUSDT position, so reconciliation asks for its orders; every
+    # answer is a 503 (nautilus alone would reconcile without them, guessing the difference).
+    plan = FaultPlan(http=[HttpFault(503, path="/fapi/v1/allOrders", times=None)])
+    with serve_binance(plan) as binance:
+        binance.hub.call(lambda: binance.futures.book.submit("BTCUSDT", "buy", 0.5))
+        env = bot_env(binance) | persistence_env | WATCHDOG
+
+        # Act
+        result = run_bot(PAPER, env, timeout=120)
+        asked = len(binance.requests_to("/fapi/v1/allOrders"))
+        orders = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+
+    # Assert: each attempt asked three times, then refused to reconcile; nothing was traded.
+    output = result.stdout + result.stderr
+    assert result.returncode == 7, output[-3000:]
+    assert asked == 2 * 3
+    assert output.count("reconciliation is refused rather than guessed") == 2
+    assert "the node did not start" in result.stderr
+    assert "INTERNAL-DIFF" not in output
+    assert orders == []
+
+
 def test_a_node_whose_first_start_fails_retries_and_trades(
     persistence_env: dict[str, str], tmp_path: Path
 ) -> None:

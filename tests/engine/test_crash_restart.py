@@ -26,7 +26,7 @@ from strategies import name_of
 from tests.conftest import RedisServer, free_port
 from tests.fakes.binance import FakeBinance
 from tests.fakes.binance_trading import num
-from tests.fakes.faults import FaultPlan, PartialFill
+from tests.fakes.faults import FaultPlan, HttpFault, PartialFill
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, LIVE, ROOT, bot_env, run_bot, serve_binance
 
@@ -307,6 +307,46 @@ def test_a_fill_made_while_the_node_is_down_reaches_its_strategy_and_the_journal
     ]
     assert _submits(binance) == 2
     assert _repeated_fills(session) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "faults"),
+    [  # a plan each: the fake counts a fault's hits on it
+        (path, FaultPlan(partial_fills=[PartialFill(fraction=0.6)]))
+        for path in ("/fapi/v1/allOrders", "/fapi/v1/userTrades", "/fapi/v3/positionRisk")
+    ],
+)
+def test_a_report_the_venue_fails_at_restart_is_asked_again_not_guessed(
+    binance: FakeBinance, redis_server: RedisServer, env: dict[str, str], start, path: str
+) -> None:
+    # Arrange: as above, a fill made while the node is down. Then the restart's last request to
+    # `path` before it trades, one of reconciliation's (connecting asks for positions too), gets
+    # a 503: the first start made as many, or none when the cache held no order.
+    first = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    session = start()
+    last_of_a_start = max(len(binance.requests_to(path)), 1)
+    _push(binance, first, range(1))
+    wait_for(lambda: len(_saved(redis_server).fills) == 2, 20, "a partial and a whole fill")
+    _crash(binance, session)
+    binance.set_price("BTCUSDT", CLOSES[0] + 5.0)
+    binance.hub.call(binance.faults.http.append, HttpFault(503, path=path, nth=last_of_a_start))
+
+    # Act
+    session = start()
+    wait_for(lambda: len(_run_ids(env)) == 2 and _reconciliations(env), 20, "the audit")
+    session.process.send_signal(signal.SIGINT)
+    session.process.wait(timeout=20)
+    after = _saved(redis_server)
+
+    # Assert: the missed fill is booked to its order; reconciliation made up no position of its
+    # own for the difference (nautilus' INTERNAL-DIFF) from the partial picture.
+    assert session.process.returncode == 0, session.output()[-3000:]
+    assert [r.status for r in binance.requests_to(path)].count(503) == 1
+    assert after.fills == _venue_fills(binance)
+    added = [p for p in _reconciliations(env) if p["what"] == "order_added"]
+    assert added == []
+    assert after.positions == pytest.approx(_positions_from(after.fills, after.owners))
 
 
 def _repeated_fills(session: Session) -> list[str]:
