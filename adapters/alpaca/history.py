@@ -8,7 +8,7 @@ The result is the bar frame described in `adapters.history_common`. alpaca-py fo
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -138,8 +138,8 @@ class _Query:
     timeframe: TimeFrame
     start: datetime
     end: datetime
-    api_key: str | None
-    secret_key: str | None
+    api_key: str | None = field(repr=False)  # a traceback or log line never shows the keys
+    secret_key: str | None = field(repr=False)
     url_override: str | None
 
 

@@ -8,7 +8,10 @@ sees it. Three ways the same trade reaches the engine twice:
   fill under a trade id of its own, before the stream's fill came (more than the order's size);
 - an order status report (the re-query after a reconnect) was handed to the engine, which will
   infer a fill for it, and the stream's fill of the same trade comes before that is applied: the
-  stream's fills of the order, up to the filled quantity the report showed, are covered by it.
+  stream's fills of the order, up to the filled quantity the report showed, are covered by it;
+- the other way round: the stream's fill was passed on but still waits in the engine's event
+  queue when a report of it comes, which the engine reconciles at once, inferring the fill. Such
+  a report waits until the engine has applied the fills passed on (`unapplied`).
 """
 
 from collections import OrderedDict
@@ -45,6 +48,13 @@ class FillBook:
         self._reported[client_order_id] = (max(filled, filled_qty.as_decimal()), streamed)
         while len(self._reported) > KEPT_REPORTS:
             self._reported.popitem(last=False)
+
+    def unapplied(self, client_order_id: ClientOrderId | None) -> bool:
+        """Whether a stream fill of the order was passed on that the engine has not applied yet
+        (its events wait in a queue; it reconciles a report at once)."""
+        order = None if client_order_id is None else self._order_of(client_order_id)
+        sent = self._sent.get(client_order_id, []) if order is not None else []
+        return any(t not in order.trade_ids for t, _ in sent)
 
     def refusal(self, order: Order | None, trade_id: TradeId, last_qty: Quantity) -> str | None:
         """Why the stream's fill of `last_qty` under `trade_id` for `order` must not reach the

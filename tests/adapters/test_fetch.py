@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import structlog
 
-from adapters.alpaca.history import fetch_bars
+from adapters.alpaca.history import TIMEFRAMES, _Query, fetch_bars
 from adapters.binance.history import binance_api_urls, fetch_ohlcv
 from bot.core.errors import ConfigError, DataError, TemporaryError
 from bot.core.logging import configure_logging
@@ -300,3 +300,11 @@ def test_alpaca_secret_never_reaches_logs_or_errors(
     for text in (logs, caplog.text, outputs.out, outputs.err, str(refused.value)):
         assert SECRET not in text
         assert SECRET[::-1] not in text
+
+
+def test_an_alpaca_query_shows_no_keys_in_its_repr() -> None:
+    # A debugger, a log line or a traceback with locals shows the query as its repr.
+    query = _Query("AAPL", TIMEFRAMES["1m"], START, START + MINUTE, KEY_ID, SECRET, None)
+
+    assert "AAPL" in repr(query)
+    assert KEY_ID not in repr(query) and SECRET not in repr(query)

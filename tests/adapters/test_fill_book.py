@@ -99,3 +99,16 @@ def test_a_report_of_fills_the_stream_already_passed_covers_nothing_more():
 
     # Assert
     assert rest is None
+
+
+def test_a_fill_passed_on_is_unapplied_until_the_order_holds_it():
+    order = _Order(_q("2"))
+    book = _book(order)
+    untouched = book.unapplied(CID)
+
+    assert book.refusal(order, TradeId("1"), _q("2")) is None
+    queued = book.unapplied(CID)
+    order.apply("1", "2")
+
+    assert (untouched, queued, book.unapplied(CID)) == (False, True, False)
+    assert book.unapplied(None) is False

@@ -7,18 +7,25 @@ it) or twice is booked once. (-1021 at pre-flight: tests/app/test_cli_live.py.)
 
 One strategy trades (LongOnly at half the capital), so every order at the fake is its own."""
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.messages import GenerateOrderStatusReport
 from nautilus_trader.live.node import TradingNode
-from nautilus_trader.model.enums import OrderStatus
+from nautilus_trader.model.currencies import Currency
+from nautilus_trader.model.enums import LiquiditySide, OrderStatus
+from nautilus_trader.model.identifiers import TradeId
+from nautilus_trader.model.objects import Money, Price, Quantity
 
 from adapters.binance.execution import BREAKER_REASON
 from bot.engine.journal import Journal
 from strategies.base import RoutedStrategy
 from tests.fakes.binance import FakeBinance
+from tests.fakes.binance_trading import num
 from tests.fakes.faults import (
     DelayedFill,
     DuplicatedFill,
@@ -318,3 +325,69 @@ def test_a_fill_reported_late_or_twice_is_booked_once(
     assert fills["qty"].tolist() == [pytest.approx(quantity)]
     assert len(submits(binance)) == 1
     _assert_positions_agree(node, binance, strategies)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [LONG_ONLY])
+@pytest.mark.parametrize("faults", [FaultPlan(delayed_fills=[DelayedFill(delay_s=60.0)])])
+def test_a_report_handed_over_while_the_streams_fill_waits_in_the_engine_is_booked_once(
+    binance: FakeBinance, node: TradingNode, journal_path: Path
+) -> None:
+    # Arrange: the order fills at the venue; the stream's own report of it is held back.
+    long_only, strategies = _strategies(node)
+    with running(node, binance):
+        push_closed_klines(binance, [42_000.0])
+        wait_for(lambda: _orders(node, long_only, OrderStatus.ACCEPTED), 10, "the order")
+        (order,) = _orders(node, long_only, OrderStatus.ACCEPTED)
+        wait_for(lambda: binance.futures.trades, 5, "the fill at the venue")
+        (trade,) = binance.hub.call(lambda: list(binance.futures.trades))
+
+        # Act: as in the chaos soak (seed 2040177369): in one turn of the node's loop the stream's
+        # fill is handed to the engine (which queues events) and then a re-query's report of the
+        # same fill (which the engine reconciles at once, ahead of its queue).
+        handed = asyncio.run_coroutine_threadsafe(
+            _stream_fill_then_report(node, order, trade), node.get_event_loop()
+        )
+        handed.result(timeout=10)
+        wait_for(lambda: order.status == OrderStatus.FILLED, 5, "the fill in the engine")
+        time.sleep(1.0)  # whatever the engine still had queued is applied
+        position = (held(node, long_only), venue_qty(binance))
+
+    # Assert: the order, the strategy's position and the journal hold the trade once.
+    with Journal(journal_path) as journal:
+        fills = journal.fills(journal.latest_run().run_id)
+    assert [t.value for t in order.trade_ids] == [str(trade.trade_id)]
+    assert position[0] == pytest.approx(position[1]) == pytest.approx(trade.qty)
+    assert fills["qty"].tolist() == [pytest.approx(trade.qty)]
+    _assert_positions_agree(node, binance, strategies)
+
+
+async def _stream_fill_then_report(node: TradingNode, order, trade) -> None:
+    (client,) = node.kernel.exec_engine._clients.values()
+    report = await client.generate_order_status_report(
+        GenerateOrderStatusReport(
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            command_id=UUID4(),
+            ts_init=client._clock.timestamp_ns(),
+        )
+    )
+    usdt = Currency.from_str("USDT")
+    client.generate_order_filled(  # as the futures user stream calls it: every argument by name
+        strategy_id=order.strategy_id,
+        instrument_id=order.instrument_id,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,
+        venue_position_id=None,
+        trade_id=TradeId(str(trade.trade_id)),
+        order_side=order.side,
+        order_type=order.order_type,
+        last_qty=Quantity.from_str(num(trade.qty)),
+        last_px=Price.from_str(f"{trade.price:.2f}"),
+        quote_currency=usdt,
+        commission=Money(0, usdt),
+        liquidity_side=LiquiditySide.TAKER,
+        ts_event=client._clock.timestamp_ns(),
+    )
+    client._send_order_status_report(report)  # how the re-query after a reconnect hands it over
