@@ -6,6 +6,9 @@
 - Trade updates missed while the stream was down are not replayed by Alpaca, so every
   reconnect re-queries the open and in-flight orders and reconciles them from order status
   reports (the execution engine infers the fills that were missed).
+- A fill is the venue's cumulative filled quantity less what the engine holds or still has
+  queued, and is dropped when it repeats a trade; a re-query's report waits for the queued
+  fills of its order (`adapters.fill_book`), so no trade is booked twice.
 - A submit that fails with 5xx or a lost connection has an unknown outcome: the order is
   re-queried after a pause instead of being assumed rejected.
 - US equity orders are denied while the market is closed (`/v2/clock`): the node keeps running
@@ -51,13 +54,14 @@ from adapters.alpaca.clock_stream import MarketClock, TradeUpdates
 from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
+from adapters.fill_book import FillBook, ReportsAfterFills
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
 _REFUSED = (400, 403, 404, 422)  # the venue looked at the order and said no
 
 
-class AlpacaExecutionClient(LiveExecutionClient):
+class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
     """Order entry and order events at Alpaca for the configured instruments."""
 
     def __init__(self, parts: ClientParts, config: AlpacaExecClientConfig) -> None:
@@ -69,6 +73,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             config=config,
         )
         self._client = parts.rest
+        self._fills = FillBook(self._cache.order)  # what the engine holds: no fill twice
         parts.rest._session.hooks["response"].append(self._saw_response)  # off the event loop
         self._market = MarketClock(parts.rest, timedelta(seconds=config.clock_ttl_s))
         keys = (config.api_key, config.secret_key)
@@ -217,9 +222,16 @@ class AlpacaExecutionClient(LiveExecutionClient):
         trade_id = TradeId(str(update.execution_id))
         instrument = self._cache.instrument(order.instrument_id)
         # From the venue's cumulative filled quantity, so that rounding a fill to the size
-        # precision can never over- or under-fill the order in total.
+        # precision can never over- or under-fill the order in total; less the fills handed to
+        # the engine and still in its queue, as well as those it applied.
         filled = Quantity(float(update.order.filled_qty or 0), instrument.size_precision)
-        if trade_id in order.trade_ids or filled <= order.filled_qty:
+        last = filled.as_decimal() - self._fills.booked(order)
+        if last <= 0:
+            return
+        last_qty = Quantity(float(last), instrument.size_precision)
+        booked = self._fills.refusal(order, trade_id, last_qty)
+        if booked:
+            self._log.info(f"Not applying fill {trade_id} twice: {booked}")
             return
         self.generate_order_filled(
             strategy_id=order.strategy_id,
@@ -230,7 +242,7 @@ class AlpacaExecutionClient(LiveExecutionClient):
             trade_id=trade_id,
             order_side=order.side,
             order_type=order.order_type,
-            last_qty=Quantity(filled - order.filled_qty, instrument.size_precision),
+            last_qty=last_qty,
             last_px=Price(update.price, instrument.price_precision),
             quote_currency=instrument.quote_currency,
             commission=Money(0, instrument.quote_currency),

@@ -24,8 +24,9 @@ What nautilus 1.221 does by itself, and what this client adds:
   the stream repeats a trade, nautilus 1.221 refuses the fill for the order but still applies it
   to the strategy's position, which then drifts from the venue's. Added: a fill the order can no
   longer take (a trade id it holds, more than its unfilled quantity, or a trade an order status
-  report handed to the engine already covers) is dropped here, logged (`fill_book`); an order
-  status report waits for the engine to apply the stream's fills of the order passed on before.
+  report handed to the engine already covers) is dropped here, logged; an order status report
+  waits for the engine to apply the stream's fills of the order passed on before
+  (`adapters.fill_book`).
   The same test keeps the fill reports of start-up reconciliation to the fills not yet booked:
   nautilus would refuse the others anyway, with a warning each ("Duplicate TradeId", "overfill").
 - A report query the venue fails at start-up (5xx, 429): nautilus answers it with an empty list
@@ -54,17 +55,16 @@ from nautilus_trader.adapters.binance.websocket.client import BinanceWebSocketCl
 from nautilus_trader.config import PositiveFloat
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import QueryOrder, SubmitOrder
-from nautilus_trader.execution.reports import ExecutionMassStatus, FillReport, OrderStatusReport
+from nautilus_trader.execution.reports import ExecutionMassStatus, FillReport
 from nautilus_trader.model.identifiers import TradeId, VenueOrderId
 from nautilus_trader.model.orders import Order
 
-from adapters.binance.fill_book import FillBook, already_booked
 from adapters.binance.report_queries import ReportQueries
+from adapters.fill_book import FillBook, ReportsAfterFills, already_booked
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Backoff, CircuitBreaker, Throttled
 
 BREAKER_REASON = "CIRCUIT_BREAKER"
 REPORT_ATTEMPTS = 3  # of start-up reconciliation's reports, before reconciliation fails
-REPORT_WAIT_S = 5.0  # longest an order report waits for the engine to apply the order's fills
 
 
 class GuardedBinanceExecClientConfig(BinanceExecClientConfig, frozen=True):
@@ -92,7 +92,7 @@ class OrderOutcomeUnknown(Exception):
     """The submit request may or may not have reached the venue (5xx, timeout, cut line)."""
 
 
-class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
+class GuardedBinanceFuturesExecutionClient(ReportsAfterFills, BinanceFuturesExecutionClient):
     """`BinanceFuturesExecutionClient` with the fences in this module's docstring. `breaker`
     is the circuit breaker every submit feeds and consults."""
 
@@ -166,22 +166,6 @@ class GuardedBinanceFuturesExecutionClient(BinanceFuturesExecutionClient):
             "reconciliation is refused rather than guessed"
         )
         return None
-
-    def _send_order_status_report(self, report: OrderStatusReport) -> None:
-        if self._fills.unapplied(report.client_order_id):
-            self.create_task(self._report_once_applied(report))
-            return
-        # The engine infers a fill from what the report shows filled beyond the order's fills.
-        self._fills.reported(report.client_order_id, report.filled_qty)
-        super()._send_order_status_report(report)
-
-    async def _report_once_applied(self, report: OrderStatusReport) -> None:
-        # Handed over now, the report would make the engine infer the fills still in its queue.
-        deadline = self._loop.time() + REPORT_WAIT_S
-        while self._fills.unapplied(report.client_order_id) and self._loop.time() < deadline:
-            await asyncio.sleep(0.01)
-        self._fills.reported(report.client_order_id, report.filled_qty)
-        super()._send_order_status_report(report)
 
     async def generate_fill_reports(self, command) -> list[FillReport]:
         reports = await super().generate_fill_reports(command)

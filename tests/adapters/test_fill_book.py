@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from nautilus_trader.model.identifiers import ClientOrderId, TradeId
 from nautilus_trader.model.objects import Quantity
 
-from adapters.binance.fill_book import FillBook
+from adapters.fill_book import FillBook
 
 CID = ClientOrderId("O-1")
 

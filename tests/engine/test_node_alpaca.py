@@ -9,11 +9,14 @@ equity orders wait for the market to open, and crypto trades long only."""
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alpaca.trading.models import TradeUpdate
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
@@ -310,3 +313,54 @@ def test_crypto_node_trades_fractional_sizes_long_only(
     assert all(_held(node, s) >= 0 for s in strategies)
     assert _venue_qty(alpaca, "BTC/USD") > 0
     assert not alpaca.requests_to("/v2/clock")  # crypto never waits for the equity market
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symbol", ["BTC/USD"])  # fractional sizes: a fill of any part
+@pytest.mark.parametrize("faults", [FaultPlan(partial_fills=[PartialFill(fraction=0.5)])])
+def test_fills_handed_over_before_the_engine_applies_the_first_are_booked_once(
+    alpaca: FakeAlpaca, node: TradingNode
+) -> None:
+    # Arrange: an order half filled; the venue will report the rest in two executions.
+    _, strategies = _components(node)
+    with _running(node, alpaca, "BTC/USD"):
+        push_bars(alpaca, "BTC/USD", 1)
+        halves = lambda: [  # noqa: E731
+            o for o in node.cache.orders_open() if o.status == OrderStatus.PARTIALLY_FILLED
+        ]
+        wait_for(halves, 15, "the partially filled order")
+        [partial] = halves()
+
+        # Act: both executions come in one turn of the node's loop, so the engine (which applies
+        # fills from a queue) has not applied the first when the second is handed over.
+        (client,) = node.kernel.exec_engine._clients.values()
+        streamed = asyncio.run_coroutine_threadsafe(
+            _two_executions(client, partial), node.get_event_loop()
+        )
+        streamed.result(timeout=10)
+        wait_for(lambda: partial.status == OrderStatus.FILLED, 5, "the fills in the engine")
+        time.sleep(0.5)  # whatever the engine still had queued is applied
+        owner = next(s for s in strategies if s.id == partial.strategy_id)
+        held = abs(_held(node, owner))
+
+    # Assert: three fills adding up to the order, and a position of that size.
+    fills = [e.last_qty for e in partial.events if isinstance(e, OrderFilled)]
+    assert len(fills) == 3 and sum(fills) == partial.quantity
+    assert held == pytest.approx(partial.quantity.as_double())
+
+
+async def _two_executions(client, order) -> None:
+    venue_order = await asyncio.to_thread(
+        client._client.get_order_by_client_id, order.client_order_id.value
+    )
+    quantity = order.quantity.as_double()
+    for event, filled in (("partial_fill", 0.75 * quantity), ("fill", quantity)):
+        update = TradeUpdate(
+            event=event,
+            execution_id=uuid.uuid4(),
+            order=venue_order.model_copy(update={"filled_qty": str(filled)}),
+            timestamp=datetime.now(UTC),
+            price=float(venue_order.filled_avg_price),
+            qty=str(quantity / 4),
+        )
+        await client._on_trade_update(update)  # what the trade_updates stream calls

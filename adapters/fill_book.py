@@ -1,29 +1,35 @@
-"""Which fills from Binance's user stream the engine already holds, so that none is booked twice.
+"""Which fills from a venue's order stream the engine already holds, so that none is booked twice.
 
 nautilus 1.221 refuses a second fill for an order that cannot take it, but still applies it to
 the strategy (its ledger, its position, the journal): the fill must be dropped before the engine
-sees it. Three ways the same trade reaches the engine twice:
+sees it. And it applies the fills a client hands over from a queue, but reconciles an order
+status report at once. Four ways the same trade reaches the engine twice:
 - the stream repeats a trade (its trade id is known);
 - nautilus' in-flight check booked the order filled from its status at the venue, as an inferred
   fill under a trade id of its own, before the stream's fill came (more than the order's size);
 - an order status report (the re-query after a reconnect) was handed to the engine, which will
   infer a fill for it, and the stream's fill of the same trade comes before that is applied: the
   stream's fills of the order, up to the filled quantity the report showed, are covered by it;
-- the other way round: the stream's fill was passed on but still waits in the engine's event
-  queue when a report of it comes, which the engine reconciles at once, inferring the fill. Such
-  a report waits until the engine has applied the fills passed on (`unapplied`).
+- the other way round: the stream's fill was passed on but still waits in the engine's queue
+  when a report of it comes, which the engine would book again as an inferred fill. Such a
+  report waits until the engine has applied the fills passed on (`ReportsAfterFills`).
+
+`FillBook` keeps the account; both venues' execution clients consult it.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 
+from nautilus_trader.execution.reports import OrderStatusReport
 from nautilus_trader.model.identifiers import ClientOrderId, TradeId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 
 Sent = tuple[TradeId, Quantity]
 KEPT_REPORTS = 1_000  # orders whose reported fills are remembered (a late fill may follow)
+REPORT_WAIT_S = 5.0  # longest an order report waits for the engine to apply the order's fills
 
 
 class FillBook:
@@ -53,8 +59,12 @@ class FillBook:
         """Whether a stream fill of the order was passed on that the engine has not applied yet
         (its events wait in a queue; it reconciles a report at once)."""
         order = None if client_order_id is None else self._order_of(client_order_id)
-        sent = self._sent.get(client_order_id, []) if order is not None else []
-        return any(t not in order.trade_ids for t, _ in sent)
+        return order is not None and bool(_pending(order, self._sent.get(client_order_id, [])))
+
+    def booked(self, order: Order) -> Decimal:
+        """The quantity of `order` filled in the engine, or passed on to it and still queued."""
+        pending = _pending(order, self._sent.get(order.client_order_id, []))
+        return order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in pending)
 
     def refusal(self, order: Order | None, trade_id: TradeId, last_qty: Quantity) -> str | None:
         """Why the stream's fill of `last_qty` under `trade_id` for `order` must not reach the
@@ -89,7 +99,7 @@ def already_booked(
 ) -> str | None:
     """Why `order` cannot take a fill of `last_qty` under `trade_id`, given the fills `sent` to
     the engine for it; None when it can."""
-    pending = [(t, q) for t, q in sent if t not in order.trade_ids]
+    pending = _pending(order, sent)
     if trade_id in order.trade_ids or any(t == trade_id for t, _ in pending):
         return f"{order.client_order_id} already holds trade {trade_id}"
     booked = order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in pending)
@@ -101,6 +111,33 @@ def already_booked(
     return None
 
 
+def _pending(order: Order, sent: list[Sent]) -> list[Sent]:
+    return [(t, q) for t, q in sent if t not in order.trade_ids]
+
+
 def _settled(order: Order | None, sent: list[Sent]) -> bool:
     # The engine has applied every fill sent for a closed order: nothing left to compare with.
     return order is None or (order.is_closed and all(t in order.trade_ids for t, _ in sent))
+
+
+class ReportsAfterFills:
+    """Mixin for an execution client (before nautilus' class in its bases) whose `_fills` is a
+    `FillBook`: an order status report waits until the engine has applied the stream fills of
+    its order passed on before, so the engine never infers a fill it is about to apply."""
+
+    _fills: FillBook
+
+    def _send_order_status_report(self, report: OrderStatusReport) -> None:
+        if self._fills.unapplied(report.client_order_id):
+            self.create_task(self._report_once_applied(report))
+            return
+        # The engine infers a fill from what the report shows filled beyond the order's fills.
+        self._fills.reported(report.client_order_id, report.filled_qty)
+        super()._send_order_status_report(report)
+
+    async def _report_once_applied(self, report: OrderStatusReport) -> None:
+        deadline = self._loop.time() + REPORT_WAIT_S
+        while self._fills.unapplied(report.client_order_id) and self._loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self._fills.reported(report.client_order_id, report.filled_qty)
+        super()._send_order_status_report(report)
