@@ -24,7 +24,6 @@
 import asyncio
 from datetime import timedelta
 
-import pandas as pd
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.enums import QueryOrderStatus
@@ -50,6 +49,7 @@ from nautilus_trader.model.instruments import Equity, Instrument
 from nautilus_trader.model.objects import AccountBalance, Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
+from adapters.alpaca.activities import fill_activities
 from adapters.alpaca.clock_stream import MarketClock, TradeUpdates
 from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
@@ -340,10 +340,7 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
         return [report for report in reports if report is not None]
 
     async def generate_fill_reports(self, command: GenerateFillReports) -> list[FillReport]:
-        params = {"direction": "asc", "page_size": 100}
-        if command.start is not None:
-            params["after"] = pd.Timestamp(command.start).isoformat()
-        rows = await asyncio.to_thread(self._client.get, "/account/activities/FILL", params)
+        rows = await asyncio.to_thread(fill_activities, self._client, command.start)
         reports = []
         for row in rows:
             instrument = self._instrument(row["symbol"])

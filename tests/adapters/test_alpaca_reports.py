@@ -1,7 +1,13 @@
 """Alpaca's FILL activities as nautilus fill reports: the trade id a restart compares with the
-fills it booked from the trade stream."""
+fills it booked from the trade stream, and every page of them read."""
 
+from alpaca.trading.enums import OrderSide
+from alpaca.trading.requests import MarketOrderRequest
+
+from adapters.alpaca.activities import FILLS_PATH, fill_activities
+from adapters.alpaca.factories import trading_client
 from adapters.alpaca.reports import activity_trade_id
+from tests.support.alpaca_node import KEY, SECRET, serve_alpaca
 
 EXECUTION_ID = "8efc7b9a-8b2b-4000-9955-d36e7db0df74"
 
@@ -23,3 +29,21 @@ def test_an_activity_id_without_a_separator_is_kept_within_the_trade_id_limit() 
 
     # Assert
     assert trade_id.value == "x" * 36
+
+
+def test_fill_activities_are_read_page_by_page_to_the_last() -> None:
+    # Arrange: five fills at the fake, read two to a page.
+    with serve_alpaca() as alpaca:
+        client = trading_client(KEY, SECRET, alpaca.base_url)
+        for _ in range(5):
+            client.submit_order(
+                MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force="day")
+            )
+
+        # Act
+        rows = fill_activities(client, None, page_size=2)
+        requests = alpaca.requests_to(f"/v2{FILLS_PATH}")
+
+    # Assert: all five, oldest first, in three requests (the last page is short).
+    assert [row["id"] for row in rows] == [row["id"] for row in alpaca.trading.fills]
+    assert len(rows) == 5 and len(requests) == 3

@@ -161,7 +161,11 @@ class AlpacaTrading:
         rows = [row for row in self.fills if after is None or row["transaction_time"] > after]
         if request.query.get("direction", "desc") == "desc":
             rows = rows[::-1]
-        return web.json_response(rows[: int(request.query.get("page_size", "100"))])
+        # `page_token`: the id of the last row of the page before.
+        ids = [row["id"] for row in rows]
+        token = request.query.get("page_token")
+        start = ids.index(token) + 1 if token in ids else 0
+        return web.json_response(rows[start : start + int(request.query.get("page_size", "100"))])
 
     async def _clock(self, request: web.Request) -> web.Response:
         now = datetime.fromtimestamp(self.book.clock() / 1000, UTC)
