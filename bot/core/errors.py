@@ -51,3 +51,9 @@ class StrategyError(BotError):
 class CheckpointError(ConfigError):
     """A model checkpoint that is missing, corrupt, or made for another strategy table or
     feature schema."""
+
+
+class JournalError(ConfigError):
+    """A journal file that is there but cannot be read as one: corrupt, not a database, not a
+    bot journal, or of another schema version. A person must point journal.path elsewhere or
+    move the file aside; a reader such as the dashboard is unavailable until then."""

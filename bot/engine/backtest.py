@@ -31,7 +31,6 @@ from bot.core.parallel import Parallel, fan_out
 from bot.core.saved_meta import checkpoint_path, trained_bar_warning, trained_on
 from bot.engine.assemble import assemble
 from bot.engine.backtest_request import BacktestRequest, request_day
-from bot.engine.bar_checks import stale_opens
 from bot.engine.best_expert import best_expert, validation_span
 from bot.engine.catalog import bar_type_for, to_nautilus_bars
 from bot.engine.data import dataset_asset_class, load_bars
@@ -48,6 +47,7 @@ from bot.engine.policy import (
 from bot.engine.router import RouterActor
 from bot.engine.router_config import RouterActorConfig
 from bot.engine.sim import account_for, market_data, new_engine
+from bot.engine.stale_opens import stale_opens
 from strategies import build_strategies
 
 # Mean share of equity that rounding or cash limits kept the strategies from ordering, above
@@ -148,7 +148,7 @@ def resolve_window(
     """The [start, end] span to trade, checked against the data."""
     first, last = frame.index[0], frame.index[-1]
     end = request_day(request.end) if request.end else last
-    start = request_day(request.start) if request.start else _default_start(request, end)
+    start = request_day(request.start) if request.start else _default_start(request, first, end)
     if start >= end and not request.start and request.start_floor:
         raise DataError(
             f"{request.symbol} {request.bar} data ends {last.date()}, before "
@@ -173,8 +173,12 @@ def resolve_window(
     return start, end
 
 
-def _default_start(request: BacktestRequest, end: pd.Timestamp) -> pd.Timestamp:
-    start = end - pd.DateOffset(years=request.years)
+def _default_start(
+    request: BacktestRequest, first: pd.Timestamp, end: pd.Timestamp
+) -> pd.Timestamp:
+    # The last `years` of the data, or all of it when it is shorter (an `end` before the data
+    # stays outside it, for resolve_window to refuse); never before the floor.
+    start = max(end - pd.DateOffset(years=request.years), min(first, end))
     return max(start, request_day(request.start_floor)) if request.start_floor else start
 
 

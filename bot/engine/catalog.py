@@ -16,7 +16,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.persistence.wranglers import BarDataWrangler
 
 from bot.core.bars import BAR_COLUMNS, BAR_SIZES, BarFrame, bar_interval, from_nautilus_bars
-from bot.core.errors import DataError
+from bot.core.errors import ConfigError, DataError
 from bot.engine.instruments import asset_class_of
 
 _UNITS = {"m": "MINUTE", "h": "HOUR", "d": "DAY"}
@@ -41,7 +41,10 @@ class BarCatalog:
     """Bars and instruments by our symbol and bar size, in a nautilus `ParquetDataCatalog`."""
 
     def __init__(self, path: str | Path) -> None:
+        """The catalog in the folder `path` (made on the first write); ConfigError when `path`
+        is, or runs through, a file: nautilus would read nothing there, without a word."""
         self.path = Path(path)
+        _check_folder(self.path)
         self._catalog = ParquetDataCatalog(str(self.path))
 
     def write(self, instrument: Instrument, frame: BarFrame, bar: str) -> None:
@@ -100,3 +103,14 @@ class BarCatalog:
 
     def _instruments(self, symbol: str) -> list[Instrument]:
         return [i for i in self._catalog.instruments() if i.id.symbol.value == symbol]
+
+
+def _check_folder(path: Path) -> None:
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == path else f"runs through the file {existing}"
+        raise ConfigError(
+            f"The data catalog {path} {where}, not a folder, so no bars can be read from or "
+            "stored in it. Point data.catalog at a folder (`--set data.catalog=DIR`, "
+            "BOT__DATA__CATALOG, or [data] catalog in the config file), or move the file aside."
+        )

@@ -12,6 +12,9 @@ bar's `ts_event`); `time` is the same instant as an ISO string, for people readi
 
 The default location is `default_journal_path(catalog)`: `journal.sqlite` beside the data
 catalog (`var/journal.sqlite` with the default `var/catalog`), one journal for every run.
+
+This module is the journal's public face: `Journal` and the records it writes and reads
+(`RunRecord`, `DecisionRecord`, defined with their row layout in `bot.engine.journal_records`).
 """
 
 import functools
@@ -20,26 +23,29 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from numbers import Integral
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 
 from bot.core.errors import ConfigError
+from bot.engine.journal_records import (
+    DECISION_COLUMNS,
+    FILL_COLUMNS,
+    DecisionRecord,
+    RunRecord,
+    decision_from_row,
+    decision_row,
+    fill_row,
+    utc_ns,
+)
 from bot.engine.journal_schema import connect, unreadable
-from bot.engine.policy import complete
-from strategies import EXPERTS
 from strategies.plugins import table
 
+__all__ = ["JOURNAL_FILE", "DecisionRecord", "Journal", "RunRecord", "default_journal_path"]
+
 JOURNAL_FILE = "journal.sqlite"
-_DECISION_COLUMNS = (
-    "run_id, ts, time, symbol, window_index, inputs_hash, chart_path, weights, experts, regime, "
-    "policy, policy_version, latency_ms, fallback, error, close"
-)
-_FILL_COLUMNS = ("ts", "strategy", "side", "qty", "price", "commission")
 _FILL_INSERT = (
     "INSERT INTO fills (run_id, ts, strategy, side, qty, price, commission, order_id, trade_id, "
     "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -63,55 +69,6 @@ def _read(method: Callable[..., _T]) -> Callable[..., _T]:
 def default_journal_path(catalog: Path) -> Path:
     """Where the journal lives when settings name none: beside the data catalog."""
     return Path(catalog).parent / JOURNAL_FILE
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run (a backtest of one symbol and policy, or a paper/live session).
-
-    `settings` is the effective settings as JSON-safe data (`Settings.model_dump(mode="json")`);
-    secrets never appear there, they live apart in `Secrets`.
-    """
-
-    run_id: str
-    mode: str
-    symbol: str
-    bar: str
-    policy: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    report_dir: str | None = None
-    started: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One router decision as journalled.
-
-    `weights` holds all eleven strategies in table order, `experts` the four experts; `regime`
-    is the model's class probabilities (None for static policies). `close` is the bar close at
-    the decision, which marks the strategies' positions when PnL is rebuilt from fills.
-    """
-
-    run_id: str
-    ts: int
-    symbol: str
-    window_index: int
-    weights: Mapping[str, float]
-    experts: Mapping[str, float]
-    policy: str
-    regime: Mapping[str, float] | None = None
-    inputs_hash: str | None = None
-    chart_path: str | None = None
-    policy_version: str | None = None
-    latency_ms: float | None = None
-    fallback: bool = False
-    error: str | None = None
-    close: float | None = None
-
-    @property
-    def time(self) -> pd.Timestamp:
-        """The decision time as a UTC timestamp."""
-        return pd.Timestamp(self.ts, tz="UTC")
 
 
 class Journal:
@@ -180,26 +137,9 @@ class Journal:
         unknown = sorted(set(decision.weights) - {spec.name for spec in table()})
         if unknown:
             raise ValueError(f"decision weights name unknown strategies {unknown}")
-        row = (
-            decision.run_id,
-            int(decision.ts),
-            decision.time.isoformat(),
-            decision.symbol,
-            int(decision.window_index),
-            decision.inputs_hash,
-            None if decision.chart_path is None else str(decision.chart_path),
-            json.dumps(complete(decision.weights)),
-            json.dumps({name: float(decision.experts.get(name, 0.0)) for name in EXPERTS}),
-            None if decision.regime is None else json.dumps(dict(decision.regime)),
-            decision.policy,
-            decision.policy_version,
-            decision.latency_ms,
-            int(decision.fallback),
-            decision.error,
-            decision.close,
-        )
+        row = decision_row(decision)
         marks = ", ".join("?" * len(row))
-        return self._write(f"INSERT INTO decisions ({_DECISION_COLUMNS}) VALUES ({marks})", row)
+        return self._write(f"INSERT INTO decisions ({DECISION_COLUMNS}) VALUES ({marks})", row)
 
     def record_fill(
         self,
@@ -216,7 +156,7 @@ class Journal:
     ) -> int | None:
         """Commit one fill (commission in the quote currency; the venue's order and trade ids
         and the rule that sent the order, when known) and return its row id (None in a batch)."""
-        row = _fill(run_id, ts, strategy, side, qty, price, commission)
+        row = fill_row(run_id, ts, strategy, side, qty, price, commission)
         return self._write(_FILL_INSERT, (*row, order_id, trade_id, reason))
 
     @_read
@@ -229,9 +169,9 @@ class Journal:
         """Commit a frame of fills (columns as `fills()` returns them) in one transaction."""
         reasons = fills["reason"] if "reason" in fills else [None] * len(fills)
         rows = [
-            (*_fill(run_id, *row), None, None, reason)
+            (*fill_row(run_id, *row), None, None, reason)
             for row, reason in zip(
-                fills[list(_FILL_COLUMNS)].itertuples(index=False), reasons, strict=True
+                fills[list(FILL_COLUMNS)].itertuples(index=False), reasons, strict=True
             )
         ]
         self.flush()  # in time order behind what a batch holds back
@@ -244,7 +184,7 @@ class Journal:
     ) -> int | None:
         """Commit one operational event (e.g. kind "kill_switch") with a JSON-safe payload; its
         row id (None in a batch)."""
-        stamp = _ns(ts)
+        stamp = utc_ns(ts)
         row = (run_id, stamp, pd.Timestamp(stamp, tz="UTC").isoformat(), kind)
         row += (json.dumps(dict(payload), default=str, sort_keys=True),)
         return self._write(
@@ -305,10 +245,10 @@ class Journal:
     def decision_records(self, run_id: str) -> list[DecisionRecord]:
         """The run's decisions in time order."""
         cursor = self._conn().execute(
-            f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE run_id = ? ORDER BY ts, id",
+            f"SELECT {DECISION_COLUMNS} FROM decisions WHERE run_id = ? ORDER BY ts, id",
             (run_id,),
         )
-        return [_decision(row) for row in cursor]
+        return [decision_from_row(row) for row in cursor]
 
     @_read
     def decisions(self, run_id: str) -> pd.DataFrame:
@@ -323,8 +263,7 @@ class Journal:
         """The run's fills: ts (UTC), strategy, side, qty, price, commission and reason (the
         rule that sent the order; None where not recorded), in time order."""
         frame = pd.read_sql_query(
-            f"SELECT {', '.join(_FILL_COLUMNS)}, reason FROM fills WHERE run_id = ? "
-            "ORDER BY ts, id",
+            f"SELECT {', '.join(FILL_COLUMNS)}, reason FROM fills WHERE run_id = ? ORDER BY ts, id",
             self._conn(),
             params=(run_id,),
         )
@@ -359,62 +298,3 @@ class Journal:
 
     def _connect(self) -> None:
         self._connection, self._pid = connect(self.path, self._read_only), os.getpid()
-
-
-def _decision(row: tuple) -> DecisionRecord:
-    (
-        run_id,
-        ts,
-        _time,
-        symbol,
-        window_index,
-        inputs_hash,
-        chart_path,
-        weights,
-        experts,
-        regime,
-        policy,
-        policy_version,
-        latency_ms,
-        fallback,
-        error,
-        close,
-    ) = row
-    return DecisionRecord(
-        run_id,
-        ts,
-        symbol,
-        window_index,
-        json.loads(weights),
-        json.loads(experts),
-        policy,
-        None if regime is None else json.loads(regime),
-        inputs_hash,
-        chart_path,
-        policy_version,
-        latency_ms,
-        bool(fallback),
-        error,
-        close,
-    )
-
-
-def _fill(run_id, ts, strategy, side, qty, price, commission) -> tuple:
-    return (
-        run_id,
-        _ns(ts),
-        strategy,
-        str(side).upper(),
-        float(qty),
-        float(price),
-        float(commission),
-    )
-
-
-def _ns(ts: int | pd.Timestamp | datetime) -> int:
-    if isinstance(ts, Integral):
-        return int(ts)
-    stamp = pd.Timestamp(ts)
-    if stamp.tzinfo is None:
-        raise ValueError(f"fill time {ts!r} has no timezone; journal times are UTC")
-    return int(stamp.value)

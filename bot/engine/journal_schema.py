@@ -10,7 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, JournalError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0  # parallel backtest workers may write the same journal
@@ -105,9 +105,9 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def unreadable(path: Path, exc: BaseException) -> ConfigError:
+def unreadable(path: Path, exc: BaseException) -> JournalError:
     """The error for a file SQLite cannot read as a journal (not a database, or corrupt)."""
-    return ConfigError(
+    return JournalError(
         f"{path} is not a readable journal ({exc}). Point journal.path at another "
         "file, or move this one aside to start a new journal."
     )
@@ -134,14 +134,14 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
 def _check_version(connection: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     if tables and "schema_version" not in tables:
-        raise ConfigError(
+        raise JournalError(
             f"{path} is an SQLite file but not a bot journal (no schema_version table). "
             "Point journal.path at another file."
         )
     if tables:
         version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
         if version != SCHEMA_VERSION:
-            raise ConfigError(
+            raise JournalError(
                 f"The journal {path} has schema version {version}, and this bot reads "
                 f"version {SCHEMA_VERSION}. It was written by a "
                 f"{'newer' if (version or 0) > SCHEMA_VERSION else 'different'} bot: upgrade "

@@ -8,7 +8,7 @@ repaired, logged (one structlog warning per check; stale opens only in the repor
 spans years a run may not trade) and recorded as an `Issue`; the repaired frame passes strict
 validation. What cannot be repaired safely (a price jump that matches no split
 ratio, a gap over 30 days) is refused in either policy. The result also lists the gaps left in
-the clean frame (`bar_checks.find_gaps`), and `format_report` names every row repair dropped or
+the clean frame (`bar_gaps.find_gaps`), and `format_report` names every row repair dropped or
 changed and every gap.
 """
 
@@ -21,18 +21,10 @@ import structlog
 
 from bot.core.bars import ASSET_CLASSES, BAR_COLUMNS, BarFrame, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.bar_checks import (
-    CHECKS,
-    DROPPED,
-    REFUSED,
-    REPORTED,
-    ROW,
-    STALE_OPEN,
-    CheckContext,
-    Gap,
-    Issue,
-    find_gaps,
-)
+from bot.engine.bar_checks import CHECKS
+from bot.engine.bar_gaps import Gap, find_gaps
+from bot.engine.bar_issues import DROPPED, REFUSED, REPORTED, ROW, CheckContext, Issue
+from bot.engine.stale_opens import STALE_OPEN
 
 log = structlog.get_logger(__name__)
 

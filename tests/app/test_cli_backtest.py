@@ -132,3 +132,35 @@ def test_what_would_fail_after_the_run_is_refused_before_it(tmp_path, args, need
     # Assert
     assert result.exit_code == 2 and needle in result.output
     assert not (tmp_path / "var" / "journal.sqlite").exists()  # nothing ran, nothing journalled
+
+
+def test_a_catalog_that_is_a_file_is_refused_not_swapped_for_the_built_in_data(tmp_path):
+    # Arrange: without the check, the backtest ran on the built-in SPX bars without a word.
+    (tmp_path / "taken").write_text("a file, not a folder")
+
+    # Act
+    result = runner.invoke(
+        app,
+        ["--set", "data.catalog=taken", "backtest", "--start", "2020-01-01", "--end", "2020-03-01"],
+    )
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "The data catalog taken is a file, not a folder" in result.output
+    assert "Report: " not in result.output
+    assert not (tmp_path / "var" / "journal.sqlite").exists()  # nothing ran, nothing journalled
+
+
+def test_the_default_span_of_a_symbol_with_less_data_than_backtest_years_is_all_of_it():
+    # TSLA's built-in bars cover one year (2021-03-23 .. 2022-03-23), backtest.years ten: the
+    # default start was ten years back, and the run was refused as "outside" a span it chose.
+    default = runner.invoke(app, ["backtest", "--symbols", "TSLA", "--policy", "uniform"])
+    earlier = runner.invoke(
+        app, ["backtest", "--symbols", "TSLA", "--policy", "uniform", "--start", "2020-01-01"]
+    )
+
+    assert default.exit_code == 0, default.output
+    assert "\nTSLA 2021-03-23 .. 2022-03-23\n" in default.stdout
+    # A --start before the data is still refused, naming the data's span.
+    assert earlier.exit_code == 3
+    assert "TSLA 1d has data from 2021-03-23 to 2022-03-23" in earlier.output

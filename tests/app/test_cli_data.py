@@ -101,6 +101,35 @@ def test_import_under_repair_reports_the_dropped_row_and_the_gap_it_leaves(tmp_p
     assert "Stored BTCUSD 1h" in result.output
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["data", "list"],
+        ["data", "check", "SPX"],
+        ["data", "import", "CSV", *"--symbol MINE --asset-class equity".split()],
+    ],
+    ids=["list", "check", "import"],
+)
+def test_a_catalog_that_is_a_file_is_refused_naming_it(tmp_path, monkeypatch, command):
+    # Arrange: without the check, list and check fell back to the built-in data without a
+    # word, and import died in a NotADirectoryError traceback.
+    taken = tmp_path / "catalog-file"
+    taken.write_text("a file, not a folder")
+    csv = tmp_path / "mine.csv"
+    csv.write_text("date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n")
+    monkeypatch.setenv("BOT__DATA__CATALOG", str(taken))
+
+    # Act
+    result = runner.invoke(app, [str(csv) if arg == "CSV" else arg for arg in command])
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert f"The data catalog {taken} is a file, not a folder" in result.output
+    assert "Point data.catalog at a folder" in result.output
+    assert "Traceback" not in result.output
+    assert taken.read_text() == "a file, not a folder"
+
+
 @pytest.fixture
 def binance() -> Iterator[FakeBinance]:
     history = SyntheticHistory(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))

@@ -259,3 +259,29 @@ def test_a_static_decision_answers_why_it_has_no_attributions(tmp_path):
 
     assert lines == ["none: the policy 'uniform' is static and reads no inputs."]
     assert missing == 404
+
+
+def test_a_journal_it_cannot_read_answers_503_with_what_to_do_and_a_missing_run_404(tmp_path):
+    corrupt, good = tmp_path / "corrupt.sqlite", tmp_path / "journal.sqlite"
+    corrupt.write_bytes(b"not an SQLite file " * 100)
+    with Journal(good) as writer:
+        start(writer, "static-run")
+    with serve_dashboard(corrupt, OFFLINE) as url:
+        answers = {path: _answer(url + path) for path in ("/api/runs", "/api/decisions/any")}
+    with serve_dashboard(good, OFFLINE) as url:
+        missing = _answer(url + "/api/decisions/no-such-run")
+
+    for status, error in answers.values():
+        assert status == 503
+        assert error.startswith(f"{corrupt} is not a readable journal")
+        assert "move this one aside" in error
+    assert missing[0] == 404 and "no-such-run" in missing[1]
+    assert corrupt.read_bytes() == b"not an SQLite file " * 100  # left as it was
+
+
+def _answer(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)["error"]

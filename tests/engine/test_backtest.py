@@ -15,7 +15,7 @@ from bot.core.features import REQUIRED_BARS
 from bot.core.fingerprint import fingerprint
 from bot.core.observation import ObservationConfig
 from bot.core.saved_meta import trained_bar_warning, trained_on
-from bot.engine.backtest import _stopped_early, run_backtest
+from bot.engine.backtest import _stopped_early, resolve_window, run_backtest
 from bot.engine.backtest_report import write_backtest_report
 from bot.engine.backtest_request import BacktestRequest
 from bot.engine.buy_and_hold import buy_and_hold
@@ -160,6 +160,20 @@ def test_failing_strategy_is_flattened_and_the_run_continues(monkeypatch, tmp_pa
 def test_bad_input_gives_clear_errors(request_, error, needle):
     with pytest.raises(error, match=needle):
         run_backtest(request_, load_policy)
+
+
+def test_the_default_start_is_clamped_to_the_first_bar_of_shorter_data():
+    bars = pd.DataFrame(index=pd.date_range("2020-01-01", "2022-03-23", freq="D", tz="UTC"))
+    short = BacktestRequest(symbol="X", years=10)  # more years than the data holds
+
+    assert resolve_window(bars, short) == (bars.index[0], bars.index[-1])
+    assert resolve_window(bars, replace(short, end=date(2021, 12, 31)))[0] == bars.index[0]
+    # Data longer than `years` keeps its last `years`; an explicit start before the data, or an
+    # end before it, is still refused.
+    assert resolve_window(bars, replace(short, years=1))[0] == pd.Timestamp("2021-03-23", tz="UTC")
+    for outside in (replace(short, start=date(2019, 1, 1)), replace(short, end=date(2019, 1, 1))):
+        with pytest.raises(DataError, match="has data from 2020-01-01 to 2022-03-23"):
+            resolve_window(bars, outside)
 
 
 def test_every_strategy_is_reported():

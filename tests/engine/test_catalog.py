@@ -1,6 +1,7 @@
 """Frames to nautilus bars and back, the catalog wrapper, and instruments for each asset class."""
 
 import importlib.util
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -161,6 +162,21 @@ def test_missing_symbol_and_size_are_data_errors(tmp_path):
 
 def test_empty_catalog_has_no_symbols(tmp_path):
     assert BarCatalog(tmp_path / "absent").symbols() == []
+
+
+def test_a_catalog_path_that_is_or_runs_through_a_file_is_a_config_error(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+
+    with pytest.raises(
+        ConfigError, match=re.escape(f"The data catalog {taken} is a file, not a folder")
+    ):
+        BarCatalog(taken)
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{taken / 'sub'} runs through the file {taken}")
+    ):
+        BarCatalog(taken / "sub")
+    assert BarCatalog(tmp_path / "new" / "catalog").symbols() == []  # a folder to come is fine
 
 
 # -- instruments ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from bot.core.bars import BAR_COLUMNS, bar_interval
 from bot.core.errors import ConfigError, DataError
-from bot.engine.bar_checks import REPORTED
+from bot.engine.bar_issues import REPORTED
 from bot.engine.user_files import read_user_file
 from bot.engine.validation import format_report, validate
 from tests.support.bar_rows import CLEAN_WEEK, bars, checks, repair, strict

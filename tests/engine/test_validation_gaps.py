@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from bot.core.errors import DataError
-from bot.engine.bar_checks import REPORTED, Gap
+from bot.engine.bar_gaps import Gap
+from bot.engine.bar_issues import REPORTED
 from bot.engine.validation import format_report
 from tests.support.bar_rows import CLEAN_WEEK, bars, checks, repair, strict
 

@@ -11,7 +11,7 @@ import pytest
 from bot.core.bars import BAR_COLUMNS
 from bot.engine.backtest import STALE_OPENS, run_backtest
 from bot.engine.backtest_request import BacktestRequest
-from bot.engine.bar_checks import REPORTED
+from bot.engine.bar_issues import REPORTED
 from bot.engine.data import read_raw
 from bot.engine.validation import format_report, validate
 from tests.support.bar_rows import checks, repair, strict

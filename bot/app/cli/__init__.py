@@ -150,9 +150,9 @@ def backtest(
         datetime | None,
         typer.Option(
             formats=["%Y-%m-%d"],
-            help="First bar (UTC). Default: backtest.years before the end, but not before the "
-            "first day out of sample for any model policy of the run, read from its meta.json"
-            f"{_default_start_example()}.",
+            help="First bar (UTC). Default: backtest.years before the end (the first bar when "
+            "the data is shorter), but not before the first day out of sample for any model "
+            f"policy of the run, read from its meta.json{_default_start_example()}.",
         ),
     ] = None,
     end: Annotated[

@@ -31,7 +31,7 @@ from bot.app.dashboard.views import (
     status_view,
 )
 from bot.app.explain import decision_attributions, model_attributor
-from bot.core.errors import BotError, ConfigError, OperationalError
+from bot.core.errors import BotError, ConfigError, JournalError, OperationalError
 from bot.core.settings import PersistenceSettings
 from bot.engine.journal import Journal
 from bot.engine.node_state import latest_session, read_cache
@@ -156,9 +156,12 @@ async def _report_file(request: web.Request) -> web.FileResponse:
 
 @web.middleware
 async def _errors(request: web.Request, handler) -> web.StreamResponse:
-    """Expected errors (unknown run, Redis down, no journal) answer as JSON with what to do."""
+    """Expected errors answer as JSON with what to do: 404 for what is not there (an unknown run,
+    no journal yet), 503 for what cannot be read or reached (a corrupt journal, Redis down)."""
     try:
         response = await handler(request)
+    except JournalError as exc:
+        return web.json_response({"error": str(exc)}, status=503)
     except ConfigError as exc:
         return web.json_response({"error": str(exc)}, status=404)
     except BotError as exc:
