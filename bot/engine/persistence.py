@@ -12,8 +12,9 @@ start-up audit that journals what reconciliation with the venue changed.
   Redis; `ReconciliationAudit` compares it with the cache once reconciliation is done and
   journals each difference as a `reconciliation` event (positions that moved, orders that
   reconciliation added, e.g. nautilus' EXTERNAL and INTERNAL-DIFF orders for a venue position
-  that changed while the node was down, and orders whose status or fills changed). Fills that
-  only reconciliation saw are journalled as fills too, so the journal loses none.
+  that changed while the node was down, and orders whose status or fills changed). Every fill of
+  the strategies that the cache holds and no run journalled is journalled then: reconciliation's,
+  and those a crash kept from the journal. So the journal loses none.
 """
 
 import os
@@ -82,12 +83,11 @@ def require_redis(persistence: PersistenceSettings) -> None:
 
 @dataclass(frozen=True)
 class CacheSnapshot:
-    """What a cache holds, for comparison: signed quantity per position id, (strategy, status,
-    filled quantity) per client order id, and the trade ids of every fill."""
+    """What a cache holds, for comparison: signed quantity per position id, and (strategy,
+    status, filled quantity) per client order id."""
 
     positions: Mapping[str, float]
     orders: Mapping[str, tuple[str, str, float]]
-    trades: frozenset[str]
 
 
 def snapshot(cache) -> CacheSnapshot:
@@ -103,7 +103,6 @@ def snapshot(cache) -> CacheSnapshot:
             )
             for o in orders
         },
-        trades=frozenset(t.value for o in orders for t in o.trade_ids),
     )
 
 
@@ -176,23 +175,25 @@ class ReconciliationAudit(Actor):
         if not self.config.journal_path:
             return
         try:
-            self._journal(self._before)
+            self._journal()
         except Exception as exc:  # the log above has it all: never stop the node for the journal
             self.log.exception("could not journal the reconciliation", exc)
 
-    def _journal(self, before: CacheSnapshot) -> None:
+    def _journal(self) -> None:
         now = self.clock.timestamp_ns()
         with Journal(Path(self.config.journal_path)) as journal:
             for item in self.found:
                 journal.record_event(self.config.run_id, now, RECONCILIATION_EVENT, item)
+            # Every fill of ours the journal lacks, not only reconciliation's: a kill -9 between
+            # the cache's write and the journal's, or a start-up attempt that booked a fill but
+            # never ran the trader, leaves a fill in Redis that no run journalled.
             for order in self.cache.orders():
                 if order.strategy_id.value in UNOWNED_STRATEGIES:
                     continue
                 for event in order.events:
-                    if not isinstance(event, OrderFilled) or event.trade_id.value in before.trades:
-                        continue
-                    # A crash can lose the last cache writes of a fill the journal already has.
-                    if not journal.has_fill(order.client_order_id.value, event.trade_id.value):
+                    if isinstance(event, OrderFilled) and not journal.has_fill(
+                        order.client_order_id.value, event.trade_id.value
+                    ):
                         journal_fill(journal, self.config.run_id, event)
 
 

@@ -7,6 +7,7 @@ weights from Redis, reconcile with the venue without duplicating an order or los
 journal whatever reconciliation had to change."""
 
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -349,8 +350,45 @@ def test_a_report_the_venue_fails_at_restart_is_asked_again_not_guessed(
     assert after.positions == pytest.approx(_positions_from(after.fills, after.owners))
 
 
+@pytest.mark.slow
+def test_a_fill_the_cache_kept_but_the_journal_missed_is_journalled_at_the_restart(
+    binance: FakeBinance, redis_server: RedisServer, env: dict[str, str], start
+) -> None:
+    # Arrange: two fills in Redis and in the journal; then the state a kill -9 between the
+    # cache's write and the journal's leaves (or a start-up attempt that booked a fill but never
+    # ran the trader): the journal lacks one of them.
+    first = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    session = start()
+    _push(binance, first, range(1))
+    wait_for(lambda: len(_journalled(env)) == 2, 20, "both fills journalled")
+    _crash(binance, session)
+    lost = _journalled(env)[0]
+    with sqlite3.connect(env["BOT__JOURNAL__PATH"]) as journal:
+        journal.execute("DELETE FROM fills WHERE order_id = ? AND trade_id = ?", lost)
+
+    # Act
+    session = start()
+    wait_for(lambda: len(_journalled(env)) == 2, 20, "the missing fill journalled")
+    session.process.send_signal(signal.SIGINT)
+    session.process.wait(timeout=20)
+
+    # Assert: each venue fill once in the journal, the lost one under the new run.
+    assert session.process.returncode == 0, session.output()[-3000:]
+    venue = sorted((client_id, trade_id) for client_id, trade_id, *_ in _venue_fills(binance))
+    assert sorted(_journalled(env)) == venue
+    with _journal(env) as journal:
+        again = journal.fills(_run_ids(env)[-1])
+    assert len(again) == 1
+
+
 def _repeated_fills(session: Session) -> list[str]:
     return [line for line in session.output().splitlines() if any(w in line for w in REPEATED_FILL)]
+
+
+def _journalled(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(order id, trade id) of every fill in the journal, in every run."""
+    with sqlite3.connect(env["BOT__JOURNAL__PATH"]) as journal:
+        return journal.execute("SELECT order_id, trade_id FROM fills ORDER BY ts").fetchall()
 
 
 def _reconciliations(env: dict[str, str]) -> list[dict]:

@@ -84,7 +84,6 @@ def test_discrepancies_name_moved_positions_and_added_or_changed_orders():
     before = CacheSnapshot(
         positions={"P-LongOnly": 0.2, "P-ShortOnly": -0.2},
         orders={"O-1": ("LongOnly-008", "FILLED", 0.2), "O-2": ("ShortOnly-009", "ACCEPTED", 0.0)},
-        trades=frozenset({"1"}),
     )
     after = CacheSnapshot(
         positions={"P-LongOnly": 0.2, "P-ShortOnly": -0.3, "P-EXTERNAL": 0.5},
@@ -93,7 +92,6 @@ def test_discrepancies_name_moved_positions_and_added_or_changed_orders():
             "O-2": ("ShortOnly-009", "FILLED", 0.1),
             "fake-3": ("EXTERNAL", "FILLED", 0.5),
         },
-        trades=frozenset({"1", "2", "3"}),
     )
 
     # Act
