@@ -138,6 +138,11 @@ def _crash(binance: FakeBinance, session: Session) -> None:
     wait_for(lambda: binance.hub.listening(KLINES) == 0, 10, "the dead node's streams to close")
 
 
+def _stop(session: Session) -> None:
+    session.process.send_signal(signal.SIGINT)
+    session.process.wait(timeout=20)
+
+
 def _submits(binance: FakeBinance) -> int:
     return len([r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"])
 
@@ -200,8 +205,7 @@ def test_a_killed_node_restarts_with_its_positions_and_router_state_without_dupl
     after_bar_4 = _submits(binance)
     _push(binance, first, range(4, 5))
     wait_for(lambda: _since_decision(redis_server) == 1, 10, "bar 5")
-    session.process.send_signal(signal.SIGINT)
-    session.process.wait(timeout=20)
+    _stop(session)
     after = _saved(redis_server)
 
     # Assert: the same positions; no order after the crash, none twice; no fill lost.
@@ -247,8 +251,7 @@ def test_a_venue_change_while_the_node_is_down_is_reconciled_and_journalled(
     manual = binance.hub.call(lambda: binance.futures.book.submit("BTCUSDT", "buy", 0.5))
     session = start()
     wait_for(lambda: len(_run_ids(env)) == 2 and _reconciliations(env), 20, "the audit")
-    session.process.send_signal(signal.SIGINT)
-    session.process.wait(timeout=20)
+    _stop(session)
     after = _saved(redis_server)
 
     # Assert: our strategies' positions are untouched; the difference is booked apart.
@@ -284,8 +287,7 @@ def test_a_fill_made_while_the_node_is_down_reaches_its_strategy_and_the_journal
     binance.set_price("BTCUSDT", CLOSES[0] + 5.0)
     session = start()
     wait_for(lambda: len(_run_ids(env)) == 2 and _reconciliations(env), 20, "the audit")
-    session.process.send_signal(signal.SIGINT)
-    session.process.wait(timeout=20)
+    _stop(session)
     after = _saved(redis_server)
 
     # Assert: the missed fill is in the cache, in its strategy's position and in the journal.
@@ -336,8 +338,7 @@ def test_a_report_the_venue_fails_at_restart_is_asked_again_not_guessed(
     # Act
     session = start()
     wait_for(lambda: len(_run_ids(env)) == 2 and _reconciliations(env), 20, "the audit")
-    session.process.send_signal(signal.SIGINT)
-    session.process.wait(timeout=20)
+    _stop(session)
     after = _saved(redis_server)
 
     # Assert: the missed fill is booked to its order; reconciliation made up no position of its
@@ -369,8 +370,7 @@ def test_a_fill_the_cache_kept_but_the_journal_missed_is_journalled_at_the_resta
     # Act
     session = start()
     wait_for(lambda: len(_journalled(env)) == 2, 20, "the missing fill journalled")
-    session.process.send_signal(signal.SIGINT)
-    session.process.wait(timeout=20)
+    _stop(session)
 
     # Assert: each venue fill once in the journal, the lost one under the new run.
     assert session.process.returncode == 0, session.output()[-3000:]

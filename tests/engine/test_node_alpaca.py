@@ -142,6 +142,10 @@ def _nets_to_venue(node: TradingNode, alpaca: FakeAlpaca, symbol: str) -> bool:
     return ours != 0 and abs(ours - _venue_qty(alpaca, symbol)) < 1e-9
 
 
+def _half_filled(node: TradingNode) -> list:
+    return [o for o in node.cache.orders_open() if o.status == OrderStatus.PARTIALLY_FILLED]
+
+
 def _events(node: TradingNode, kind: type) -> list:
     return [event for order in node.cache.orders() for event in order.events if type(event) is kind]
 
@@ -200,11 +204,8 @@ def test_partial_fills_and_rejects_become_order_events(
         push_bars(alpaca, "AAPL", 1)
         wait_for(lambda: _events(node, OrderRejected), 15, "the rejected order")
         # An order still only accepted is open too: wait for the one the venue filled half of.
-        halves = lambda: [  # noqa: E731
-            o for o in node.cache.orders_open() if o.status == OrderStatus.PARTIALLY_FILLED
-        ]
-        wait_for(halves, 15, "the partially filled order")
-        [partial] = halves()
+        wait_for(lambda: _half_filled(node), 15, "the partially filled order")
+        [partial] = _half_filled(node)
         alpaca.set_price("AAPL", alpaca.book.prices["AAPL"] + 0.01)  # the rest fills
         wait_for(lambda: partial.status == OrderStatus.FILLED, 15, "the rest of the fill")
 
@@ -325,11 +326,8 @@ def test_fills_handed_over_before_the_engine_applies_the_first_are_booked_once(
     _, strategies = _components(node)
     with _running(node, alpaca, "BTC/USD"):
         push_bars(alpaca, "BTC/USD", 1)
-        halves = lambda: [  # noqa: E731
-            o for o in node.cache.orders_open() if o.status == OrderStatus.PARTIALLY_FILLED
-        ]
-        wait_for(halves, 15, "the partially filled order")
-        [partial] = halves()
+        wait_for(lambda: _half_filled(node), 15, "the partially filled order")
+        [partial] = _half_filled(node)
 
         # Act: both executions come in one turn of the node's loop, so the engine (which applies
         # fills from a queue) has not applied the first when the second is handed over.
