@@ -14,7 +14,8 @@ position, weight x equity x signal / price, and the position it holds plus its p
 - no order goes out while one of the strategy's own is in flight (SUBMITTED, PENDING_*): its
   outcome is unknown until the venue answers or nautilus' in-flight check asks it;
 - a strategy that raises is flattened and stopped, and its `failure` says why; while its close
-  is refused (the venue's minimum, a reject), it tries again on each new bar until it is flat;
+  is refused (the venue's minimum, a reject), it tries again on each new bar until it is flat
+  (`strategies.fencing`);
 - every order carries the rule that caused it as its one tag: the algorithm's entry, add or
   exit rule when its target changed (`Layers.reason`), else the router's weight, so the
   report's trade list and the journal say which rule opened and closed each trade.
@@ -38,6 +39,7 @@ from nautilus_trader.trading.strategy import Strategy
 from bot.core.errors import ConfigError
 from strategies.bar_indicators import BarIndicators
 from strategies.equity import VenueEquity
+from strategies.fencing import FailureFence
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.ledger import FillLedger
@@ -113,7 +115,7 @@ class LayeredConfig(RoutedStrategyConfig, kw_only=True, frozen=True):
     max_layers: PositiveInt = 3
 
 
-class RoutedStrategy(Strategy):
+class RoutedStrategy(FailureFence, Strategy):
     """Base of the eleven strategies: sizing by router weight, warm-up and failure fencing."""
 
     def __init__(self, config: RoutedStrategyConfig) -> None:
@@ -243,10 +245,6 @@ class RoutedStrategy(Strategy):
     def on_order_event(self, event) -> None:
         self._orders.on_event(event)
 
-    def on_position_closed(self, event) -> None:
-        if self.failure is not None:
-            self._stop_when_flat()
-
     # -- internals ---------------------------------------------------------------------------
 
     def _accept(self, bar: Bar) -> bool:
@@ -270,12 +268,6 @@ class RoutedStrategy(Strategy):
         if self.target != before:
             self._why = self.layers.reason or f"{self.name} target {self.target:+.0%}"
         self._rebalance()
-
-    def _guarded(self, handler, *args) -> None:
-        try:
-            handler(*args)
-        except Exception as exc:  # a failing strategy must not stop the node
-            self._fail(exc)
 
     def _rebalance(self) -> None:
         if not self.is_warm or self._instrument is None:
@@ -329,34 +321,6 @@ class RoutedStrategy(Strategy):
         self._orders.add(order)
         self.submit_order(order)
         return True
-
-    def _fail(self, exc: Exception) -> None:
-        self.failure = f"{type(exc).__name__}: {exc}"
-        self.weight = self.target = 0.0
-        self.log.exception(f"{self.name} failed; flattening it, its capital stays in cash", exc)
-        if not self.is_running:
-            return  # failed while starting: nothing to flatten, nothing to stop
-        self._flatten_failed()
-
-    def _flatten_failed(self, price: float | None = None) -> None:
-        # On the failure, then on each new bar until flat: a close refused (the venue's minimum,
-        # a reject) is tried again. Halted or stale data: the position is the risk guard's.
-        try:
-            if self._instrument is not None and (self.gate is None or self.gate()):
-                held = self._orders.expected(self._position)  # pending orders still fill
-                if held != 0:
-                    self._submit_exact(-held, f"{self.name} failed", price)
-        except Exception as flatten_exc:
-            self.log.exception(f"{self.name} could not flatten", flatten_exc)
-        self._stop_when_flat()
-
-    def _stop_when_flat(self) -> None:
-        # Stopping only once flat keeps the closing fill visible to this strategy's ledger.
-        open_positions = self.cache.positions_open(
-            instrument_id=self.config.instrument_id, strategy_id=self.id
-        )
-        if not self._orders and not open_positions:
-            self.stop()
 
 
 def _request_warmup_once(component, indicators: BarIndicators) -> None:

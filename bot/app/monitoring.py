@@ -37,7 +37,7 @@ class NodeMetrics:
         if self.router.last_latency_ms is not None:
             latency = self.router.last_latency_ms
             yield GaugeMetricFamily("bot_decision_latency_ms", "Last decision", value=latency)
-        decisions = [d for _, d in self.router.decisions]
+        decisions = [d for _, d in self.router.recorder.decisions]
         yield CounterMetricFamily("bot_decisions", "Router decisions", value=len(decisions))
         fell_back = sum(d.fallback for d in decisions)
         yield CounterMetricFamily("bot_fallbacks", "Decisions that fell back", value=fell_back)

@@ -242,11 +242,11 @@ def _simulate(
     with tqdm(total=total, desc=request.symbol, disable=not request.progress) as bar, _gc_frozen():
         actor.progress = bar
         _run_chunks(engine, chunks, instrument, request)
-    curve, pnl, weights = actor.frames()
+    curve, pnl, weights = actor.recorder.frames()
     orders = engine.trader.generate_orders_report()
     fills = fills_frame(engine.trader.generate_fills_report(), orders)
     flags = [f"{s.name} failed and was flattened: {s.failure}" for s in strategies if s.failure]
-    flags += actor.fallbacks()
+    flags += actor.recorder.fallbacks()
     flags += _stopped_early(curve, traded, request.bar)
     stale, _ = stale_opens(traded, asset_class, bar_interval(request.bar))
     flags += [f"{STALE_OPENS}: {stale}"] if stale else []

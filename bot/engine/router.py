@@ -1,11 +1,11 @@
 """The RouterActor: the one component that decides capital.
 
 Every `window` bars it asks its policy for weights and publishes them as `RouterWeights`; the
-strategies size themselves from the latest weights. It records the mark-to-market equity curve,
-per-strategy PnL and every decision, and journals decisions and fills as they happen
-(`bot.engine.router_journal`). It also keeps each strategy's unit-capital return per bar (the
-signal it held going into the bar times the bar's close-to-close return; costs and fill timing
-left out), whatever its weight: what `momentum` ranks.
+strategies size themselves from the latest weights. Its collaborators: `RouterRecorder`
+(`bot.engine.router_recorder`) records the equity curve, per-strategy PnL, every decision and
+the strategies' unit-capital returns per bar; `RouterJournal` (`bot.engine.router_journal`)
+journals decisions and fills as they happen; `RegistryFollower` (`bot.engine.router_registry`)
+switches the `registry` policy's model on promotion.
 
 Its window phase and last weights are its saved state (`on_save`, in the cache after every
 bar): a live node restarted from Redis neither decides early nor leaves the strategies at
@@ -14,17 +14,13 @@ weight 0 until the next decision; it republishes the restored weights on its fir
 
 import json
 import time
-from collections import deque
 from dataclasses import replace
 from datetime import timedelta
 
-import numpy as np
-import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.model.data import Bar, DataType
 
-from bot.core.alerts import FALLBACK_STORM, MODEL_REFUSED, Notifier
-from bot.core.errors import BotError, ConfigError
+from bot.core.alerts import FALLBACK_STORM, Notifier
 from bot.core.features import REQUIRED_BARS
 from bot.core.observation import Account, BarHistory, Observation, build_observation
 from bot.engine.policy import (
@@ -37,8 +33,8 @@ from bot.engine.policy import (
 from bot.engine.registry import REGISTRY_POLICY
 from bot.engine.router_config import RouterActorConfig
 from bot.engine.router_journal import RouterJournal
+from bot.engine.router_recorder import RouterRecorder
 from bot.engine.router_registry import RegistryFollower
-from strategies import STRATEGIES, strategy_names
 from strategies.base import RoutedStrategy, request_warmup
 from strategies.equity import account_equity
 from strategies.weights import RouterWeights, encode
@@ -57,37 +53,30 @@ class RouterActor(Actor):
     def __init__(self, config: RouterActorConfig, load_policy: PolicyLoader | None = None) -> None:
         super().__init__(config)
         self._load_policy = load_policy
+        self._journal = RouterJournal(config, self.log)  # decisions, fills, held back, switches
         self._registry: RegistryFollower | None = None  # the `registry` policy's models
         if config.policy == REGISTRY_POLICY:
-            self._registry = RegistryFollower(config.registry, self._guarded)
+            self._registry = RegistryFollower(
+                config.registry, self._guarded, self.log, self._journal, self._alert
+            )
             self._policy = self._registry.first()
         else:
             self._policy = self._guarded(config.policy)
         self._history = BarHistory(REQUIRED_BARS)
-        # Unit-capital returns of the strategies over the same last bars (RouterContext).
-        self._unit_returns: deque[list[float]] = deque(maxlen=REQUIRED_BARS)
-        self._last_bar: tuple[int, float] | None = None  # (ts_event, close) of the last bar
+        self.recorder = RouterRecorder(config.fallback)  # equity, PnL, decisions, unit returns
         self._last_ts = -1  # ts_event of the last bar taken, warm-up history included
         self._since_decision: int | None = None
         self._weights: RouterWeights | None = None  # the last published, for restarts
         self._republish = False  # restored from a previous run: publish them on the next bar
-        self._journal = RouterJournal(config, self.log)  # decisions, fills, held back, switches
-        self._strategies: list[RoutedStrategy] = []
-        self.decisions: list[tuple[int, Decision]] = []
-        self.equity: list[tuple[int, float]] = []
-        self.exposure: list[float] = []  # gross exposure / equity, per recorded bar
-        self.sizing_gap: list[float] = []  # exposure the strategies could not order, per bar
-        self.strategy_pnl: list[tuple[int, list[float]]] = []
         self.progress = None  # an optional tqdm bar, advanced once per bar
-        self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms
-        self._fallbacks_in_a_row = 0
+        self.notifier: Notifier | None = None  # alerts (live nodes): fallback storms, refusals
         self.last_latency_ms: float | None = None
         self._pending = None  # background: (bar, policy, Pending, began) of the decision asked
         self._account_seen: Account | None = None  # the account the last observation read
 
     def watch(self, strategies: list[RoutedStrategy]) -> None:
         """The strategies whose PnL the actor records (their fill ledgers, in table order)."""
-        self._strategies = list(strategies)
+        self.recorder.watch(strategies)
 
     def on_start(self) -> None:
         self.subscribe_bars(self.config.bar_type)
@@ -133,13 +122,15 @@ class RouterActor(Actor):
         if not self._accept(bar):
             return
         self._history.push(bar)
-        self._track_unit_returns(bar)
+        self.recorder.track(bar)
         if self.progress is not None:
             self.progress.update()
         if bar.ts_event < self.config.start_ns:
             return
-        self._record(bar)
-        self._journal.held_back(self._strategies, bar.ts_event)
+        instrument = self.cache.instrument(self.config.instrument_id)
+        equity = account_equity(self.portfolio, self.cache, instrument)
+        self.recorder.bar(bar, equity, instrument.multiplier.as_double())
+        self._journal.held_back(self.recorder.strategies, bar.ts_event)
         due = self._since_decision is None or self._since_decision >= self.config.window
         if due and self._pending is None:  # background: a decision still out is awaited first
             self._decide(bar)
@@ -176,38 +167,9 @@ class RouterActor(Actor):
         )
         return GuardedPolicy(spec, config.fallback, config.timeout_s, self._load_policy)
 
-    def _follow_registry(self, ts: int) -> None:
-        """`registry` policy: switch to the active model when it changed since the last window
-        (`bot models promote|rollback`); an unreadable pointer, or a model that does not load,
-        keeps the current model (the refusal is logged, journalled and alerted once)."""
-        try:
-            active = self._registry.newly_active()
-        except ConfigError as error:
-            self.log.error(f"model registry unreadable, keeping {self._registry.active}: {error}")
-            return
-        if active is None:
-            return
-        payload = {"from": self._registry.active, "to": active, "load_error": None}
-        try:
-            self._policy = self._registry.switch(active)
-        except BotError as error:
-            payload["load_error"] = str(error)
-            self._refuse_switch(active, str(error))
-        else:
-            self.log.warning(f"router switched model {payload['from']} -> {active}")
-        self._journal.switch(ts, payload)
-
-    def _refuse_switch(self, model: str, error: str) -> None:
-        message = (
-            f"router keeps model {self._registry.active}: the newly active {model} does not load"
-        )
-        self.log.error(f"{message}: {error}")
-        if self.notifier is not None:
-            self.notifier.send(MODEL_REFUSED, f"{message}: {error}", {"model": model})
-
     def _decide(self, bar: Bar) -> None:
-        if self._registry is not None:
-            self._follow_registry(bar.ts_event)
+        if self._registry is not None:  # `bot models promote|rollback` since the last window
+            self._policy = self._registry.follow(bar.ts_event)
         self._since_decision = 0
         if not self.config.background:
             began = time.perf_counter()
@@ -245,27 +207,27 @@ class RouterActor(Actor):
         self.last_latency_ms = latency_ms
         self._weights = encode(decision.weights, decision.policy, bar.ts_event)
         self.publish_data(DataType(RouterWeights), self._weights)
-        self.decisions.append((bar.ts_event, decision))
+        self.recorder.decision(bar.ts_event, decision)
         if decision.fallback:
             self.log.warning(f"router fell back to {decision.policy}: {decision.error}")
-        self._count_fallbacks(decision)
-        self.log.info(
-            f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
-            + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
-        )
-        window_index = len(self.decisions) - 1
-        self._journal.decision(
-            bar, decision, observation, latency_ms, window_index, self._account_seen
-        )
-
-    def _count_fallbacks(self, decision: Decision) -> None:
-        self._fallbacks_in_a_row = self._fallbacks_in_a_row + 1 if decision.fallback else 0
-        if self.notifier is not None and self._fallbacks_in_a_row == FALLBACK_STORM_AFTER:
-            self.notifier.send(
+        if self.recorder.fallbacks_in_a_row == FALLBACK_STORM_AFTER:
+            self._alert(
                 FALLBACK_STORM,
                 f"router fell back {FALLBACK_STORM_AFTER} decisions in a row: {decision.error}",
                 {"policy": self.config.policy, "fallback": decision.policy},
             )
+        self.log.info(
+            f"router decision policy={decision.policy} latency_ms={latency_ms:.1f} "
+            + " ".join(f"{k}={v:.2f}" for k, v in decision.experts.items())
+        )
+        window_index = len(self.recorder.decisions) - 1
+        self._journal.decision(
+            bar, decision, observation, latency_ms, window_index, self._account_seen
+        )
+
+    def _alert(self, kind: str, message: str, details: dict) -> None:
+        if self.notifier is not None:
+            self.notifier.send(kind, message, details)
 
     def _observe(self) -> Observation:
         primary = self._policy.primary
@@ -280,66 +242,8 @@ class RouterActor(Actor):
         instrument = self.cache.instrument(self.config.instrument_id)
         units = float(self.portfolio.net_position(instrument.id))
         total = account_equity(self.portfolio, self.cache, instrument)
-        notional = units * self._last_bar[1] * instrument.multiplier.as_double()
+        notional = units * self.recorder.last_close * instrument.multiplier.as_double()
         return Account(balance=total - notional, units=units, total=total)
 
     def _context(self) -> RouterContext:
-        returns = np.array(self._unit_returns, dtype=np.float64).reshape(-1, len(STRATEGIES))
-        return RouterContext(self._history.frame(), returns)
-
-    def _track_unit_returns(self, bar: Bar) -> None:
-        """Each strategy's return over `bar` at unit capital. The actor sees a bar before the
-        strategies do, so their `target` is still the signal they held going into it."""
-        close = bar.close.as_double()
-        if self._last_bar is not None:
-            last_close = self._last_bar[1]
-            if len(self._strategies) >= len(STRATEGIES):  # the built-in ones; plug-ins after
-                change = close / last_close - 1.0 if last_close else 0.0
-                built_in = self._strategies[: len(STRATEGIES)]
-                self._unit_returns.append([s.target * change for s in built_in])
-        self._last_bar = (bar.ts_event, close)
-
-    def _record(self, bar: Bar) -> None:
-        instrument = self.cache.instrument(self.config.instrument_id)
-        equity = account_equity(self.portfolio, self.cache, instrument)
-        close = bar.close.as_double()
-        notional = close * instrument.multiplier.as_double()
-        gross = sum(abs(s.units) for s in self._strategies) * notional
-        gap = sum(abs(s.sizing_gap) for s in self._strategies) * notional
-        self.equity.append((bar.ts_event, equity))
-        self.exposure.append(gross / equity if equity > 0 else 0.0)
-        self.sizing_gap.append(gap / equity if equity > 0 else 0.0)
-        self.strategy_pnl.append((bar.ts_event, [s.pnl(close) for s in self._strategies]))
-
-    def fallbacks(self) -> list[str]:
-        """One line per distinct fallback reason, with its count, for the report."""
-        reasons = pd.Series([d.error for _, d in self.decisions if d.fallback], dtype=object)
-        return [
-            f"router fell back to {self.config.fallback} on {count} of {len(self.decisions)} "
-            f"decisions: {reason}"
-            for reason, count in reasons.value_counts(sort=False).items()
-        ]
-
-    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Equity, gross exposure and sizing gap, per-strategy cumulative PnL, and weights per
-        decision."""
-        equity = pd.DataFrame(
-            {
-                "equity": [e for _, e in self.equity],
-                "exposure": self.exposure,
-                "sizing_gap": self.sizing_gap,
-            },
-            index=pd.to_datetime([ts for ts, _ in self.equity], utc=True),
-        )
-        pnl = pd.DataFrame(
-            [row for _, row in self.strategy_pnl],
-            index=pd.to_datetime([ts for ts, _ in self.strategy_pnl], utc=True),
-            columns=[s.name for s in self._strategies],
-        )
-        built_in = strategy_names()  # then the plug-ins run, whichever strategies were built
-        weights = pd.DataFrame(
-            [d.weights for _, d in self.decisions],
-            index=pd.to_datetime([ts for ts, _ in self.decisions], utc=True),
-            columns=[*built_in, *(s.name for s in self._strategies if s.name not in built_in)],
-        )
-        return equity, pnl, weights
+        return RouterContext(self._history.frame(), self.recorder.unit_returns())

@@ -162,7 +162,7 @@ def test_equity_node_warms_up_streams_bars_trades_and_nets_to_the_fake(
     with _running(node, alpaca, "AAPL") as runner:
         windows = {s.name: len(s.window) for s in strategies}
         push_bars(alpaca, "AAPL", 3)
-        wait_for(lambda: len(actor.decisions) >= 2, 15, "two router decisions")
+        wait_for(lambda: len(actor.recorder.decisions) >= 2, 15, "two router decisions")
         wait_for(lambda: _nets_to_venue(node, alpaca, "AAPL"), 15, "fills netting to the venue")
 
     # Assert

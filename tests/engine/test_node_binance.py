@@ -36,7 +36,7 @@ def test_node_loads_the_instrument_streams_bars_to_every_component_and_stops(
     # Act
     with running(node, binance) as runner:
         push_closed_klines(binance, [42_000.0, 42_001.0, 42_002.0])
-        wait_for(lambda: len(actor.equity) >= 3, 10, "three bars at the router actor")
+        wait_for(lambda: len(actor.recorder.equity) >= 3, 10, "three bars at the router actor")
         time.sleep(0.3)  # room for a wrongly accepted unclosed kline to arrive
 
     # Assert
@@ -45,8 +45,8 @@ def test_node_loads_the_instrument_streams_bars_to_every_component_and_stops(
     assert len(strategies) == 11
     bars = node.cache.bars(bar_type)
     assert [bar.close.as_double() for bar in reversed(bars)] == [42_000.0, 42_001.0, 42_002.0]
-    assert len(actor.equity) == 3
-    assert len(actor.decisions) == 2  # window 2: on the first bar and the third
+    assert len(actor.recorder.equity) == 3
+    assert len(actor.recorder.decisions) == 2  # window 2: on the first bar and the third
     assert all(s.failure is None for s in strategies), [s.failure for s in strategies]
     # one bar window shared by the strategies, as deep as the deepest warm-up
     deepest = max(s.config.warmup_bars for s in strategies)

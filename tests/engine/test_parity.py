@@ -95,6 +95,7 @@ def _run_node(binance: FakeBinance, settings) -> dict:
         load_policy=load_policy,
     )  # fmt: skip
     actor = next(a for a in node.trader.actors() if isinstance(a, RouterActor))
+    recorder = actor.recorder
     strategies = [s for s in node.trader.strategies() if isinstance(s, RoutedStrategy)]
     targets = _record_targets(strategies)
     runner = threading.Thread(target=node.run, name="trading-node", daemon=True)
@@ -109,8 +110,8 @@ def _run_node(binance: FakeBinance, settings) -> dict:
                 "BTCUSDT", FIRST_STREAMED + timedelta(minutes=n), kline_around(close)
             )
             # One bar at a time, each decision out before the next bar, as on a live minute feed
-            wait_for(lambda n=n: len(actor.equity) > n and actor._pending is None, 60, "a bar")
-        wait_for(lambda: len(actor.equity) >= STREAMED, 60, "the streamed bars at the router")
+            wait_for(lambda n=n: len(recorder.equity) > n and actor._pending is None, 60, "a bar")
+        wait_for(lambda: len(recorder.equity) >= STREAMED, 60, "the streamed bars at the router")
         instrument = node.cache.instrument(actor.config.bar_type.instrument_id)
         account = node.portfolio.account(instrument.id.venue)
         result = {
@@ -118,7 +119,7 @@ def _run_node(binance: FakeBinance, settings) -> dict:
             "instrument": instrument,
             "capital": account.balance_total(instrument.quote_currency).as_double(),
             "router": actor.config,
-            "decisions": [(ts, d.weights, d.fallback) for ts, d in actor.decisions],
+            "decisions": [(ts, d.weights, d.fallback) for ts, d in recorder.decisions],
             "targets": targets,
         }
     finally:
@@ -162,7 +163,7 @@ def _run_backtest(live: dict) -> dict:
     )
     actor = assemble(engine, strategies, RouterActor(router, load_policy))
     engine.run()
-    decisions = [(ts, d.weights, d.fallback) for ts, d in actor.decisions]
+    decisions = [(ts, d.weights, d.fallback) for ts, d in actor.recorder.decisions]
     engine.dispose()
     return {"decisions": decisions, "targets": targets}
 

@@ -199,19 +199,24 @@ def test_a_model_answering_nan_weights_falls_back_and_the_node_keeps_trading(
         _until(lambda: held(node, long_only) > 0, queue_errors, "the model's long fill", 15)
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
         binance.push_kline("BTCUSDT", minute, kline_around(42_020.0))
-        _until(lambda: len(actor.decisions) == 3, queue_errors, "a decision on the third bar", 15)
+        _until(
+            lambda: len(actor.recorder.decisions) == 3,
+            queue_errors,
+            "a decision on the third bar",
+            15,
+        )
         _until(
             lambda: venue_qty(binance) == 0, queue_errors, "the fallback's close at the venue", 15
         )
         alive = runner.is_alive()
         position = held(node, long_only)
-        flags = actor.fallbacks()
+        flags = actor.recorder.fallbacks()
 
     # Assert
     assert queue_errors == []
     assert alive and position == 0 and long_only.weight == 0.0
     assert all(s.failure is None for s in strategies), [s.failure for s in strategies]
-    decisions = [decision for _, decision in actor.decisions]
+    decisions = [decision for _, decision in actor.recorder.decisions]
     assert [(d.fallback, d.policy) for d in decisions] == [
         (False, "model:/turning-nan"),
         (False, "model:/turning-nan"),
@@ -258,7 +263,8 @@ def test_a_journal_that_cannot_write_is_logged_and_the_node_keeps_trading(
     assert queue_errors == []
     assert alive and added > 0 and closed == (0, 0)
     assert all(s.failure is None for s in strategies), [s.failure for s in strategies]
-    assert disk.calls["record_decision"] == len(actor.decisions) == len(actor.equity) == 3
+    recorded = actor.recorder
+    assert disk.calls["record_decision"] == len(recorded.decisions) == len(recorded.equity) == 3
     logged = "".join(capfd.readouterr())  # nautilus' log: errors go to stderr
     assert "could not journal the fill" in logged and "could not journal the decision" in logged
     assert "No space left on device" in logged
@@ -280,7 +286,7 @@ def test_an_old_or_repeated_bar_adds_no_equity_point_and_no_decision(
     with running(node, binance):
         binance.push_kline("BTCUSDT", minutes[0], kline_around(42_000.0))
         binance.push_kline("BTCUSDT", minutes[1], kline_around(42_010.0))
-        _until(lambda: len(actor.equity) >= 2, queue_errors, "two bars at the router", 10)
+        _until(lambda: len(actor.recorder.equity) >= 2, queue_errors, "two bars at the router", 10)
         binance.push_kline("BTCUSDT", minutes[0], kline_around(41_000.0))
         binance.push_kline("BTCUSDT", minutes[1], kline_around(42_010.0))
         binance.push_kline("BTCUSDT", minutes[2], kline_around(42_020.0))
@@ -293,8 +299,8 @@ def test_an_old_or_repeated_bar_adds_no_equity_point_and_no_decision(
 
     # Assert
     assert queue_errors == []
-    closes = [ts for ts, _ in actor.equity]
+    closes = [ts for ts, _ in actor.recorder.equity]
     assert len(closes) == 3 and closes == sorted(closes)
-    assert [ts for ts, _ in actor.decisions] == [closes[0], closes[2]]
+    assert [ts for ts, _ in actor.recorder.decisions] == [closes[0], closes[2]]
     journalled = Journal(journal_path).decision_records(actor.config.run_id)
     assert [d.ts for d in journalled] == [closes[0], closes[2]]

@@ -209,11 +209,11 @@ def test_registry_router_keeps_its_model_when_a_newly_promoted_one_does_not_load
     registry.promote("bad")
 
     # Act: two windows after the promotion
-    router._follow_registry(0)
-    router._follow_registry(1)
+    kept = [router._registry.follow(ts) for ts in (0, 1)]
 
     # Assert: still on the good model; the refusal alerted once
-    assert router._policy.primary.name == f"model:{(tmp_path / 'registry' / 'good').resolve()}"
+    good = f"model:{(tmp_path / 'registry' / 'good').resolve()}"
+    assert [policy.primary.name for policy in kept] == [good, good]
     assert [kind for kind, _ in alerts.sent] == [MODEL_REFUSED]
     assert "bad" in alerts.sent[0][1] and "is corrupt" in alerts.sent[0][1]
 
