@@ -63,8 +63,7 @@ class FillBook:
 
     def booked(self, order: Order) -> Decimal:
         """The quantity of `order` filled in the engine, or passed on to it and still queued."""
-        pending = _pending(order, self._sent.get(order.client_order_id, []))
-        return order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in pending)
+        return _booked(order, self._sent.get(order.client_order_id, []))
 
     def refusal(self, order: Order | None, trade_id: TradeId, last_qty: Quantity) -> str | None:
         """Why the stream's fill of `last_qty` under `trade_id` for `order` must not reach the
@@ -99,10 +98,9 @@ def already_booked(
 ) -> str | None:
     """Why `order` cannot take a fill of `last_qty` under `trade_id`, given the fills `sent` to
     the engine for it; None when it can."""
-    pending = _pending(order, sent)
-    if trade_id in order.trade_ids or any(t == trade_id for t, _ in pending):
+    if trade_id in order.trade_ids or any(t == trade_id for t, _ in _pending(order, sent)):
         return f"{order.client_order_id} already holds trade {trade_id}"
-    booked = order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in pending)
+    booked = _booked(order, sent)
     if booked + last_qty.as_decimal() > order.quantity.as_decimal():
         return (
             f"{order.client_order_id} is {order.status_string()} with {booked} of "
@@ -113,6 +111,10 @@ def already_booked(
 
 def _pending(order: Order, sent: list[Sent]) -> list[Sent]:
     return [(t, q) for t, q in sent if t not in order.trade_ids]
+
+
+def _booked(order: Order, sent: list[Sent]) -> Decimal:
+    return order.filled_qty.as_decimal() + sum(q.as_decimal() for _, q in _pending(order, sent))
 
 
 def _settled(order: Order | None, sent: list[Sent]) -> bool:
@@ -130,14 +132,16 @@ class ReportsAfterFills:
     def _send_order_status_report(self, report: OrderStatusReport) -> None:
         if self._fills.unapplied(report.client_order_id):
             self.create_task(self._report_once_applied(report))
-            return
-        # The engine infers a fill from what the report shows filled beyond the order's fills.
-        self._fills.reported(report.client_order_id, report.filled_qty)
-        super()._send_order_status_report(report)
+        else:
+            self._hand_over(report)
 
     async def _report_once_applied(self, report: OrderStatusReport) -> None:
         deadline = self._loop.time() + REPORT_WAIT_S
         while self._fills.unapplied(report.client_order_id) and self._loop.time() < deadline:
             await asyncio.sleep(0.01)
+        self._hand_over(report)
+
+    def _hand_over(self, report: OrderStatusReport) -> None:
+        # The engine infers a fill from what the report shows filled beyond the order's fills.
         self._fills.reported(report.client_order_id, report.filled_qty)
         super()._send_order_status_report(report)
