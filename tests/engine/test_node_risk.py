@@ -69,11 +69,21 @@ def _guard(node: TradingNode) -> RiskGuard:
     return next(a for a in node.trader.actors() if isinstance(a, RiskGuard))
 
 
-def _fail_on_next_bar(strategy: RoutedStrategy) -> None:
+def _fail_holding(
+    binance: FakeBinance, node: TradingNode, strategy: RoutedStrategy, close: float
+) -> datetime:
+    """`strategy` fills on a first bar, then raises on the next (closing at `close`, the
+    minute returned)."""
+    push_closed_klines(binance, [42_000.0])
+    wait_for(lambda: held(node, strategy) > 0, 10, "the first fill")
+
     def boom(window):
         raise RuntimeError("bug in the strategy (simulated)")
 
     strategy.decide = boom
+    minute = _minute()
+    binance.push_kline("BTCUSDT", minute, kline_around(close))
+    return minute
 
 
 def _minute() -> datetime:
@@ -134,10 +144,7 @@ def test_a_failed_strategy_closes_a_position_worth_more_than_max_order_notional(
 
     # Act
     with running(node, binance):
-        push_closed_klines(binance, [42_000.0])
-        wait_for(lambda: held(node, long_only) > 0, 10, "the first fill")
-        _fail_on_next_bar(long_only)
-        binance.push_kline("BTCUSDT", _minute(), kline_around(44_100.0))
+        _fail_holding(binance, node, long_only, 44_100.0)
         wait_for(lambda: venue_qty(binance) == 0, 10, "the failed strategy's close")
         wait_for(lambda: long_only.is_stopped, 10, "the strategy stopped")
         orders = node.cache.orders(strategy_id=long_only.id)
@@ -160,11 +167,7 @@ def test_a_failed_strategy_whose_close_was_rejected_closes_on_the_next_bar_then_
 
     # Act
     with running(node, binance):
-        push_closed_klines(binance, [42_000.0])
-        wait_for(lambda: held(node, long_only) > 0, 10, "the first fill")
-        _fail_on_next_bar(long_only)
-        minute = _minute()
-        binance.push_kline("BTCUSDT", minute, kline_around(42_010.0))
+        minute = _fail_holding(binance, node, long_only, 42_010.0)
         wait_for(lambda: len(submits(binance)) == 2, 10, "the close, rejected")
         time.sleep(0.5)  # room for a wrong retry within the same bar
         after_reject = (venue_qty(binance), long_only.is_running)
