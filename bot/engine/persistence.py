@@ -37,7 +37,7 @@ from redis.retry import Retry
 from bot.core.errors import OperationalError
 from bot.core.settings import PersistenceSettings, Settings
 from bot.engine.journal import Journal, RunRecord
-from bot.engine.router_journal import journal_fill
+from bot.engine.router_journal import journal_fill, write_or_log
 
 RECONCILIATION_EVENT = "reconciliation"
 NODE_STARTED_EVENT, NODE_STOPPED_EVENT = "node_started", "node_stopped"
@@ -174,10 +174,7 @@ class ReconciliationAudit(Actor):
             self.log.warning(f"reconciliation changed the cached state: {item}")
         if not self.config.journal_path:
             return
-        try:
-            self._journal()
-        except Exception as exc:  # the log above has it all: never stop the node for the journal
-            self.log.exception("could not journal the reconciliation", exc)
+        write_or_log(self.log, "the reconciliation", self._journal)  # the log above has it all
 
     def _journal(self) -> None:
         now = self.clock.timestamp_ns()
@@ -194,7 +191,7 @@ class ReconciliationAudit(Actor):
                     if isinstance(event, OrderFilled) and not journal.has_fill(
                         order.client_order_id.value, event.trade_id.value
                     ):
-                        journal_fill(journal, self.config.run_id, event)
+                        journal_fill(journal, self.config.run_id, event, order)
 
 
 def start_journal_run(

@@ -46,6 +46,7 @@ from bot.core.errors import ConfigError
 from bot.core.settings import RiskSettings
 from bot.engine.journal import Journal
 from bot.engine.risk_rules import KillSwitch, StaleDataWatchdog, notional_breach, reduces_only
+from bot.engine.router_journal import write_or_log
 from strategies.equity import account_equity
 
 KILL_SWITCH_EVENT = "kill_switch"
@@ -370,9 +371,6 @@ class RiskGuard(Actor):
     def _record(self, kind: str, payload: dict[str, Any], ts: int | None = None) -> None:
         if self._journal is None:
             return
-        try:
-            self._journal.record_event(
-                self.config.run_id, self.clock.timestamp_ns() if ts is None else ts, kind, payload
-            )
-        except Exception as exc:  # the journal must never stop the guard from flattening
-            self.log.exception("could not journal the kill switch event", exc)
+        ts = self.clock.timestamp_ns() if ts is None else ts
+        record = self._journal.record_event
+        write_or_log(self.log, f"the {kind} event", record, self.config.run_id, ts, kind, payload)

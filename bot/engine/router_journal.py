@@ -6,7 +6,8 @@ too, for the fills a node's cache holds that its journal lacks.
 
 Its writes run inside nautilus handlers (fills on a live node's execution queue), where an
 exception makes nautilus end the process at once: a write that fails (a full disk, lost
-permissions) is logged as an error and dropped, and the node goes on trading.
+permissions) is logged as an error and dropped, and the node goes on trading (`write_or_log`,
+which the risk guard and the reconciliation audit use too).
 """
 
 from collections.abc import Callable
@@ -52,14 +53,14 @@ class RouterJournal:
         """Commit and close the journal; writes after this are dropped."""
         if self._journal is not None:
             journal, self._journal = self._journal, None
-            self._safely("its last writes (closing the journal)", journal.close)
+            write_or_log(self._log, "its last writes (closing the journal)", journal.close)
 
     def fill(self, fill, cache) -> None:
         """Journal a nautilus `OrderFilled`, with the rule of its order from `cache`; its
         strategy is no longer held back."""
         self._held_back.discard(name_of(fill.strategy_id))
         if self._journal is not None:
-            self._safely(f"the fill {fill.trade_id}", self._write_fill, fill, cache)
+            write_or_log(self._log, f"the fill {fill.trade_id}", self._write_fill, fill, cache)
 
     def held_back(self, strategies: list[RoutedStrategy], ts: int) -> None:
         """Journal each strategy whose order is held back, once per spell without a fill."""
@@ -90,25 +91,19 @@ class RouterJournal:
         if self._journal is None:
             return
         record = (bar, decision, observation, latency_ms, window_index)
-        self._safely(f"the decision at {bar.ts_event}", self._write_decision, *record)
+        write_or_log(self._log, f"the decision at {bar.ts_event}", self._write_decision, *record)
         if observation is not None and account is not None:
             self._event(bar.ts_event, ACCOUNT_EVENT, asdict(account))
 
     def _event(self, ts: int, kind: str, payload: dict) -> None:
         if self._journal is not None:
             write = self._journal.record_event
-            self._safely(f"the {kind} event", write, self._config.run_id, ts, kind, payload)
+            write_or_log(
+                self._log, f"the {kind} event", write, self._config.run_id, ts, kind, payload
+            )
 
     def _write_fill(self, fill, cache) -> None:
-        order = cache.order(fill.client_order_id)
-        reason = order.tags[0] if order is not None and order.tags else None
-        journal_fill(self._journal, self._config.run_id, fill, reason)
-
-    def _safely(self, what: str, write: Callable[..., object], *args) -> None:
-        try:
-            write(*args)
-        except Exception as exc:  # the journal must never stop the node trading
-            self._log.exception(f"could not journal {what}; trading goes on without it", exc)
+        journal_fill(self._journal, self._config.run_id, fill, cache.order(fill.client_order_id))
 
     def _write_decision(
         self,
@@ -143,9 +138,19 @@ class RouterJournal:
         self._journal.record_decision(record)
 
 
-def journal_fill(journal: Journal, run_id: str, fill, reason: str | None = None) -> None:
+def write_or_log(log: Logger, what: str, write: Callable[..., object], *args) -> None:
+    """Call `write(*args)`, a journal write; when it fails, log the error on `log` and go on,
+    since the journal must never stop a node trading or its guard flattening."""
+    try:
+        write(*args)
+    except Exception as exc:
+        log.exception(f"could not journal {what}; trading goes on without it", exc)
+
+
+def journal_fill(journal: Journal, run_id: str, fill, order=None) -> None:
     """Journal one nautilus `OrderFilled` under `run_id`, by the strategy's table name, with the
-    rule that sent its order (the order's tag, `strategies.base`) when known."""
+    rule that sent its `order` (the order's tag, `strategies.base`) when the order is known."""
+    reason = order.tags[0] if order is not None and order.tags else None
     journal.record_fill(
         run_id,
         pd.Timestamp(fill.ts_event, tz="UTC"),

@@ -365,6 +365,8 @@ def test_a_fill_the_cache_kept_but_the_journal_missed_is_journalled_at_the_resta
     _crash(binance, session)
     lost = _journalled(env)[0]
     with sqlite3.connect(env["BOT__JOURNAL__PATH"]) as journal:
+        query = "SELECT reason FROM fills WHERE order_id = ? AND trade_id = ?"
+        (reason,) = journal.execute(query, lost).fetchone()
         journal.execute("DELETE FROM fills WHERE order_id = ? AND trade_id = ?", lost)
 
     # Act
@@ -379,6 +381,7 @@ def test_a_fill_the_cache_kept_but_the_journal_missed_is_journalled_at_the_resta
     with _journal(env) as journal:
         again = journal.fills(_run_ids(env)[-1])
     assert len(again) == 1
+    assert reason and again["reason"].tolist() == [reason]  # the rule that sent its order
 
 
 def _repeated_fills(session: Session) -> list[str]:

@@ -1,5 +1,6 @@
 """The risk guard at the fake Binance USDT-M futures API: a fill that lands after the kill switch
-tripped is closed, once, and the node stays halted; a position worth more than
+tripped is closed, once, and the node stays halted; a kill switch whose journal write fails
+still flattens; a position worth more than
 `risk.max_order_notional` can still be closed when its strategy fails; a failed strategy whose
 close the venue rejected tries again on the next bar until it is flat.
 
@@ -12,6 +13,7 @@ import pytest
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.enums import OrderStatus
 
+from bot.engine.journal import Journal
 from bot.engine.policy import Decision, PolicySpec, complete, expert_weights
 from bot.engine.risk import KILL_SWITCH_TAG, RiskGuard
 from strategies.base import RoutedStrategy
@@ -128,6 +130,37 @@ def test_a_fill_that_lands_after_the_kill_switch_tripped_is_closed_once_and_trad
     assert all(o.status == OrderStatus.FILLED and not o.is_buy for o in closes)
     assert [r.status for r in submits(binance)] == [200] * 4
     assert not guard.allows_new_orders()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [STEP])
+def test_a_kill_switch_whose_journal_write_fails_still_flattens_and_halts(
+    binance: FakeBinance,
+    node: TradingNode,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    # Arrange: every journal event fails, as on a full disk; LongOnly holds a quarter of the
+    # capital when a crash bar trips the kill switch (max_drawdown 5%).
+    def full_disk(journal, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Journal, "record_event", full_disk)
+    long_only, guard = _long_only(node), _guard(node)
+
+    # Act
+    with running(node, binance):
+        push_closed_klines(binance, [42_000.0])
+        wait_for(lambda: held(node, long_only) > 0, 10, "the first fill")
+        binance.push_kline("BTCUSDT", _minute(), kline_around(30_000.0))
+        wait_for(lambda: guard.halted, 10, "the trip")
+        wait_for(lambda: venue_qty(binance) == 0, 10, "the venue flat again")
+        cached = held(node, long_only)
+
+    # Assert: the guard flattened and halted; the lost event is in the log.
+    assert cached == 0 and not guard.allows_new_orders()
+    logged = "".join(capfd.readouterr())  # nautilus' log: errors go to stderr
+    assert "could not journal the kill_switch event" in logged
 
 
 @pytest.mark.slow
