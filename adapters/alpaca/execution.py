@@ -53,6 +53,7 @@ from adapters.alpaca.activities import fill_activities
 from adapters.alpaca.clock_stream import MarketClock, TradeUpdates
 from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
+from adapters.alpaca.orders import orders_in_window
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
 from adapters.fill_book import FillBook, ReportsAfterFills
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
@@ -332,10 +333,9 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
             status=QueryOrderStatus.OPEN if command.open_only else QueryOrderStatus.ALL,
             after=command.start,
             until=command.end,
-            limit=500,
             symbols=[command.instrument_id.symbol.value] if command.instrument_id else None,
         )
-        orders = await asyncio.to_thread(self._client.get_orders, request)
+        orders = await asyncio.to_thread(orders_in_window, self._client, request)
         reports = [self._order_report(order) for order in orders]
         return [report for report in reports if report is not None]
 

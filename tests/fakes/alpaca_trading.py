@@ -229,15 +229,22 @@ class AlpacaTrading:
         return await deliver(request, lost, answer, _lost_error)
 
     async def _orders(self, request: web.Request) -> web.Response:
-        status = request.query.get("status", "open")
-        symbols = [s for s in request.query.get("symbols", "").split(",") if s]
+        query = request.query
+        status = query.get("status", "open")
+        symbols = [s for s in query.get("symbols", "").split(",") if s]
+        after, until = _instant(query.get("after")), _instant(query.get("until"))
         chosen = [
             order
-            for order in reversed(self.book.orders.values())
+            for order in sorted(self.book.orders.values(), key=_submitted)  # Alpaca's order
             if status == "all" or order.is_open == (status == "open")
             if not symbols or order.symbol in symbols
+            # Alpaca's `after` and `until` both exclude the instant they name.
+            if after is None or _submitted(order) > after
+            if until is None or _submitted(order) < until
         ]
-        limit = int(request.query.get("limit", "50"))
+        if query.get("direction", "desc") == "desc":
+            chosen.reverse()
+        limit = min(int(query.get("limit", "50")), 500)  # Alpaca's default and largest page
         return web.json_response([self.order_json(order) for order in chosen[:limit]])
 
     async def _order(self, request: web.Request) -> web.Response:
@@ -342,6 +349,14 @@ def _fill_activity(event: OrderEvent, execution_id: str) -> dict[str, Any]:
         "cum_qty": f"{order.filled_qty:g}",
         "order_status": order.status,
     }
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _submitted(order: Order) -> datetime:
+    return datetime.fromtimestamp(order.created_ms / 1000, UTC)
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
