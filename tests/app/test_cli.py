@@ -1,5 +1,7 @@
 import json
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from bot import __version__
@@ -16,6 +18,25 @@ def test_version_and_help():
     commands = ("backtest", "paper", "live", "data", "train", "evaluate", "explain", "status")
     for command in (*commands, "models", "schedule"):
         assert command in result.output
+
+
+@pytest.mark.parametrize("group", [[], ["data"], ["train"], ["models"], ["runs"], ["strategies"]])
+def test_each_command_of_a_group_is_summed_up_whole_on_one_line(group):
+    # Arrange: a terminal wide enough for any summary on one line.
+    command = typer.main.get_command(app)
+    for name in group:
+        command = command.commands[name]
+
+    # Act
+    result = runner.invoke(app, [*group, "--help"], env={"COLUMNS": "500"})
+
+    # Assert: no summary broken where its docstring's lines break, no text lost to markup.
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    for name, sub in command.commands.items():
+        summary = " ".join(sub.help.split("\n\n")[0].split())
+        row = next(line for line in lines if line.startswith(f"│ {name} "))
+        assert summary in row, (name, summary, row)
 
 
 def test_status_without_a_journal_says_how_to_start_one_and_creates_none(tmp_path):

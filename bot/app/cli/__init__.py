@@ -43,7 +43,18 @@ from bot.engine.node_state import latest_session, read_cache
 from bot.model.policy import load_policy
 
 
-class _BoundaryGroup(TyperGroup):
+class _HelpGroup(TyperGroup):
+    """A command group whose command list shows each command's first paragraph as one line."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        # typer's rich help keeps a docstring's line breaks in the list, breaking lines midway.
+        command = super().get_command(ctx, name)
+        if command is not None and command.help and not command.short_help:
+            command.short_help = " ".join(command.help.split("\n\n")[0].split())
+        return command
+
+
+class _BoundaryGroup(_HelpGroup):
     """Runs every command under one error boundary: expected errors become a message and an
     exit code, never a traceback."""
 
@@ -66,13 +77,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-app.add_typer(data_app, name="data")
-app.add_typer(train_app, name="train")
-app.add_typer(models_app, name="models")
-app.add_typer(runs_app, name="runs")
-app.add_typer(risk_app, name="risk")
-app.add_typer(strategies_app, name="strategies")
+app.add_typer(config_app, name="config", cls=_HelpGroup)
+app.add_typer(data_app, name="data", cls=_HelpGroup)
+app.add_typer(train_app, name="train", cls=_HelpGroup)
+app.add_typer(models_app, name="models", cls=_HelpGroup)
+app.add_typer(runs_app, name="runs", cls=_HelpGroup)
+app.add_typer(risk_app, name="risk", cls=_HelpGroup)
+app.add_typer(strategies_app, name="strategies", cls=_HelpGroup)
 app.command()(flatten)
 app.command()(schedule)
 app.command()(evaluate)
