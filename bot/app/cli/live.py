@@ -128,8 +128,8 @@ def live(
 ) -> None:
     """Trade live with real money (needs --confirm-live, keys in the environment, and
     risk.max_order_notional, risk.max_instrument_notional and risk.max_drawdown set). Refuses a
-    MODEL MISMATCH unless --accept-model-mismatch. Runs a pre-flight (venue, clock skew, account, instrument),
-    prints what it will trade and how much, then runs until SIGINT/SIGTERM."""
+    MODEL MISMATCH unless --accept-model-mismatch. Runs a pre-flight (venue, clock skew, account,
+    instrument), prints what it will trade and how much, then runs until SIGINT/SIGTERM."""
     capabilities = venue_named(venue)
     if not confirm_live:
         raise ConfigError(
