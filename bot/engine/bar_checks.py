@@ -4,6 +4,8 @@ frame repaired as below; the validator decides, by its policy, whether a finding
 refused. Rows are dropped rather than filled: inventing prices is never safe.
 
 - non_finite: a NaN, infinite or non-numeric value, or no time -> drop the row.
+- out_of_range: a price or volume beyond what nautilus can hold (`LIMITS`, e.g. a corrupt 1e300)
+  -> refuse, in either policy.
 - unsorted: a time earlier than the row before it -> stable sort by time.
 - duplicate: a repeated time -> drop exact copies; of differing rows keep the last in the file.
 - off_grid: a time off the bar grid (a partial bar such as 13:50:02 in 15m data) -> drop.
@@ -29,6 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+from nautilus_trader.model.objects import PRICE_MAX, QUANTITY_MAX
 
 from bot.core.bars import BAR_COLUMNS
 from bot.engine.bar_gaps import check_gaps
@@ -47,6 +50,10 @@ SPLIT_THRESHOLD = 0.4
 SPLIT_TOLERANCE = 0.05
 _BASE_RATIOS = (1.5, 2, 3, 4, 5, 7, 8, 10, 15, 20, 25, 30, 50)
 SPLIT_RATIOS = tuple(sorted({*_BASE_RATIOS, *(1 / r for r in _BASE_RATIOS)}))
+# The largest magnitude of each column that nautilus, and so the catalog, can hold.
+LIMITS = {"open": PRICE_MAX, "high": PRICE_MAX, "low": PRICE_MAX, "close": PRICE_MAX} | {
+    "volume": QUANTITY_MAX
+}
 
 
 def _named_columns(bad: pd.DataFrame) -> list[str]:
@@ -59,6 +66,24 @@ def _non_finite(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, li
     names = _named_columns(bad[mask])
     messages = [f"missing or non-numeric value in {name or 'timestamp'}" for name in names]
     return work[~mask], issues_at(work, mask, "non_finite", DROPPED, messages)
+
+
+def _out_of_range(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, list[Issue]]:
+    # Refused and taken out here: left in, such a value turns later checks' messages to noise
+    # (a split "move" of a 300-digit percentage).
+    columns = list(LIMITS)
+    values = work[columns].to_numpy()
+    bad = np.abs(values) > np.array(list(LIMITS.values()))
+    mask = bad.any(axis=1)
+    if not mask.any():
+        return work, []
+    first = bad[mask].argmax(axis=1)  # the first offending column of each flagged row
+    messages = [
+        f"{columns[i]} {row[i]:g} is outside the range the engine can hold "
+        f"(±{LIMITS[columns[i]]:g}), most likely a corrupt value"
+        for row, i in zip(values[mask], first, strict=True)
+    ]
+    return work[~mask], issues_at(work, mask, "out_of_range", REFUSED, messages)
 
 
 def _unsorted(work: pd.DataFrame, ctx: CheckContext) -> tuple[pd.DataFrame, list[Issue]]:
@@ -196,6 +221,7 @@ def _back_adjusted(work: pd.DataFrame, factors: np.ndarray) -> pd.DataFrame:
 
 CHECKS = (
     _non_finite,
+    _out_of_range,
     _unsorted,
     _duplicates,
     _off_grid,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import structlog
-from nautilus_trader.model.objects import PRICE_MAX, QUANTITY_MAX
 
 from bot.core.bars import BarFrame, bar_interval
 from bot.core.errors import ConfigError, DataError
@@ -85,7 +84,8 @@ def store_bars(
 ) -> ValidationResult:
     """Validate a bar frame (imported or fetched) and write it to the catalog."""
     check_name(symbol, "symbol", "BTCUSD")
-    _check_limits(frame, label or f"{symbol} {bar}", first_line)
+    catalog = BarCatalog(catalog_dir)
+    _check_same_class(catalog, symbol, asset_class, bar)
     result = validate(
         frame,
         asset_class=asset_class,
@@ -97,29 +97,29 @@ def store_bars(
     )
     precision = price_precision_of(result.frame)
     instrument = make_instrument(symbol, asset_class, venue=venue, price_precision=precision)
-    BarCatalog(catalog_dir).write(instrument, result.frame, bar)
+    catalog.write(instrument, result.frame, bar)
     log.info(
         "bars stored", symbol=symbol, bar=bar, rows=len(result.frame), catalog=str(catalog_dir)
     )
     return result
 
 
-_LIMITS = ((["open", "high", "low", "close"], PRICE_MAX), (["volume"], QUANTITY_MAX))
-
-
-def _check_limits(frame: BarFrame, label: str, first_line: int | None) -> None:
-    """DataError naming the first row whose price or volume nautilus cannot represent."""
-    for columns, most in _LIMITS:
-        values = frame[columns].abs()
-        bad = (values > most).any(axis=1).to_numpy()
-        if bad.any():
-            row = int(bad.argmax())
-            where = frame.index[row] if first_line is None else f"line {first_line + row}"
-            raise DataError(
-                f"{label}, {where}: {'/'.join(columns)} {values.iloc[row].max():g} exceeds the "
-                f"largest value the catalog can store ({most:g}). Fix or remove that row; "
-                "nothing was written."
-            )
+def _check_same_class(catalog: BarCatalog, symbol: str, asset_class: str, bar: str) -> None:
+    """ConfigError when `symbol` has bars of another size stored as another asset class: all its
+    sizes share one instrument, so writing would silently reclassify them."""
+    if symbol not in catalog.symbols():
+        return
+    stored = catalog.asset_class(symbol)
+    others = [size for size in catalog.bar_sizes(symbol) if size != bar]
+    if stored == asset_class or not others:
+        return
+    raise ConfigError(
+        f"{symbol} is in the catalog at {catalog.path} as {stored} ({', '.join(others)} bars), "
+        f"not {asset_class}. A symbol has one asset class across its bar sizes, so storing these "
+        f"{bar} bars as {asset_class} would change how its {stored} bars are treated (session "
+        f"calendar, checks, fees). Use --asset-class {stored}, or store them under another "
+        "symbol name; nothing was written."
+    )
 
 
 def _locate(

@@ -6,10 +6,10 @@ their repairs). Under `policy="strict"` any finding except a report-only one (a 
 opens) raises a `DataError` naming the first bad row. Under `policy="repair"` each finding is
 repaired, logged (one structlog warning per check; stale opens only in the report, as a load
 spans years a run may not trade) and recorded as an `Issue`; the repaired frame passes strict
-validation. What cannot be repaired safely (a price jump that matches no split
-ratio, a gap over 30 days) is refused in either policy. The result also lists the gaps left in
-the clean frame (`bar_gaps.find_gaps`), and `format_report` names every row repair dropped or
-changed and every gap.
+validation. What cannot be repaired safely (a price or volume beyond what the engine can hold,
+a price jump that matches no split ratio, a gap over 30 days) is refused in either policy. The
+result also lists the gaps left in the clean frame (`bar_gaps.find_gaps`), and `format_report`
+names every row repair dropped or changed and every gap.
 """
 
 from dataclasses import dataclass, field

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
-from bot.engine.data import load_bars
+from bot.engine.catalog import BarCatalog
+from bot.engine.data import dataset_asset_class, load_bars
 from tests.fakes.binance import FakeBinance
 from tests.fakes.faults import FaultPlan, HttpFault
 from tests.fakes.server import serve_in_thread
@@ -99,6 +100,78 @@ def test_import_under_repair_reports_the_dropped_row_and_the_gap_it_leaves(tmp_p
     assert "  2024-01-06 01:00 -> 2024-01-06 03:00: 1 bar(s) missing" in result.output
     assert "--policy strict" in result.output
     assert "Stored BTCUSD 1h" in result.output
+
+
+WEEKEND_DAYS = (
+    "date,open,high,low,close,volume\n"
+    "2024-01-06,100,101,99,100.5,10\n2024-01-07,100.5,102,100,101,11\n"
+    "2024-01-08,101,102,100.5,101.5,12\n"
+)
+HOURS = (
+    "timestamp,open,high,low,close,volume\n"
+    "2024-01-08T15:00:00Z,100,101,99,100.5,10\n2024-01-08T16:00:00Z,100.5,102,100,101,11\n"
+)
+
+
+def _import_crypto_days_then_hours_as(tmp_path, asset_class: str):
+    days, hours = tmp_path / "days.csv", tmp_path / "hours.csv"
+    days.write_text(WEEKEND_DAYS)
+    hours.write_text(HOURS)
+    crypto = "--symbol BTCUSD --asset-class crypto --bar 1d".split()
+    assert runner.invoke(app, ["data", "import", str(days), *crypto]).exit_code == 0
+    options = ["--symbol", "BTCUSD", "--asset-class", asset_class, "--bar", "1h"]
+    return runner.invoke(app, ["data", "import", str(hours), *options])
+
+
+def test_import_at_another_size_as_another_class_is_refused_and_changes_nothing(tmp_path):
+    # Arrange: a symbol's bar sizes share one instrument, so this import used to turn the 1d
+    # crypto bars into equity bars (their weekend days then dropped as closed sessions).
+    catalog_dir = tmp_path / "catalog"
+
+    # Act
+    result = _import_crypto_days_then_hours_as(tmp_path, "equity")
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "BTCUSD is in the catalog" in result.output
+    assert "as crypto (1d bars), not equity" in result.output
+    assert "Use --asset-class crypto, or store them under another symbol name" in result.output
+    assert "Traceback" not in result.output
+    catalog = BarCatalog(catalog_dir)
+    assert catalog.asset_class("BTCUSD") == "crypto"
+    assert catalog.bar_sizes("BTCUSD") == ["1d"]
+    assert len(load_bars("BTCUSD", "1d", catalog_dir=catalog_dir)) == 3  # weekend kept
+
+
+def test_import_at_another_size_as_the_same_class_is_stored(tmp_path):
+    catalog_dir = tmp_path / "catalog"
+
+    result = _import_crypto_days_then_hours_as(tmp_path, "crypto")
+
+    assert result.exit_code == 0, result.output
+    assert BarCatalog(catalog_dir).bar_sizes("BTCUSD") == ["1h", "1d"]
+    assert dataset_asset_class("BTCUSD", "1d", catalog_dir=catalog_dir) == "crypto"
+    assert len(load_bars("BTCUSD", "1h", catalog_dir=catalog_dir)) == 2
+
+
+def test_check_of_a_file_with_an_absurd_price_names_the_line_and_the_limit(tmp_path):
+    # Arrange: the split check used to describe this row as a 300-digit percentage move.
+    csv = tmp_path / "absurd.csv"
+    csv.write_text(
+        "date,open,high,low,close,volume\n"
+        "2024-01-02,10,11,9,10.5,100\n2024-01-03,10.5,11,10,10.8,120\n"
+        "2024-01-04,1e300,1e300,1e300,1e300,90\n2024-01-05,11,11.2,10.6,11,90\n"
+    )
+
+    # Act
+    result = runner.invoke(app, ["data", "check", str(csv), "--asset-class", "equity"])
+
+    # Assert
+    assert result.exit_code == 3, result.output
+    assert "(out_of_range) at line 4" in result.output
+    assert "open 1e+300 is outside the range the engine can hold" in result.output
+    assert "%" not in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize(

@@ -301,6 +301,30 @@ def test_non_positive_price_and_negative_volume_rows_are_dropped():
     assert len(result.frame) == 2
 
 
+@pytest.mark.parametrize("policy", [repair, strict], ids=["repair", "strict"])
+@pytest.mark.parametrize(
+    ("row", "named"),
+    [
+        (("2024-01-10", 1e300, 1e300, 1e300, 1e300, 120.0), "open 1e+300"),
+        (("2024-01-10", 11.0, 1e300, 10.6, 1e300, 120.0), "high 1e+300"),
+        (("2024-01-10", 11.0, 11.2, 10.6, 10.8, 1e30), "volume 1e+30"),
+    ],
+    ids=["all-prices", "high-close", "volume"],
+)
+def test_a_value_the_engine_cannot_hold_is_refused_naming_its_line(policy, row, named):
+    # A 1e300 price once passed as "no issues", or read as a 300-digit percentage split move.
+    rows = [*CLEAN_WEEK[:2], row, CLEAN_WEEK[3]]
+
+    with pytest.raises(DataError) as error:
+        policy(bars(rows), first_line=2)
+
+    message = str(error.value)
+    assert "(out_of_range) at line 4" in message
+    assert f"{named} is outside the range the engine can hold" in message
+    assert "The out_of_range at line 4 cannot be repaired safely" in message
+    assert "%" not in message
+
+
 def test_zero_open_becomes_the_previous_close_and_widens_the_range():
     rows = [CLEAN_WEEK[0], ("2024-01-09", 0.0, 11.5, 10.6, 11.0, 110.0)]
 
