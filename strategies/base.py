@@ -43,7 +43,14 @@ from strategies.fencing import FailureFence
 from strategies.indicators import BarWindow
 from strategies.layers import Layers
 from strategies.ledger import FillLedger
-from strategies.orders import OrderCheck, OwnOrders, market_order, pending_orders, refusal
+from strategies.orders import (
+    OncePerChange,
+    OrderCheck,
+    OwnOrders,
+    market_order,
+    pending_orders,
+    refusal,
+)
 from strategies.sizing import order_size, plan
 from strategies.weights import RouterWeights, decode
 
@@ -126,6 +133,7 @@ class RoutedStrategy(FailureFence, Strategy):
         self.sizing_gap = 0.0  # units the last rebalance wanted but could not order
         self.below_minimum = 0  # orders not sent: below the venue's minimum quantity or notional
         self.held_back: str | None = None  # why the last order it wanted was not sent
+        self._refused = OncePerChange()  # logged once, not on each bar the refusal repeats
         self._why: str | None = None  # the rule behind a target change not yet ordered
         self.indicators = BarIndicators(config.bar_type)
         self.indicators.readers.append(self)
@@ -279,6 +287,7 @@ class RoutedStrategy(FailureFence, Strategy):
         self.sizing_gap = 0.0
         held = self._orders.expected(self._position)
         if held == 0 and (self.weight == 0 or self.target == 0):
+            self._refused.clear()  # no order wanted: a later refusal is news
             return
         price = self.window.close[-1]
         equity = self._equity.value(self._last_price)
@@ -292,6 +301,7 @@ class RoutedStrategy(FailureFence, Strategy):
             if not self._submit_exact(close, why):  # close first: never one order that flips
                 return  # denied by the notional limits: hold until the next rebalance
         if delta == 0:
+            self._refused.clear()
             return
         reserve = self.config.cash_reserve
         sized = order_size(delta, price, self.portfolio, self.cache, self._instrument, reserve)
@@ -314,9 +324,11 @@ class RoutedStrategy(FailureFence, Strategy):
         if why is not None:
             self.sizing_gap += float(qty)
             self.held_back = f"order of {qty} not sent: {why}"
-            self.log.warning(f"{self.name}: {self.held_back}")
+            if self._refused.news(why):
+                self.log.warning(f"{self.name}: {self.held_back}")
             return False
         self.held_back = self._why = None
+        self._refused.clear()
         order = market_order(self.order_factory, self._instrument, qty, rule)
         self._orders.add(order)
         self.submit_order(order)

@@ -1,7 +1,9 @@
 """A routed strategy's market orders: whether one may go out (`refusal`), the order itself
-(`market_order`), its orders not yet closed (`OwnOrders`), which its next order nets against, and
-every strategy's on the instrument (`pending_orders`), which its cash must cover."""
+(`market_order`), its orders not yet closed (`OwnOrders`), which its next order nets against,
+every strategy's on the instrument (`pending_orders`), which its cash must cover, and whether a
+refusal repeated on every bar is news to log (`OncePerChange`)."""
 
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
@@ -16,6 +18,8 @@ from strategies.venue_filters import below_minimum
 
 OrderCheck = Callable[[InstrumentId, float, float], str | None]
 
+_NUMBERS = re.compile(r"\d[\d,.]*")
+
 
 def refusal(
     instrument: Instrument, qty: Decimal, price: float | None, check: OrderCheck | None
@@ -27,6 +31,25 @@ def refusal(
     if why is None and check is not None and price is not None:
         return check(instrument.id, float(qty), price), False
     return why, why is not None
+
+
+class OncePerChange:
+    """Whether a message that repeats on every bar (a refusal: `refusal`'s reason) is news: the
+    first since `clear`, or one of another kind. Its numbers do not count: a refused quantity
+    drifts a little from bar to bar, its reason stays the same."""
+
+    def __init__(self) -> None:
+        self._kind: str | None = None
+
+    def news(self, message: str) -> bool:
+        """Whether `message` is of another kind than the last one; it is the last one now."""
+        kind = _NUMBERS.sub("#", message)
+        news, self._kind = kind != self._kind, kind
+        return news
+
+    def clear(self) -> None:
+        """Forget the last message (the order went out, or none is needed): the next is news."""
+        self._kind = None
 
 
 def market_order(

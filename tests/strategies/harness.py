@@ -142,6 +142,7 @@ def run(
     slippage_bps: float = 0.0,
     actor_first: bool = True,
     fill: str = "close",
+    log_level: str = "ERROR",
 ) -> Run:
     """Run the strategies over `df` with weights published per `schedule`; dispose the engine.
 
@@ -155,6 +156,7 @@ def run(
         account=account,
         slippage_bps=slippage_bps,
         fill=fill,
+        log_level=log_level,
     )
     actor = WeightsActor(
         WeightsActorConfig(bar_type=bar_type_for(instrument), schedule_json=json.dumps(schedule))

@@ -1,8 +1,15 @@
 """The routed-strategy base: sizing, flips, the tolerance band, weights, failures, accounting."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from nautilus_trader.common.component import flush_logger
 from nautilus_trader.config import PositiveInt
+from nautilus_trader.model.instruments import CurrencyPair
 from nautilus_trader.model.objects import Price
 
 from bot.core.errors import ConfigError
@@ -12,6 +19,7 @@ from strategies.long_only import LongOnly
 from tests.strategies import patterns
 from tests.strategies.harness import (
     bar_type_for,
+    crypto_instrument,
     expected_fill_bars,
     frame,
     make_strategy,
@@ -127,6 +135,55 @@ def test_a_failing_strategy_is_flattened_and_stopped_while_the_others_trade(stoc
     assert held[29] > 0 and np.all(held[30:] == 0)  # flattened on the failing bar
     assert survivor.failure is None and survivor.window.count == len(df)
     assert 40 in result.fills_of("LongOnly")["bar"].tolist()  # still trading after it
+
+
+def _log_refusals() -> None:
+    # Run by the test below in a fresh process, at log level WARNING (nautilus' Rust logger is
+    # set up once per process, by its first engine): the strategy's warnings go to stdout.
+    # BTC/USDT at about 1,000 with Binance-like minimums: 0.001 BTC and 10 USDT.
+    spec = CurrencyPair.to_dict(crypto_instrument())
+    btc = CurrencyPair.from_dict(spec | {"min_quantity": "0.001", "min_notional": "10.00 USDT"})
+    strategy = _scripted(btc, [1.0], tolerance=0.0)
+    # Bars 0-2: a buy of ~0.0005 BTC, below the minimum quantity; bar 3: weight 0, no order;
+    # bars 4-5: that buy again; bars 6-8: ~5 USDT, below the minimum notional; bar 9: ~100
+    # USDT, sent; bars 10-12: a sell of ~5 USDT, below the minimum notional again. The price
+    # drifts, so each refused quantity differs a little from the bar before.
+    weights = {0: 0.00005, 3: 0.0, 4: 0.00005, 6: 0.0005, 9: 0.01, 10: 0.0095}
+    schedule = {bar: {"Scripted": w, "Cash": 1 - w} for bar, w in weights.items()}
+    df = frame(1_000.0 + 0.5 * np.arange(13))
+
+    result = run(btc, df, [strategy], schedule, capital=10_000.0, log_level="WARNING")
+
+    flush_logger()
+    refused = {"count": strategy.below_minimum, "held_back": strategy.held_back}
+    print("RESULT", json.dumps(refused | {"fill_bars": result.fills["bar"].tolist()}), flush=True)
+
+
+@pytest.mark.integration  # a subprocess
+def test_a_refusal_is_logged_when_it_starts_or_changes_not_on_each_bar_it_repeats():
+    # Arrange
+    root = Path(__file__).resolve().parents[2]
+    script = "from tests.strategies.test_base import _log_refusals; _log_refusals()"
+
+    # Act
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+
+    # Assert: 11 bars refused, 4 warnings: the first refusal, the same after a bar that needed
+    # no order, its new reason, and the same reason after an order went out.
+    lines = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 0, "\n".join(lines[-30:])
+    result = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
+    logged = [line for line in lines if "[WARN]" in line and " not sent: " in line]
+    warned = [line.split("Scripted: order of ")[1] for line in logged]
+    assert result["fill_bars"] == [9] and result["count"] == 11
+    assert len(warned) == 4, warned
+    assert warned[0].startswith("0.000500 not sent: quantity 0.000500 is below")
+    assert warned[1].startswith("0.000499 not sent: quantity 0.000499 is below")
+    assert warned[2].startswith("0.004985 not sent: notional 5.00 is below")
+    assert warned[3].startswith("-0.005025 not sent: notional 5.05 is below")
+    assert result["held_back"].startswith("order of -0.005118 not sent: notional 5.15")  # bar 12
 
 
 def test_cash_account_buys_leave_the_reserve_for_fees_and_slippage(btc):
