@@ -14,7 +14,8 @@ status report at once. Four ways the same trade reaches the engine twice:
   when a report of it comes, which the engine would book again as an inferred fill. Such a
   report waits until the engine has applied the fills passed on (`ReportsAfterFills`).
 
-`FillBook` keeps the account; both venues' execution clients consult it.
+`FillBook` keeps the account; both venues' execution clients consult it, and pass their start-up
+fill reports through `unbooked`.
 """
 
 import asyncio
@@ -22,8 +23,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 
-from nautilus_trader.execution.reports import OrderStatusReport
-from nautilus_trader.model.identifiers import ClientOrderId, TradeId
+from nautilus_trader.cache.cache import Cache
+from nautilus_trader.common.component import Logger
+from nautilus_trader.execution.reports import FillReport, OrderStatusReport
+from nautilus_trader.model.identifiers import ClientOrderId, TradeId, VenueOrderId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 
@@ -107,6 +110,25 @@ def already_booked(
             f"{order.quantity} filled (e.g. booked by the in-flight check before the stream's fill)"
         )
     return None
+
+
+def unbooked(reports: list[FillReport], cache: Cache, log: Logger) -> list[FillReport]:
+    """The start-up fill reports the engine still needs: each trade once (a venue's trade list
+    can hold one twice, on overlapping pages), and none its order already holds or cannot take
+    (`already_booked`: a restart re-reports the first, an in-flight check's inferred fill makes
+    the second); says on `log` how many it left out."""
+    fresh: dict[tuple[VenueOrderId, TradeId], FillReport] = {}
+    for report in reports:
+        key = (report.venue_order_id, report.trade_id)
+        # A venue's trade list may name the venue's order id only.
+        client_order_id = report.client_order_id or cache.client_order_id(report.venue_order_id)
+        order = None if client_order_id is None else cache.order(client_order_id)
+        booked = order is not None and already_booked(order, report.trade_id, report.last_qty, [])
+        if key not in fresh and not booked:
+            fresh[key] = report
+    if len(fresh) < len(reports):
+        log.info(f"{len(reports) - len(fresh)} fill report(s) already booked, left out")
+    return list(fresh.values())
 
 
 def _pending(order: Order, sent: list[Sent]) -> list[Sent]:

@@ -55,7 +55,7 @@ from adapters.alpaca.config import AlpacaExecClientConfig, ClientParts
 from adapters.alpaca.constants import ALPACA, ALPACA_VENUE
 from adapters.alpaca.orders import orders_in_window
 from adapters.alpaca.reports import fill_report, order_report, order_request, position_report, value
-from adapters.fill_book import FillBook, ReportsAfterFills
+from adapters.fill_book import FillBook, ReportsAfterFills, unbooked
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
@@ -348,18 +348,10 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
                 continue
             if command.venue_order_id not in (None, VenueOrderId(str(row["order_id"]))):
                 continue
-            report = fill_report(self.account_id, instrument, row, self._clock.timestamp_ns())
-            if not self._booked(report):
-                reports.append(report)
-        return reports
-
-    def _booked(self, report: FillReport) -> bool:
-        """True when the cache already holds this fill (its trade id on its order): a restart
-        would only re-report it. A trade id the order does not hold is reported, so that a
-        genuinely new or duplicate fill still reaches reconciliation and its warnings."""
-        client_order_id = self._cache.client_order_id(report.venue_order_id)
-        order = None if client_order_id is None else self._cache.order(client_order_id)
-        return order is not None and report.trade_id in order.trade_ids
+            reports.append(
+                fill_report(self.account_id, instrument, row, self._clock.timestamp_ns())
+            )
+        return unbooked(reports, self._cache, self._log)
 
     async def generate_position_status_reports(
         self, command: GeneratePositionStatusReports

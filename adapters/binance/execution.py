@@ -56,11 +56,9 @@ from nautilus_trader.config import PositiveFloat
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import QueryOrder, SubmitOrder
 from nautilus_trader.execution.reports import ExecutionMassStatus, FillReport
-from nautilus_trader.model.identifiers import TradeId, VenueOrderId
-from nautilus_trader.model.orders import Order
 
 from adapters.binance.report_queries import ReportQueries
-from adapters.fill_book import FillBook, ReportsAfterFills, already_booked
+from adapters.fill_book import FillBook, ReportsAfterFills, unbooked
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Backoff, CircuitBreaker, Throttled
 
 BREAKER_REASON = "CIRCUIT_BREAKER"
@@ -169,25 +167,7 @@ class GuardedBinanceFuturesExecutionClient(ReportsAfterFills, BinanceFuturesExec
 
     async def generate_fill_reports(self, command) -> list[FillReport]:
         reports = await super().generate_fill_reports(command)
-        fresh: dict[tuple[VenueOrderId, TradeId], FillReport] = {}
-        for report in reports:  # the trade list can hold a trade twice (overlapping pages)
-            key = (report.venue_order_id, report.trade_id)
-            order = self._order_of(report)
-            booked = order is not None and already_booked(
-                order, report.trade_id, report.last_qty, []
-            )
-            if key not in fresh and not booked:
-                fresh[key] = report
-        if len(fresh) < len(reports):
-            self._log.info(f"{len(reports) - len(fresh)} fill report(s) already booked, left out")
-        return list(fresh.values())
-
-    def _order_of(self, report: FillReport) -> Order | None:
-        # Binance's trade list names the venue's order id only.
-        client_order_id = report.client_order_id or self._cache.client_order_id(
-            report.venue_order_id
-        )
-        return None if client_order_id is None else self._cache.order(client_order_id)
+        return unbooked(reports, self._cache, self._log)
 
     def _fenced(self, send: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         async def fenced(*args) -> None:

@@ -1,11 +1,11 @@
-"""The Binance client's fill book: a trade reaches the engine once, whichever way it comes."""
+"""The venue clients' fill book: a trade reaches the engine once, whichever way it comes."""
 
 from dataclasses import dataclass, field
 
-from nautilus_trader.model.identifiers import ClientOrderId, TradeId
+from nautilus_trader.model.identifiers import ClientOrderId, TradeId, VenueOrderId
 from nautilus_trader.model.objects import Quantity
 
-from adapters.fill_book import FillBook
+from adapters.fill_book import FillBook, unbooked
 
 CID = ClientOrderId("O-1")
 
@@ -112,3 +112,64 @@ def test_a_fill_passed_on_is_unapplied_until_the_order_holds_it():
 
     assert (untouched, queued, book.unapplied(CID)) == (False, True, False)
     assert book.unapplied(None) is False
+
+
+@dataclass
+class _Report:
+    # The fill report fields `unbooked` reads.
+    trade_id: TradeId
+    last_qty: Quantity
+    venue_order_id: VenueOrderId = VenueOrderId("V-1")
+    client_order_id: ClientOrderId | None = None  # Binance's trade list names none
+
+
+class _Cache:
+    def __init__(self, order: _Order) -> None:
+        self._order = order
+
+    def client_order_id(self, venue_order_id: VenueOrderId) -> ClientOrderId | None:
+        return CID if venue_order_id == VenueOrderId("V-1") else None
+
+    def order(self, client_order_id: ClientOrderId) -> _Order | None:
+        return self._order if client_order_id == CID else None
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_start_up_fill_reports_keep_each_trade_the_engine_does_not_hold_once():
+    # Arrange: an order of 3 holds trade 1; the venue's trade list re-reports it, repeats trade
+    # 2 (overlapping pages) and holds a trade of an order the cache lacks.
+    order = _Order(_q("3"))
+    order.apply("1", "1")
+    reports = [
+        _Report(TradeId("1"), _q("1")),
+        _Report(TradeId("2"), _q("1")),
+        _Report(TradeId("2"), _q("1")),
+        _Report(TradeId("9"), _q("5"), VenueOrderId("V-other")),
+    ]
+    log = _Log()
+
+    # Act
+    fresh = unbooked(reports, _Cache(order), log)
+
+    # Assert
+    assert [r.trade_id.value for r in fresh] == ["2", "9"]
+    assert log.lines == ["2 fill report(s) already booked, left out"]
+
+
+def test_a_start_up_fill_report_the_order_cannot_take_is_left_out():
+    # Arrange: the in-flight check booked the whole order filled under its own trade id.
+    order = _Order(_q("2"))
+    order.apply("inferred-uuid", "2")
+
+    # Act
+    fresh = unbooked([_Report(TradeId("7"), _q("2"))], _Cache(order), _Log())
+
+    # Assert
+    assert fresh == []
