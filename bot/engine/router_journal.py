@@ -88,10 +88,35 @@ class RouterJournal:
     ) -> None:
         """Journal a decision (saving the chart the model saw), and the account line of the
         model's prompt, so that `bot explain` rebuilds the same observation."""
-        if self._journal is None:
+        journal, config = self._journal, self._config
+        if journal is None:
             return
-        record = (bar, decision, observation, latency_ms, window_index)
-        write_or_log(self._log, f"the decision at {bar.ts_event}", self._write_decision, *record)
+
+        def write() -> None:
+            # Saving the chart is part of the write: it can fail as the journal can.
+            chart = None
+            if observation is not None and config.chart_dir:
+                chart = observation.save_chart(Path(config.chart_dir) / f"{bar.ts_event}.png")
+            record = DecisionRecord(
+                run_id=config.run_id,
+                ts=bar.ts_event,
+                symbol=config.symbol,
+                window_index=window_index,
+                weights=decision.weights,
+                experts=decision.experts,
+                policy=decision.policy,
+                regime=decision.regime,
+                inputs_hash=observation.digest() if observation is not None else None,
+                chart_path=str(chart) if chart else None,
+                policy_version=decision.version,
+                latency_ms=latency_ms,
+                fallback=decision.fallback,
+                error=decision.error,
+                close=bar.close.as_double(),
+            )
+            journal.record_decision(record)
+
+        write_or_log(self._log, f"the decision at {bar.ts_event}", write)
         if observation is not None and account is not None:
             self._event(bar.ts_event, ACCOUNT_EVENT, asdict(account))
 
@@ -104,38 +129,6 @@ class RouterJournal:
 
     def _write_fill(self, fill, cache) -> None:
         journal_fill(self._journal, self._config.run_id, fill, cache.order(fill.client_order_id))
-
-    def _write_decision(
-        self,
-        bar: Bar,
-        decision: Decision,
-        observation: Observation | None,
-        latency_ms: float,
-        window_index: int,
-    ) -> None:
-        # Saving the chart is part of the write: it can fail as the journal can.
-        config = self._config
-        chart = None
-        if observation is not None and config.chart_dir:
-            chart = observation.save_chart(Path(config.chart_dir) / f"{bar.ts_event}.png")
-        record = DecisionRecord(
-            run_id=config.run_id,
-            ts=bar.ts_event,
-            symbol=config.symbol,
-            window_index=window_index,
-            weights=decision.weights,
-            experts=decision.experts,
-            policy=decision.policy,
-            regime=decision.regime,
-            inputs_hash=observation.digest() if observation is not None else None,
-            chart_path=str(chart) if chart else None,
-            policy_version=decision.version,
-            latency_ms=latency_ms,
-            fallback=decision.fallback,
-            error=decision.error,
-            close=bar.close.as_double(),
-        )
-        self._journal.record_decision(record)
 
 
 def write_or_log(log: Logger, what: str, write: Callable[..., object], *args) -> None:
