@@ -11,12 +11,28 @@ import pandas as pd
 from nautilus_trader.model.objects import Price
 
 from bot.core.bars import bar_interval
+from bot.core.errors import ConfigError
 from bot.core.report import text_table
-from bot.engine.node_state import CacheState, Session
+from bot.engine.journal import Journal
+from bot.engine.node_state import SESSION_MODES, CacheState, Session, latest_session
 from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
 from strategies import name_of, strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
+
+
+def status_session(journal: Journal, run_id: str | None = None) -> Session:
+    """The paper or live session `run_id` (default: the newest); a run of another mode is
+    refused, before Redis is read for a trader it never had."""
+    if run_id is not None:
+        mode = journal.run(run_id).mode
+        if mode not in SESSION_MODES:
+            raise ConfigError(
+                f"The run {run_id} is a {mode} run, not a paper or live session: status shows "
+                "a node's state, and only sessions ran one. Pass a session's id (`bot runs list "
+                "--mode paper`, or --mode live, lists them)."
+            )
+    return latest_session(journal, run_id)
 
 
 def format_status(session: Session, cache: CacheState, now: datetime) -> str:
@@ -28,16 +44,36 @@ def format_status(session: Session, cache: CacheState, now: datetime) -> str:
         f"Node: {session.state}" + (f" (pid {session.pid})" if session.pid else "")
         + f"; trader {session.trader_id}; started {run.started[:19]} UTC",
     ]  # fmt: skip
-    lines += _market(session, cache, now)
-    lines += [_kill_switch(cache.guard.get("kill_switch") or {})]
+    missing = missing_state(session, cache)
+    if missing:  # "armed" and "none" would be guesses
+        lines += [f"Redis: {missing}"]
+    else:
+        lines += _market(session, cache, now)
+        lines += [_kill_switch(cache.guard.get("kill_switch") or {})]
     lines += _router(session)
     lines += _held_back(session)
-    lines += ["", "Positions per strategy (from Redis):", _positions(cache)]
+    positions = "  unknown (see Redis above)" if missing else _positions(cache)
+    lines += ["", "Positions per strategy (from Redis):", positions]
     events = session.events
     if not events.empty:  # one per model decision: bookkeeping that would crowd out the news
         events = events[events["kind"] != ACCOUNT_EVENT]
     lines += ["", f"Last events (of {len(events)}):", *_events(events)]
     return "\n".join(lines)
+
+
+def missing_state(session: Session, cache: CacheState) -> str | None:
+    """Why `cache` cannot be the session's state: Redis holds nothing for its trader although
+    the session journalled decisions (a node saves its state at every bar); None otherwise."""
+    if session.decisions.empty or any(
+        (cache.positions, cache.orders, cache.accounts, cache.router, cache.guard)
+    ):
+        return None
+    return (
+        f"no state for trader {session.trader_id}, though this session journalled "
+        f"{len(session.decisions)} decisions: persistence points at another Redis than the "
+        "node's, or the state was deleted there. Equity, kill switch and positions are unknown; "
+        "point persistence.redis_host and persistence.redis_port at the node's Redis."
+    )
 
 
 def _events(events: pd.DataFrame, last: int = 8) -> list[str]:

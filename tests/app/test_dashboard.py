@@ -9,6 +9,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+import redis
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -21,6 +22,7 @@ from bot.engine.journal import Journal
 from bot.model.policy import load_policy
 from tests.support.dashboard import (
     SESSION,
+    TRADER,
     chromium,
     save_guard_state,
     serve_dashboard,
@@ -247,6 +249,20 @@ def test_with_redis_down_the_live_view_says_so_and_keeps_the_journals_part(
     assert shown["weights"]["LongOnly"] == "0.5000"  # the last decision, from the journal
 
 
+def test_a_redis_holding_nothing_of_the_session_answers_its_state_unknown(redis_server, tmp_path):
+    journal = tmp_path / "journal.sqlite"
+    persistence = PersistenceSettings(redis_port=redis_server.port)
+    write_paper_session(journal, persistence, pd.Timestamp.now(tz="UTC"))
+    redis.Redis(host=redis_server.host, port=redis_server.port).flushall()  # not the node's
+    with serve_dashboard(journal, persistence) as url:
+        with urllib.request.urlopen(url + "/api/status") as answer:
+            status = json.load(answer)
+
+    assert status["redis_error"].startswith(f"no state for trader {TRADER}")
+    assert "kill_switch" not in status and "positions" not in status  # not "armed", not flat
+    assert status["router"]["weights"]["LongOnly"] == 0.5  # the journal's part stays
+
+
 def test_a_static_decision_answers_why_it_has_no_attributions(tmp_path):
     journal = tmp_path / "journal.sqlite"
     with Journal(journal) as writer:
@@ -277,6 +293,18 @@ def test_a_journal_it_cannot_read_answers_503_with_what_to_do_and_a_missing_run_
         assert "move this one aside" in error
     assert missing[0] == 404 and "no-such-run" in missing[1]
     assert corrupt.read_bytes() == b"not an SQLite file " * 100  # left as it was
+
+
+def test_the_status_of_a_run_that_is_not_a_session_answers_404(tmp_path):
+    journal = tmp_path / "journal.sqlite"
+    with Journal(journal) as writer:
+        start(writer, "backtest-run")
+    with serve_dashboard(journal, OFFLINE) as url:
+        status, error = _answer(url + "/api/status?run=backtest-run")
+
+    # Not a 200 for a trader "?" (with Redis up, reading it aborted the dashboard's process).
+    assert status == 404
+    assert "backtest-run is a backtest run, not a paper or live session" in error
 
 
 def _answer(url: str) -> tuple[int, str]:

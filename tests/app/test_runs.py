@@ -1,12 +1,15 @@
 """`bot runs list` and the run ids `bot explain` accepts, on a journal written as the commands
 write it."""
 
+import sqlite3
+
 import pytest
 from typer.testing import CliRunner
 
 from bot.app.cli import app
 from bot.app.runs import latest_decided_run, list_runs, resolve_run
 from bot.core.errors import ConfigError
+from bot.engine import journal_schema
 from bot.engine.backtest_request import symbol_run_id
 from bot.engine.journal import Journal, RunRecord
 from tests.support.records import corrupt_journal, static_decision
@@ -81,6 +84,39 @@ def test_list_without_a_journal_says_so_and_creates_none(tmp_path):
     assert result.exit_code == 0
     assert "No runs in the journal" in result.output and "`bot backtest`" in result.output
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_list_leaves_an_older_journal_as_it_was(journal_path):
+    # A journal from before fills named the rule that sent them: a writer would add the column.
+    with sqlite3.connect(journal_path) as connection:
+        connection.execute("ALTER TABLE fills DROP COLUMN reason")
+    connection.close()
+    before = journal_path.read_bytes()
+
+    result = _bot(journal_path, "runs", "list")
+
+    assert result.exit_code == 0, result.output
+    assert "bt1" in result.output
+    assert journal_path.read_bytes() == before
+
+
+def test_list_reads_a_journal_while_a_running_node_holds_its_write_lock(journal_path, monkeypatch):
+    monkeypatch.setattr(journal_schema, "BUSY_TIMEOUT_S", 1.0)  # a refusal answers in 1 s
+    node = sqlite3.connect(journal_path, isolation_level=None)
+    node.execute("BEGIN IMMEDIATE")  # a node in the middle of writing
+
+    try:
+        result = _bot(journal_path, "runs", "list")
+    finally:
+        node.close()
+
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()[1:]] == [
+        "ev1",
+        "pp1",
+        "bt2",
+        "bt1",
+    ]
 
 
 def test_an_unknown_mode_is_a_config_error(journal_path):
@@ -160,6 +196,19 @@ def test_list_with_a_journal_path_that_is_a_folder_is_a_config_error(tmp_path):
 
     assert result.exit_code == ConfigError.exit_code, result.output
     assert f"journal.path {tmp_path} is a folder, not a journal file" in result.output
+
+
+@pytest.mark.parametrize("run_id", ["bt2-SPX-random", "ev1"])
+def test_status_of_a_run_that_is_not_a_session_is_refused_before_redis_is_read(
+    journal_path, run_id
+):
+    # No Redis answers here; reading one for the trader "?" aborted the process when one did.
+    result = _bot(journal_path, "--set", "persistence.redis_port=1", "status", "--run", run_id)
+
+    assert result.exit_code == ConfigError.exit_code, result.output
+    assert f"The run {run_id} is a" in result.output
+    assert "not a paper or live session" in result.output
+    assert "bot runs list --mode paper" in result.output
 
 
 def test_status_with_a_journal_path_through_a_file_is_a_config_error(tmp_path):

@@ -14,6 +14,7 @@ from bot.app.status import format_status
 from bot.engine.journal import RunRecord
 from bot.engine.node_state import CacheState, Session
 from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
+from strategies import strategy_names
 from tests.fakes.waiting import kline_around, wait_for
 from tests.support.cli import KLINES, ROOT, bot_env, serve_binance
 
@@ -115,6 +116,30 @@ def test_a_tripped_kill_switch_and_stale_data_are_shown() -> None:
     assert "30.0 min ago (STALE: no new orders; stale after 5 min)" in text
     assert "Router: no decision yet" in text and "  none" in text
     assert "Last events (of 0):" in text
+
+
+def test_a_redis_holding_nothing_of_a_session_that_decided_leaves_its_state_unknown() -> None:
+    # Arrange: the session journalled a decision, but Redis holds nothing for its trader.
+    run = RunRecord("r1", "live", "BTCUSDT", "1m", "uniform", {})
+    decisions = pd.DataFrame(
+        {"policy": ["uniform"], "fallback": [False], "error": [None], "regime": [None]}
+        | {"experts": [{"trend": 1.0}], "weights": [dict.fromkeys(strategy_names(), 0.1)]},
+        index=pd.to_datetime(["2026-12-01T10:00:00Z"]),
+    )
+    empty = pd.DataFrame()
+    session = Session(run, "binance", "MMDREX-LIVE", 1, "gone", decisions, empty, empty)
+
+    # Act
+    text = format_status(
+        session, CacheState([], [], [], {}, {}), datetime(2026, 12, 1, 11, tzinfo=UTC)
+    )
+
+    # Assert
+    assert "Redis: no state for trader MMDREX-LIVE, though this session journalled 1" in text
+    assert "persistence.redis_host" in text
+    assert "Kill switch: armed" not in text and "no bar seen yet" not in text
+    assert "unknown (see Redis above)" in text
+    assert "Router: last decision 2026-12-01 10:00:00 UTC by uniform" in text  # the journal's
 
 
 def _status_with_last_bar_at(stamp: str, now: datetime) -> str:

@@ -35,7 +35,8 @@ def runs_list(
         )
     runs = []
     if path.is_file():  # listing must not create a journal
-        with Journal(path) as journal:
+        # Read only: a writer's open would upgrade an older file, and wait on a running node.
+        with Journal(path, read_only=True) as journal:
             runs = list_runs(journal, mode)
     if not runs:
         kind = f"{mode} runs" if mode else "runs"

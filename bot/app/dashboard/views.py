@@ -11,7 +11,14 @@ import pandas as pd
 
 from bot.app.explain import pnl_from_fills
 from bot.app.runs import Run, list_runs
-from bot.app.status import CLOCK_TOLERANCE, bar_age_text, data_age, held_back, position_rows
+from bot.app.status import (
+    CLOCK_TOLERANCE,
+    bar_age_text,
+    data_age,
+    held_back,
+    missing_state,
+    position_rows,
+)
 from bot.core.errors import ConfigError
 from bot.engine.journal import DecisionRecord, Journal, RunRecord
 from bot.engine.node_state import CacheState, Session
@@ -91,7 +98,10 @@ def status_view(
     session: Session, cache: CacheState | None, cache_error: str | None, now: datetime
 ) -> dict:
     """A paper or live node's state as `bot status` reads it; `cache` is None (and
-    `cache_error` says why) when Redis could not be read."""
+    `cache_error` says why) when Redis could not be read or holds nothing of the session."""
+    missing = None if cache is None else missing_state(session, cache)
+    if missing:
+        cache, cache_error = None, missing
     run = session.run
     view = {
         "run": _record_json(run),
