@@ -29,5 +29,5 @@ def dashboard(
     token = dashboard_token(host)  # before anything listens
     app = create_app(settings.journal.path, settings.persistence, token)
     where = "anyone with the token" if token else "this machine only"
-    typer.echo(f"Dashboard on http://{host}:{port}/ ({where}); Ctrl-C stops it.")
-    serve(app, host, port)
+    listening = f"Dashboard on http://{host}:{port}/ ({where}); Ctrl-C stops it."
+    serve(app, host, port, lambda: typer.echo(listening))  # said once bound, not before

@@ -64,9 +64,17 @@ def create_app(
     return app
 
 
-def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve until interrupted. No access log: a browser's first URL may carry the token."""
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+def serve(app: web.Application, host: str, port: int, listening: Callable[[], None]) -> None:
+    """Serve until interrupted, calling `listening` once bound; an address it cannot bind is
+    refused (ConfigError). No access log: a browser's first URL may carry the token."""
+    try:
+        web.run_app(app, host=host, port=port, access_log=None, print=lambda _: listening())
+    except OSError as exc:  # binding: the port taken, an address not this machine's, no such name
+        raise ConfigError(
+            f"The dashboard cannot listen on {host}:{port} ({exc.strerror or exc}). Pass another "
+            "--port if a program uses that one (another dashboard?), or a --host of this machine "
+            "(127.0.0.1, or 0.0.0.0 for all its addresses)."
+        ) from None
 
 
 async def _read(request: web.Request, read: Callable[[Journal], object]) -> object:
