@@ -216,6 +216,20 @@ def test_beyond_loopback_nothing_is_reachable_without_the_token(backtest, browse
     assert images and all(width > 0 for width in images)
 
 
+def test_on_loopback_a_request_naming_another_host_is_refused(backtest):
+    # Arrange: attacker.example is what a browser names for a page whose DNS was rebound to
+    # 127.0.0.1; the dashboard asks no token on loopback.
+    hosts = ("127.0.0.1", "localhost", "attacker.example")
+
+    # Act
+    with serve_dashboard(backtest["journal"], OFFLINE) as url:
+        port = url.rsplit(":", 1)[1]
+        codes = {host: _status(url + "/api/runs", {"Host": f"{host}:{port}"}) for host in hosts}
+
+    # Assert
+    assert codes == {"127.0.0.1": 200, "localhost": 200, "attacker.example": 403}
+
+
 def test_the_api_has_no_write_route(backtest):
     with serve_dashboard(backtest["journal"], OFFLINE) as url:
         codes = {

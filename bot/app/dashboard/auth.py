@@ -1,4 +1,5 @@
-"""The dashboard's token check, for a dashboard bound beyond 127.0.0.1.
+"""The dashboard's guards: a token for a dashboard bound beyond 127.0.0.1, and on loopback a
+check that the browser asked for this machine by name (`loopback_only`).
 
 The token comes from the environment only (`BOT_DASHBOARD_TOKEN`) and is never logged. Every
 route, pages, API and report files alike, asks for it in one of three ways:
@@ -70,3 +71,17 @@ def _remember(request: web.Request, token: str) -> web.StreamResponse:
     response = web.Response(status=302, headers={"Location": location})
     response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
     return response
+
+
+@web.middleware
+async def loopback_only(request: web.Request, handler) -> web.StreamResponse:
+    """Answer 403 to a request naming another host than this machine (its Host header): a web
+    page whose name its DNS points at 127.0.0.1 (DNS rebinding) must not read a loopback
+    dashboard, which asks for no token."""
+    if request.url.host not in LOOPBACK:
+        raise web.HTTPForbidden(
+            text=f"This dashboard answers to 127.0.0.1 and localhost only, not {request.host!r}: "
+            "open it as http://127.0.0.1:PORT/ (through an SSH tunnel from another machine), or "
+            f"bind it beyond loopback with {TOKEN_ENV} set."
+        )
+    return await handler(request)

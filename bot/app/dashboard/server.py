@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.app.dashboard.auth import token_middleware
+from bot.app.dashboard.auth import loopback_only, token_middleware
 from bot.app.dashboard.views import (
     decision_record,
     decision_view,
@@ -49,7 +49,8 @@ def create_app(
 ) -> web.Application:
     """The dashboard over the journal at `journal` and the Redis of `persistence`; with a
     `token`, every route asks for it."""
-    app = web.Application(middlewares=[_errors, *([token_middleware(token)] if token else [])])
+    guard = token_middleware(token) if token else loopback_only
+    app = web.Application(middlewares=[_errors, guard])
     app[JOURNAL], app[PERSISTENCE], app[ATTRIBUTORS] = journal, persistence, {}
     for path, page in PAGES.items():
         app.router.add_get(path, partial(_page, page))
