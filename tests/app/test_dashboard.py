@@ -230,6 +230,22 @@ def test_on_loopback_a_request_naming_another_host_is_refused(backtest):
     assert codes == {"127.0.0.1": 200, "localhost": 200, "attacker.example": 403}
 
 
+def test_a_report_serves_its_own_files_but_no_hidden_one(backtest):
+    # Arrange: a hidden file in the report folder (a report written with --out . beside a .env)
+    hidden = backtest["report"] / ".env"
+    hidden.write_text("SECRET=1\n")
+
+    # Act
+    try:
+        with serve_dashboard(backtest["journal"], OFFLINE) as url:
+            codes = [_status(f"{url}/reports/bt1/{name}") for name in ("metrics.txt", ".env")]
+    finally:
+        hidden.unlink()
+
+    # Assert
+    assert codes == [200, 404]
+
+
 def test_the_api_has_no_write_route(backtest):
     with serve_dashboard(backtest["journal"], OFFLINE) as url:
         codes = {
