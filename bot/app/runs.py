@@ -14,6 +14,7 @@ from bot.core.errors import ConfigError
 from bot.engine.backtest_request import backtest_run_id
 from bot.engine.journal import Journal, RunRecord
 
+MODES = ("backtest", "evaluate", "leaderboard", "paper", "live", "schedule", "operator")
 DECIDED_MODES = ("backtest", "paper", "live")  # the runs whose router decisions are journalled
 
 
@@ -32,13 +33,21 @@ class Run:
 
 
 def list_runs(journal: Journal, mode: str | None = None) -> list[Run]:
-    """Every run in the journal (of `mode` only, when given), newest first."""
+    """Every run in the journal (of `mode` only, when given; a mode no run can have is
+    refused), newest first."""
+    check_mode(mode)
     frame = journal.runs()
     if mode is not None:
         frame = frame[frame["mode"] == mode]
     frame = frame.assign(printed=[_printed_id(row) for row in frame.itertuples()])
     runs = [_run(printed, group) for printed, group in frame.groupby("printed", sort=False)]
     return sorted(runs, key=lambda run: run.started, reverse=True)
+
+
+def check_mode(mode: str | None) -> None:
+    """ConfigError for a mode no run can have (None: any)."""
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"mode {mode!r} is not a run mode: pass one of {', '.join(MODES)}.")
 
 
 def latest_decided_run(journal: Journal) -> RunRecord | None:

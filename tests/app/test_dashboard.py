@@ -337,6 +337,18 @@ def test_the_status_of_a_run_that_is_not_a_session_answers_404(tmp_path):
     assert "backtest-run is a backtest run, not a paper or live session" in error
 
 
+def test_runs_of_a_mode_no_run_can_have_answer_what_to_pass(tmp_path):
+    journal = tmp_path / "journal.sqlite"
+    with Journal(journal) as writer:
+        start(writer, "backtest-run")
+    with serve_dashboard(journal, OFFLINE) as url:
+        status, error = _answer(url + "/api/runs?mode=bogus")
+
+    # As `bot runs list --mode bogus` says, not an empty list.
+    assert status == 404
+    assert "mode 'bogus' is not a run mode: pass one of backtest" in error
+
+
 def _answer(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url) as answer:

@@ -123,7 +123,7 @@ def test_an_unknown_mode_is_a_config_error(journal_path):
     result = _bot(journal_path, "runs", "list", "--mode", "sim")
 
     assert result.exit_code == ConfigError.exit_code
-    assert "--mode sim is not a run mode" in result.output
+    assert "mode 'sim' is not a run mode" in result.output
 
 
 def test_the_printed_id_of_a_one_pair_backtest_resolves_to_its_run(journal_path):

@@ -5,14 +5,12 @@ from typing import Annotated
 
 import typer
 
-from bot.app.runs import Run, list_runs
+from bot.app.runs import MODES, Run, check_mode, list_runs
 from bot.core.errors import ConfigError
 from bot.core.report import text_table
 from bot.engine.journal import Journal
 
 runs_app = typer.Typer(help="The runs in the journal: backtests, evaluations, sessions.")
-
-MODES = ("backtest", "evaluate", "leaderboard", "paper", "live", "schedule", "operator")
 
 
 @runs_app.command("list")
@@ -25,8 +23,7 @@ def runs_list(
 ) -> None:
     """Every run in the journal, newest first: the id to pass to `bot explain` or `bot status`,
     its mode, symbols, policies, start time (UTC) and report folder."""
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"--mode {mode} is not a run mode: pass one of {', '.join(MODES)}.")
+    check_mode(mode)  # before the journal: no journal yet says nothing of a typo
     path = ctx.find_root().obj.settings().settings.journal.path
     if path.is_dir():
         raise ConfigError(
