@@ -158,10 +158,16 @@ async def _report_file(request: web.Request) -> web.FileResponse:
     path = (folder / request.match_info["path"]).resolve()
     if path.is_dir():
         path = path / "index.html"
-    # Only files inside the run's own report folder, whatever the path says.
-    if not path.is_relative_to(folder) or not path.is_file():
+    # Only files inside the run's own report folder, whatever the path says, and no hidden
+    # ones (an `--out .` report folder may hold a .env).
+    inside = path.is_relative_to(folder)
+    if not inside or not path.is_file() or _hidden(path.relative_to(folder)):
         raise web.HTTPNotFound(text=f"No file {request.match_info['path']!r} in {run_id}'s report.")
     return web.FileResponse(path)
+
+
+def _hidden(path: Path) -> bool:
+    return any(part.startswith(".") for part in path.parts)
 
 
 @web.middleware
