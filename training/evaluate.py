@@ -63,6 +63,7 @@ log = structlog.get_logger(__name__)
 # version's `build_policy` does not know yet is skipped.
 ROUTER_BASELINES = ("rule", "momentum")
 LGBM = "lgbm"  # the row of an `lgbm:<dir>` policy
+REPORT_JOURNAL = "journal.sqlite"  # the report's own backtest journal, replaced by a rerun
 
 
 def router_baselines() -> list[str]:
@@ -98,8 +99,8 @@ def run_evaluation(
     if not windows:
         raise DataError("Nothing to evaluate: no instruments were given.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    journal = out_dir / "journal.sqlite"
-    for stale in (journal, *out_dir.glob("journal.sqlite-*")):
+    journal = out_dir / REPORT_JOURNAL
+    for stale in (journal, *out_dir.glob(f"{REPORT_JOURNAL}-*")):
         stale.unlink(missing_ok=True)  # a rerun into the same folder rewrites the whole report
     methods = [f"model:{checkpoint}", "uniform", "best-expert", "random", *router_baselines()]
     methods += [*extra, *(f"single:{name}" for name in strategy_names() if singles)]

@@ -12,8 +12,9 @@ to the first expert in `EXPERTS` order.
 It fits on the train split and stops early on the validation split's multi-class log loss, with
 a fixed seed, one thread and LightGBM's deterministic mode, so a rerun writes the same model.
 The folder gets `model.txt`, the price fingerprint of the train and validation bars
-(`fingerprint.npy`, `bot.core.fingerprint`) and then `meta.json` (see `bot.model.lgbm`), with the
+(`fingerprint.npy`, `bot.core.fingerprint`) and `meta.json` (see `bot.model.lgbm`), with the
 dataset's provenance under `extra.dataset`: backtests flag in-sample runs as for a checkpoint.
+It is written whole or not at all, as a checkpoint is (`bot.core.staging`).
 """
 
 import json
@@ -30,6 +31,7 @@ from bot.core.configs import SEEDS, check_range, described
 from bot.core.digests import sha256_file
 from bot.core.errors import DataError
 from bot.core.fingerprint import FILE as FINGERPRINT
+from bot.core.staging import staged_folder
 from bot.model.checkpoint import _git_sha
 from bot.model.lgbm import FORMAT, KIND, META, MODEL, TREE_FEATURES, model_table
 from bot.model.lgbm import tree_features as tree_vector
@@ -39,6 +41,7 @@ from training.router_dataset import RouterDataset
 log = structlog.get_logger(__name__)
 
 TARGET = "expert with the highest mean window return of its strategies (ties: EXPERTS order)"
+LGBM_ENTRIES = frozenset({META, MODEL, FINGERPRINT})  # all a save writes
 
 
 @dataclass(frozen=True)
@@ -108,27 +111,27 @@ def save_model(
     booster, iterations: int, out_dir: Path, data: RouterDataset, config: LGBMConfig,
     validation: dict,
 ) -> Path:  # fmt: skip
-    """Write `booster` (its first `iterations` trees) and meta.json to `out_dir`; meta.json
-    goes last, so a folder without it is an unfinished save."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / META).unlink(missing_ok=True)
-    booster.save_model(str(folder / MODEL), num_iteration=iterations)
-    np.save(folder / FINGERPRINT, data.fingerprint())
-    meta = model_table() | {
-        "format": FORMAT,
-        "kind": KIND,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "target": TARGET,
-        "config": asdict(config),
-        "versions": {name: version(name) for name in ("lightgbm", "nautilus_trader")},
-        "git_sha": _git_sha(),
-        "files": {MODEL: sha256_file(folder / MODEL)},
-        "extra": {"dataset": data.provenance(), "validation": validation},
-    }
-    (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-    log.info("lightgbm router saved", path=str(folder), **validation)
-    return folder
+    """Write `booster` (its first `iterations` trees) and meta.json to `out_dir`, replacing the
+    LightGBM router there; returns the folder. Written whole in a hidden sibling first
+    (`staged_folder`), so a save that fails leaves an earlier model there as it was, and a
+    folder holding other files is refused (ConfigError) rather than written into."""
+    with staged_folder(out_dir, "LightGBM router", LGBM_ENTRIES) as folder:
+        booster.save_model(str(folder / MODEL), num_iteration=iterations)
+        np.save(folder / FINGERPRINT, data.fingerprint())
+        meta = model_table() | {
+            "format": FORMAT,
+            "kind": KIND,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "target": TARGET,
+            "config": asdict(config),
+            "versions": {name: version(name) for name in ("lightgbm", "nautilus_trader")},
+            "git_sha": _git_sha(),
+            "files": {MODEL: sha256_file(folder / MODEL)},
+            "extra": {"dataset": data.provenance(), "validation": validation},
+        }
+        (folder / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    log.info("lightgbm router saved", path=str(out_dir), **validation)
+    return Path(out_dir)
 
 
 def _params(config: LGBMConfig) -> dict:

@@ -257,6 +257,17 @@ def _read_meta(root: Path) -> dict:
     missing = [key for key in _KEYS if key not in meta]
     if missing:
         raise DataError(f"{path} lacks {', '.join(missing)}: edited or damaged; {_rebuild(root)}")
+    wrong = [key for key in ("config", "symbols", "stats") if not isinstance(meta[key], dict)]
+    if not wrong:  # each symbol's entry and its splits are read by key too
+        wrong = [
+            f"symbols.{symbol}"
+            for symbol, info in meta["symbols"].items()
+            if not isinstance(info, dict) or not isinstance(info.get("splits"), dict)
+        ]
+    if wrong:
+        raise DataError(
+            f"{path} holds no object at {', '.join(wrong)}: edited or damaged; {_rebuild(root)}"
+        )
     return meta
 
 

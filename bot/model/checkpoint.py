@@ -151,15 +151,25 @@ def load_checkpoint(
 
 
 def read_meta(directory: str | Path) -> dict:
-    """The checkpoint's meta.json, or CheckpointError when missing, unreadable, or without the
-    `model_config` and `extra` objects that callers read by key."""
-    return read_saved_meta(
+    """The checkpoint's meta.json, or CheckpointError when missing, unreadable, without the
+    `model_config` and `extra` objects that callers read by key, or with `feature_stats` or
+    `versions` neither an object nor null."""
+    meta = read_saved_meta(
         directory,
         what="a checkpoint",
         written_by="`bot train`",
         expected={"format": FORMAT},
         sections=("model_config", "extra"),
     )
+    # Read by key on loading too, but null is allowed: a model saved without feature stats.
+    for key in ("feature_stats", "versions"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise CheckpointError(
+                f"{Path(directory) / META} has no {key!r} object (found {meta[key]!r}): the file "
+                "was edited or damaged. Restore its original meta.json, or re-create it with "
+                "`bot train`."
+            )
+    return meta
 
 
 def _check_compatible(meta: dict, folder: Path) -> None:

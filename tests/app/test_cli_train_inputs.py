@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.app.cli import app
 from bot.core.saved_meta import PROJECT_ROOT
-from bot.engine.journal import Journal
+from bot.engine.journal import Journal, RunRecord
 
 SHIPPED = PROJECT_ROOT / "models" / "daily-equities"
 runner = CliRunner()
@@ -180,6 +180,7 @@ def test_a_report_out_holding_a_saved_model_is_refused_and_left_alone(env, check
         ["train", "data", "--symbols", "SPX", "--out", "{folder}"],
         ["train", "sft", "--out", "{folder}"],
         ["train", "ppo", "{checkpoint}", "--out", "{folder}"],
+        ["train", "lgbm", "--out", "{folder}"],  # was: its model.txt written over the user's
     ],
 )
 def test_an_out_holding_other_files_is_refused_before_the_run(env, tmp_path, checkpoint, command):
@@ -194,6 +195,30 @@ def test_an_out_holding_other_files_is_refused_before_the_run(env, tmp_path, che
     assert result.exit_code == 2, result.output
     assert "holds notes.txt" in " ".join(result.output.split())
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["train", "lgbm", "--out", "{folder}"], "model.txt"),
+        (["train", "sft", "--out", "{folder}"], "model.safetensors"),
+        (["train", "init", "{folder}"], "model.safetensors"),
+    ],
+)
+def test_an_out_holding_a_file_of_an_outputs_name_but_no_output_is_refused(
+    env, tmp_path, command, named
+):
+    # A user's own model.txt is not a LightGBM router: only a folder with the meta.json of the
+    # kind is replaced whole.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / named).write_text("precious")
+
+    result = _bot(env, *(arg.format(folder=folder) for arg in command))
+
+    assert result.exit_code == 2, result.output
+    assert f"holds {named} but no" in " ".join(result.output.split())
+    assert (folder / named).read_text() == "precious"
 
 
 def test_ppo_overwrites_an_earlier_checkpoint_but_not_its_own_start(
@@ -271,3 +296,47 @@ def test_a_checkpoint_meta_with_a_dataset_not_an_object_is_a_checkpoint_error(
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())
     assert f"{checkpoint / 'meta.json'} has no 'extra.{key}' object (found {value!r})" in message
+
+
+def test_an_evaluation_out_holding_the_bots_journal_is_refused(env, tmp_path, checkpoint):
+    # Arrange: `bot evaluate ... --out var`, where journal.path is var/journal.sqlite; the report
+    # replaces its folder's journal.sqlite, which would delete every recorded run.
+    journal = Path(env["BOT__JOURNAL__PATH"])
+    with Journal(journal) as opened:
+        opened.start_run(RunRecord("live-1", "live", "SPX", "1d", "uniform"))
+
+    # Act
+    result = _bot(env, "evaluate", checkpoint, "--dataset", "ds", "--out", journal.parent)
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert f"holds the bot's journal {journal}" in " ".join(result.output.split())
+    with Journal(journal) as opened:
+        assert list(opened.runs()["run_id"]) == ["live-1"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("feature_stats", "stats"), ("versions", [1])])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["models", "add", "{ckpt}"],
+        ["train", "ppo", "{ckpt}"],
+        ["evaluate", "{ckpt}", "--symbols", "SPX"],
+    ],
+)
+def test_a_checkpoint_meta_field_of_the_wrong_type_is_a_checkpoint_error(
+    env, tmp_path, key, value, command
+):
+    # Arrange: a whole checkpoint (weights too), its meta.json hand-edited
+    checkpoint = Path(shutil.copytree(SHIPPED, tmp_path / "edited"))
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    (checkpoint / "meta.json").write_text(json.dumps(meta | {key: value}))
+
+    # Act
+    result = _bot(env, *(arg.format(ckpt=checkpoint) for arg in command))
+
+    # Assert: no AttributeError traceback; the file and the key are named
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{checkpoint / 'meta.json'} has no {key!r} object (found {value!r})" in message
+    assert not (tmp_path / "var" / "registry").exists()

@@ -111,6 +111,13 @@ def _swap_chart(root: Path) -> None:
 DAMAGE = {
     "meta.json truncated": (lambda root: _truncate(root / "meta.json"), "meta.json"),
     "stats deleted": (lambda root: _edit_meta(root, lambda m: m.pop("stats")), "meta.json"),
+    # Was: an AttributeError traceback, or loaded as if the symbol had no splits.
+    "stats not an object": (lambda root: _edit_meta(root, lambda m: m.update(stats="x")), "stats"),
+    "symbols a list": (lambda root: _edit_meta(root, lambda m: m.update(symbols=[])), "symbols"),
+    "splits not an object": (
+        lambda root: _edit_meta(root, lambda m: m["symbols"]["SYN"].update(splits=None)),
+        "symbols.SYN",
+    ),
     "samples truncated": (lambda root: _truncate(root / "samples.parquet"), "samples.parquet"),
     "samples deleted": (lambda root: (root / "samples.parquet").unlink(), "samples.parquet"),
     "features truncated": (lambda root: _truncate(root / "features.npy"), "features.npy"),

@@ -122,6 +122,29 @@ def test_a_corrupt_or_missing_model_is_a_clear_config_error(model_dir, tmp_path)
         build_policy(PolicySpec(f"lgbm:{tmp_path / 'nowhere'}"), load_policy)
 
 
+def test_a_failed_retrain_leaves_the_earlier_model_as_it_was(
+    dataset, model_dir, tmp_path, monkeypatch
+):
+    # Arrange: a save interrupted midway, once model.txt is written
+    earlier = tmp_path / "earlier"
+    shutil.copytree(model_dir, earlier)
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RouterDataset, "fingerprint", interrupted)
+
+    # Act
+    with pytest.raises(KeyboardInterrupt):
+        train_lgbm(dataset, earlier, SMALL)
+
+    # Assert: the earlier model whole (was: meta.json deleted, model.txt replaced), nothing beside
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["earlier"]
+    build_policy(PolicySpec(f"lgbm:{earlier}"), load_policy)
+
+
 def test_the_router_refuses_a_model_that_does_not_load_instead_of_falling_back(tmp_path):
     with pytest.raises(CheckpointError, match="No meta.json") as refused:
         GuardedPolicy(PolicySpec(f"lgbm:{tmp_path}"), "uniform", 5.0, load_policy)

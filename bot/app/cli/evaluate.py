@@ -127,13 +127,20 @@ def evaluate(
             "--system llmoe."
         )
     from training.eval_windows import test_windows
-    from training.evaluate import run_evaluation
+    from training.evaluate import REPORT_JOURNAL, run_evaluation
 
     settings = _settings(ctx)
     base = base_request(settings)
     parallel = parallel_of(workers, ray_address)
     folder = out or settings.backtest.report_dir / f"evaluate-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     check_output_folder(folder, "--out")  # before the run is journalled and the work starts
+    if (folder / REPORT_JOURNAL).resolve() == settings.journal.path.resolve():
+        # The report replaces its own journal there: that would delete every recorded run.
+        raise ConfigError(
+            f"--out {folder} holds the bot's journal {settings.journal.path} (journal.path), "
+            f"and an evaluation report replaces the {REPORT_JOURNAL} in its folder: every "
+            "recorded run would be lost. Choose a new or empty folder, e.g. reports/evaluate."
+        )
     if symbols is None:
         if start or end or allow_in_sample:
             raise ConfigError(

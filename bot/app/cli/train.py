@@ -13,6 +13,7 @@ import typer
 
 from bot.core.errors import ConfigError
 from bot.core.report import check_output_folder
+from bot.core.saved_meta import saved_kind
 from bot.core.settings import Settings
 from bot.core.staging import check_replaceable
 
@@ -57,17 +58,24 @@ def _given(**options):
 def _output(
     path: Path,
     kind: str,
-    owns: frozenset[str] | None,
+    owns: frozenset[str],
     start: Path | None = None,
     option: str = "--out",
 ) -> Path:
     """`path`, refused (ConfigError) before any work when no folder can be written there, when it
     holds a saved folder of another kind, or other files than the `owns` entries of a save
-    that replaces the whole folder (`bot.core.staging`), or when it is `start`, the checkpoint
-    the run starts from. Overwriting the same kind is allowed."""
+    that replaces the whole folder (`bot.core.staging`), or files of those names but no saved
+    `kind` (a user's own model.txt), or when it is `start`, the checkpoint the run starts from.
+    Overwriting the same kind is allowed."""
     check_output_folder(path, option, replaces=kind)
-    if owns is not None:
-        check_replaceable(path, kind, owns)
+    check_replaceable(path, kind, owns)
+    held = sorted(entry.name for entry in path.iterdir()) if path.is_dir() else []
+    if held and saved_kind(path) != kind:
+        raise ConfigError(
+            f"{option} {path} holds {', '.join(held[:5])} but no {kind} (no readable meta.json "
+            f"of one), and writing a {kind} replaces the whole folder: choose a new or empty "
+            f"folder, or delete {path} first if it is a damaged {kind} you mean to replace."
+        )
     if start is not None and path.resolve() == start.resolve():
         raise ConfigError(
             f"{option} {path} is the checkpoint this run starts from; writing there would replace "
@@ -221,12 +229,12 @@ def train_lgbm(
 ) -> None:
     """Fit the LightGBM router baseline (`--policy lgbm:DIR`) on a dataset's train split."""
     from bot.model.lgbm import read_meta
-    from training.lgbm import LGBMConfig, train_lgbm
+    from training.lgbm import LGBM_ENTRIES, LGBMConfig, train_lgbm
     from training.router_dataset import RouterDataset
 
     config = LGBMConfig(seed=seed)
     settings = _settings(ctx)
-    folder = _output(out or _stamped(settings, "lgbm"), "LightGBM router", None)  # writes in place
+    folder = _output(out or _stamped(settings, "lgbm"), "LightGBM router", LGBM_ENTRIES)
     data = RouterDataset.load(dataset or settings.train.dataset)
     path = train_lgbm(data, folder, config)
     _echo_checkpoint(path, read_meta(path))
