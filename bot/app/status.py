@@ -62,8 +62,16 @@ def format_status(session: Session, cache: CacheState, now: datetime) -> str:
 
 
 def missing_state(session: Session, cache: CacheState) -> str | None:
-    """Why `cache` cannot be the session's state: Redis holds nothing for its trader although
-    the session journalled decisions (a node saves its state at every bar); None otherwise."""
+    """Why `cache` cannot be the session's state: a later session of its trader has replaced it
+    in Redis, or Redis holds nothing for its trader although the session journalled decisions
+    (a node saves its state at every bar); None otherwise."""
+    if session.superseded_by:
+        return (
+            f"the state of trader {session.trader_id} there is the later session "
+            f"{session.superseded_by}'s; this session's own is not kept. Its equity, kill switch "
+            f"and positions are unknown; `bot status --run {session.superseded_by}` shows the "
+            "state Redis holds."
+        )
     if session.decisions.empty or any(
         (cache.positions, cache.orders, cache.accounts, cache.router, cache.guard)
     ):

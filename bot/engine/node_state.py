@@ -109,13 +109,15 @@ class Session:
     decisions: pd.DataFrame
     fills: pd.DataFrame
     events: pd.DataFrame
+    # A later session of the same trader, whose state has replaced this one's in Redis.
+    superseded_by: str | None = None
 
 
 def latest_session(journal: Journal, run_id: str | None = None) -> Session:
     """The session `run_id`, or the newest paper or live run; ConfigError when there is none."""
+    runs = journal.runs()
+    sessions = runs[runs["mode"].isin(SESSION_MODES)]
     if run_id is None:
-        runs = journal.runs()
-        sessions = runs[runs["mode"].isin(SESSION_MODES)]
         if sessions.empty:
             raise ConfigError(
                 f"The journal {journal.path} holds no paper or live session yet: start one with "
@@ -124,8 +126,11 @@ def latest_session(journal: Journal, run_id: str | None = None) -> Session:
         run_id = sessions["run_id"].iloc[-1]
     run = journal.run(run_id)
     events = journal.events(run_id)
-    started = events[events["kind"] == NODE_STARTED_EVENT]["payload"]
-    node = started.iloc[-1] if len(started) else {}
+    node = _node(events)
+    trader_id = _trader(run, node)
+    later = sessions["run_id"].tolist()
+    later = later[later.index(run_id) + 1 :] if run_id in later else []
+    newer = [other for other in later if _trader_of(journal, other) == trader_id]
     stopped = (events["kind"] == NODE_STOPPED_EVENT).any()
     failed = (events["kind"] == NODE_START_FAILED_EVENT).any()
     # Running once the trader of the latest start ran (a retry journals another node_started).
@@ -136,13 +141,28 @@ def latest_session(journal: Journal, run_id: str | None = None) -> Session:
     return Session(
         run=run,
         venue=node.get("venue", "?"),
-        trader_id=node.get("trader_id") or DEFAULT_TRADER_IDS.get(run.mode, "?"),
+        trader_id=trader_id,
         pid=pid,
         state=ended or _process_state(pid, node.get("host"), trading),
         decisions=journal.decisions(run_id),
         fills=journal.fills(run_id),
         events=events,
+        superseded_by=newer[-1] if newer else None,
     )
+
+
+def _node(events: pd.DataFrame) -> dict:
+    # What the session's latest start journalled: venue, trader id, process.
+    started = events[events["kind"] == NODE_STARTED_EVENT]["payload"]
+    return started.iloc[-1] if len(started) else {}
+
+
+def _trader(run: RunRecord, node: dict) -> str:
+    return node.get("trader_id") or DEFAULT_TRADER_IDS.get(run.mode, "?")
+
+
+def _trader_of(journal: Journal, run_id: str) -> str:
+    return _trader(journal.run(run_id), _node(journal.events(run_id)))
 
 
 def _last_index(mask: pd.Series) -> int:

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from bot.app.status import format_status
-from bot.engine.journal import RunRecord
-from bot.engine.node_state import CacheState, Session
+from bot.engine.journal import Journal, RunRecord
+from bot.engine.node_state import CacheState, Session, latest_session
+from bot.engine.persistence import NODE_STARTED_EVENT
 from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
 from strategies import strategy_names
 from tests.fakes.waiting import kline_around, wait_for
@@ -209,3 +210,27 @@ def test_a_strategy_held_back_says_why_until_it_fills_again() -> None:
     # Assert
     assert f"Held back: LongOnly since 2026-12-01 10:00:00 UTC: {reason}" in text
     assert "Held back: MACross" not in text
+
+
+def test_an_earlier_session_whose_trader_a_later_one_reused_leaves_its_state_unknown(
+    tmp_path: Path,
+) -> None:
+    # Arrange: two paper sessions of trader MMDREX-001, then a live one of another trader.
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        for n, (run_id, mode, trader) in enumerate(
+            [("p1", "paper", "MMDREX-001"), ("p2", "paper", "MMDREX-001"), ("l1", "live", "L-1")]
+        ):
+            journal.start_run(RunRecord(run_id, mode, "BTCUSDT", "1m", "uniform", {}))
+            journal.record_event(run_id, n, NODE_STARTED_EVENT, {"trader_id": trader})
+
+        # Act
+        earlier, later = latest_session(journal, "p1"), latest_session(journal, "p2")
+    text = format_status(
+        earlier, CacheState([], [], [], {}, {"last_bar": {"ts": 1, "equity": 1e5, "close": 1.0}}),
+        datetime(2026, 12, 1, 11, tzinfo=UTC),
+    )  # fmt: skip
+
+    # Assert: Redis holds p2's state, which is not p1's.
+    assert (earlier.superseded_by, later.superseded_by) == ("p2", None)
+    assert "Redis: the state of trader MMDREX-001 there is the later session p2's" in text
+    assert "unknown (see Redis above)" in text and "Equity" not in text
