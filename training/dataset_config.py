@@ -55,7 +55,9 @@ class DatasetConfig:
         "per CPU, 1 runs everything serially in this process.",
         0,
     )
-    image_size: int = described("Chart view side in pixels, a multiple of 28.", 224)
+    image_size: int = described(
+        "Chart view side in pixels, a multiple of 28 (56 or more for the compact backbone).", 224
+    )
     alpha: float = described("Share of the chart that the local view zooms into.", 0.25)
     catalog: str | None = described("Catalog directory with imported bars, if any.", None)
     data_policy: str = described(

@@ -9,7 +9,8 @@ import torch
 from accelerate import Accelerator
 from tqdm import tqdm
 
-from bot.core.errors import CheckpointError, DataError
+from bot.core.errors import CheckpointError, ConfigError, DataError
+from bot.model.backbones import COMPACT_MIN_IMAGE_SIZE
 from bot.model.checkpoint import load_checkpoint
 from bot.model.router_model import ModelConfig, RouterModel
 from training.router_dataset import RouterDataset
@@ -45,10 +46,13 @@ def start_model(
 ) -> tuple[RouterModel, dict]:
     """A fresh model for a ModelConfig, or the checkpoint at `init` (its hf base model read from
     `hf_model_dir` when given) after checking that it was trained on inputs this dataset gives
-    (same feature statistics, when it has any)."""
+    (same feature statistics, when it has any), and that its backbone can read the dataset's
+    charts."""
     if isinstance(init, ModelConfig):
+        _check_image_size(init, dataset)
         return RouterModel(init), {}
     model, meta, stats = load_checkpoint(init, hf_model_dir=hf_model_dir)
+    _check_image_size(model.config, dataset)
     if stats is not None and stats.to_dict() != dataset.stats.to_dict():
         trained = meta["extra"].get("dataset", {}).get("path", "another dataset")
         raise CheckpointError(
@@ -57,6 +61,17 @@ def start_model(
             "(no --init), or train on the dataset the checkpoint came from."
         )
     return model, meta
+
+
+def _check_image_size(config: ModelConfig, dataset: RouterDataset) -> None:
+    size = dataset.config.image_size
+    if config.backbone == "compact" and size < COMPACT_MIN_IMAGE_SIZE:
+        raise ConfigError(
+            f"The dataset at {dataset.root} has {size}-px charts, but the compact backbone's "
+            f"chart network needs at least {COMPACT_MIN_IMAGE_SIZE} px. Rebuild the dataset with "
+            f"`bot train data --image-size {COMPACT_MIN_IMAGE_SIZE}` (or larger), or use the hf "
+            "backbone (`bot train sft --backbone hf`), whose processor resizes the charts."
+        )
 
 
 class EncodedSamples:

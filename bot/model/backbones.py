@@ -28,6 +28,9 @@ HASHED_DIM = 512
 _WORD = re.compile(r"[a-z]+")
 _NUMBER = re.compile(r"[-+]?\d[\d.,]*%?")
 _JUDGEMENT = "Market summary:"
+# The compact chart network's strided convolutions need a 36-px side; 56 is the smallest chart
+# side (a multiple of 28, `bot.core.observation.PATCH`) they take. The hf processor resizes any.
+COMPACT_MIN_IMAGE_SIZE = 56
 
 
 def text_key(summary: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import structlog
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from bot.core import fingerprint
@@ -121,16 +121,11 @@ def load_checkpoint(
     training. Raises CheckpointError for a missing or corrupt checkpoint or a mismatched
     table/schema."""
     folder = Path(directory)
-    meta = read_meta(folder)
-    _check_compatible(meta, folder)
-    _check_files(meta, folder)
+    meta = verify_checkpoint(folder)
+    config, stats = _config_and_stats(meta, folder)
+    if hf_model_dir and config.backbone == "hf":
+        config = replace(config, hf_model_dir=str(hf_model_dir))
     try:
-        config = ModelConfig.from_dict(_as_config(meta["model_config"]))
-        if hf_model_dir and config.backbone == "hf":
-            config = replace(config, hf_model_dir=str(hf_model_dir))
-        stats = (
-            None if meta["feature_stats"] is None else FeatureStats.from_dict(meta["feature_stats"])
-        )
         adapter = folder / ADAPTER if config.backbone == "hf" else None
         model = RouterModel(config, adapter_dir=adapter)
     except (ConfigError, KeyError, TypeError, ValueError) as error:
@@ -142,12 +137,27 @@ def load_checkpoint(
         else:
             _load_hf_tensors(model, tensors)
     except (SafetensorError, RuntimeError, OSError) as error:
-        raise CheckpointError(
-            f"Checkpoint weights {folder / WEIGHTS} do not load: {error}. Re-create the "
-            "checkpoint (`bot train init` or retrain)."
-        ) from error
+        raise _unloadable(folder, error) from error
     model.eval()
     return model, meta, stats
+
+
+def verify_checkpoint(directory: str | Path) -> dict:
+    """The checkpoint's meta, after every check of `load_checkpoint` that builds no model (so
+    cheap for an hf one too): meta.json, the strategy table and feature schema, the sha-256 of
+    every weights file, the fingerprint, the model config, the feature stats and the weights
+    file's safetensors header. Raises CheckpointError, naming the file, where loading would."""
+    folder = Path(directory)
+    meta = read_meta(folder)
+    _check_compatible(meta, folder)
+    _check_files(meta, folder)
+    _config_and_stats(meta, folder)
+    try:
+        with safe_open(folder / WEIGHTS, "pt"):
+            pass
+    except (SafetensorError, OSError) as error:
+        raise _unloadable(folder, error) from error
+    return meta
 
 
 def read_meta(directory: str | Path) -> dict:
@@ -170,6 +180,22 @@ def read_meta(directory: str | Path) -> dict:
                 "`bot train`."
             )
     return meta
+
+
+def _config_and_stats(meta: dict, folder: Path) -> tuple[ModelConfig, FeatureStats | None]:
+    try:
+        config = ModelConfig.from_dict(_as_config(meta["model_config"]))
+        saved = meta["feature_stats"]
+        return config, None if saved is None else FeatureStats.from_dict(saved)
+    except (ConfigError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"Checkpoint {folder} cannot be rebuilt: {error}") from error
+
+
+def _unloadable(folder: Path, error: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"Checkpoint weights {folder / WEIGHTS} do not load: {error}. Re-create the "
+        "checkpoint (`bot train init` or retrain)."
+    )
 
 
 def _check_compatible(meta: dict, folder: Path) -> None:

@@ -12,7 +12,7 @@ Capital for strategy a of expert k is w_k · pi_k(a); the 11 fractions, in strat
 sum to 1. The backbones live in `bot.model.backbones`.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -79,13 +79,38 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        """The config saved by `to_dict`; unknown keys are refused. A config saved before
-        `regime_routing` existed had a plain router: it loads as `regime_routing=False`."""
+        """The config saved by `to_dict`; unknown keys and values of another type than the
+        field's (ConfigError naming it) are refused. A config saved before `regime_routing`
+        existed had a plain router: it loads as `regime_routing=False`."""
+        for spec in fields(cls):
+            if spec.name in data and not _of_type(data[spec.name], spec.type):
+                raise ConfigError(
+                    f"ModelConfig.{spec.name} is {data[spec.name]!r}, not a "
+                    f"{_TYPE_NAMES.get(spec.type, 'list of strings')}: the saved config was edited "
+                    "or damaged. Restore the original, or re-create the checkpoint."
+                )
         return from_saved(
             cls,
             {"regime_routing": False, **data},
             "the checkpoint was written by another version; re-create it with this one.",
         )
+
+
+_TYPE_NAMES = {str: "string", int: "whole number", float: "number", bool: "true or false"}
+
+
+def _of_type(value, kind) -> bool:
+    """Whether a value read from JSON is of a ModelConfig field's type: bool is no int, an int
+    is a float, a list of strings is a tuple[str, ...]."""
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in (str, bool):
+        return isinstance(value, kind)
+    if kind == tuple[str, ...]:
+        return isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    raise TypeError(f"no check for a saved value of type {kind}: add one here")
 
 
 @dataclass

@@ -340,3 +340,28 @@ def test_a_checkpoint_meta_field_of_the_wrong_type_is_a_checkpoint_error(
     message = " ".join(result.output.split())
     assert f"{checkpoint / 'meta.json'} has no {key!r} object (found {value!r})" in message
     assert not (tmp_path / "var" / "registry").exists()
+
+
+@pytest.mark.parametrize("where", [["--dataset", "ds"], ["--symbols", "SPX"]])
+def test_evaluate_refuses_corrupt_weights_before_anything_is_journalled_or_written(
+    env, tmp_path, where
+):
+    # Arrange: a whole checkpoint whose weights changed after it was saved
+    checkpoint = Path(shutil.copytree(SHIPPED, tmp_path / "damaged"))
+    weights = checkpoint / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    out = tmp_path / "report"
+
+    # Act
+    result = _bot(env, "evaluate", checkpoint, *where, "--out", out)
+
+    # Assert: named, with what to do; no run journalled, no report folder, no LightGBM row
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"Checkpoint file {weights} is corrupt" in message
+    assert "copy it again or re-create the checkpoint" in message
+    assert "--policy" not in message
+    assert not out.exists()
+    assert not (tmp_path / "journal.sqlite").exists()

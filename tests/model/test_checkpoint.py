@@ -5,9 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from bot.core.digests import sha256_file
 from bot.core.errors import CheckpointError, ConfigError
 from bot.core.features import FEATURE_NAMES, LOOKBACK, FeatureStats
-from bot.model.checkpoint import init_checkpoint, load_checkpoint, save_checkpoint
+from bot.model.checkpoint import (
+    init_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from bot.model.router_model import ModelConfig, RouterModel
 
 HASHED = ModelConfig(text_encoder="hashed", hidden_size=64)
@@ -84,6 +90,30 @@ def test_corrupt_weights_are_refused(checkpoint):
     weights.write_bytes(bytes(data))
 
     with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(checkpoint)
+
+
+def test_verify_checks_the_weights_without_building_the_model(checkpoint, monkeypatch):
+    # Arrange: weights cut short, their digest rewritten to match, and no model may be built
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    _edit_meta(checkpoint, files={"model.safetensors": sha256_file(weights)})
+    monkeypatch.setattr("bot.model.checkpoint.RouterModel", None)
+
+    # Act / Assert
+    with pytest.raises(CheckpointError, match=f"weights {weights} do not load"):
+        verify_checkpoint(checkpoint)
+
+
+def test_verify_returns_the_meta_of_a_sound_checkpoint(checkpoint):
+    assert verify_checkpoint(checkpoint)["model_config"] == HASHED.to_dict()
+
+
+def test_a_model_config_value_of_the_wrong_type_is_refused_at_load(checkpoint):
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    _edit_meta(checkpoint, model_config=meta["model_config"] | {"gradient_checkpointing": "big"})
+
+    with pytest.raises(CheckpointError, match="ModelConfig.gradient_checkpointing is 'big'"):
         load_checkpoint(checkpoint)
 
 

@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from bot.core.errors import ConfigError
-from bot.model.backbones import hashed_embedding, minilm_dir, text_key
+from bot.core.features import FEATURE_NAMES
+from bot.core.observation import PATCH
+from bot.model.backbones import (
+    COMPACT_MIN_IMAGE_SIZE,
+    CompactBackbone,
+    hashed_embedding,
+    minilm_dir,
+    text_key,
+)
 from bot.model.router_model import EXPERT_ROWS, REGIMES, ModelConfig, RouterHeads, RouterModel
 from strategies import EXPERTS, STRATEGIES
 
@@ -148,3 +156,41 @@ def test_a_config_saved_before_regime_routing_loads_as_a_plain_router():
     del saved["regime_routing"]
 
     assert not ModelConfig.from_dict(saved).regime_routing
+
+
+def test_the_compact_chart_network_takes_charts_from_its_minimum_size():
+    # Arrange: the smallest valid chart side (a multiple of PATCH) and the one below it
+    charts = CompactBackbone(64, "hashed", len(FEATURE_NAMES)).charts
+    smallest = torch.zeros(1, 3, COMPACT_MIN_IMAGE_SIZE, COMPACT_MIN_IMAGE_SIZE, dtype=torch.uint8)
+    below = COMPACT_MIN_IMAGE_SIZE - PATCH
+
+    # Act
+    encoded = charts(smallest)
+
+    # Assert
+    assert encoded.shape == (1, charts.out_dim)
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
+        charts(torch.zeros(1, 3, below, below, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("gradient_checkpointing", "big", "is 'big', not a true or false"),  # was: used as true
+        ("hidden_size", 64.5, "is 64.5, not a whole number"),  # was: a float width
+        ("lora_targets", "q_proj", "is 'q_proj', not a list of strings"),  # was: 6 letters
+        ("lora_dropout", "x", "is 'x', not a number"),
+        ("hf_model_dir", 3, "is 3, not a string"),
+    ],
+)
+def test_a_saved_model_config_value_of_the_wrong_type_is_refused(key, value, named):
+    saved = ModelConfig(text_encoder="hashed").to_dict()
+
+    with pytest.raises(ConfigError, match=f"ModelConfig.{key} {named}"):
+        ModelConfig.from_dict({**saved, key: value})
+
+
+def test_a_saved_whole_number_loads_into_a_float_field():
+    saved = ModelConfig(text_encoder="hashed").to_dict() | {"lora_dropout": 0}
+
+    assert ModelConfig.from_dict(saved).lora_dropout == 0

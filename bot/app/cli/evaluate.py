@@ -126,6 +126,7 @@ def evaluate(
             f"--system {system} with checkpoint {checkpoint}: use --system mmdrex CHECKPOINT or "
             "--system llmoe."
         )
+    from bot.model.checkpoint import verify_checkpoint
     from training.eval_windows import test_windows
     from training.evaluate import REPORT_JOURNAL, run_evaluation
 
@@ -141,6 +142,9 @@ def evaluate(
             f"and an evaluation report replaces the {REPORT_JOURNAL} in its folder: every "
             "recorded run would be lost. Choose a new or empty folder, e.g. reports/evaluate."
         )
+    # The whole checkpoint is checked (digests, config, weights) before anything is journalled
+    # or written: a corrupt one is refused here, not after the LightGBM row and backtests start.
+    verify_checkpoint(checkpoint)
     if symbols is None:
         if start or end or allow_in_sample:
             raise ConfigError(

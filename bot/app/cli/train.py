@@ -112,9 +112,13 @@ def train_data(
         str | None,
         typer.Option(help="Validation and test start dates for every symbol: VAL,TEST (ISO)."),
     ] = None,
-    image_size: Annotated[int, typer.Option(help="Chart side in pixels (x28).")] = 224,
+    image_size: Annotated[
+        int,
+        typer.Option(help="Chart side in pixels: a multiple of 28, and 56 or more for compact."),
+    ] = 224,
 ) -> None:
     """Build the leak-free training dataset (observations, labels, strategy return paths)."""
+    from bot.model.backbones import COMPACT_MIN_IMAGE_SIZE
     from training.dataset import DATASET_ENTRIES, build_dataset
     from training.dataset_config import DatasetConfig
 
@@ -136,6 +140,11 @@ def train_data(
         counts = " ".join(f"{name}={s['samples']}" for name, s in info["splits"].items())
         test = info["splits"].get("test", {}).get("first_decision", "(none)")
         typer.echo(f"  {symbol:<8} {counts}  test from {test}")
+    if config.image_size < COMPACT_MIN_IMAGE_SIZE:
+        typer.echo(
+            f"Note: {config.image_size}-px charts train only the hf backbone; the compact one "
+            f"needs --image-size {COMPACT_MIN_IMAGE_SIZE} or more."
+        )
 
 
 @train_app.command("sft")
