@@ -64,6 +64,8 @@ log = structlog.get_logger(__name__)
 ROUTER_BASELINES = ("rule", "momentum")
 LGBM = "lgbm"  # the row of an `lgbm:<dir>` policy
 REPORT_JOURNAL = "journal.sqlite"  # the report's own backtest journal, replaced by a rerun
+SUMMARY = "evaluation.json"
+REPORT_ENTRIES = frozenset({REPORT_JOURNAL, SUMMARY})  # either marks an evaluation's folder
 
 
 def router_baselines() -> list[str]:
@@ -127,7 +129,7 @@ def run_evaluation(
         report, draws[w.symbol] = _instrument_report(mine, w, journal, horizon, out_dir / w.symbol)
         instruments[w.symbol] = report
     summary = _summary(instruments, draws)
-    (out_dir / "evaluation.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
     flat = {f"{s}/{row}": d for s, rows in draws.items() for row, d in rows.items()}
     np.savez_compressed(out_dir / "bootstrap.npz", **flat)
     (out_dir / "table.txt").write_text(summary["table"] + "\n")

@@ -315,6 +315,21 @@ def test_an_evaluation_out_holding_the_bots_journal_is_refused(env, tmp_path, ch
         assert list(opened.runs()["run_id"]) == ["live-1"]
 
 
+def test_an_evaluation_out_holding_other_files_is_refused(env, tmp_path, checkpoint):
+    # Arrange: a folder of the user's files.
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+
+    # Act
+    result = _bot(env, "evaluate", checkpoint, "--dataset", "ds", "--out", folder)
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "holds notes.txt but no evaluation report" in " ".join(result.output.split())
+    assert [entry.name for entry in folder.iterdir()] == ["notes.txt"]
+
+
 @pytest.mark.parametrize(("key", "value"), [("feature_stats", "stats"), ("versions", [1])])
 @pytest.mark.parametrize(
     "command",

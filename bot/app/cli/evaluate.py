@@ -128,20 +128,14 @@ def evaluate(
         )
     from bot.model.checkpoint import verify_checkpoint
     from training.eval_windows import test_windows
-    from training.evaluate import REPORT_JOURNAL, run_evaluation
+    from training.evaluate import run_evaluation
 
     settings = _settings(ctx)
     base = base_request(settings)
     parallel = parallel_of(workers, ray_address)
     folder = out or settings.backtest.report_dir / f"evaluate-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     check_output_folder(folder, "--out")  # before the run is journalled and the work starts
-    if (folder / REPORT_JOURNAL).resolve() == settings.journal.path.resolve():
-        # The report replaces its own journal there: that would delete every recorded run.
-        raise ConfigError(
-            f"--out {folder} holds the bot's journal {settings.journal.path} (journal.path), "
-            f"and an evaluation report replaces the {REPORT_JOURNAL} in its folder: every "
-            "recorded run would be lost. Choose a new or empty folder, e.g. reports/evaluate."
-        )
+    _check_report_folder(folder, settings.journal.path)
     # The whole checkpoint is checked (digests, config, weights) before anything is journalled
     # or written: a corrupt one is refused here, not after the LightGBM row and backtests start.
     verify_checkpoint(checkpoint)
@@ -170,6 +164,26 @@ def evaluate(
         checkpoint, windows, folder, horizon=horizon, base=base, parallel=parallel, extra=extra
     )
     _echo_summary(summary, folder)
+
+
+def _check_report_folder(folder: Path, journal: Path) -> None:
+    """ConfigError unless `folder` is new, empty or an evaluation report (a rerun rewrites it
+    whole), and unless it holds the bot's `journal`, which the report's own would replace."""
+    from training.evaluate import REPORT_ENTRIES, REPORT_JOURNAL
+
+    if (folder / REPORT_JOURNAL).resolve() == journal.resolve():
+        raise ConfigError(
+            f"--out {folder} holds the bot's journal {journal} (journal.path), and an "
+            f"evaluation report replaces the {REPORT_JOURNAL} in its folder: every recorded run "
+            "would be lost. Choose a new or empty folder, e.g. reports/evaluate."
+        )
+    held = sorted(entry.name for entry in folder.iterdir()) if folder.is_dir() else []
+    if held and not REPORT_ENTRIES & set(held):
+        raise ConfigError(
+            f"--out {folder} holds {', '.join(held[:5])} but no evaluation report, and an "
+            "evaluation writes its report files and a folder per instrument there (replacing "
+            "any of the same names): choose a new or empty folder, or an earlier evaluation's."
+        )
 
 
 def _journal_evaluation(
