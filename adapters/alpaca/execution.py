@@ -10,12 +10,15 @@
   queued, and is dropped when it repeats a trade; a re-query's report waits for the queued
   fills of its order (`adapters.fill_book`), so no trade is booked twice.
 - A submit that fails with 5xx or a lost connection has an unknown outcome: the order is
-  re-queried after a pause instead of being assumed rejected.
+  re-queried after a pause instead of being assumed rejected. A re-query takes an order Alpaca
+  lacks for lost only once its submit has answered (a reconnect's re-query may come first).
 - US equity orders are denied while the market is closed (`/v2/clock`): the node keeps running
   and the strategies try again on the next bar. Crypto trades around the clock.
 - The account is a MARGIN account with leverage 1 (a cash account cannot short equities); its
   balance is the venue's equity minus the unrealised PnL of its positions, because nautilus adds
   that PnL back from its own positions.
+- The account state is asked for after every fill and reconnect, and again after a pause when
+  Alpaca fails it: else the balance would miss the fill's realised PnL until the next fill.
 - 429s: alpaca-py retries a 429 or 504 by itself, 3 times 3 s apart, and says nothing. A
   response hook on its session sees each one first: logged with Alpaca's message and published
   as a `Throttled` event (counted in the metrics).
@@ -59,6 +62,7 @@ from adapters.fill_book import FillBook, ReportsAfterFills, unbooked
 from bot.core.breaker import THROTTLE_STATUSES, THROTTLE_TOPIC, Throttled
 
 UNKNOWN_OUTCOME_RECHECK_S = 2.0  # how long to wait before re-querying an unanswered submit
+ACCOUNT_RETRY_S = (1.0, 2.0, 4.0)  # waits before asking again for an account state Alpaca failed
 _REFUSED = (400, 403, 404, 422)  # the venue looked at the order and said no
 
 
@@ -84,6 +88,7 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
         self._stream.subscribe_trade_updates(self._on_trade_update)  # not running yet: safe
         self._stream_task: asyncio.Task | None = None
         self._stream_up = asyncio.Event()
+        self._submitting: set[ClientOrderId] = set()  # submits whose request has not returned
         self.stream_connections = 0  # trade_updates connections so far (reconnects are > 1)
 
     def _saw_response(self, response: requests.Response, *args, **kwargs) -> None:
@@ -123,7 +128,19 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
                 "the updates missed while disconnected)"
             )
             self.create_task(self._requery(self._unsettled()))
-            self.create_task(self._update_account_state())
+            self.create_task(self._refresh_account())
+
+    async def _refresh_account(self) -> None:
+        # After a fill or a reconnect: a failed request would leave the balance without the
+        # fill's realised PnL (the strategies size from it) until the next fill.
+        for wait_s in ACCOUNT_RETRY_S:
+            try:
+                await self._update_account_state()
+                return
+            except (APIError, requests.RequestException) as exc:
+                self._log.warning(f"Alpaca failed the account state ({exc}); again in {wait_s:g}s")
+                await asyncio.sleep(wait_s)
+        await self._update_account_state()
 
     async def _update_account_state(self) -> None:
         account = await asyncio.to_thread(self._client.get_account)
@@ -155,6 +172,7 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
         self.generate_order_submitted(
             order.strategy_id, order.instrument_id, order.client_order_id, now
         )
+        self._submitting.add(order.client_order_id)
         try:
             answer = await asyncio.to_thread(self._client.submit_order, request)
         except APIError as exc:
@@ -166,6 +184,8 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
         except requests.RequestException as exc:
             self._unknown_outcome(order, type(exc).__name__)
             return
+        finally:
+            self._submitting.discard(order.client_order_id)
         self._accept(order.client_order_id, str(answer.id), self._clock.timestamp_ns())
 
     async def _cancel_order(self, command: CancelOrder) -> None:
@@ -250,7 +270,7 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
             liquidity_side=LiquiditySide.TAKER,
             ts_event=ts,
         )
-        self.create_task(self._update_account_state())
+        self.create_task(self._refresh_account())
 
     def _close(self, order: Order, event: str, ts: int) -> None:
         canceled = event == "canceled"
@@ -294,9 +314,12 @@ class AlpacaExecutionClient(ReportsAfterFills, LiveExecutionClient):
     async def _requery(self, orders: list[Order], delay_s: float = 0.0) -> None:
         await asyncio.sleep(delay_s)
         for order in orders:
+            # Alpaca lacks an order whose submit is still going (alpaca-py retries a 429 after
+            # 3 s): only a submit answered before the query is lost when Alpaca lacks it.
+            answered = order.client_order_id not in self._submitting
             venue_order = await self._fetch_order(order.client_order_id)
             current = self._cache.order(order.client_order_id)
-            if venue_order is None and current.status == OrderStatus.SUBMITTED:
+            if venue_order is None and answered and current.status == OrderStatus.SUBMITTED:
                 self._reject(current, "Alpaca has no such order: the unanswered submit was lost")
             elif venue_order is not None and not current.is_closed:
                 report = self._order_report(venue_order)

@@ -116,7 +116,7 @@ def fetch_bars(
     query = _Query(symbol, TIMEFRAMES[bar], start, end, api_key, secret_key, url_override)
     client, get_bars = _CLIENTS[asset_class](query, feed, adjustment)
     with tqdm(unit="page", desc=f"alpaca {symbol} {bar}", disable=not progress) as meter:
-        _retry_pages(client, max_retries, meter)
+        retry_requests(client, max_retries, answered=meter.update)  # pages that succeed
         barset = _run(get_bars, symbol, KEY_ENV if asset_class == "equity" else None)
     bars = barset.data.get(symbol, [])
     opens = pd.DatetimeIndex([item.timestamp for item in bars])
@@ -195,25 +195,36 @@ def _enum(kind: Any, value: str, name: str) -> Any:
         raise ConfigError(f"Unknown Alpaca {name} {value!r}: use one of {choices}.") from None
 
 
-def _retry_pages(client: RESTClient, max_retries: int, meter: tqdm) -> None:
-    """alpaca-py follows `next_page_token` itself and would retry a page on its own, sleeping a
-    fixed 3 s and ignoring Retry-After. Its retries are switched off and each page request goes
-    through `retrying` instead; the pages that succeed are counted."""
+def retry_requests(
+    client: RESTClient,
+    max_retries: int,
+    sending: Callable[[], Any] = lambda: None,
+    answered: Callable[[], Any] = lambda: None,
+) -> None:
+    """Send every request of alpaca-py's `client` through `retrying`: a 429 or 5xx is tried again
+    up to `max_retries` times, as long as Retry-After asks, else backing off. alpaca-py's own
+    retry (a fixed 3 s, Retry-After ignored) is switched off. Only for a client that reads: an
+    order tried again could be placed twice. `sending()` precedes each try; `answered()` follows
+    each request that succeeds."""
     client._retry = 0  # alpaca-py raises APIError at once
     one_request = client._one_request
 
-    def page(method: str, url: str, opts: dict, retry: int) -> Any:
+    def once(method: str, url: str, opts: dict) -> Any:
+        sending()
+        return one_request(method, url, opts, 0)
+
+    def request(method: str, url: str, opts: dict, retry: int) -> Any:
         answer = retrying(
-            lambda: one_request(method, url, opts, 0),
+            lambda: once(method, url, opts),
             max_retries,
             _wait_seconds,
             "alpaca.throttled",
             path=urlsplit(url).path,
         )
-        meter.update(1)
+        answered()
         return answer
 
-    client._one_request = page
+    client._one_request = request
 
 
 def _wait_seconds(exc: Exception, attempt: int) -> float | None:

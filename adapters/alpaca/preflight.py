@@ -6,6 +6,9 @@ TradingClient (plain key headers, no signing):
   watchdog and the bars' timestamps are judged against this machine's clock;
 - the asset is listed and tradable; whether it may be shorted (shortable and easy to borrow;
   never for crypto) and whether it is fractionable are printed, with the market's state.
+
+Every check is a GET: one answered 429 or 5xx is tried again, up to `GET_ATTEMPTS` tries in all
+(as Binance's pre-flight), so a restart during a brief outage does not give up at once.
 """
 
 import time
@@ -15,6 +18,7 @@ from alpaca.common.exceptions import APIError
 
 from adapters.alpaca.constants import LIVE_TRADING_URL, PAPER_TRADING_URL
 from adapters.alpaca.factories import trading_client
+from adapters.alpaca.history import retry_requests
 from adapters.alpaca.providers import fetch_asset, is_crypto, is_long_only
 from adapters.alpaca.reports import value
 from adapters.checks import CLOCK_SKEW_LIMIT_MS, PreflightReport
@@ -22,6 +26,7 @@ from bot.core.errors import ConfigError, VenueError
 from bot.core.settings import Secrets, Settings
 
 _NETWORKS = {PAPER_TRADING_URL: "paper", LIVE_TRADING_URL: "live"}
+GET_ATTEMPTS = 4  # tries of one GET answered 429 or 5xx
 
 
 def preflight(
@@ -38,10 +43,12 @@ def preflight(
     client = trading_client(
         secrets.require("alpaca_api_key"), secrets.require("alpaca_secret_key"), base_url
     )
+    sent: list[float] = []  # when each try was sent
+    retry_requests(client, GET_ATTEMPTS - 1, sending=lambda: sent.append(time.time() * 1000))
     account = _call(client.get_account, "/v2/account", base_url)
-    sent = time.time() * 1000
     clock = _call(client.get_clock, "/v2/clock", base_url)
-    skew = round(clock.timestamp.timestamp() * 1000 - (sent + time.time() * 1000) / 2)
+    # From the try that answered: the waits between tries are not skew.
+    skew = round(clock.timestamp.timestamp() * 1000 - (sent[-1] + time.time() * 1000) / 2)
     if abs(skew) > skew_limit_ms:
         raise VenueError(
             f"Pre-flight: CLOCK SKEW ALARM: Alpaca's clock is {skew:+d} ms from this machine's. "

@@ -3,8 +3,9 @@
 reach the router actor and the strategies, the warm strategies' orders fill at the fake and net
 to its position, partial fills and rejects become the right order events, a dropped
 `trade_updates` stream reconnects and re-queries the orders it missed, a 429 on a submit is
-logged with Alpaca's words and counted while alpaca-py's own retry gets the order through,
-equity orders wait for the market to open, and crypto trades long only."""
+logged with Alpaca's words and counted while alpaca-py's own retry gets the order through (a
+reconnect meanwhile does not take it for lost), an account state Alpaca failed after a fill is
+asked for again, equity orders wait for the market to open, and crypto trades long only."""
 
 import asyncio
 import threading
@@ -22,6 +23,7 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.instruments import CurrencyPair, Equity
 
+from adapters.alpaca.constants import ALPACA_VENUE
 from bot.app.monitoring import NodeMetrics
 from bot.core.settings_loader import load_settings
 from bot.engine.node import build_trading_node
@@ -279,6 +281,34 @@ def test_a_429_on_submit_is_logged_with_alpacas_words_counted_and_retried_throug
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("symbol", ["BTC/USD"])
+def test_a_reconnect_while_a_submit_is_retried_does_not_reject_the_order(
+    alpaca: FakeAlpaca, faults: FaultPlan, node: TradingNode
+) -> None:
+    # Arrange: once warm, the first submit is throttled; alpaca-py retries it 3 s later.
+    with _running(node, alpaca, "BTC/USD"):
+        faults.http.append(HttpFault(429, path="/v2/orders"))
+        push_bars(alpaca, "BTC/USD", 1)
+        wait_for(lambda: 429 in [r.status for r in submitted_orders(alpaca)], 15, "the 429")
+
+        # Act: meanwhile the trade stream drops, and its reconnect re-queries the open orders.
+        alpaca.hub.call(_cut, alpaca.hub, TRADING_STREAM)
+        wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 15, "the reconnection")
+        wait_for(lambda: submitted_orders(alpaca)[-1].status == 200, 10, "the retried submit")
+        wait_for(lambda: not node.cache.orders_inflight(), 10, "every submit answered")
+        time.sleep(1.0)  # the retried order's fill reaches the node
+        nets = _nets_to_venue(node, alpaca, "BTC/USD")
+
+    # Assert: the order the venue took is not rejected as lost, and its fill is booked.
+    assert not _events(node, OrderRejected)
+    assert nets
+
+
+def _cut(hub, path: str) -> None:
+    hub.cut(next(i for i, c in enumerate(hub.connections) if c.request.path == path))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("market_open", [False])
 def test_equity_orders_are_denied_while_the_market_is_closed(
     alpaca: FakeAlpaca, node: TradingNode
@@ -314,6 +344,28 @@ def test_crypto_node_trades_fractional_sizes_long_only(
     assert all(_held(node, s) >= 0 for s in strategies)
     assert _venue_qty(alpaca, "BTC/USD") > 0
     assert not alpaca.requests_to("/v2/clock")  # crypto never waits for the equity market
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symbol", ["BTC/USD"])
+def test_an_account_state_the_venue_failed_after_a_fill_is_asked_for_again(
+    alpaca: FakeAlpaca, faults: FaultPlan, node: TradingNode
+) -> None:
+    # Arrange: once warm, Alpaca fails every account request while the strategies' orders fill.
+    with _running(node, alpaca, "BTC/USD"):
+        faults.http.append(HttpFault(500, path="/v2/account", times=None))
+        push_bars(alpaca, "BTC/USD", 1)
+        wait_for(lambda: _nets_to_venue(node, alpaca, "BTC/USD"), 15, "the fills")
+        wait_for(lambda: alpaca.requests_to("/v2/account")[-1].status == 500, 5, "a failure")
+        states = len(node.portfolio.account(ALPACA_VENUE).events)
+
+        # Act: the venue answers again.
+        alpaca.hub.call(faults.http.clear)
+        account = node.portfolio.account(ALPACA_VENUE)
+        wait_for(lambda: len(account.events) > states, 10, "the account state asked again")
+
+    # Assert: a fill's realised PnL is not left out of the balance until the next fill.
+    assert alpaca.requests_to("/v2/account")[-1].status == 200
 
 
 @pytest.mark.slow

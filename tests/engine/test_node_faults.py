@@ -312,7 +312,7 @@ def test_a_fill_reported_late_or_twice_is_booked_once(
         push_closed_klines(binance, [42_000.0])
         wait_for(lambda: held(node, long_only) > 0, 10, "the fill")
         order = node.cache.orders(strategy_id=long_only.id)[0]
-        wait_for(lambda: binance.streams.delayed + binance.streams.duplicated == 1, 5, "the fault")
+        wait_for(lambda: binance.hub.delayed + binance.hub.duplicated == 1, 5, "the fault")
         time.sleep(4.0)  # the late or repeated report arrives and is handled meanwhile
         position = (held(node, long_only), venue_qty(binance))
 

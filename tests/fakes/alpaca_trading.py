@@ -1,6 +1,7 @@
 """The fake Alpaca's trading REST API (`/v2/account`, `/v2/orders`, `/v2/positions`,
 `/v2/clock`, `/v2/assets`, `/v2/account/activities/FILL`) in Alpaca's JSON shapes, over a
-shared `OrderBook`, and the `trade_updates` messages its order events become."""
+shared `OrderBook`, and the `trade_updates` messages its order events become (a fill's late or
+twice when the fault plan's `DelayedFill` or `DuplicatedFill` says so)."""
 
 import json
 import uuid
@@ -123,8 +124,10 @@ class AlpacaTrading:
                 "qty": f"{event.qty:g}",
                 "position_qty": f"{position.qty:g}",
             }
-            self.fills.append(_fill_activity(event, execution_id))
-        self.hub.publish(TRADE_UPDATES, json.dumps({"stream": TRADE_UPDATES, "data": data}))
+            self.fills.append(_fill_activity(event, execution_id))  # booked at once
+        message = json.dumps({"stream": TRADE_UPDATES, "data": data})
+        # Alpaca's events can come late or be replayed: the fault plan says when.
+        self.hub.report(lambda: self.hub.publish(TRADE_UPDATES, message), fill=bool(event.qty))
 
     async def _account(self, request: web.Request) -> web.Response:
         book = self.book

@@ -2,9 +2,8 @@
 streams with SUBSCRIBE / UNSUBSCRIBE, kline events, and the user-data streams named by listen
 keys, carrying `executionReport` (spot) or `ORDER_TRADE_UPDATE` (futures) for order events
 and `listenKeyExpired` when a key lapses. The fault plan's `DelayedFill` and `DuplicatedFill`
-report a fill late or twice."""
+report a fill late or twice (`StreamHub.report`)."""
 
-import asyncio
 import json
 from typing import Any
 
@@ -23,8 +22,6 @@ class BinanceStreams:
 
     def __init__(self, hub: StreamHub) -> None:
         self.hub = hub
-        self.delayed = 0  # fill reports sent late by a DelayedFill fault
-        self.duplicated = 0  # fill reports sent twice by a DuplicatedFill fault
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/stream", self._combined), web.get("/ws/{stream}", self._raw)]
@@ -64,25 +61,12 @@ class BinanceStreams:
         """Report one order event on every user stream of `account` (late or twice when the
         fault plan says so for a fill)."""
         messages = _user_messages(account, event)  # built now: the order changes meanwhile
-        copies, delay = 1, None
-        if event.kind in ("partial_fill", "fill"):
-            if self.hub.faults.duplicated_fill() is not None:
-                self.duplicated += 1
-                copies = 2
-            late = self.hub.faults.delayed_fill()
-            if late is not None:
-                self.delayed += 1
-                delay = late.delay_s
 
         def send() -> None:
-            for _ in range(copies):
-                for key, data in messages:
-                    self.publish(key, data)
+            for key, data in messages:
+                self.publish(key, data)
 
-        if delay is None:
-            send()
-        else:
-            asyncio.get_running_loop().call_later(delay, send)
+        self.hub.report(send, fill=event.kind in ("partial_fill", "fill"))
 
     def expire(self, key: str, at_ms: int) -> None:
         """Tell the user stream of `key` that the key expired."""

@@ -22,6 +22,8 @@ from tests.fakes.alpaca import FakeAlpaca
 from tests.fakes.alpaca_streams import STOCK_FEED, TRADING_STREAM, feed_channel
 from tests.fakes.alpaca_trading import TRADE_UPDATES
 from tests.fakes.faults import (
+    DelayedFill,
+    DuplicatedFill,
     FaultPlan,
     HttpFault,
     LostResponse,
@@ -189,6 +191,25 @@ def test_fill_and_partial_fill_arrive_on_the_trade_updates_stream(
     assert [u.qty for u in updates[1:]] == [1.0, 3.0]
     assert updates[2].position_qty == 4.0
     assert float(client.get_all_positions()[0].qty) == 4
+
+
+def test_a_fill_is_reported_late_and_twice_but_booked_at_once(
+    alpaca: FakeAlpaca, faults: FaultPlan, client: TradingClient
+) -> None:
+    faults.delayed_fills.append(DelayedFill(delay_s=1.0))
+    faults.duplicated_fills.append(DuplicatedFill())
+    stream, updates = _trade_updates(alpaca)
+    with _running(stream, alpaca):
+        wait_for(lambda: alpaca.hub.listening(TRADE_UPDATES) == 1, 5.0, "the trade stream")
+        order = client.submit_order(_buy("AAPL", 2))
+        booked = (list(updates), len(alpaca.trading.fills))
+        wait_for(lambda: len(updates) == 3, 5.0, "the late fill, twice")
+
+    assert [u.event for u in booked[0]] in ([], ["new"]) and booked[1] == 1
+    assert [u.event for u in updates] == ["new", "fill", "fill"]
+    assert updates[1].execution_id == updates[2].execution_id
+    assert all(u.order.id == order.id for u in updates)
+    assert (alpaca.hub.delayed, alpaca.hub.duplicated) == (1, 1)
 
 
 def test_cancel_and_reject_after_accept_arrive_on_the_trade_updates_stream(

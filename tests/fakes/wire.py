@@ -1,8 +1,9 @@
 """Wire-level plumbing shared by the fake venues.
 
 Websockets: each connection gets a writer that drains a
-queue, `publish` fans a message out to the connections listening on a channel, and the fault
-plan's `WsDrop` cuts a connection without a close frame after N published messages.
+queue, `publish` fans a message out to the connections listening on a channel, the fault
+plan's `WsDrop` cuts a connection without a close frame after N published messages, and its
+`DelayedFill` and `DuplicatedFill` send a fill report on a user stream late or twice.
 
 A fake's state lives on its server event loop; `StreamHub.call` runs a function there from a
 test's thread, so tests can push bars or move prices while SDK clients are connected.
@@ -50,6 +51,8 @@ class StreamHub:
         self.faults = faults
         self.connections: list[Connection] = []
         self.dropped = 0  # connections cut by a WsDrop fault
+        self.delayed = 0  # fill reports sent late by a DelayedFill fault
+        self.duplicated = 0  # fill reports sent twice by a DuplicatedFill fault
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -72,6 +75,28 @@ class StreamHub:
         for conn in listeners:
             conn.queue.put_nowait((payload, True))
         return len(listeners)
+
+    def report(self, send: Callable[[], Any], fill: bool) -> None:
+        """Run `send`, which publishes one order event on a user stream (call on the loop); a
+        `fill` is sent late or twice when the fault plan says so."""
+        copies, delay = 1, None
+        if fill:
+            if self.faults.duplicated_fill() is not None:
+                self.duplicated += 1
+                copies = 2
+            late = self.faults.delayed_fill()
+            if late is not None:
+                self.delayed += 1
+                delay = late.delay_s
+
+        def repeat() -> None:
+            for _ in range(copies):
+                send()
+
+        if delay is None:
+            repeat()
+        else:
+            asyncio.get_running_loop().call_later(delay, repeat)
 
     def listening(self, channel: str) -> int:
         """How many connections listen on `channel` now."""
