@@ -57,7 +57,9 @@ _FLAT = 1e-9  # a position this small, relative to the fill's size, is flat (flo
 
 
 def daily_equity(equity: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """The last value of each UTC calendar day; days without a value are dropped.
+    """The last value of each UTC calendar day; days without a value are dropped. When the
+    first day holds several values (an intraday curve), the curve's first value opens it,
+    stamped the day before, so that the first day's move counts like every other day's.
 
     Needs a timezone-aware DatetimeIndex (any zone; days are cut in UTC).
     """
@@ -67,7 +69,13 @@ def daily_equity(equity: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
             f"{type(equity.index).__name__} without a zone. Localise it with tz_localize('UTC')."
         )
     utc = equity.tz_convert("UTC")
-    return utc.groupby(utc.index.normalize()).last().dropna(how="all")
+    days = utc.index.normalize()
+    daily = utc.groupby(days).last()
+    if len(days) > 1 and days[1] == days[0]:
+        # Else the first day's close would be the start: its trading and costs would vanish.
+        opening = utc.iloc[:1].set_axis(days[:1] - pd.Timedelta(days=1))
+        daily = pd.concat([opening, daily])
+    return daily.dropna(how="all")
 
 
 def returns_of(equity: pd.Series | np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import structlog
 
-from bot.core.bars import BAR_COLUMNS, bar_interval
+from bot.core.bars import BAR_COLUMNS, BAR_SIZES, bar_interval
 from bot.core.errors import ConfigError, DataError
 from bot.engine.data import store_bars
 from bot.engine.validation import ValidationResult
@@ -79,6 +79,7 @@ def import_file(
     """
     path = Path(path)
     frame = read_user_file(path, tz=tz)
+    _check_not_finer(frame.index, bar, path)
     if bar_interval(bar) == pd.Timedelta(days=1):
         local = frame.index.tz_convert(tz).normalize().tz_localize(None)
         frame.index = local.tz_localize("UTC").rename("ts")
@@ -94,6 +95,29 @@ def import_file(
         label=f"{symbol} {bar} ({path.name})",
         first_line=None if _is_parquet(path) else 2,
     )
+
+
+def _check_not_finer(index: pd.DatetimeIndex, bar: str, path: Path) -> None:
+    """ConfigError when the file's bars are mostly closer together than `bar`: validation would
+    keep one row per `bar` as if it were a whole bar and drop the others (duplicates on a day,
+    off the grid), storing wrong bars under a repair report."""
+    steps = pd.Series(index.sort_values()).diff()
+    step = steps[steps > pd.Timedelta(0)].median()
+    if pd.isna(step) or step >= bar_interval(bar):
+        return
+    size = next((size for size in BAR_SIZES if bar_interval(size) == step), None)
+    advice = f"Pass --bar {size}" if size else "Pass the bar size they have"
+    raise ConfigError(
+        f"{path}: its bars are {_duration(step)} apart (the median step), finer than --bar "
+        f"{bar}. Imported as {bar} bars, one row per {bar} bar would be stored as the whole bar "
+        f"and the rest dropped. {advice}, or resample the file to {bar} bars first; nothing was "
+        "written."
+    )
+
+
+def _duration(step: pd.Timedelta) -> str:
+    minutes = step / pd.Timedelta(minutes=1)
+    return f"{minutes / 60:g} hour(s)" if minutes >= 60 else f"{minutes:g} minute(s)"
 
 
 def _check_zone(tz: str) -> None:

@@ -123,6 +123,25 @@ def _import_crypto_days_then_hours_as(tmp_path, asset_class: str):
     return runner.invoke(app, ["data", "import", str(hours), *options])
 
 
+def test_import_of_hourly_bars_as_daily_ones_is_refused_and_writes_nothing(tmp_path):
+    # Arrange: a day of hourly bars under the default --bar 1d was stored as one "daily" bar,
+    # the day's last hour, the other 23 rows dropped as duplicates (exit 0).
+    hours = tmp_path / "hours.csv"
+    rows = [f"2024-01-08T{h:02d}:00:00Z,100,101,99,100.5,10" for h in range(24)]
+    hours.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+
+    # Act
+    result = runner.invoke(
+        app, ["data", "import", str(hours), "--symbol", "BTCUSD", "--asset-class", "crypto"]
+    )
+
+    # Assert
+    assert result.exit_code == 2, result.output
+    assert "1 hour(s) apart (the median step), finer than --bar 1d" in result.output
+    assert "Pass --bar 1h" in result.output and "nothing was written" in result.output
+    assert not (tmp_path / "catalog").exists()
+
+
 def test_import_at_another_size_as_another_class_is_refused_and_changes_nothing(tmp_path):
     # Arrange: a symbol's bar sizes share one instrument, so this import used to turn the 1d
     # crypto bars into equity bars (their weekend days then dropped as closed sessions).

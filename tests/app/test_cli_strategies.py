@@ -100,6 +100,17 @@ def test_new_refuses_bad_input(args, needle, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_new_into_a_dir_through_a_file_is_refused_not_a_traceback(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+
+    result = runner.invoke(app(), ["strategies", "new", "MyTrend", "--expert", "trend",
+                                   "--dir", str(tmp_path / "taken" / "sub")])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    assert "--dir" in result.output and "is a file. Name a folder." in result.output
+    assert (tmp_path / "taken").read_text() == "a file, not a folder"
+
+
 def test_new_never_overwrites(my_trend):
     again = runner.invoke(app(), ["strategies", "new", "MyTrend2", "--expert", "trend",
                                   "--dir", str(my_trend)])  # fmt: skip

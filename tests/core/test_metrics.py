@@ -154,9 +154,16 @@ def test_daily_equity_keeps_the_last_value_of_each_utc_day():
     daily = daily_equity(pd.Series([1.0, 2.0, 3.0, 4.0], index=stamps))
 
     assert daily.to_dict() == {
+        pd.Timestamp("2023-12-31", tz="UTC"): 1.0,  # the first value opens the first day
         pd.Timestamp("2024-01-01", tz="UTC"): 2.0,
         pd.Timestamp("2024-01-03", tz="UTC"): 4.0,  # the empty day in between is dropped
     }
+
+
+def test_daily_equity_of_one_value_a_day_adds_no_opening():
+    equity = _days([100.0, 101.0, 102.0])
+
+    assert daily_equity(equity).tolist() == [100.0, 101.0, 102.0]
 
 
 def test_daily_equity_cuts_days_in_utc():
@@ -269,9 +276,21 @@ def test_summarize_resamples_intraday_equity_to_daily():
 
     result = summarize(equity)
 
-    daily = equity.groupby(equity.index.date).last().to_numpy()
-    assert result["total_return"] == pytest.approx(daily[-1] / daily[0] - 1)
+    daily = np.r_[100.0, equity.groupby(equity.index.date).last().to_numpy()]
+    assert result["total_return"] == pytest.approx(0.5)
     assert result["sharpe"] == pytest.approx(sharpe(returns_of(daily)))
+
+
+def test_summarize_counts_the_first_day_of_an_intraday_curve():
+    # A 15m run that gains 10% on its first day and then holds: the first day's close was
+    # taken as the start, so the run showed a total return of 0.
+    stamps = pd.date_range("2024-01-01 00:15", periods=96 * 3, freq="15min", tz="UTC")
+    equity = pd.Series(np.r_[np.linspace(100.0, 110.0, 95), np.full(96 * 3 - 95, 110.0)], stamps)
+
+    result = summarize(equity)
+
+    assert result["total_return"] == pytest.approx(0.10)
+    assert result["max_drawdown"] == 0.0
 
 
 def test_summarize_marks_what_was_not_measured():

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bot.app.strategy_template import write_template
-from bot.core.report import text_table
+from bot.core.report import check_output_folder, text_table
 from strategies import EXPERTS, STRATEGIES
 from strategies.plugins import ENV, parameters, spec_named, table
 
@@ -40,7 +40,8 @@ def strategies_new(
     ] = Path("user_strategies"),
 ) -> None:
     """Write a documented template strategy and its contract test, to edit and then register."""
-    strategy, test = write_template(name, expert, folder)
+    # A --dir through a file, or where this user may not write, is a message, not a traceback.
+    strategy, test = write_template(name, expert, check_output_folder(folder, "--dir"))
     typer.echo(f"Wrote {strategy} and {test}.")
     typer.echo(f"Test it:     python -m pytest {test}")
     typer.echo(f"Register it: export {ENV}={strategy.resolve()}")
