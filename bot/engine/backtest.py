@@ -14,6 +14,7 @@ import gc
 import json
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -145,10 +146,12 @@ def _run_job(job: tuple[BacktestRequest, PolicyLoader | None]) -> BacktestResult
 def resolve_window(
     frame: pd.DataFrame, request: BacktestRequest
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The [start, end] span to trade, checked against the data."""
+    """The [start, end] span to trade, checked against the data. An end day (not a time: a
+    sweep's fold edge) includes all its bars, as `load_bars` reads it."""
     first, last = frame.index[0], frame.index[-1]
-    end = request_day(request.end) if request.end else last
-    start = request_day(request.start) if request.start else _default_start(request, first, end)
+    day = request_day(request.end) if request.end else last
+    end = _end_of(request.end) if request.end else last
+    start = request_day(request.start) if request.start else _default_start(request, first, day)
     if start >= end and not request.start and request.start_floor:
         raise DataError(
             f"{request.symbol} {request.bar} data ends {last.date()}, before "
@@ -158,7 +161,7 @@ def resolve_window(
         )
     if start > end:
         raise DataError(f"The start {start.date()} is after the end {end.date()}: swap them.")
-    if start < first or end > last + pd.Timedelta(days=1):
+    if start < first or end.normalize() > last.normalize() + pd.Timedelta(days=1):
         raise DataError(
             f"{request.symbol} {request.bar} has data from {first.date()} to {last.date()}; the "
             f"requested span {start.date()} .. {end.date()} is outside it. Choose dates inside "
@@ -171,6 +174,12 @@ def resolve_window(
             f"{end.date()}: a backtest needs at least two. Choose a longer span."
         )
     return start, end
+
+
+def _end_of(day: date) -> pd.Timestamp:
+    # On intraday bars an end at midnight kept one bar of the day the user named.
+    end = request_day(day)
+    return end if isinstance(day, datetime) else end + pd.Timedelta(days=1) - pd.Timedelta(1)
 
 
 def _default_start(

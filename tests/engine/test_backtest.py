@@ -176,6 +176,18 @@ def test_the_default_start_is_clamped_to_the_first_bar_of_shorter_data():
             resolve_window(bars, outside)
 
 
+def test_an_end_day_includes_every_intraday_bar_of_that_day():
+    bars = pd.DataFrame(index=pd.date_range("2021-10-01", "2021-10-25", freq="15min", tz="UTC"))
+    days = {"start": date(2021, 10, 1), "end": date(2021, 10, 20)}
+    request = BacktestRequest(symbol="X", bar="15m", **days)
+
+    start, end = resolve_window(bars, request)
+
+    traded = bars.index[(bars.index >= start) & (bars.index <= end)]
+    assert traded[0] == pd.Timestamp("2021-10-01", tz="UTC")
+    assert traded[-1] == pd.Timestamp("2021-10-20 23:45", tz="UTC")  # not its 00:00 bar alone
+
+
 def test_every_strategy_is_reported():
     result = run_backtest(replace(SLICE, policy="uniform"), load_policy)
 
