@@ -115,7 +115,10 @@ def fold_spans(index: pd.DatetimeIndex, folds: int, purge: int) -> list[tuple]:
     for i in range(folds):
         fit_end, test_start, test_end = cuts[i + 1] - 1, cuts[i + 1] + purge, cuts[i + 2] - 1
         if test_start >= test_end:
-            raise ConfigError(f"Fold {i} has no test bars left after a purge of {purge} bars.")
+            raise ConfigError(
+                f"Fold {i} has no test bars left after a purge of {purge} bars: pass fewer "
+                "--folds, a smaller --purge, or a longer span (--start, --end)."
+            )
         spans.append((index[0], index[fit_end], index[test_start], index[test_end]))
     return spans
 

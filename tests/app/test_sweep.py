@@ -1,6 +1,7 @@
 """`bot sweep` end to end on a tiny grid, serially and on local Ray."""
 
 import json
+import sys
 from datetime import date
 from types import SimpleNamespace
 
@@ -163,3 +164,23 @@ def test_intraday_folds_keep_their_purge_and_never_share_a_bar(tmp_path, monkeyp
     for (_, fit_end), (test_start, _) in zip(spans[::2], spans[1::2], strict=True):
         between = ((frame.index > fit_end) & (frame.index < test_start)).sum()
         assert fit_end < test_start and between == 20
+
+
+def test_sweep_spans_the_settings_years_by_default(tmp_path, monkeypatch):
+    # Arrange: the sweep itself only recorded
+    sent = []
+
+    def recorded(config, base, out_dir, parallel):
+        sent.append(base)
+        return {"table": ""}
+
+    # `bot.app.cli.sweep` names the command there: patch its module.
+    monkeypatch.setattr(sys.modules["bot.app.cli.sweep"], "run_sweep", recorded)
+
+    # Act
+    options = ["--set", "backtest.years=1", "sweep", "RSI", "--grid", "rsi_period=10,14"]
+    result = CliRunner().invoke(app, [*options, "--out", str(tmp_path / "s")])
+
+    # Assert: as `bot backtest` spans it, not the request's own default
+    assert result.exit_code == 0, result.output
+    assert [base.years for base in sent] == [1]

@@ -11,7 +11,9 @@ from bot.core.report import check_output_folder, text_table
 from strategies import EXPERTS, STRATEGIES
 from strategies.plugins import ENV, parameters, spec_named, table
 
-strategies_app = typer.Typer(help="The strategy table, and strategies of your own.")
+strategies_app = typer.Typer(
+    help="The strategy table, and strategies of your own.", no_args_is_help=True
+)
 
 
 @strategies_app.command("list")

@@ -43,6 +43,7 @@ def sweep(
         bar=bar,
         start=start.date() if start else None,
         end=end.date() if end else None,
+        years=settings.backtest.years,  # the default span, as `bot backtest` reads it
     )
     folder = out or settings.backtest.report_dir / f"sweep-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     result = run_sweep(config, run, folder, parallel_of(workers, ray_address))
