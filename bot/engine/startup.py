@@ -7,7 +7,8 @@ up. Here:
 
 - `StartupWatch` polls a starting node on its loop. Once its trader runs it journals
   `node_running`; if the trader is still not running `[risk] startup_timeout_s` after the start,
-  it stops the node.
+  it stops the node. An operator's stop (SIGINT, SIGTERM, `--duration-s`) goes through
+  `StartupWatch.stop`: the node stops for good, even while it is still starting.
 - `start_with_retries` runs such attempts (each a freshly built node, the same journal run) up to
   `[risk] startup_attempts` times, waiting `backoff_initial_s`, doubling up to `backoff_max_s`,
   between them (`node_start_retry` events). When every attempt failed it flattens the
@@ -49,8 +50,8 @@ class Attempt:
 class StartupWatch:
     """Watches a built node, run as `task` (`node.run_async()`) on `loop`: `on_running()` once
     its trader runs, or a stop of the node, then a cancel of `task` (and `timed_out`), when it
-    does not within `timeout_s`. A node stopped otherwise meanwhile (SIGINT, `--duration-s`) is
-    no failure."""
+    does not within `timeout_s`. A node stopped through `stop()` (SIGINT, SIGTERM,
+    `--duration-s`) is no failure."""
 
     def __init__(
         self,
@@ -61,22 +62,39 @@ class StartupWatch:
         on_running: Callable[[], None],
     ) -> None:
         self.timed_out = False
+        self.stopped = False
         self._node, self._loop, self._task, self._on_running = node, loop, task, on_running
         self._deadline = loop.time() + timeout_s
         loop.call_soon(self._check)
 
+    def stop(self) -> None:
+        """An operator's stop (SIGINT, SIGTERM, `--duration-s`): the node stops and its run
+        ends, even before its trader runs; never a failed start, so it is not started again."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.timed_out:  # the watchdog's stop is under way: the operator's only ends retries
+            self.timed_out = False
+            return
+        self._stop_then_cancel()
+
     def _check(self) -> None:
+        if self.stopped:
+            return
         if self._node.trader.is_running:
             self._on_running()
             return
         if self._loop.time() >= self._deadline:
             self.timed_out = True
-            # The kernel's start-up keeps waiting for its clients (a minute) after a stop: the
-            # run is cancelled once the stop is done.
-            stopping = self._loop.create_task(self._node.stop_async())
-            stopping.add_done_callback(lambda _: self._task.cancel())
+            self._stop_then_cancel()
             return
         self._loop.call_later(POLL_S, self._check)
+
+    def _stop_then_cancel(self) -> None:
+        # The kernel's start-up keeps waiting for its clients (a minute) after a stop: the
+        # run is cancelled once the stop is done.
+        stopping = self._loop.create_task(self._node.stop_async())
+        stopping.add_done_callback(lambda _: self._task.cancel())
 
 
 def start_with_retries(

@@ -180,6 +180,36 @@ def test_paper_on_an_unknown_venue_refuses_with_exit_2(binance: FakeBinance) -> 
     assert binance.requests == []
 
 
+def test_a_metrics_port_out_of_range_refuses_with_exit_2_before_the_venue(
+    binance: FakeBinance,
+) -> None:
+    # Act
+    result = run_bot(["paper", "--venue", "binance", "--metrics-port", "99999"], bot_env(binance))
+
+    # Assert
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "--metrics-port" in result.stderr and "65535" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert binance.requests == []
+
+
+def test_a_metrics_port_in_use_refuses_cleanly_and_trades_nothing(
+    binance: FakeBinance, persistence_env: dict[str, str]
+) -> None:
+    # Arrange: the fake venue holds a port of its own.
+    port = int(binance.base_url.rsplit(":", 1)[1])
+
+    # Act
+    env = bot_env(binance) | persistence_env
+    result = run_bot(["paper", "--venue", "binance", "--metrics-port", str(port)], env)
+
+    # Assert: the message alone, no node run left behind half-started.
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"--metrics-port {port} cannot be served" in result.stderr
+    assert "Task was destroyed" not in result.stderr and "Traceback" not in result.stderr
+    assert not binance.requests_to("/fapi/v1/listenKey")
+
+
 def test_clock_skew_raises_an_alarm_at_preflight_and_never_starts_the_node() -> None:
     # Arrange
     with serve_binance(FaultPlan(clock_skew_ms=5000)) as skewed:

@@ -4,6 +4,7 @@ nautilus never starts the trader. The node retries, then exits non-zero with a j
 alerted reason and `bot status` says "failed to start"; or, when the faults stop after the first
 attempt, it starts and trades."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -179,3 +180,38 @@ def test_a_node_whose_first_start_fails_retries_and_trades(
     assert [e["attempt"] for e in _events(env, NODE_RUNNING_EVENT)] == [2]
     assert _events(env, NODE_START_FAILED_EVENT) == []
     assert "Traceback" not in output
+
+
+def test_sigint_while_the_node_starts_stops_it_for_good_not_as_a_failed_start(
+    persistence_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Arrange: positionRisk answers 503, so the node is still starting when Ctrl-C comes; the
+    # watchdog would wait a minute before it calls that start failed.
+    with serve_binance(_failing_position_risk(None)) as binance:
+        env = bot_env(binance) | persistence_env | {"BOT__RISK__STARTUP_TIMEOUT_S": "60"}
+        log = (tmp_path / "paper.log").open("w")
+        node = subprocess.Popen(
+            [sys.executable, "-m", "bot", *PAPER], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            wait_for(lambda: _position_risk_calls(binance) > 0, 40, "the first connect")
+
+            # Act
+            node.send_signal(signal.SIGINT)
+            node.wait(timeout=30)
+            status = _status(env)
+        finally:
+            if node.poll() is None:
+                node.kill()
+            log.close()
+        orders = [r for r in binance.requests_to("/fapi/v1/order") if r.method == "POST"]
+    output = (tmp_path / "paper.log").read_text()
+
+    # Assert: stopped at once and for good, as a stop, not retried.
+    assert node.returncode == 0, output[-3000:]
+    assert "The paper node stopped." in output
+    assert "Start-up attempt" not in output and "Traceback" not in output
+    assert _events(env, NODE_START_RETRY_EVENT) == []
+    assert _events(env, NODE_START_FAILED_EVENT) == []
+    assert "Node: stopped" in status.stdout
+    assert orders == []

@@ -182,3 +182,57 @@ def test_flatten_on_alpaca_cancels_open_orders_and_closes_the_position(persisten
     assert "cancelled 1 open order(s), closed a position of 10" in done.stdout
     assert left is None or left.qty == 0
     assert not resting.is_open
+
+
+@pytest.mark.parametrize(
+    ("held", "given"),
+    [("BTC/USD", "BTC/USD"), ("BTC/USD", "btc/usd"), ("AAPL", "aapl")],
+    ids=["crypto", "crypto-lower-case", "equity-lower-case"],
+)
+def test_flatten_on_alpaca_closes_the_position_whatever_the_symbols_spelling(
+    persistence_env, held: str, given: str
+) -> None:
+    # Arrange: Alpaca lists a crypto position without its slash ("BTCUSD"); `bot paper` takes
+    # any case.
+    with alpaca_node.serve_alpaca() as alpaca:
+        alpaca.hub.call(lambda: alpaca.book.submit(held, "buy", 2.0))
+        env = (
+            alpaca_node.alpaca_env(alpaca)
+            | persistence_env
+            | {
+                "PYTHONPATH": str(ROOT),
+                "APCA_API_KEY_ID": alpaca_node.KEY,
+                "APCA_API_SECRET_KEY": alpaca_node.SECRET,
+            }
+        )
+
+        # Act
+        args = ["flatten", "--venue", "alpaca", "--symbol", given, "--paper", "--confirm"]
+        done = run_bot(args, env)
+        left = alpaca.hub.call(lambda: alpaca.book.positions.get(held))
+
+    # Assert
+    assert done.returncode == 0, done.stderr
+    assert f"Flattened {held} at alpaca" in done.stdout
+    assert "closed a position of 2." in done.stdout
+    assert left is None or left.qty == 0
+
+
+def test_flatten_on_an_unreachable_alpaca_says_so_with_exit_4(persistence_env) -> None:
+    # Arrange: a port nothing listens on once the fake has stopped.
+    with alpaca_node.serve_alpaca() as alpaca:
+        env = alpaca_node.alpaca_env(alpaca) | persistence_env
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "APCA_API_KEY_ID": alpaca_node.KEY,
+        "APCA_API_SECRET_KEY": alpaca_node.SECRET,
+    }
+
+    # Act
+    args = ["flatten", "--venue", "alpaca", "--symbol", "AAPL", "--paper", "--confirm"]
+    done = run_bot(args, env)
+
+    # Assert
+    assert done.returncode == 4, done.stderr[-3000:]
+    assert "Alpaca at http://127.0.0.1" in done.stderr and "is unreachable" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -23,6 +23,7 @@ What each mode forces or refuses at a venue is data in the venue table (`adapter
 """
 
 import asyncio
+import signal
 from functools import partial, reduce
 from typing import Annotated
 
@@ -84,7 +85,8 @@ LIVE_LIMITS = (
 )
 
 MetricsOption = Annotated[
-    int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics.")
+    int | None,
+    typer.Option(min=1, max=65535, help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics."),
 ]
 
 
@@ -285,15 +287,19 @@ def _run_node(
         load_policy=load_policy,
         retry=number > 1,
     )
-    if duration_s is not None:
-        loop.call_later(duration_s, node.stop)
-    running = partial(record_event, settings, run_id, NODE_RUNNING_EVENT, {"attempt": number})
-    task = loop.create_task(node.run_async())
-    watch = StartupWatch(node, loop, task, settings.risk.startup_timeout_s, running)
     metrics = None
     try:
         if metrics_port:
             metrics = _serve_metrics(node, metrics_port)
+        running = partial(record_event, settings, run_id, NODE_RUNNING_EVENT, {"attempt": number})
+        task = loop.create_task(node.run_async())
+        watch = StartupWatch(node, loop, task, settings.risk.startup_timeout_s, running)
+        # In place of nautilus' handlers, which stop the node too: a stop before the trader runs
+        # would otherwise look like a failed start, and the watchdog would start it again.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, watch.stop)
+        if duration_s is not None:
+            loop.call_later(duration_s, watch.stop)
         typer.echo(f"Starting the {mode} node; SIGINT (Ctrl-C) or SIGTERM stops it.")
         loop.run_until_complete(task)  # what `node.run()` does, with the task at hand
         open_positions = len(node.cache.positions_open())
