@@ -16,7 +16,7 @@ from nautilus_trader.adapters.binance.common.urls import get_http_base_url
 
 from adapters.binance.config import MARKETS
 from adapters.history_common import backoff_seconds, retry_after_seconds, retrying
-from bot.core.errors import VenueError
+from bot.core.errors import ConfigError, VenueError
 from bot.core.settings import BinanceSettings, Secrets
 
 TIMEOUT_S = 10.0
@@ -27,8 +27,24 @@ _AUTH_CODES = (-2014, -2015, -1022)
 
 def rest_base_url(venue: BinanceSettings) -> str:
     """The REST base URL of `venue`: `base_url_http` when set, else the market's (testnet or
-    production) default."""
-    return venue.base_url_http or get_http_base_url(MARKETS[venue.market], venue.testnet, False)
+    production) default. ConfigError for a testnet venue whose override is Binance's production
+    (`bot paper` forces the testnet, but the URL decides where orders go)."""
+    url = venue.base_url_http
+    if venue.testnet and url and _production(url):
+        raise ConfigError(
+            f"venues.binance.testnet is true (as `bot paper` forces it) but "
+            f"venues.binance.base_url_http = {url} is Binance's production, where orders trade "
+            "real money. Nothing was done. Point it at the testnet (or a proxy of it), unset it, "
+            "or trade real money with `bot live`."
+        )
+    return url or get_http_base_url(MARKETS[venue.market], venue.testnet, False)
+
+
+def _production(url: str) -> bool:
+    # binance.com and binance.us hosts, but not the demo ones (demo-fapi.binance.com).
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    real = any(host == d or host.endswith("." + d) for d in ("binance.com", "binance.us"))
+    return real and not host.startswith("demo")
 
 
 class BinanceRest:

@@ -81,6 +81,20 @@ def test_live_refuses_the_testnet_set_explicitly(binance: FakeBinance) -> None:
     assert binance.requests == []
 
 
+@pytest.mark.parametrize("url", ["https://fapi.binance.com", "https://API.binance.com/"])
+def test_paper_refuses_a_base_url_of_binance_production(binance: FakeBinance, url: str) -> None:
+    # Arrange: paper forces the testnet, but an override URL decides where orders go.
+    env = bot_env(binance) | {"BOT__VENUES__BINANCE__BASE_URL_HTTP": url}
+
+    # Act
+    result = run_bot(["paper", "--venue", "binance", "--duration-s", "2"], env)
+
+    # Assert: refused before anything is asked of any venue.
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"base_url_http = {url} is Binance's production" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr and binance.requests == []
+
+
 def test_live_without_its_safety_limits_refuses_naming_each_setting(
     binance: FakeBinance, persistence_env: dict[str, str]
 ) -> None:
