@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.alpaca import preflight as alpaca_preflight
-from bot.core.errors import VenueError
+from bot.core.errors import ConfigError, VenueError
 from bot.core.settings import Secrets
 from bot.core.settings_loader import load_settings
 from tests.fakes.faults import FaultPlan, HttpFault
@@ -81,3 +81,13 @@ def test_the_clock_skew_is_judged_by_the_try_that_answered() -> None:
 
     # Assert: the wait is not mistaken for a skewed clock.
     assert abs(report.clock_skew_ms) < 500
+
+
+def test_a_symbol_alpaca_does_not_list_is_a_config_error_asked_once() -> None:
+    with serve_alpaca() as fake:
+        settings = load_settings(cli={"venues.alpaca.trading_url": fake.base_url}).settings
+        with pytest.raises(ConfigError, match="Alpaca does not list the asset 'NOPE'"):
+            alpaca_preflight.preflight(settings, SECRETS, "NOPE")
+        asked = _statuses(fake, "/v2/assets/NOPE")
+
+    assert asked == [404]  # a 404 is an answer, not tried again

@@ -185,7 +185,7 @@ class AlpacaTrading:
     async def _asset(self, request: web.Request) -> web.Response:
         symbol = request.match_info["symbol"]
         if symbol not in self.book.prices:
-            return web.json_response({"code": 40410000, "message": "asset not found"}, 404)
+            return web.json_response({"code": 40410000, "message": "asset not found"}, status=404)
         crypto = symbol in self.crypto
         return web.json_response(
             {
