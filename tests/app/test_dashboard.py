@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -326,10 +327,7 @@ def test_a_journal_it_cannot_read_answers_503_with_what_to_do_and_a_missing_run_
 
 
 def test_the_status_of_a_run_that_is_not_a_session_answers_404(tmp_path):
-    journal = tmp_path / "journal.sqlite"
-    with Journal(journal) as writer:
-        start(writer, "backtest-run")
-    with serve_dashboard(journal, OFFLINE) as url:
+    with serve_dashboard(_backtest_journal(tmp_path), OFFLINE) as url:
         status, error = _answer(url + "/api/status?run=backtest-run")
 
     # Not a 200 for a trader "?" (with Redis up, reading it aborted the dashboard's process).
@@ -338,15 +336,20 @@ def test_the_status_of_a_run_that_is_not_a_session_answers_404(tmp_path):
 
 
 def test_runs_of_a_mode_no_run_can_have_answer_what_to_pass(tmp_path):
-    journal = tmp_path / "journal.sqlite"
-    with Journal(journal) as writer:
-        start(writer, "backtest-run")
-    with serve_dashboard(journal, OFFLINE) as url:
+    with serve_dashboard(_backtest_journal(tmp_path), OFFLINE) as url:
         status, error = _answer(url + "/api/runs?mode=bogus")
 
     # As `bot runs list --mode bogus` says, not an empty list.
     assert status == 404
     assert "mode 'bogus' is not a run mode: pass one of backtest" in error
+
+
+def _backtest_journal(tmp_path) -> Path:
+    """A journal holding one backtest run, `backtest-run`."""
+    journal = tmp_path / "journal.sqlite"
+    with Journal(journal) as writer:
+        start(writer, "backtest-run")
+    return journal
 
 
 def _answer(url: str) -> tuple[int, str]:

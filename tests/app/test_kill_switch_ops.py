@@ -162,15 +162,7 @@ def test_flatten_on_alpaca_cancels_open_orders_and_closes_the_position(persisten
         resting = alpaca.hub.call(
             lambda: alpaca.book.submit("AAPL", "buy", 1.0, LIMIT, limit_price=price * 0.5)
         )
-        env = (
-            alpaca_node.alpaca_env(alpaca)
-            | persistence_env
-            | {
-                "PYTHONPATH": str(ROOT),
-                "APCA_API_KEY_ID": alpaca_node.KEY,
-                "APCA_API_SECRET_KEY": alpaca_node.SECRET,
-            }
-        )
+        env = _flatten_env(alpaca, persistence_env)
 
         # Act
         args = ["flatten", "--venue", "alpaca", "--symbol", "AAPL", "--paper", "--confirm"]
@@ -196,15 +188,7 @@ def test_flatten_on_alpaca_closes_the_position_whatever_the_symbols_spelling(
     # any case.
     with alpaca_node.serve_alpaca() as alpaca:
         alpaca.hub.call(lambda: alpaca.book.submit(held, "buy", 2.0))
-        env = (
-            alpaca_node.alpaca_env(alpaca)
-            | persistence_env
-            | {
-                "PYTHONPATH": str(ROOT),
-                "APCA_API_KEY_ID": alpaca_node.KEY,
-                "APCA_API_SECRET_KEY": alpaca_node.SECRET,
-            }
-        )
+        env = _flatten_env(alpaca, persistence_env)
 
         # Act
         args = ["flatten", "--venue", "alpaca", "--symbol", given, "--paper", "--confirm"]
@@ -221,12 +205,7 @@ def test_flatten_on_alpaca_closes_the_position_whatever_the_symbols_spelling(
 def test_flatten_on_an_unreachable_alpaca_says_so_with_exit_4(persistence_env) -> None:
     # Arrange: a port nothing listens on once the fake has stopped.
     with alpaca_node.serve_alpaca() as alpaca:
-        env = alpaca_node.alpaca_env(alpaca) | persistence_env
-    env |= {
-        "PYTHONPATH": str(ROOT),
-        "APCA_API_KEY_ID": alpaca_node.KEY,
-        "APCA_API_SECRET_KEY": alpaca_node.SECRET,
-    }
+        env = _flatten_env(alpaca, persistence_env)
 
     # Act
     args = ["flatten", "--venue", "alpaca", "--symbol", "AAPL", "--paper", "--confirm"]
@@ -236,3 +215,9 @@ def test_flatten_on_an_unreachable_alpaca_says_so_with_exit_4(persistence_env) -
     assert done.returncode == 4, done.stderr[-3000:]
     assert "Alpaca at http://127.0.0.1" in done.stderr and "is unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _flatten_env(alpaca, persistence_env: dict[str, str]) -> dict[str, str]:
+    """The environment of a `bot flatten` subprocess against the fake `alpaca`, keys included."""
+    keys = {"APCA_API_KEY_ID": alpaca_node.KEY, "APCA_API_SECRET_KEY": alpaca_node.SECRET}
+    return alpaca_node.alpaca_env(alpaca) | persistence_env | {"PYTHONPATH": str(ROOT)} | keys
