@@ -11,7 +11,7 @@ from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
 
 from adapters.alpaca.factories import trading_client
-from adapters.alpaca.providers import fetch_asset
+from adapters.alpaca.providers import fetch_asset, is_position_of
 from adapters.checks import Flattened
 from bot.core.errors import VenueError
 from bot.core.settings import Secrets, Settings
@@ -31,10 +31,7 @@ def flatten(settings: Settings, secrets: Secrets, symbol: str) -> Flattened:
         open_orders = client.get_orders(filter=request)
         for order in open_orders:
             client.cancel_order_by_id(order.id)
-        # Alpaca lists crypto positions without the slash ("BTCUSD").
-        mine = [
-            p for p in client.get_all_positions() if p.symbol in (symbol, symbol.replace("/", ""))
-        ]
+        mine = [p for p in client.get_all_positions() if is_position_of(p.symbol, symbol)]
         held = sum(float(p.qty) for p in mine)
         for position in mine:
             client.close_position(position.symbol)

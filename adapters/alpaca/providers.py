@@ -147,10 +147,15 @@ class AlpacaInstrumentProvider(InstrumentProvider):
         """The loaded instrument of a position's symbol: Alpaca lists crypto positions without
         the slash ("BTCUSD")."""
         for instrument in self.list_all():
-            raw = instrument.raw_symbol.value
-            if symbol in (raw, raw.replace("/", "")):
+            if is_position_of(symbol, instrument.raw_symbol.value):
                 return instrument
         return None
+
+
+def is_position_of(position_symbol: str, symbol: str) -> bool:
+    """Whether a position listed as `position_symbol` holds `symbol`: Alpaca lists crypto
+    positions without the slash ("BTCUSD" for "BTC/USD")."""
+    return position_symbol in (symbol, symbol.replace("/", ""))
 
 
 def _decimal_text(value: float | None, default: str) -> str:

@@ -11,28 +11,12 @@ import pandas as pd
 from nautilus_trader.model.objects import Price
 
 from bot.core.bars import bar_interval
-from bot.core.errors import ConfigError
 from bot.core.report import text_table
-from bot.engine.journal import Journal
-from bot.engine.node_state import SESSION_MODES, CacheState, Session, latest_session
+from bot.engine.node_state import CacheState, Session
 from bot.engine.router_journal import ACCOUNT_EVENT, HELD_BACK_EVENT
 from strategies import name_of, strategy_names
 
 CLOCK_TOLERANCE = timedelta(seconds=5)  # a last bar further in the future is a clock problem
-
-
-def status_session(journal: Journal, run_id: str | None = None) -> Session:
-    """The paper or live session `run_id` (default: the newest); a run of another mode is
-    refused, before Redis is read for a trader it never had."""
-    if run_id is not None:
-        mode = journal.run(run_id).mode
-        if mode not in SESSION_MODES:
-            raise ConfigError(
-                f"The run {run_id} is a {mode} run, not a paper or live session: status shows "
-                "a node's state, and only sessions ran one. Pass a session's id (`bot runs list "
-                "--mode paper`, or --mode live, lists them)."
-            )
-    return latest_session(journal, run_id)
 
 
 def format_status(session: Session, cache: CacheState, now: datetime) -> str:

@@ -114,7 +114,9 @@ class Session:
 
 
 def latest_session(journal: Journal, run_id: str | None = None) -> Session:
-    """The session `run_id`, or the newest paper or live run; ConfigError when there is none."""
+    """The session `run_id`, or the newest paper or live run; ConfigError when there is none,
+    or when `run_id` is a run of another mode (refused before Redis is read for a trader it
+    never had)."""
     runs = journal.runs()
     sessions = runs[runs["mode"].isin(SESSION_MODES)]
     if run_id is None:
@@ -125,6 +127,12 @@ def latest_session(journal: Journal, run_id: str | None = None) -> Session:
             )
         run_id = sessions["run_id"].iloc[-1]
     run = journal.run(run_id)
+    if run.mode not in SESSION_MODES:
+        raise ConfigError(
+            f"The run {run_id} is a {run.mode} run, not a paper or live session: status shows "
+            "a node's state, and only sessions ran one. Pass a session's id (`bot runs list "
+            "--mode paper`, or --mode live, lists them)."
+        )
     events = journal.events(run_id)
     node = _node(events)
     trader_id = _trader(run, node)

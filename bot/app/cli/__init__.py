@@ -24,7 +24,7 @@ from bot.app.cli.sweep import sweep
 from bot.app.cli.train import train_app
 from bot.app.explain import explain_decision, explain_run, model_attributor
 from bot.app.runs import latest_decided_run, resolve_run
-from bot.app.status import format_status, status_session
+from bot.app.status import format_status
 from bot.core.errors import BotError, ConfigError
 from bot.core.logging import configure_logging, new_run_id
 from bot.core.report import TABLE_NOTES, check_output_folder, format_table
@@ -39,7 +39,7 @@ from bot.engine.backtest import run_many
 from bot.engine.backtest_report import write_backtest_report
 from bot.engine.backtest_request import backtest_requests, out_of_sample_floor
 from bot.engine.journal import Journal
-from bot.engine.node_state import read_cache
+from bot.engine.node_state import latest_session, read_cache
 from bot.model.policy import load_policy
 
 
@@ -277,6 +277,6 @@ def status(
     staleness and kill switch, running or stopped (from the journal and Redis)."""
     settings = _ctx(ctx).settings().settings
     with Journal(settings.journal.path, read_only=True) as journal:  # never creates one
-        session = status_session(journal, run)  # refuses a run that is not a session
+        session = latest_session(journal, run)  # refuses a run that is not a session
     cache = read_cache(settings.persistence, session.trader_id)  # the session's own trader
     typer.echo(format_status(session, cache, datetime.now(UTC)))

@@ -31,11 +31,10 @@ from bot.app.dashboard.views import (
     status_view,
 )
 from bot.app.explain import decision_attributions, model_attributor
-from bot.app.status import status_session
 from bot.core.errors import BotError, ConfigError, JournalError, OperationalError
 from bot.core.settings import PersistenceSettings
 from bot.engine.journal import Journal
-from bot.engine.node_state import read_cache
+from bot.engine.node_state import latest_session, read_cache
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "runs.html", "/live": "live.html", "/decision": "decision.html"}
@@ -109,7 +108,7 @@ async def _runs(request: web.Request) -> web.Response:
 
 async def _status(request: web.Request) -> web.Response:
     run_id = request.query.get("run")
-    session = await _read(request, lambda journal: status_session(journal, run_id))
+    session = await _read(request, lambda journal: latest_session(journal, run_id))
     persistence = request.app[PERSISTENCE]
     try:
         cache, error = await asyncio.to_thread(read_cache, persistence, session.trader_id), None
